@@ -1,0 +1,3 @@
+from tfgen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""Reading configuration layers with line marks, deep merge and provenance.
+
+A layer is one YAML document (the shared defaults, an environment file, or
+the ``--set`` overrides). Each value keeps the place it was written, so an
+error can point at ``file:line:col`` and ``tfgen show --provenance`` can say
+where every value came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tfgen.errors import ConfigError, UsageError
+
+try:  # the C loader is several times faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+KeyPath = tuple[str, ...]
+DEFAULTS_FILE = "defaults.yaml"
+MAX_NODES = 100_000
+ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was set: a file position, or a ``--set`` override."""
+
+    source: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.source}:{self.line}:{self.column}"
+        return self.source
+
+
+@dataclass
+class Layer:
+    """One parsed configuration document and the origin of every key path in it."""
+
+    data: dict[str, Any]
+    origins: dict[KeyPath, Origin]
+    label: str
+
+
+@dataclass
+class Config:
+    """The merged configuration of one environment, with provenance."""
+
+    name: str
+    data: dict[str, Any]
+    origins: dict[KeyPath, Origin] = field(default_factory=dict)
+    layers: list[Layer] = field(default_factory=list)
+
+    def origin(self, path: KeyPath) -> Origin:
+        """The origin of ``path``, or of its closest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.origins.get(path[:end])
+            if found is not None:
+                return found
+        return self.layers[-1].origins[()] if self.layers else Origin("<config>")
+
+
+def format_path(path: KeyPath) -> str:
+    return ".".join(path) if path else "<root>"
+
+
+def _origin(label: str, node: yaml.Node) -> Origin:
+    mark = node.start_mark
+    return Origin(label, mark.line + 1, mark.column + 1)
+
+
+def _construct(node: yaml.Node, label: str, path: KeyPath, origins: dict[KeyPath, Origin],
+               problems: list[str], budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected at most "
+                           f"{MAX_NODES} values, got more (alias expansion?)"])
+    origins[path] = _origin(label, node)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                problems.append(f"{_origin(label, key_node)}: {format_path(path)}: "
+                                "expected plain keys, got a '<<' merge key")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                shown = getattr(key_node, "value", "?")
+                problems.append(f"{_origin(label, key_node)}: {format_path(path)}: "
+                                f"expected a string key, got {shown!r}")
+                continue
+            name = key_node.value
+            if name in result:
+                first = origins[(*path, name)]
+                problems.append(f"{_origin(label, key_node)}: {format_path((*path, name))}: "
+                                f"expected each key once, got a duplicate (first at line {first.line})")
+                continue
+            result[name] = _construct(value_node, label, (*path, name), origins, problems, budget)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, label, (*path, str(index)), origins, problems, budget)
+                for index, item in enumerate(node.value)]
+    loader = _Loader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def parse_yaml(text: str, label: str) -> Layer:
+    """Parse one YAML document into a layer; syntax errors keep their position."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
+        raise ConfigError([f"{where}: <yaml>: expected valid YAML, got {exc.problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{label}: <yaml>: expected valid YAML, got {exc}"]) from None
+    origins: dict[KeyPath, Origin] = {}
+    if node is None:
+        origins[()] = Origin(label, 1, 1)
+        return Layer({}, origins, label)
+    problems: list[str] = []
+    data = _construct(node, label, (), origins, problems, [MAX_NODES])
+    if problems:
+        raise ConfigError(problems)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{origins[()]}: <root>: expected a mapping of settings, "
+                           f"got {type(data).__name__} {data!r}"])
+    return Layer(data, origins, label)
+
+
+def read_layer(path: Path, label: str | None = None) -> Layer:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{label or path}:1:1: <yaml>: expected UTF-8 text, got {exc.reason}"]) from None
+    return parse_yaml(text, label or str(path))
+
+
+def parse_overrides(pairs: list[str]) -> Layer:
+    """``--set a.b=value`` overrides as one layer; values are parsed as YAML scalars."""
+    data: dict[str, Any] = {}
+    origins: dict[KeyPath, Origin] = {(): Origin("--set")}
+    for pair in pairs:
+        dotted, sep, raw = pair.partition("=")
+        path = tuple(dotted.strip().split("."))
+        if not sep or not all(path):
+            raise UsageError(f"--set {pair}: expected KEY.PATH=VALUE")
+        try:
+            value = yaml.load(raw, Loader=_Loader) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, dict | list):
+            value = raw
+        target = data
+        for depth, part in enumerate(path[:-1]):
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UsageError(f"--set {pair}: {format_path(path[: depth + 1])} is already set to a value")
+            target = child
+            origins.setdefault(path[: depth + 1], Origin(f"--set {pair}"))
+        target[path[-1]] = value
+        origins[path] = Origin(f"--set {pair}")
+    return Layer(data, origins, "--set")
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any], base_origins: dict[KeyPath, Origin],
+               over_origins: dict[KeyPath, Origin], path: KeyPath = ()) -> dict[str, Any]:
+    """Maps merge key by key; lists and scalars replace. Origins follow the winning value."""
+    merged = dict(base)
+    for name, value in over.items():
+        child = (*path, name)
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            merged[name] = deep_merge(merged[name], value, base_origins, over_origins, child)
+            base_origins[child] = over_origins.get(child, base_origins.get(child, Origin("?")))
+            continue
+        merged[name] = value
+        for known in [p for p in base_origins if p[: len(child)] == child]:
+            del base_origins[known]
+        for known, origin in over_origins.items():
+            if known[: len(child)] == child:
+                base_origins[known] = origin
+    return merged
+
+
+def check_env_name(name: str) -> None:
+    if not ENV_NAME.match(name):
+        raise UsageError(
+            f"environment name {name!r}: expected lowercase letters, digits and single hyphens, "
+            "starting with a letter and not ending with a hyphen"
+        )
+
+
+def environment_names(env_dir: Path) -> list[str]:
+    """Environments are the YAML files in ``env_dir`` other than the defaults, sorted."""
+    if not env_dir.is_dir():
+        raise UsageError(f"{env_dir}: no such environments directory")
+    return sorted(p.stem for p in env_dir.glob("*.yaml") if p.name != DEFAULTS_FILE)
+
+
+def load(env_dir: Path, name: str, overrides: list[str] | None = None) -> Config:
+    """Read defaults, the environment file and overrides, and merge them."""
+    check_env_name(name)
+    env_file = env_dir / f"{name}.yaml"
+    if not env_file.is_file():
+        known = ", ".join(environment_names(env_dir)) or "none"
+        raise UsageError(f"environment {name!r}: no file {env_file} (known: {known})")
+    layers = []
+    defaults = env_dir / DEFAULTS_FILE
+    if defaults.is_file():
+        layers.append(read_layer(defaults))
+    layers.append(read_layer(env_file))
+    if overrides:
+        layers.append(parse_overrides(overrides))
+    data: dict[str, Any] = {}
+    origins: dict[KeyPath, Origin] = {(): layers[-1].origins[()]}
+    for layer in layers:
+        data = deep_merge(data, layer.data, origins, layer.origins)
+    origins[()] = Origin(str(env_file), 1, 1)
+    return Config(name=name, data=data, origins=origins, layers=layers)

@@ -1,0 +1,70 @@
+"""Reading rendered HCL back: every file parses, every reference names something declared.
+
+python-hcl2 is slow to import, so only ``tfgen validate`` loads this module.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+_RESOURCE_REF = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([A-Za-z_][\w-]*)")
+_PREFIXED_REF = re.compile(r"(?<![\w.])(data|ephemeral)\.([a-z0-9_]+)\.([A-Za-z_][\w-]*)")
+_SIMPLE_REF = re.compile(r"(?<![\w.])(local|var)\.([A-Za-z_][\w-]*)")
+_STRING = re.compile(r'"(?:[^"\\$]|\\.|\$(?!\{))*"')
+
+
+def parse(text: str) -> dict[str, Any]:
+    import hcl2
+    from hcl2 import SerializationOptions
+
+    options = SerializationOptions(with_comments=False, strip_string_quotes=True, explicit_blocks=False)
+    return hcl2.loads(text, serialization_options=options)
+
+
+def _declared(documents: list[dict[str, Any]]) -> set[str]:
+    names: set[str] = set()
+    for doc in documents:
+        for kind in ("resource", "data", "ephemeral"):
+            for block in doc.get(kind, []):
+                for rtype, instances in block.items():
+                    for rname in instances:
+                        prefix = "" if kind == "resource" else f"{kind}."
+                        names.add(f"{prefix}{rtype}.{rname}")
+        for block in doc.get("locals", []):
+            names.update(f"local.{name}" for name in block)
+        for block in doc.get("variable", []):
+            names.update(f"var.{name}" for name in block)
+    return names
+
+
+def _references(text: str) -> set[str]:
+    code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
+                     for line in text.splitlines())
+    code = _STRING.sub('""', code)  # literal strings cannot hold references
+    found = {f"{m.group(1)}.{m.group(2)}.{m.group(3)}" for m in _PREFIXED_REF.finditer(code)}
+    found |= {f"{m.group(1)}.{m.group(2)}" for m in _SIMPLE_REF.finditer(code)}
+    stripped = _PREFIXED_REF.sub("", code)
+    found |= {f"{m.group(1)}.{m.group(2)}" for m in _RESOURCE_REF.finditer(stripped)}
+    return found
+
+
+def check(module: Path) -> list[str]:
+    """Parse every ``.tf`` file of ``module`` and report unresolved references."""
+    problems: list[str] = []
+    documents: list[dict[str, Any]] = []
+    texts: dict[Path, str] = {}
+    for path in sorted(module.glob("*.tf")):
+        text = path.read_text(encoding="utf-8")
+        texts[path] = text
+        try:
+            documents.append(parse(text))
+        except Exception as exc:  # python-hcl2 raises lark's exceptions
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(f"{path}: does not parse as HCL: {first}")
+    declared = _declared(documents)
+    for path, text in texts.items():
+        for ref in sorted(_references(text) - declared):
+            problems.append(f"{path}: reference to undeclared {ref}")
+    return problems

@@ -1,0 +1,240 @@
+"""Deterministic, atomic writing of a rendered tree, and what is on disk compared with it.
+
+An environment's output directory is replaced as a whole: the new tree is
+built in a temporary directory beside it (identical files hard-linked, so
+their mtime is kept; files tfgen does not own, such as ``.terraform/`` or a
+local state file, linked across) and swapped in with one atomic exchange.
+A failure at any point leaves the previous tree exactly as it was.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfgen import __version__
+from tfgen.errors import OutputError
+from tfgen.render import MANIFEST, Rendered
+
+_TMP_MARK = ".tfgen-tmp-"
+_OLD_MARK = ".tfgen-old-"
+_RENAME_EXCHANGE = 2
+
+
+@dataclass
+class WriteResult:
+    env: str
+    path: Path
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Status:
+    """How the files on disk compare with a fresh render."""
+
+    missing: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.stale or self.edited or self.orphaned)
+
+    def lines(self, target: Path) -> list[str]:
+        out = [f"{target / p}: missing" for p in self.missing]
+        out += [f"{target / p}: stale (run tfgen render)" for p in self.stale]
+        out += [f"{target / p}: edited by hand since tfgen wrote it" for p in self.edited]
+        out += [f"{target / p}: no longer produced by any template" for p in self.orphaned]
+        return sorted(out)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_bytes(rendered: Rendered) -> bytes:
+    body = {
+        "tfgen_version": __version__,
+        "environment": rendered.env,
+        "config_digest": rendered.config_digest,
+        "files": {path: sha256(data) for path, data in sorted(rendered.files.items())},
+    }
+    return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+
+
+def read_manifest(target: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{target / MANIFEST}: unreadable manifest: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise OutputError(f"{target / MANIFEST}: not a tfgen manifest")
+    return data
+
+
+def _owned(target: Path) -> dict[str, str]:
+    """Files tfgen wrote into ``target`` earlier, with their sha256; refuses foreign directories."""
+    manifest = read_manifest(target)
+    if manifest is None:
+        if target.exists() and any(target.iterdir()):
+            raise OutputError(f"{target}: not empty and has no {MANIFEST}: refusing to write into a "
+                              "directory tfgen did not create")
+        return {}
+    return {str(k): str(v) for k, v in manifest["files"].items()}
+
+
+def status(rendered: Rendered, target: Path) -> Status:
+    owned = _owned(target) if target.exists() else {}
+    result = Status()
+    for path, data in sorted(rendered.files.items()):
+        current = target / path
+        if not current.is_file():
+            result.missing.append(path)
+            continue
+        on_disk = sha256(current.read_bytes())
+        if path in owned and on_disk != owned[path]:
+            result.edited.append(path)
+        elif on_disk != sha256(data):
+            result.stale.append(path)
+    result.orphaned = sorted(p for p in owned if p not in rendered.files and (target / p).exists())
+    if result.clean and not (target / MANIFEST).is_file():
+        result.missing.append(MANIFEST)
+    return result
+
+
+def recover(target: Path) -> None:
+    """Undo what an interrupted write left beside ``target``."""
+    parent, name = target.parent, target.name
+    if not parent.is_dir():
+        return
+    for entry in parent.iterdir():
+        if entry.name.startswith(f".{name}{_OLD_MARK}"):
+            if not target.exists():
+                os.rename(entry, target)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(f".{name}{_TMP_MARK}"):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, dest, follow_symlinks=False)
+
+
+def _carry_over(target: Path, staging: Path, owned: dict[str, str], new: set[str]) -> None:
+    """Link everything tfgen does not own (``.terraform/``, state, user files) into ``staging``."""
+    for root, dirs, files in os.walk(target):
+        rel_root = Path(root).relative_to(target)
+        for d in list(dirs):
+            source = Path(root) / d
+            if source.is_symlink():  # terraform links cached providers into .terraform/
+                os.symlink(os.readlink(source), staging / rel_root / d)
+                dirs.remove(d)
+            else:
+                (staging / rel_root / d).mkdir(exist_ok=True)
+        for f in files:
+            rel = (rel_root / f).as_posix()
+            if rel in owned or rel in new or rel == MANIFEST:
+                continue
+            _link_or_copy(Path(root) / f, staging / rel)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    func = getattr(libc, "renameat2", None)
+    if func is None:
+        return False
+    at_fdcwd = -100
+    if func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(rendered: Rendered, target: Path) -> WriteResult:
+    """Make ``target`` hold exactly ``rendered`` plus what tfgen does not own."""
+    recover(target)
+    owned = _owned(target)
+    files = dict(rendered.files)
+    files[MANIFEST] = manifest_bytes(rendered)
+    result = WriteResult(env=rendered.env, path=target)
+    for path, data in sorted(files.items()):
+        current = target / path
+        same = current.is_file() and current.read_bytes() == data
+        if path != MANIFEST:
+            (result.unchanged if same else result.written).append(path)
+    result.removed = sorted(p for p in owned if p not in files and (target / p).exists())
+    manifest_same = (target / MANIFEST).is_file() and (target / MANIFEST).read_bytes() == files[MANIFEST]
+    if not result.written and not result.removed and manifest_same:
+        return result
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_MARK}", dir=target.parent))
+    try:
+        if target.exists():
+            _carry_over(target, staging, owned, set(files))
+        for path, data in sorted(files.items()):
+            dest = staging / path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            current = target / path
+            if current.is_file() and path in result.unchanged:
+                _link_or_copy(current, dest)
+                continue
+            with open(dest, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(dest, 0o644)
+        os.chmod(staging, 0o755)
+        _fsync_dir(staging)
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def _swap(staging: Path, target: Path) -> None:
+    if not target.exists():
+        os.rename(staging, target)
+        _fsync_dir(target.parent)
+        return
+    if _exchange(staging, target):
+        _fsync_dir(target.parent)
+        shutil.rmtree(staging)
+        return
+    old = target.parent / f".{target.name}{_OLD_MARK}{staging.name.rsplit('-', 1)[-1]}"
+    os.rename(target, old)
+    os.rename(staging, target)
+    _fsync_dir(target.parent)
+    shutil.rmtree(old)

@@ -1,0 +1,99 @@
+"""The operations behind the commands: load, render, write, compare. Nothing here prints."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfgen import config as layers
+from tfgen import environment, output, render
+from tfgen.errors import ConfigError, Finding, UsageError
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a project's inputs and outputs live."""
+
+    env_dir: Path
+    template_dir: Path
+    out_dir: Path
+
+    def target(self, env: str) -> Path:
+        return self.out_dir / env
+
+    def names(self, requested: tuple[str, ...] | list[str], all_envs: bool) -> list[str]:
+        known = layers.environment_names(self.env_dir)
+        if all_envs or not requested:
+            if not known:
+                raise UsageError(f"{self.env_dir}: no environment files")
+            return known
+        for name in requested:
+            layers.check_env_name(name)
+        return list(dict.fromkeys(requested))
+
+    def load(self, names: list[str], overrides: list[str] | None = None) -> list[environment.Loaded]:
+        """Every environment validated; all problems of all environments reported together."""
+        loaded, problems = [], []
+        for name in names:
+            try:
+                loaded.append(environment.load(self.env_dir, name, overrides))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems)
+        return loaded
+
+    def render(self, names: list[str], overrides: list[str] | None = None) -> list[render.Rendered]:
+        if not self.template_dir.is_dir():
+            raise UsageError(f"{self.template_dir}: no such templates directory")
+        return [render.render(env, self.template_dir) for env in self.load(names, overrides)]
+
+    def write(self, names: list[str], overrides: list[str] | None = None) -> list[tuple[render.Rendered, output.WriteResult]]:
+        """Render every environment first; write only when all of them rendered."""
+        rendered = self.render(names, overrides)
+        return [(r, output.write(r, self.target(r.env))) for r in rendered]
+
+    def status(self, names: list[str]) -> list[tuple[str, list[str]]]:
+        """Per environment, one line per output file that is missing, stale or edited."""
+        return [(r.env, output.status(r, self.target(r.env)).lines(self.target(r.env)))
+                for r in self.render(names)]
+
+    def diff(self, names: list[str]) -> str:
+        chunks: list[str] = []
+        for rendered in self.render(names):
+            target = self.target(rendered.env)
+            files = dict(rendered.files)
+            files[render.MANIFEST] = output.manifest_bytes(rendered)
+            on_disk = {p.relative_to(target).as_posix() for p in target.rglob("*")
+                       if p.is_file() and p.relative_to(target).as_posix() in _owned_or(files, target)}
+            for path in sorted(set(files) | on_disk):
+                old = (target / path).read_bytes() if (target / path).is_file() else b""
+                new = files.get(path, b"")
+                if old == new:
+                    continue
+                chunks.append(_unified(old, new, f"a/{rendered.env}/{path}", f"b/{rendered.env}/{path}"))
+        return "".join(chunks)
+
+    def require_current(self, env: str) -> Path:
+        """The environment's output directory, if it matches a fresh render; a Finding if not."""
+        [(name, lines)] = self.status([env])
+        if lines:
+            raise Finding("\n".join([*lines, f"{self.target(name)}: output is not current: run `tfgen render {name}`"]))
+        return self.target(env)
+
+
+def _owned_or(files: dict[str, bytes], target: Path) -> set[str]:
+    manifest = output.read_manifest(target) if target.is_dir() else None
+    owned = set(manifest["files"]) if manifest else set()
+    return owned | set(files)
+
+
+def _unified(old: bytes, new: bytes, a: str, b: str) -> str:
+    try:
+        old_text, new_text = old.decode(), new.decode()
+    except UnicodeDecodeError:
+        return f"Binary files {a} and {b} differ\n"
+    lines = difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                                 a if old else "/dev/null", b if new else "/dev/null")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

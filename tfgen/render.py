@@ -1,0 +1,118 @@
+"""The Jinja environment, and rendering one environment to ``{path: bytes}``.
+
+Templates hold loops and conditionals; the values they need are computed
+here. Every value from configuration reaches HCL through the ``hcl`` filter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from tfgen import __version__, hcl
+from tfgen import names as naming
+from tfgen.environment import Loaded
+from tfgen.errors import RenderError
+
+TEMPLATE_SUFFIX = ".tf.j2"
+MANIFEST = ".tfgen-manifest.json"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One environment's rendered root module, not yet written anywhere."""
+
+    env: str
+    files: dict[str, bytes]
+    config_digest: str
+
+    @property
+    def resource_count(self) -> int:
+        return sum(text.count(b'\nresource "') + text.startswith(b'resource "')
+                   for path, text in self.files.items() if path.endswith(".tf"))
+
+
+@lru_cache(maxsize=None)
+def jinja_env(template_dir: Path) -> jinja2.Environment:
+    """The one Jinja environment for ``template_dir``, built once per process."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["hcl"] = hcl.literal
+    env.filters["hcl_key"] = hcl.key
+    env.filters["hcl_object"] = hcl.multiline
+    env.filters["hcl_attributes"] = hcl.attributes
+    return env
+
+
+def template_names(template_dir: Path) -> list[str]:
+    """The templates that produce files: ``<name>.tf.j2``, not partials starting with ``_``."""
+    return sorted(p.name for p in template_dir.glob(f"*{TEMPLATE_SUFFIX}")
+                  if not p.name.startswith("_"))
+
+
+def config_digest(loaded: Loaded) -> str:
+    payload = json.dumps(loaded.model.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(f"{loaded.name}\n{payload}".encode()).hexdigest()
+
+
+def context(loaded: Loaded) -> dict[str, Any]:
+    """What the templates see: the model, derived names and per-zone facts."""
+    cfg = loaded.model
+    net = cfg.network
+    zones = [
+        {"key": str(index), "index": index, "az": az,
+         "public": net.public_subnets[index], "private": net.private_subnets[index],
+         "database": net.database_subnets[index]}
+        for index, az in enumerate(net.availability_zones)
+    ]
+    tags = {"Environment": loaded.name, "Project": cfg.project, "ManagedBy": "tfgen", **cfg.tags}
+    return {
+        "env": loaded.name,
+        "cfg": cfg,
+        "names": naming.names(loaded.name, cfg),
+        "zones": zones,
+        "nat_keys": [zones[0]["key"]] if net.single_nat_gateway else [z["key"] for z in zones],
+        "default_tags": tags,
+        "tfgen_version": __version__,
+    }
+
+
+def render(loaded: Loaded, template_dir: Path) -> Rendered:
+    """Render every template for one environment, in memory."""
+    env = jinja_env(template_dir)
+    ctx = context(loaded)
+    files: dict[str, bytes] = {}
+    for name in template_names(template_dir):
+        try:
+            text = env.get_template(name).render(ctx)
+        except jinja2.TemplateError as exc:
+            where = f"{name}:{exc.lineno}" if getattr(exc, "lineno", None) else name
+            raise RenderError(f"templates/{where}: {type(exc).__name__}: {exc}") from None
+        files[name[: -len(".j2")]] = _normalise(text).encode()
+    return Rendered(env=loaded.name, files=files, config_digest=config_digest(loaded))
+
+
+def _normalise(text: str) -> str:
+    """LF endings, no trailing blanks, runs of blank lines folded, one final newline."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"

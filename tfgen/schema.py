@@ -1,0 +1,303 @@
+"""The typed model of one environment's configuration, and its cross-field checks.
+
+The model is strict: YAML already gives typed values, so a quoted ``"512"``
+where a number belongs is an error rather than something to coerce.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+_VERSION = re.compile(r"^(latest|[1-9][0-9]*)$")
+
+Percent = Annotated[int, Field(ge=0, le=100)]
+PositiveInt = Annotated[int, Field(ge=1)]
+RetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"expected an IPv4 CIDR such as 10.0.0.0/16, got {value!r}") from None
+    if str(network) != value:
+        raise ValueError(f"expected the canonical form {str(network)!r}, got {value!r}")
+    return value
+
+
+class TerraformSettings(Model):
+    backend: Literal["s3", "local"]
+    state_bucket: str
+    state_key_prefix: str
+    state_region: str | None = None
+    local_state_path: str
+
+
+class ProviderSettings(Model):
+    """Settings that let the provider target a local AWS emulator purely through configuration."""
+
+    endpoints: dict[str, str] = {}
+    access_key: str | None = None
+    secret_key: str | None = None
+    skip_credentials_validation: bool = False
+    skip_metadata_api_check: bool = False
+    skip_region_validation: bool = False
+    skip_requesting_account_id: bool = False
+    s3_use_path_style: bool = False
+
+
+class Network(Model):
+    vpc_cidr: str
+    availability_zones: list[str]
+    public_subnets: list[str]
+    private_subnets: list[str]
+    database_subnets: list[str]
+    single_nat_gateway: bool
+    gateway_endpoints: list[Literal["s3", "dynamodb"]]
+    interface_endpoints: list[Literal["kms", "secretsmanager", "sns"]]
+    flow_log_retention_days: RetentionDays
+
+    _vpc = field_validator("vpc_cidr")(_cidr)
+
+    @field_validator("public_subnets", "private_subnets", "database_subnets")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            _cidr(cidr)
+        return value
+
+
+class Kms(Model):
+    deletion_window_days: Annotated[int, Field(ge=7, le=30)]
+    rotation_period_days: Annotated[int, Field(ge=90, le=2560)]
+
+
+class Database(Model):
+    engine_version: str
+    database_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+    master_username: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
+    port: Annotated[int, Field(ge=1150, le=65535)]
+    min_capacity: Annotated[float, Field(ge=0.0, le=256.0)]
+    max_capacity: Annotated[float, Field(ge=1.0, le=256.0)]
+    reader_count: Annotated[int, Field(ge=0, le=15)]
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)]
+    preferred_backup_window: str
+    deletion_protection: bool
+    skip_final_snapshot: bool
+    log_exports: list[Literal["postgresql"]]
+    log_retention_days: RetentionDays
+
+    @field_validator("engine_version")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        if not re.fullmatch(r"15\.\d+", value):
+            raise ValueError(f"expected an Aurora PostgreSQL 15 minor version such as '15.13', got {value!r}")
+        return value
+
+
+class DynamoDb(Model):
+    point_in_time_recovery: bool
+    deletion_protection: bool
+
+
+class Traffic(Model):
+    """Which published version each alias points at, and how the listener splits traffic."""
+
+    blue_version: str
+    green_version: str
+    blue_weight: Percent
+    green_weight: Percent
+
+    @field_validator("blue_version", "green_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.match(value):
+            raise ValueError(f"expected 'latest' or a published version number such as '3', got {value!r}")
+        return value
+
+
+class Function(Model):
+    memory_mb: Annotated[int, Field(ge=128, le=10240)]
+    timeout_s: Annotated[int, Field(ge=1, le=900)]
+    reserved_concurrency: Annotated[int, Field(ge=-1)] | None = None
+    short_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,5}$")]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    route: str
+    traffic: Traffic
+
+    @field_validator("route")
+    @classmethod
+    def _route(cls, value: str) -> str:
+        if not re.fullmatch(r"(/[a-z0-9_-]+|/\{[a-z_]+\})+", value):
+            raise ValueError(f"expected a path such as /payments/{{id}}/process, got {value!r}")
+        return value
+
+
+class Functions(Model):
+    payment_validation: Function
+    fraud_detection: Function
+    transaction_processing: Function
+
+
+class Rotation(Model):
+    memory_mb: Annotated[int, Field(ge=128, le=10240)]
+    timeout_s: Annotated[int, Field(ge=1, le=900)]
+    rotation_days: Annotated[int, Field(ge=1, le=1000)]
+
+
+class Lambda(Model):
+    runtime: Literal["python3.12", "python3.13"]
+    architecture: Literal["x86_64", "arm64"]
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    log_retention_days: RetentionDays
+    tracing: bool
+    allowed_currencies: list[Annotated[str, Field(pattern=r"^[A-Z]{3}$")]]
+    fraud_amount_threshold: Annotated[float, Field(gt=0)]
+    fraud_velocity_window_s: PositiveInt
+    fraud_velocity_max: PositiveInt
+    functions: Functions
+    rotation: Rotation
+
+
+class Api(Model):
+    stage_name: str
+    throttling_burst_limit: PositiveInt
+    throttling_rate_limit: Annotated[float, Field(gt=0)]
+    log_retention_days: RetentionDays
+
+
+class Alb(Model):
+    certificate_arn: str | None = None
+    ssl_policy: str
+    idle_timeout_s: Annotated[int, Field(ge=1, le=4000)]
+
+
+class Storage(Model):
+    audit_glacier_days: PositiveInt
+    audit_expiration_days: Annotated[int, Field(ge=365)] | None = None
+    force_destroy: bool
+
+
+class Monitoring(Model):
+    api_latency_p99_ms: Annotated[float, Field(gt=0)]
+    aurora_cpu_percent: Annotated[float, Field(gt=0, le=100)]
+    dynamodb_throttled_requests: Annotated[float, Field(ge=0)]
+    alarm_period_s: Literal[10, 30, 60, 300, 900, 3600]
+    alarm_evaluation_periods: PositiveInt
+
+
+class Environment(Model):
+    """The whole configuration of one environment."""
+
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
+    region: str
+    tags: dict[str, str] = {}
+    terraform: TerraformSettings
+    provider: ProviderSettings = ProviderSettings()
+    network: Network
+    kms: Kms
+    database: Database
+    dynamodb: DynamoDb
+    lambda_: Lambda = Field(alias="lambda")
+    api: Api
+    alb: Alb
+    storage: Storage
+    monitoring: Monitoring
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _AWS_REGION.match(value):
+            raise ValueError(f"expected an AWS region such as 'us-east-1', got {value!r}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _TAG_KEY.match(name) or name.lower().startswith("aws:"):
+                raise ValueError(f"expected tag keys AWS accepts, got {name!r}")
+        return value
+
+
+Problem = tuple[tuple[str, ...], str]
+
+
+def _network_problems(net: Network) -> list[Problem]:
+    found: list[Problem] = []
+    vpc = ipaddress.IPv4Network(net.vpc_cidr)
+    zones = len(net.availability_zones)
+    if len(set(net.availability_zones)) != zones:
+        found.append((("network", "availability_zones"),
+                      f"expected distinct zones, got {net.availability_zones!r}"))
+    if zones < 2:
+        found.append((("network", "availability_zones"),
+                      f"expected at least 2 zones (Aurora and the ALB need two), got {zones}"))
+    seen: list[tuple[ipaddress.IPv4Network, tuple[str, ...]]] = []
+    for tier in ("public_subnets", "private_subnets", "database_subnets"):
+        cidrs: list[str] = getattr(net, tier)
+        if len(cidrs) != zones:
+            found.append((("network", tier), f"expected one subnet per availability zone "
+                          f"({zones}), got {len(cidrs)}"))
+        for index, cidr in enumerate(cidrs):
+            path = ("network", tier, str(index))
+            subnet = ipaddress.IPv4Network(cidr)
+            if not subnet.subnet_of(vpc):
+                found.append((path, f"expected a subnet inside the VPC {net.vpc_cidr}, got {cidr!r}"))
+            if subnet.prefixlen > 28:
+                found.append((path, f"expected a prefix of /28 or larger (AWS minimum), got {cidr!r}"))
+            for other, other_path in seen:
+                if subnet.overlaps(other):
+                    found.append((path, f"expected no overlap with {'.'.join(other_path)} "
+                                  f"({other}), got {cidr!r}"))
+            seen.append((subnet, path))
+    return found
+
+
+def cross_problems(cfg: Environment) -> list[Problem]:
+    """Checks that span several fields; run once every field is valid on its own."""
+    found = _network_problems(cfg.network)
+    db = cfg.database
+    if db.min_capacity > db.max_capacity:
+        found.append((("database", "min_capacity"),
+                      f"expected at most max_capacity ({db.max_capacity}), got {db.min_capacity}"))
+    if db.min_capacity * 2 != int(db.min_capacity * 2):
+        found.append((("database", "min_capacity"),
+                      f"expected a multiple of 0.5 ACU, got {db.min_capacity}"))
+    if db.max_capacity * 2 != int(db.max_capacity * 2):
+        found.append((("database", "max_capacity"),
+                      f"expected a multiple of 0.5 ACU, got {db.max_capacity}"))
+    functions = cfg.lambda_.functions
+    shorts: dict[str, str] = {}
+    for key in type(functions).model_fields:
+        fn: Function = getattr(functions, key)
+        traffic = fn.traffic
+        total = traffic.blue_weight + traffic.green_weight
+        if total != 100:
+            found.append((("lambda", "functions", key, "traffic"),
+                          f"expected blue_weight + green_weight = 100, got {traffic.blue_weight} + "
+                          f"{traffic.green_weight} = {total}"))
+        if fn.short_name in shorts:
+            found.append((("lambda", "functions", key, "short_name"),
+                          f"expected a short name unique among functions, got {fn.short_name!r} "
+                          f"(also {shorts[fn.short_name]})"))
+        shorts[fn.short_name] = key
+    if cfg.storage.audit_glacier_days >= (cfg.storage.audit_expiration_days or 10**9):
+        found.append((("storage", "audit_glacier_days"),
+                      f"expected fewer days than audit_expiration_days, got {cfg.storage.audit_glacier_days}"))
+    if cfg.terraform.backend == "s3" and not cfg.terraform.state_bucket:
+        found.append((("terraform", "state_bucket"), "expected a bucket name for the s3 backend, got ''"))
+    return found

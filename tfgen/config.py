@@ -80,11 +80,12 @@ def _origin(label: str, node: yaml.Node) -> Origin:
 
 def _construct(node: yaml.Node, label: str, path: KeyPath, origins: dict[KeyPath, Origin],
                problems: list[str], budget: list[int]) -> Any:
+    """Build the value of ``node``; ``origins`` gets the position of each key (or list item)."""
     budget[0] -= 1
     if budget[0] < 0:
         raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected at most "
                            f"{MAX_NODES} values, got more (alias expansion?)"])
-    origins[path] = _origin(label, node)
+    origins.setdefault(path, _origin(label, node))
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -103,6 +104,7 @@ def _construct(node: yaml.Node, label: str, path: KeyPath, origins: dict[KeyPath
                 problems.append(f"{_origin(label, key_node)}: {format_path((*path, name))}: "
                                 f"expected each key once, got a duplicate (first at line {first.line})")
                 continue
+            origins[(*path, name)] = _origin(label, key_node)
             result[name] = _construct(value_node, label, (*path, name), origins, problems, budget)
         return result
     if isinstance(node, yaml.SequenceNode):

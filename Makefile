@@ -1,0 +1,90 @@
+# Everyday tasks. Each target builds the virtual environment first, so every
+# one of them works from a fresh clone with Python 3.11+ on PATH.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TFGEN  := $(BIN)/tfgen
+OUT    ?= build
+ENV    ?=
+
+# terraform installs the AWS provider from a local filesystem mirror when
+# TFGEN_PLUGIN_DIR names one (see README). Unless it is set, look for the
+# mirror once and remember it in the venv.
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+-include $(VENV)/terraform.mk
+endif
+export TFGEN_PLUGIN_DIR
+
+.PHONY: help venv dev render envs check diff validate fmt-check test e2e bench init plan apply destroy clean
+
+help:
+	@echo "make render | test | validate | fmt-check | bench | e2e | clean"
+	@echo "make init|plan|apply|destroy ENV=<env> [ARGS='extra terraform args']"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(VENV)/terraform.mk: | $(VENV)/.installed
+	@dir="$${TFGEN_PLUGIN_DIR:-$$(find / -xdev \( -path /proc -o -path /sys \) -prune -o \
+	    -name 'terraform-provider-aws_*' -path '*/registry.terraform.io/*' -print -quit 2>/dev/null \
+	    | sed 's#/registry.terraform.io/.*##')}"; \
+	  echo "TFGEN_PLUGIN_DIR ?= $$dir" > $@; echo "provider mirror: $${dir:-none found}"
+
+venv: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+render: $(VENV)/.installed
+	$(TFGEN) render --all --out $(OUT)
+
+envs: $(VENV)/.installed
+	$(TFGEN) envs
+
+check: $(VENV)/.installed
+	$(TFGEN) check --out $(OUT)
+
+diff: $(VENV)/.installed
+	$(TFGEN) diff --out $(OUT) $(ENV)
+
+validate: render
+	$(TFGEN) validate --out $(OUT)
+
+fmt-check: render
+	terraform fmt -check -recursive -diff $(OUT)
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+e2e: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python tests/bench/run.py
+
+define need_env
+	@test -n "$(ENV)" || { echo "usage: make $@ ENV=<environment>"; exit 2; }
+endef
+
+init: render
+	$(need_env)
+	$(TFGEN) init --out $(OUT) $(ENV) -- $(ARGS)
+
+plan: init
+	$(TFGEN) plan --out $(OUT) $(ENV) -- $(ARGS)
+
+apply: init
+	$(TFGEN) apply --out $(OUT) $(ENV) -- $(ARGS)
+
+destroy: init
+	$(TFGEN) destroy --out $(OUT) $(ENV) -- $(ARGS)
+
+clean:
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache .coverage
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: anything else is a bug
         click.echo(f"tfgen: unexpected error: {type(exc).__name__}: {exc}", err=True)
         if "--debug" in args:
-            traceback.print_exc()
+            click.echo(traceback.format_exc().rstrip(), err=True)
         else:
             click.echo("tfgen: run again with --debug for the traceback", err=True)
         return 3

@@ -68,7 +68,7 @@ def literal(value: Any) -> str:
         items = sorted(value.items(), key=lambda item: str(item[0]))
         inner = ", ".join(f"{key(str(k))} = {literal(v)}" for k, v in items)
         return "{ " + inner + " }"
-    if isinstance(value, Sequence):
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         return "[" + ", ".join(literal(item) for item in value) + "]"
     raise TypeError(f"HCL has no literal for a {type(value).__name__}: {value!r}")
 

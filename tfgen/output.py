@@ -118,17 +118,29 @@ def status(rendered: Rendered, target: Path) -> Status:
 
 def recover(target: Path) -> None:
     """Undo what an interrupted write left beside ``target``."""
-    parent, name = target.parent, target.name
+    _recover(target.parent, target.name)
+
+
+def recover_all(out_dir: Path) -> None:
+    """Undo what interrupted writes left beside any environment directory in ``out_dir``."""
+    _recover(out_dir, None)
+
+
+def _recover(parent: Path, only: str | None) -> None:
     if not parent.is_dir():
         return
-    for entry in parent.iterdir():
-        if entry.name.startswith(f".{name}{_OLD_MARK}"):
-            if not target.exists():
-                os.rename(entry, target)
+    with os.scandir(parent) as entries:
+        leftovers = sorted(e.name for e in entries if _TMP_MARK in e.name or _OLD_MARK in e.name)
+    for entry in leftovers:
+        for mark in (_OLD_MARK, _TMP_MARK):
+            name, sep, _ = entry[1:].partition(mark)
+            if not sep or not entry.startswith(".") or (only is not None and name != only):
+                continue
+            target = parent / name
+            if mark == _OLD_MARK and not target.exists():
+                os.rename(parent / entry, target)
             else:
-                shutil.rmtree(entry, ignore_errors=True)
-        elif entry.name.startswith(f".{name}{_TMP_MARK}"):
-            shutil.rmtree(entry, ignore_errors=True)
+                shutil.rmtree(parent / entry, ignore_errors=True)
 
 
 def _link_or_copy(source: Path, dest: Path) -> None:
@@ -182,9 +194,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write(rendered: Rendered, target: Path) -> WriteResult:
-    """Make ``target`` hold exactly ``rendered`` plus what tfgen does not own."""
-    recover(target)
+def write(rendered: Rendered, target: Path, recovered: bool = False) -> WriteResult:
+    """Make ``target`` hold exactly ``rendered`` plus what tfgen does not own.
+
+    ``recovered`` says the caller already cleaned up after interrupted writes in the parent.
+    """
+    if not recovered:
+        recover(target)
     owned = _owned(target)
     files = dict(rendered.files)
     files[MANIFEST] = manifest_bytes(rendered)

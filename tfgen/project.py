@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +50,16 @@ class Project:
             raise UsageError(f"{self.template_dir}: no such templates directory")
         return [render.render(env, self.template_dir) for env in self.load(names, overrides)]
 
-    def write(self, names: list[str], overrides: list[str] | None = None) -> list[tuple[render.Rendered, output.WriteResult]]:
-        """Render every environment first; write only when all of them rendered."""
-        rendered = self.render(names, overrides)
-        return [(r, output.write(r, self.target(r.env))) for r in rendered]
+    def write(self, names: list[str], overrides: list[str] | None = None) -> Iterator[tuple[render.Rendered, output.WriteResult]]:
+        """Validate every environment first (nothing is written if any is invalid), then render
+        and write them one at a time, each atomically."""
+        if not self.template_dir.is_dir():
+            raise UsageError(f"{self.template_dir}: no such templates directory")
+        loaded = self.load(names, overrides)
+        output.recover_all(self.out_dir)
+        for env in loaded:
+            rendered = render.render(env, self.template_dir)
+            yield rendered, output.write(rendered, self.target(rendered.env), recovered=True)
 
     def status(self, names: list[str]) -> list[tuple[str, list[str]]]:
         """Per environment, one line per output file that is missing, stale or edited."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +39,17 @@ class Rendered:
                    for path, text in self.files.items() if path.endswith(".tf"))
 
 
+def _strict(func: Callable[..., str]) -> Callable[..., str]:
+    """A filter that raises Jinja's undefined error instead of rendering an Undefined."""
+
+    def apply(value: Any, *args: Any) -> str:
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()
+        return func(value, *args)
+
+    return apply
+
+
 @lru_cache(maxsize=None)
 def jinja_env(template_dir: Path) -> jinja2.Environment:
     """The one Jinja environment for ``template_dir``, built once per process."""
@@ -50,10 +62,10 @@ def jinja_env(template_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters["hcl"] = hcl.literal
+    env.filters["hcl"] = _strict(hcl.literal)
     env.filters["hcl_key"] = hcl.key
-    env.filters["hcl_object"] = hcl.multiline
-    env.filters["hcl_attributes"] = hcl.attributes
+    env.filters["hcl_object"] = _strict(hcl.multiline)
+    env.filters["hcl_attributes"] = _strict(hcl.attributes)
     return env
 
 
@@ -98,7 +110,7 @@ def render(loaded: Loaded, template_dir: Path) -> Rendered:
     for name in template_names(template_dir):
         try:
             text = env.get_template(name).render(ctx)
-        except jinja2.TemplateError as exc:
+        except (jinja2.TemplateError, TypeError, ValueError) as exc:
             where = f"{name}:{exc.lineno}" if getattr(exc, "lineno", None) else name
             raise RenderError(f"templates/{where}: {type(exc).__name__}: {exc}") from None
         files[name[: -len(".j2")]] = _normalise(text).encode()

@@ -19,7 +19,9 @@ def _project(out: Path) -> Any:
     from tfgen.project import Project
 
     ctx = click.get_current_context().find_root()
-    return Project(env_dir=ctx.params["environments"], template_dir=ctx.params["templates"], out_dir=out)
+    lambdas: Path = ctx.params["lambdas"]
+    return Project(env_dir=ctx.params["environments"], template_dir=ctx.params["templates"], out_dir=out,
+                   lambda_dir=lambdas if lambdas.is_dir() else None)
 
 
 def out_option(func: F) -> F:
@@ -38,8 +40,10 @@ def set_option(func: F) -> F:
               show_default=True, help="Directory of defaults.yaml and one YAML file per environment.")
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False), default=Path("templates"),
               show_default=True, help="Directory of <name>.tf.j2 templates.")
+@click.option("--lambdas", type=click.Path(path_type=Path, file_okay=False), default=Path("lambdas"),
+              show_default=True, help="Directory of the Lambda functions' source, packaged into OUT/ENV/packages.")
 @click.option("--debug", is_flag=True, help="Show a traceback for unexpected errors.")
-def cli(environments: Path, templates: Path, debug: bool) -> None:
+def cli(environments: Path, templates: Path, lambdas: Path, debug: bool) -> None:
     """Render plain Terraform for the payment platform from templates and per-environment YAML."""
 
 

@@ -47,6 +47,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfgen.errors import TfgenError
+
 FORMAT_VERSION = 1
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644
@@ -64,7 +66,7 @@ _PIP_FAILURES = (
 )
 
 
-class PackagingError(Exception):
+class PackagingError(TfgenError):
     """A deployment package cannot be built; the message says which input is at fault."""
 
 

@@ -19,6 +19,7 @@ class Project:
     env_dir: Path
     template_dir: Path
     out_dir: Path
+    lambda_dir: Path | None = None
 
     def target(self, env: str) -> Path:
         return self.out_dir / env
@@ -48,7 +49,7 @@ class Project:
     def render(self, names: list[str], overrides: list[str] | None = None) -> list[render.Rendered]:
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        return [render.render(env, self.template_dir) for env in self.load(names, overrides)]
+        return [render.render(env, self.template_dir, self.lambda_dir) for env in self.load(names, overrides)]
 
     def write(self, names: list[str], overrides: list[str] | None = None) -> Iterator[tuple[render.Rendered, output.WriteResult]]:
         """Validate every environment first (nothing is written if any is invalid), then render
@@ -58,7 +59,7 @@ class Project:
         loaded = self.load(names, overrides)
         output.recover_all(self.out_dir)
         for env in loaded:
-            rendered = render.render(env, self.template_dir)
+            rendered = render.render(env, self.template_dir, self.lambda_dir)
             yield rendered, output.write(rendered, self.target(rendered.env), recovered=True)
 
     def status(self, names: list[str]) -> list[tuple[str, list[str]]]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -20,6 +21,9 @@ from tfgen import __version__, hcl
 from tfgen import names as naming
 from tfgen.environment import Loaded
 from tfgen.errors import RenderError
+
+if TYPE_CHECKING:
+    from tfgen.package import BuiltPackage
 
 TEMPLATE_SUFFIX = ".tf.j2"
 MANIFEST = ".tfgen-manifest.json"
@@ -102,11 +106,39 @@ def context(loaded: Loaded) -> dict[str, Any]:
     }
 
 
-def render(loaded: Loaded, template_dir: Path) -> Rendered:
-    """Render every template for one environment, in memory."""
+def packages(loaded: Loaded, lambda_dir: Path | None) -> dict[str, BuiltPackage]:
+    """Each function's deployment package, built reproducibly (or read from the cache)."""
+    if lambda_dir is None:
+        return {}
+    from tfgen.package import PackageSpec, build_package
+
+    cfg = loaded.model.lambda_
+    built = {}
+    for key in (*naming.FUNCTION_KEYS, naming.ROTATION_KEY):
+        source = lambda_dir / key
+        requirements = source / "requirements.txt"
+        sources = (source,) if key == naming.ROTATION_KEY else (source, lambda_dir / "common")
+        spec = PackageSpec(name=key, sources=sources,
+                           requirements=requirements if requirements.is_file() else None,
+                           runtime=cfg.runtime, architecture=cfg.architecture)
+        built[key] = build_package(spec, cache_dir())
+    return built
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("TFGEN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tfgen")
+    return Path(root) / "packages"
+
+
+def render(loaded: Loaded, template_dir: Path, lambda_dir: Path | None = None) -> Rendered:
+    """Render every template (and build every package) for one environment, in memory."""
     env = jinja_env(template_dir)
     ctx = context(loaded)
-    files: dict[str, bytes] = {}
+    built = packages(loaded, lambda_dir)
+    ctx["packages"] = {key: {"filename": f"packages/{key}.zip", "source_code_hash": pkg.source_code_hash}
+                       for key, pkg in built.items()}
+    files: dict[str, bytes] = {f"packages/{key}.zip": pkg.data for key, pkg in built.items()}
     for name in template_names(template_dir):
         try:
             text = env.get_template(name).render(ctx)

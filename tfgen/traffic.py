@@ -414,7 +414,7 @@ def _tail(node: Any) -> tuple[Any, Any] | None:
     """The container and key of the last block entry under ``node``, however deep."""
     if not isinstance(node, CommentedMap | CommentedSeq) or not node or node.fa.flow_style():
         return None
-    last = next(reversed(node.keys())) if isinstance(node, CommentedMap) else len(node) - 1
+    last = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
     return _tail(node[last]) or (node, last)
 
 

@@ -196,22 +196,36 @@ def parse_overrides(pairs: list[str]) -> Layer:
     return Layer(data, origins, "--set")
 
 
-def deep_merge(base: dict[str, Any], over: dict[str, Any], base_origins: dict[KeyPath, Origin],
-               over_origins: dict[KeyPath, Origin], path: KeyPath = ()) -> dict[str, Any]:
-    """Maps merge key by key; lists and scalars replace. Origins follow the winning value."""
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for name, value in over.items():
-        child = (*path, name)
-        if isinstance(value, dict) and isinstance(merged.get(name), dict):
-            merged[name] = deep_merge(merged[name], value, base_origins, over_origins, child)
-            base_origins[child] = over_origins.get(child, base_origins.get(child, Origin("?")))
-            continue
-        merged[name] = value
-        for known in [p for p in base_origins if p[: len(child)] == child]:
-            del base_origins[known]
-        for known, origin in over_origins.items():
-            if known[: len(child)] == child:
-                base_origins[known] = origin
+        current = merged.get(name)
+        merged[name] = _merge(current, value) if isinstance(value, dict) and isinstance(current, dict) else value
+    return merged
+
+
+def _exists(data: Any, path: KeyPath) -> bool:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return False
+    return True
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any], base_origins: dict[KeyPath, Origin],
+               over_origins: dict[KeyPath, Origin]) -> dict[str, Any]:
+    """Maps merge key by key; lists and scalars replace. ``base_origins`` is updated in place so
+    every path of the result names the layer that set it."""
+    merged = _merge(base, over)
+    root = base_origins.get(())
+    base_origins.update(over_origins)
+    if root is not None:
+        base_origins[()] = root
+    for path in [p for p in base_origins if p not in over_origins and not _exists(merged, p)]:
+        del base_origins[path]
     return merged
 
 

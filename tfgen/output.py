@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,9 @@ class Status:
         return sorted(out)
 
 
+@lru_cache(maxsize=256)
 def sha256(data: bytes) -> str:
+    """Hex digest; memoised because one package's bytes are shared by every environment."""
     return hashlib.sha256(data).hexdigest()
 
 

@@ -110,9 +110,15 @@ def packages(loaded: Loaded, lambda_dir: Path | None) -> dict[str, BuiltPackage]
     """Each function's deployment package, built reproducibly (or read from the cache)."""
     if lambda_dir is None:
         return {}
+    cfg = loaded.model.lambda_
+    return _packages(lambda_dir, cfg.runtime, cfg.architecture)
+
+
+@lru_cache(maxsize=8)
+def _packages(lambda_dir: Path, runtime: str, architecture: str) -> dict[str, BuiltPackage]:
+    """Packages depend only on the sources, runtime and architecture: built once per process."""
     from tfgen.package import PackageSpec, build_package
 
-    cfg = loaded.model.lambda_
     built = {}
     for key in (*naming.FUNCTION_KEYS, naming.ROTATION_KEY):
         source = lambda_dir / key
@@ -120,7 +126,7 @@ def packages(loaded: Loaded, lambda_dir: Path | None) -> dict[str, BuiltPackage]
         sources = (source,) if key == naming.ROTATION_KEY else (source, lambda_dir / "common")
         spec = PackageSpec(name=key, sources=sources,
                            requirements=requirements if requirements.is_file() else None,
-                           runtime=cfg.runtime, architecture=cfg.architecture)
+                           runtime=runtime, architecture=architecture)
         built[key] = build_package(spec, cache_dir())
     return built
 

@@ -98,9 +98,20 @@ def measure(command: list[str], fresh_out: Path | None) -> tuple[list[float], in
     return times, peak
 
 
+def scratch_root() -> str | None:
+    """Where generated environments and output go: BENCH_DIR, else tmpfs when the machine has one,
+    so the rows measure tfgen's work rather than the disk's file-creation latency."""
+    chosen = os.environ.get("BENCH_DIR")
+    if chosen:
+        return chosen
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
 def main() -> int:
     rows: list[tuple[str, list[float], int]] = []
-    with tempfile.TemporaryDirectory(prefix="tfgen-bench-") as scratch:
+    root = scratch_root()
+    print(f"scratch directory: {root or tempfile.gettempdir()} (set BENCH_DIR to measure another disk)")
+    with tempfile.TemporaryDirectory(prefix="tfgen-bench-", dir=root) as scratch:
         base = Path(scratch)
         templates = str(ROOT / "templates")
         base_file = base / "base.json"

@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 import click
 
 from tfgen import __version__
+from tfgen.cli_traffic import traffic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _project(out: Path) -> Any:
+def project_from_context(out: Path) -> Any:
+    """The Project the root command's options describe, writing under ``out``."""
     from tfgen.project import Project
 
     ctx = click.get_current_context().find_root()
@@ -54,7 +56,7 @@ def cli(environments: Path, templates: Path, lambdas: Path, debug: bool) -> None
 @set_option
 def render(envs: tuple[str, ...], all_envs: bool, out: Path, overrides: tuple[str, ...]) -> None:
     """Render environments into OUT/ENV (all of them when none is named)."""
-    project = _project(out)
+    project = project_from_context(out)
     for rendered, result in project.write(project.names(envs, all_envs), list(overrides)):
         click.echo(f"{rendered.env}: {len(result.written)} written, {len(result.unchanged)} unchanged, "
                    f"{len(result.removed)} removed, {rendered.resource_count} resources -> {result.path}")
@@ -65,7 +67,7 @@ def envs() -> None:
     """List environments with their key settings."""
     from tfgen.report import environments_table
 
-    project = _project(Path("build"))
+    project = project_from_context(Path("build"))
     click.echo(environments_table(project.load(project.names((), True))))
 
 
@@ -77,7 +79,7 @@ def show(env: str, provenance: bool, overrides: tuple[str, ...]) -> None:
     """Print the merged configuration of ENV as YAML."""
     from tfgen.report import show_config
 
-    [loaded] = _project(Path("build")).load([env], list(overrides))
+    [loaded] = project_from_context(Path("build")).load([env], list(overrides))
     click.echo(show_config(loaded, provenance), nl=False)
 
 
@@ -88,7 +90,7 @@ def diff(envs: tuple[str, ...], out: Path) -> None:
     """Show what a fresh render would change on disk; exit 1 if anything differs."""
     from tfgen.errors import Finding
 
-    project = _project(out)
+    project = project_from_context(out)
     text = project.diff(project.names(envs, False))
     if text:
         click.echo(text, nl=False)
@@ -102,7 +104,7 @@ def check(envs: tuple[str, ...], out: Path) -> None:
     """Exit 1, listing every output file that is stale, missing or edited by hand."""
     from tfgen.errors import Finding
 
-    project = _project(out)
+    project = project_from_context(out)
     results = project.status(project.names(envs, False))
     problems = [line for _, lines in results for line in lines]
     if problems:
@@ -118,7 +120,7 @@ def validate(envs: tuple[str, ...], out: Path) -> None:
     from tfgen.errors import Finding
     from tfgen.validation import validate_envs
 
-    project = _project(out)
+    project = project_from_context(out)
     problems, notes = validate_envs(project, project.names(envs, False))
     for note in notes:
         click.echo(note)
@@ -133,7 +135,7 @@ def _terraform_command(action: str) -> Callable[..., None]:
     def command(env: str, terraform_args: tuple[str, ...], out: Path) -> None:
         from tfgen import terraform
 
-        directory = _project(out).require_current(env)
+        directory = project_from_context(out).require_current(env)
         code = terraform.stream([action, *terraform_args], directory)
         if code:
             sys.exit(code)
@@ -145,6 +147,8 @@ def _terraform_command(action: str) -> Callable[..., None]:
 
 for _action in ("init", "plan", "apply", "destroy"):
     cli.command(name=_action, context_settings={"ignore_unknown_options": True})(_terraform_command(_action))
+
+cli.add_command(traffic)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

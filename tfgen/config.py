@@ -258,9 +258,14 @@ def load(env_dir: Path, name: str, overrides: list[str] | None = None) -> Config
     layers.append(read_layer(env_file))
     if overrides:
         layers.append(parse_overrides(overrides))
+    return merge(name, layers, str(env_file))
+
+
+def merge(name: str, layers: list[Layer], env_file: str) -> Config:
+    """Merge parsed layers in order (defaults, environment file, overrides) with provenance."""
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {(): layers[-1].origins[()]}
     for layer in layers:
         data = deep_merge(data, layer.data, origins, layer.origins)
-    origins[()] = Origin(str(env_file), 1, 1)
+    origins[()] = Origin(env_file, 1, 1)
     return Config(name=name, data=data, origins=origins, layers=layers)

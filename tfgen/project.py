@@ -10,6 +10,7 @@ from pathlib import Path
 from tfgen import config as layers
 from tfgen import environment, output, render
 from tfgen.errors import ConfigError, Finding, UsageError
+from tfgen.render import Rendered
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,16 @@ class Project:
             raise ConfigError(problems)
         return loaded
 
-    def render(self, names: list[str], overrides: list[str] | None = None) -> list[render.Rendered]:
+    def render_loaded(self, loaded: environment.Loaded) -> Rendered:
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        return [render.render(env, self.template_dir, self.lambda_dir) for env in self.load(names, overrides)]
+        return render.render(loaded, self.template_dir, self.lambda_dir)
 
-    def write(self, names: list[str], overrides: list[str] | None = None) -> Iterator[tuple[render.Rendered, output.WriteResult]]:
+    def render(self, names: list[str], overrides: list[str] | None = None) -> list[Rendered]:
+        return [self.render_loaded(env) for env in self.load(names, overrides)]
+
+    def write(self, names: list[str],
+              overrides: list[str] | None = None) -> Iterator[tuple[Rendered, output.WriteResult]]:
         """Validate every environment first (nothing is written if any is invalid), then render
         and write them one at a time, each atomically."""
         if not self.template_dir.is_dir():
@@ -68,33 +73,32 @@ class Project:
                 for r in self.render(names)]
 
     def diff(self, names: list[str]) -> str:
-        chunks: list[str] = []
-        for rendered in self.render(names):
-            target = self.target(rendered.env)
-            files = dict(rendered.files)
+        return "".join(self.diff_rendered(rendered) for rendered in self.render(names))
+
+    def diff_rendered(self, rendered: Rendered, include_manifest: bool = True) -> str:
+        """What writing ``rendered`` would change on disk, as a unified diff."""
+        target = self.target(rendered.env)
+        files = dict(rendered.files)
+        if include_manifest:
             files[render.MANIFEST] = output.manifest_bytes(rendered)
-            on_disk = {p.relative_to(target).as_posix() for p in target.rglob("*")
-                       if p.is_file() and p.relative_to(target).as_posix() in _owned_or(files, target)}
-            for path in sorted(set(files) | on_disk):
-                old = (target / path).read_bytes() if (target / path).is_file() else b""
-                new = files.get(path, b"")
-                if old == new:
-                    continue
-                chunks.append(_unified(old, new, f"a/{rendered.env}/{path}", f"b/{rendered.env}/{path}"))
+        manifest = output.read_manifest(target) if target.is_dir() else None
+        owned = set(manifest["files"]) if manifest else set()
+        chunks = []
+        for path in sorted(set(files) | {p for p in owned if (target / p).is_file()}):
+            old = (target / path).read_bytes() if (target / path).is_file() else b""
+            new = files.get(path, b"")
+            if old != new:
+                name = f"{rendered.env}/{path}"
+                chunks.append(_unified(old, new, f"a/{name}", f"b/{name}"))
         return "".join(chunks)
 
     def require_current(self, env: str) -> Path:
         """The environment's output directory, if it matches a fresh render; a Finding if not."""
         [(name, lines)] = self.status([env])
         if lines:
-            raise Finding("\n".join([*lines, f"{self.target(name)}: output is not current: run `tfgen render {name}`"]))
+            advice = f"{self.target(name)}: output is not current: run `tfgen render {name}`"
+            raise Finding("\n".join([*lines, advice]))
         return self.target(env)
-
-
-def _owned_or(files: dict[str, bytes], target: Path) -> set[str]:
-    manifest = output.read_manifest(target) if target.is_dir() else None
-    owned = set(manifest["files"]) if manifest else set()
-    return owned | set(files)
 
 
 def _unified(old: bytes, new: bytes, a: str, b: str) -> str:

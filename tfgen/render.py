@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from tfgen.errors import RenderError
 
 if TYPE_CHECKING:
     from tfgen.package import BuiltPackage
+    from tfgen.schema import Environment
 
 TEMPLATE_SUFFIX = ".tf.j2"
 MANIFEST = ".tfgen-manifest.json"
@@ -54,7 +56,7 @@ def _strict(func: Callable[..., str]) -> Callable[..., str]:
     return apply
 
 
-@lru_cache(maxsize=None)
+@cache
 def jinja_env(template_dir: Path) -> jinja2.Environment:
     """The one Jinja environment for ``template_dir``, built once per process."""
     env = jinja2.Environment(
@@ -85,7 +87,7 @@ def config_digest(loaded: Loaded) -> str:
 
 
 def context(loaded: Loaded) -> dict[str, Any]:
-    """What the templates see: the model, derived names and per-zone facts."""
+    """What the templates see: the model, derived names, per-zone and per-function facts."""
     cfg = loaded.model
     net = cfg.network
     zones = [
@@ -95,15 +97,136 @@ def context(loaded: Loaded) -> dict[str, Any]:
         for index, az in enumerate(net.availability_zones)
     ]
     tags = {"Environment": loaded.name, "Project": cfg.project, "ManagedBy": "tfgen", **cfg.tags}
+    names = naming.names(loaded.name, cfg)
     return {
         "env": loaded.name,
         "cfg": cfg,
-        "names": naming.names(loaded.name, cfg),
+        "names": names,
         "zones": zones,
         "nat_keys": [zones[0]["key"]] if net.single_nat_gateway else [z["key"] for z in zones],
         "default_tags": tags,
         "tfgen_version": __version__,
+        "hosts": service_hosts(cfg.region),
+        "nat_services": nat_services(cfg),
+        "functions": functions(cfg, names),
+        "settings": function_settings(loaded.name, cfg),
+        "routes": routes(cfg),
+        "aliases": aliases(cfg, names),
+        "aurora_readers": {key: name for key, name in names["aurora_instances"].items() if key != "writer"},
+        "engine_family": naming.engine_family(cfg.database.engine_version),
     }
+
+
+def service_hosts(region: str) -> dict[str, str]:
+    """The regional host name of each AWS service the stack names in policies and settings."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return {service: f"{service}.{region}.{suffix}"
+            for service in ("dynamodb", "kms", "logs", "rds", "s3", "secretsmanager", "sns")}
+
+
+# The AWS APIs the functions behind each security group call from inside the VPC.
+_CALLED_APIS = {"lambda": ("dynamodb", "kms", "s3", "sns"), "rotation_lambda": ("secretsmanager",)}
+
+
+def nat_services(cfg: Environment) -> dict[str, list[str]]:
+    """Per Lambda security group, the AWS APIs it must reach through a NAT gateway (no VPC endpoint)."""
+    endpoints = {*cfg.network.gateway_endpoints, *cfg.network.interface_endpoints}
+    return {group: [api for api in apis if api not in endpoints] for group, apis in _CALLED_APIS.items()}
+
+
+def functions(cfg: Environment, names: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each Lambda function's settings, keyed by function key (the payment functions, then rotation)."""
+    sizes: dict[str, tuple[int, int, int | None]] = {
+        key: (fn.memory_mb, fn.timeout_s, fn.reserved_concurrency)
+        for key in naming.FUNCTION_KEYS for fn in [getattr(cfg.lambda_.functions, key)]
+    }
+    rotation = cfg.lambda_.rotation
+    sizes[naming.ROTATION_KEY] = (rotation.memory_mb, rotation.timeout_s, None)
+    return {
+        key: {"function_name": names["functions"][key], "handler": f"{key}.handler",
+              "log_group": names["log_groups"][key], "memory_size": memory, "timeout": timeout,
+              "reserved_concurrent_executions": reserved}
+        for key, (memory, timeout, reserved) in sizes.items()
+    }
+
+
+def _number(value: float | int) -> str:
+    """A number as an environment variable: ``10000.0`` as ``10000``."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
+    """The environment variables of each function that come from configuration.
+
+    lambdas/README.md lists what each handler reads; the names of the resources a
+    function uses (table, topic, bucket, keys) are added in templates/lambda.tf.j2.
+    """
+    lam = cfg.lambda_
+    common = {"ENVIRONMENT": env, "LOG_LEVEL": lam.log_level}
+    return {
+        "payment_validation": {
+            **common,
+            "ALLOWED_CURRENCIES": ",".join(lam.allowed_currencies),
+            "MIN_AMOUNT": _number(lam.min_amount),
+            "MAX_AMOUNT": _number(lam.max_amount),
+            "IDEMPOTENCY_TTL_HOURS": _number(lam.idempotency_ttl_hours),
+        },
+        "fraud_detection": {
+            **common,
+            "FRAUD_AMOUNT_THRESHOLD": _number(lam.fraud_amount_threshold),
+            "FRAUD_VELOCITY_WINDOW_SECONDS": _number(lam.fraud_velocity_window_s),
+            "FRAUD_VELOCITY_MAX_TRANSACTIONS": _number(lam.fraud_velocity_max),
+            "FRAUD_FAILURE_WINDOW_SECONDS": _number(lam.fraud_failure_window_s),
+            "FRAUD_FAILURE_MAX": _number(lam.fraud_failure_max),
+        },
+        "transaction_processing": common,
+        naming.ROTATION_KEY: {
+            "LOG_LEVEL": lam.log_level,
+            "SECRETS_MANAGER_ENDPOINT": f"https://{service_hosts(cfg.region)['secretsmanager']}",
+            "PASSWORD_LENGTH": _number(cfg.database.master_password_length),
+        },
+    }
+
+
+def alb_path(route: str) -> str:
+    """The load balancer path pattern of an API route: ``/payments/{id}/process`` gives ``/payments/*/process``."""
+    return re.sub(r"\{[a-z_]+\}", "*", route)
+
+
+def routes(cfg: Environment) -> dict[str, dict[str, Any]]:
+    """How each payment function is reached through the API and the load balancer, and its traffic split."""
+    result = {}
+    for index, key in enumerate(naming.FUNCTION_KEYS, 1):
+        fn = getattr(cfg.lambda_.functions, key)
+        result[key] = {"route_key": f"{fn.method} {fn.route}", "method": fn.method,
+                       "path_pattern": alb_path(fn.route), "priority": 100 * index,
+                       "weights": {"blue": fn.traffic.blue_weight, "green": fn.traffic.green_weight}}
+    return result
+
+
+def aliases(cfg: Environment, names: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One entry per payment function and colour, keyed ``<function>-<colour>``.
+
+    ``function_version`` is null for ``latest`` (the version this apply publishes) or the
+    pinned version number.
+    """
+    result = {}
+    for key in naming.FUNCTION_KEYS:
+        traffic = getattr(cfg.lambda_.functions, key).traffic
+        for color in naming.COLORS:
+            version = getattr(traffic, f"{color}_version")
+            result[f"{key}-{color}"] = {"function": key, "alias": color,
+                                        "function_version": None if version == "latest" else version,
+                                        "target_group": names["target_groups"][key][color]}
+    return result
+
+
+def package_refs(built: dict[str, BuiltPackage]) -> dict[str, dict[str, str | None]]:
+    """What templates see of each function's package: its path in the output directory and its
+    hash (null when no lambdas directory was given, so no package was built)."""
+    return {key: {"filename": f"packages/{key}.zip",
+                  "source_code_hash": built[key].source_code_hash if key in built else None}
+            for key in (*naming.FUNCTION_KEYS, naming.ROTATION_KEY)}
 
 
 def packages(loaded: Loaded, lambda_dir: Path | None) -> dict[str, BuiltPackage]:
@@ -139,17 +262,17 @@ def cache_dir() -> Path:
 
 def render(loaded: Loaded, template_dir: Path, lambda_dir: Path | None = None) -> Rendered:
     """Render every template (and build every package) for one environment, in memory."""
-    env = jinja_env(template_dir)
+    env = jinja_env(template_dir.resolve())
     ctx = context(loaded)
     built = packages(loaded, lambda_dir)
-    ctx["packages"] = {key: {"filename": f"packages/{key}.zip", "source_code_hash": pkg.source_code_hash}
-                       for key, pkg in built.items()}
+    ctx["packages"] = package_refs(built)
     files: dict[str, bytes] = {f"packages/{key}.zip": pkg.data for key, pkg in built.items()}
     for name in template_names(template_dir):
         try:
             text = env.get_template(name).render(ctx)
         except (jinja2.TemplateError, TypeError, ValueError) as exc:
-            where = f"{name}:{exc.lineno}" if getattr(exc, "lineno", None) else name
+            line = getattr(exc, "lineno", None)
+            where = f"{name}:{line}" if line else name
             raise RenderError(f"templates/{where}: {type(exc).__name__}: {exc}") from None
         files[name[: -len(".j2")]] = _normalise(text).encode()
     return Rendered(env=loaded.name, files=files, config_digest=config_digest(loaded))

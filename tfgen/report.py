@@ -10,7 +10,7 @@ from tfgen.config import KeyPath, Origin
 from tfgen.environment import Loaded
 
 
-def _table(rows: list[list[str]]) -> str:
+def table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
@@ -21,15 +21,16 @@ def environments_table(envs: list[Loaded]) -> str:
     for loaded in envs:
         cfg = loaded.model
         net, db = cfg.network, cfg.database
+        functions = cfg.lambda_.functions
         weights = sorted({f"{fn.traffic.blue_weight}/{fn.traffic.green_weight}"
-                          for fn in (getattr(cfg.lambda_.functions, k) for k in type(cfg.lambda_.functions).model_fields)})
+                          for fn in (getattr(functions, k) for k in type(functions).model_fields)})
         rows.append([
             loaded.name, cfg.region, str(len(net.availability_zones)),
             "1 shared" if net.single_nat_gateway else f"{len(net.availability_zones)} (per AZ)",
             f"1 writer + {db.reader_count} reader(s)", f"{db.min_capacity:g}-{db.max_capacity:g}",
             "on" if db.deletion_protection else "off", cfg.terraform.backend, ",".join(weights),
         ])
-    return _table(rows)
+    return table(rows)
 
 
 def _annotated(value: Any, path: KeyPath, origins: dict[KeyPath, Origin], indent: int) -> list[str]:

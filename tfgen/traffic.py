@@ -20,27 +20,20 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
-import io
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
-from ruamel.yaml.tokens import CommentToken
-
 from tfgen import config as layers
-from tfgen import environment, output, render
+from tfgen import environment, output, render, report
 from tfgen import names as naming
 from tfgen.errors import ConfigError, OutputError, UsageError
 from tfgen.project import Project
+from tfgen.yaml_edit import set_values
 
 FUNCTIONS = naming.FUNCTION_KEYS
 LATEST = "latest"
@@ -81,14 +74,19 @@ def _require_distinct(split: Split, force: bool) -> None:
 
 def shifted(split: Split, green: int, green_version: str | None, max_step: int,
             force: bool) -> Split:
-    """Green gets ``green`` percent and blue the rest; green goes up at most ``max_step``."""
+    """Green gets ``green`` percent and blue the rest.
+
+    Refused unless ``force``: raising green by more than ``max_step`` points, and
+    sending more traffic (or a new version) to a green that runs blue's version.
+    Lowering green is never refused.
+    """
     moved = dataclasses.replace(split, green_version=green_version or split.green_version,
                                 blue_weight=100 - green, green_weight=green)
     step = green - split.green_weight
     if step > max_step and not force:
         raise UsageError(f"green {split.green_weight} -> {green} is a step of {step} points, "
                          f"more than --max-step {max_step}: shift in smaller steps (or --force)")
-    if green:
+    if green and (step > 0 or moved.green_version != split.green_version):
         _require_distinct(moved, force)
     return moved
 
@@ -135,7 +133,7 @@ def splits(model: Any) -> dict[str, Split]:
 def view(project: Project, env: str) -> View:
     [loaded] = project.load([env])
     target = project.target(env)
-    status = output.status(_rendered(project, loaded), target)
+    status = output.status(project.render_loaded(loaded), target)
     return View(env, splits(loaded.model), _state(status), target)
 
 
@@ -151,9 +149,7 @@ def table(current: View) -> str:
     rows = [["FUNCTION", "BLUE-VERSION", "BLUE-WEIGHT", "GREEN-VERSION", "GREEN-WEIGHT", "OUTPUT"]]
     rows += [[key, s.blue_version, str(s.blue_weight), s.green_version, str(s.green_weight),
               current.output] for key, s in current.splits.items()]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
+    return report.table(rows)
 
 
 # ---------------------------------------------------------------------------
@@ -195,11 +191,12 @@ def apply(project: Project, env: str, move: Move, functions: Sequence[str] = FUN
                if getattr(before[key], name) != getattr(after[key], name)]
     env_file = project.env_dir / f"{env}.yaml"
     text = env_file.read_text(encoding="utf-8")
-    edited = set_values(text, {c.path: c.new for c in changes}) if changes else text
+    values = {change.path: change.new for change in changes}
+    edited = set_values(text, values, str(env_file)) if values else text
     rendered = _checked_render(project, loaded, edited, after)
     target = project.target(env)
     _refuse_hand_edits(rendered, target)
-    diff = _diff(rendered, target)
+    diff = project.diff_rendered(rendered, include_manifest=False)
     if edited != text:
         _replace(env_file, edited)
     return Applied(env_file, changes, output.write(rendered, target), diff)
@@ -224,22 +221,12 @@ def _moved(env: str, before: dict[str, Split], move: Move,
     return moved
 
 
-def _merge(name: str, stack: list[layers.Layer]) -> layers.Config:
-    """The same merge as ``config.load``, over layers already parsed."""
-    data: dict[str, Any] = {}
-    origins: dict[layers.KeyPath, layers.Origin] = {(): stack[-1].origins[()]}
-    for layer in stack:
-        data = layers.deep_merge(data, layer.data, origins, layer.origins)
-    origins[()] = layers.Origin(stack[-1].label, 1, 1)
-    return layers.Config(name=name, data=data, origins=origins, layers=stack)
-
-
 def _checked_render(project: Project, loaded: environment.Loaded, text: str,
                     after: dict[str, Split]) -> render.Rendered:
     """Validate ``text`` as the environment file with the model used by render, then render it."""
     label = loaded.config.layers[-1].label
     try:
-        merged = _merge(loaded.name, [*loaded.config.layers[:-1], layers.parse_yaml(text, label)])
+        merged = layers.merge(loaded.name, [*loaded.config.layers[:-1], layers.parse_yaml(text, label)], label)
         model = environment.validate(merged)
     except ConfigError as exc:
         raise ConfigError([*exc.problems, f"{label}: left unchanged: the traffic change would make "
@@ -250,13 +237,7 @@ def _checked_render(project: Project, loaded: environment.Loaded, text: str,
     if merged.data != expected:
         raise UsageError(f"{label}: left unchanged: editing the traffic split in place would "
                          "change other settings too (a YAML anchor or alias?); edit it by hand")
-    return _rendered(project, environment.Loaded(config=merged, model=model))
-
-
-def _rendered(project: Project, loaded: environment.Loaded) -> render.Rendered:
-    if not project.template_dir.is_dir():
-        raise UsageError(f"{project.template_dir}: no such templates directory")
-    return render.render(loaded, project.template_dir)
+    return project.render_loaded(environment.Loaded(config=merged, model=model))
 
 
 def _refuse_hand_edits(rendered: render.Rendered, target: Path) -> None:
@@ -266,30 +247,6 @@ def _refuse_hand_edits(rendered: render.Rendered, target: Path) -> None:
         advice = (f"{target}: refusing to overwrite hand edits: revert them, or discard them "
                   f"with `tfgen render {rendered.env}`")
         raise OutputError("\n".join([*lines, advice]))
-
-
-def _diff(rendered: render.Rendered, target: Path) -> str:
-    """What writing ``rendered`` changes in ``target``, as a unified diff of the HCL files."""
-    manifest = output.read_manifest(target) if target.is_dir() else None
-    paths = (set(rendered.files) | set(manifest["files"] if manifest else ())) - {render.MANIFEST}
-    chunks = []
-    for path in sorted(paths):
-        old = (target / path).read_bytes() if (target / path).is_file() else b""
-        new = rendered.files.get(path, b"")
-        if old != new:
-            name = f"{rendered.env}/{path}"
-            chunks.append(_unified(old, new, f"a/{name}", f"b/{name}"))
-    return "".join(chunks)
-
-
-def _unified(old: bytes, new: bytes, a: str, b: str) -> str:
-    try:
-        old_text, new_text = old.decode(), new.decode()
-    except UnicodeDecodeError:
-        return f"Binary files {a} and {b} differ\n"
-    return "".join(difflib.unified_diff(old_text.splitlines(keepends=True),
-                                        new_text.splitlines(keepends=True),
-                                        a if old else "/dev/null", b if new else "/dev/null"))
 
 
 def _replace(path: Path, text: str) -> None:
@@ -306,142 +263,8 @@ def _replace(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-
-
-# ---------------------------------------------------------------------------
-# Editing YAML in place
-# ---------------------------------------------------------------------------
-
-def set_values(text: str, values: dict[layers.KeyPath, str | int]) -> str:
-    """``text`` with each key path set to its value, everything else kept as written.
-
-    Missing mappings on a path are added in block style at the end of their
-    parent; comments and blank lines that followed the parent's last entry
-    stay after the new entry, so they keep their place in the file.
-    """
-    yaml = _round_trip()
+    directory = os.open(path.parent, os.O_RDONLY)
     try:
-        root = yaml.load(text)
-    except YAMLError as exc:
-        raise ConfigError([f"<yaml>: cannot edit in place: {exc}"]) from None
-    document = root if isinstance(root, CommentedMap) else CommentedMap()
-    _guess_indent(yaml, document)
-    grouped: dict[layers.KeyPath, dict[str, str | int]] = {}
-    for path, value in values.items():
-        grouped.setdefault(path[:-1], {})[path[-1]] = value
-    for parent, fields in grouped.items():
-        _set_under(document, parent, fields)
-    stream = io.StringIO()
-    yaml.dump(document, stream)
-    if root is not None:
-        return stream.getvalue()
-    kept = text if not text or text.endswith("\n") else text + "\n"
-    return kept + ("\n" if kept.strip() else "") + stream.getvalue()
-
-
-def _round_trip() -> YAML:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    return yaml
-
-
-def _guess_indent(yaml: YAML, document: CommentedMap) -> None:
-    """Indent as the file does: its first nested mapping and sequence show how."""
-    nested = list(_children(document))
-    mapping = next((col - key for key, col, node in nested if isinstance(node, CommentedMap)), 2)
-    dash, item = next(((node.lc.col - key, node.lc.item(0)[1] - key)
-                       for key, _, node in nested if isinstance(node, CommentedSeq)), (0, 2))
-    yaml.indent(mapping=max(mapping, 1), sequence=max(item, dash + 2), offset=max(dash, 0))
-
-
-def _children(node: CommentedMap) -> Iterator[tuple[int, int, Any]]:
-    """Each block collection under a mapping key: the key's column, the collection's, the node."""
-    for key, value in node.items():
-        if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
-            yield node.lc.key(key)[1], value.lc.col, value
-            if isinstance(value, CommentedMap):
-                yield from _children(value)
-
-
-def _set_under(node: CommentedMap, path: layers.KeyPath, fields: dict[str, str | int]) -> None:
-    for depth, key in enumerate(path):
-        if key not in node:
-            _append(node, key, _nested(path[depth + 1:], fields), top=depth == 0)
-            return
-        child = node[key]
-        if not isinstance(child, CommentedMap):
-            raise UsageError(f"{layers.format_path(path[: depth + 1])}: expected a mapping to edit")
-        node = child
-    for name, value in fields.items():
-        if name in node:
-            node[name] = _styled(value, node[name])
-        else:
-            _append(node, name, _styled(value), top=False)
-
-
-def _nested(path: layers.KeyPath, fields: dict[str, str | int]) -> CommentedMap:
-    leaf = CommentedMap((name, _styled(value)) for name, value in fields.items())
-    for key in reversed(path):
-        leaf = CommentedMap([(key, leaf)])
-    return leaf
-
-
-def _styled(value: str | int, old: Any = None) -> Any:
-    """``value`` quoted as the value it replaces was; a new version number in double quotes."""
-    if not isinstance(value, str):
-        return value
-    if isinstance(old, ScalarString):
-        return type(old)(value)
-    return DoubleQuotedScalarString(value) if value.isdigit() else value
-
-
-def _append(parent: CommentedMap, key: str, value: Any, top: bool) -> None:
-    """Add ``key`` after the last entry of ``parent``, moving what trailed that entry after it."""
-    before = _tail(parent)
-    parent[key] = value
-    if before is None:
-        return
-    rest = _take_trailer(*before)
-    if top:
-        _put_trailer(*before, _trailer(*before) + "\n\n")
-    after = _tail(parent)
-    if rest and after is not None:
-        _put_trailer(*after, "\n" + rest)
-
-
-def _tail(node: Any) -> tuple[Any, Any] | None:
-    """The container and key of the last block entry under ``node``, however deep."""
-    if not isinstance(node, CommentedMap | CommentedSeq) or not node or node.fa.flow_style():
-        return None
-    last = list(node)[-1] if isinstance(node, CommentedMap) else len(node) - 1
-    return _tail(node[last]) or (node, last)
-
-
-def _slot(container: Any) -> int:
-    return 0 if isinstance(container, CommentedSeq) else 2
-
-
-def _trailer(container: Any, key: Any) -> str:
-    """The comment on the entry's own line, without the lines after it."""
-    entry = container.ca.items.get(key)
-    token = entry[_slot(container)] if entry else None
-    return str(token.value).partition("\n")[0] if token is not None else ""
-
-
-def _take_trailer(container: Any, key: Any) -> str:
-    """Remove and return the blank and comment lines that follow the entry's own line."""
-    entry = container.ca.items.get(key)
-    token = entry[_slot(container)] if entry else None
-    if token is None:
-        return ""
-    head, _, rest = str(token.value).partition("\n")
-    _put_trailer(container, key, head + "\n" if head.strip() else "")
-    return rest
-
-
-def _put_trailer(container: Any, key: Any, value: str) -> None:
-    entry = container.ca.items.setdefault(key, [None, None, None, None])
-    old = entry[_slot(container)]
-    column = old.column if old is not None else None
-    entry[_slot(container)] = CommentToken(value, CommentMark(column or 0), None) if value else None
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -60,7 +60,7 @@ fmt-check: render
 	terraform fmt -check -recursive -diff $(OUT)
 
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov=lambdas --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
 
 e2e: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)

@@ -152,9 +152,7 @@ def _platform(architecture: str) -> str:
         return _PLATFORMS[architecture]
     except KeyError:
         choices = ", ".join(sorted(_PLATFORMS))
-        raise PackagingError(
-            f"architecture {architecture!r} is not supported (use {choices})"
-        ) from None
+        raise PackagingError(f"architecture {architecture!r} is not supported (use {choices})") from None
 
 
 def _excluded(name: str) -> bool:
@@ -183,9 +181,7 @@ def _collect_sources(spec: PackageSpec) -> dict[str, bytes]:
             raise PackagingError(f"package {spec.name}: source directory {source} does not exist")
         for path, file in _walk(source):
             if path in files:
-                raise PackagingError(
-                    f"package {spec.name}: {path} is in both {origin[path]} and {source}"
-                )
+                raise PackagingError(f"package {spec.name}: {path} is in both {origin[path]} and {source}")
             try:
                 files[path] = file.read_bytes()
             except OSError as exc:
@@ -200,9 +196,7 @@ def _read_requirements(spec: PackageSpec) -> bytes | None:
     try:
         return spec.requirements.read_bytes()
     except OSError as exc:
-        raise PackagingError(
-            f"package {spec.name}: cannot read requirements {spec.requirements}: {exc}"
-        ) from None
+        raise PackagingError(f"package {spec.name}: cannot read requirements {spec.requirements}: {exc}") from None
 
 
 def _read_cached(path: Path) -> bytes | None:
@@ -222,9 +216,7 @@ def _explain_pip_failure(output: str, requirements: Path, platform: str, python:
                 f"as a wheel for {platform} / CPython {python}"
             )
     if "DO NOT MATCH THE HASHES" in output:
-        return f"a requirement from {requirements} does not match its pinned hash:\n" + _tail(
-            output
-        )
+        return f"a requirement from {requirements} does not match its pinned hash:\n" + _tail(output)
     return f"pip could not install the requirements from {requirements}:\n" + _tail(output)
 
 
@@ -287,11 +279,7 @@ def _vendor(requirements: Path, python: str, platform: str) -> list[tuple[str, b
             parts = path.split("/")
             if parts[0] == "bin":
                 continue
-            if (
-                len(parts) == 2
-                and parts[0].endswith(".dist-info")
-                and parts[1] in _DROPPED_DIST_INFO
-            ):
+            if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _DROPPED_DIST_INFO:
                 continue
             vendored.append((path, file.read_bytes()))
     return vendored
@@ -312,9 +300,7 @@ def _zip(files: dict[str, bytes]) -> bytes:
 def _write_atomic(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise PackagingError(f"cannot write to the package cache {path.parent}: {exc}") from None
     try:

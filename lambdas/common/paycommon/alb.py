@@ -1,0 +1,225 @@
+"""The Application Load Balancer Lambda event and response format.
+
+An ALB invokes a Lambda target with ``httpMethod``, ``path``,
+``queryStringParameters``, ``headers``, ``body`` and ``isBase64Encoded``; when
+the target group has multi-value headers enabled it sends
+``multiValueHeaders`` / ``multiValueQueryStringParameters`` instead and
+expects ``multiValueHeaders`` back. The response is ``statusCode``,
+``statusDescription`` (``"201 Created"``), headers, ``body`` and
+``isBase64Encoded``.
+
+Bodies are JSON. Numbers are parsed as Decimal (never float), duplicate keys
+and NaN/Infinity are rejected, and bodies over ``MAX_BODY_BYTES`` are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote_plus
+
+MAX_BODY_BYTES = 64 * 1024
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+class HttpError(Exception):
+    """An error answered to the client as ``{"error": code, "message": ..., ...}``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the error response."""
+        return {"error": self.code, "message": self.message, **self.details}
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed ALB request; header names are lower case."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    multi_value: bool = False
+
+    def header(self, name: str) -> str | None:
+        """A header's value (the last one when repeated), or None."""
+        return self.headers.get(name.lower())
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; HttpError 400/415 when it is not one."""
+        content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+            raise HttpError(415, "unsupported_media_type", "the request body must be application/json")
+        if not self.body.strip():
+            raise HttpError(400, "malformed_request", "the request body is empty")
+        try:
+            parsed = json.loads(
+                self.body.decode("utf-8"),
+                parse_float=Decimal,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_unique_keys,
+            )
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise HttpError(400, "malformed_request", f"the request body is not valid JSON: {_reason(exc)}") from None
+        if not isinstance(parsed, dict):
+            raise HttpError(400, "malformed_request", "the request body must be a JSON object")
+        return parsed
+
+
+@dataclass(frozen=True)
+class Response:
+    """A handler's answer, rendered into the ALB format by ``render``."""
+
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return str(exc)
+
+
+def _single_values(event: Mapping[str, Any], single: str, multi: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    multi_values = event.get(multi)
+    if isinstance(multi_values, Mapping):
+        for key, items in multi_values.items():
+            if isinstance(items, list) and items:
+                values[str(key)] = str(items[-1])
+    single_values = event.get(single)
+    if isinstance(single_values, Mapping):
+        for key, item in single_values.items():
+            values[str(key)] = str(item)
+    return values
+
+
+def parse_event(event: Any) -> Request:
+    """A Request from an ALB event; HttpError 400/413 for an unreadable one."""
+    if not isinstance(event, Mapping):
+        raise HttpError(400, "malformed_request", "not an ALB request event")
+    method = event.get("httpMethod")
+    path = event.get("path")
+    if not isinstance(method, str) or not isinstance(path, str):
+        raise HttpError(400, "malformed_request", "not an ALB request event")
+    headers = {key.lower(): value for key, value in _single_values(event, "headers", "multiValueHeaders").items()}
+    query = {
+        unquote_plus(key): unquote_plus(value)
+        for key, value in _single_values(event, "queryStringParameters", "multiValueQueryStringParameters").items()
+    }
+    raw_body = event.get("body") or ""
+    if not isinstance(raw_body, str):
+        raise HttpError(400, "malformed_request", "the request body must be text")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw_body, validate=True)
+        except (binascii.Error, ValueError):
+            raise HttpError(400, "malformed_request", "the body is not valid base64") from None
+    else:
+        body = raw_body.encode("utf-8")
+    if len(body) > MAX_BODY_BYTES:
+        raise HttpError(413, "payload_too_large", f"the request body exceeds {MAX_BODY_BYTES} bytes")
+    return Request(
+        method=method.upper(),
+        path=path,
+        headers=headers,
+        query=query,
+        body=body,
+        multi_value="multiValueHeaders" in event,
+    )
+
+
+def match_route(request: Request, method: str, pattern: re.Pattern[str]) -> dict[str, str]:
+    """The path parameters when ``request`` is ``method`` on ``pattern``.
+
+    Raises HttpError 404 when the path does not match and 405 (with ``Allow``)
+    when only the method differs.
+    """
+    match = pattern.fullmatch(request.path)
+    if match is None:
+        raise HttpError(404, "not_found", "no such resource")
+    if request.method != method:
+        raise HttpError(
+            405,
+            "method_not_allowed",
+            f"use {method} for this resource",
+            headers={"allow": method},
+        )
+    return {key: value for key, value in match.groupdict().items() if value is not None}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(payload: Any) -> str:
+    """Compact JSON with Decimals written as plain-notation strings."""
+    return json.dumps(payload, default=_json_default, separators=(",", ":"), sort_keys=True)
+
+
+def render(response: Response, *, multi_value: bool, request_id: str) -> dict[str, Any]:
+    """The ALB Lambda response for ``response``."""
+    status = HTTPStatus(response.status)
+    headers = {
+        "content-type": JSON_CONTENT_TYPE,
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "x-request-id": request_id,
+        **{key.lower(): value for key, value in response.headers.items()},
+    }
+    rendered: dict[str, Any] = {
+        "statusCode": status.value,
+        "statusDescription": f"{status.value} {status.phrase}",
+        "isBase64Encoded": False,
+        "body": dumps(response.body),
+    }
+    if multi_value:
+        rendered["multiValueHeaders"] = {key: [value] for key, value in headers.items()}
+    else:
+        rendered["headers"] = headers
+    return rendered

@@ -1,0 +1,131 @@
+"""Explainable fraud rules: each gives a verdict, the value it saw and its limit.
+
+A transaction is FLAGGED when any rule triggers, APPROVED otherwise. Windows
+end at the transaction's own creation time (not "now"), so re-evaluating a
+transaction later gives the same answer; the transaction itself is not part
+of its history.
+
+- ``amount_threshold``: the amount is above ``amount_threshold`` (in the
+  transaction's currency, major units).
+- ``velocity``: the user made more than ``velocity_max`` transactions
+  (this one included) within ``velocity_window_seconds``.
+- ``repeated_failures``: the user had at least ``failure_max`` REJECTED or
+  FLAGGED transactions within ``failure_window_seconds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from paycommon.store import Status
+
+_FAILED = frozenset({Status.REJECTED.value, Status.FLAGGED.value})
+
+
+@dataclass(frozen=True)
+class FraudLimits:
+    """The configured limits of the rules."""
+
+    amount_threshold: Decimal
+    velocity_window_seconds: int
+    velocity_max: int
+    failure_window_seconds: int
+    failure_max: int
+
+    @property
+    def history_window_seconds(self) -> int:
+        """How far back the history must reach for every rule."""
+        return max(self.velocity_window_seconds, self.failure_window_seconds)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's verdict with the observation that led to it."""
+
+    rule: str
+    triggered: bool
+    observed: str
+    limit: str
+    explanation: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "triggered": self.triggered,
+            "observed": self.observed,
+            "limit": self.limit,
+            "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome: the new status and every rule's result."""
+
+    status: Status
+    results: tuple[RuleResult, ...]
+
+    @property
+    def reasons(self) -> list[str]:
+        """The names of the rules that triggered."""
+        return [result.rule for result in self.results if result.triggered]
+
+
+def _since(
+    transaction: Mapping[str, Any], history: Sequence[Mapping[str, Any]], seconds: int
+) -> list[Mapping[str, Any]]:
+    end = int(transaction["timestamp"])
+    start = end - seconds * 1000
+    return [
+        item
+        for item in history
+        if item["transaction_id"] != transaction["transaction_id"] and start <= int(item["timestamp"]) <= end
+    ]
+
+
+def evaluate(
+    transaction: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    limits: FraudLimits,
+) -> Decision:
+    """Applies every rule to ``transaction`` given the user's ``history``."""
+    amount = Decimal(transaction["amount"])
+    currency = transaction.get("currency", "")
+    amount_rule = RuleResult(
+        rule="amount_threshold",
+        triggered=amount > limits.amount_threshold,
+        observed=f"{amount} {currency}".strip(),
+        limit=str(limits.amount_threshold),
+        explanation=f"amount above {limits.amount_threshold}"
+        if amount > limits.amount_threshold
+        else f"amount at most {limits.amount_threshold}",
+    )
+
+    recent = len(_since(transaction, history, limits.velocity_window_seconds)) + 1
+    velocity_rule = RuleResult(
+        rule="velocity",
+        triggered=recent > limits.velocity_max,
+        observed=str(recent),
+        limit=str(limits.velocity_max),
+        explanation=f"{recent} transactions by this user within "
+        f"{limits.velocity_window_seconds}s (limit {limits.velocity_max})",
+    )
+
+    failures = sum(
+        1 for item in _since(transaction, history, limits.failure_window_seconds) if item.get("status") in _FAILED
+    )
+    failure_rule = RuleResult(
+        rule="repeated_failures",
+        triggered=failures >= limits.failure_max,
+        observed=str(failures),
+        limit=str(limits.failure_max),
+        explanation=f"{failures} rejected or flagged transactions by this user within "
+        f"{limits.failure_window_seconds}s (flagged from {limits.failure_max})",
+    )
+
+    results = (amount_rule, velocity_rule, failure_rule)
+    flagged = any(result.triggered for result in results)
+    return Decision(Status.FLAGGED if flagged else Status.APPROVED, results)

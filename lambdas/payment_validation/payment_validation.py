@@ -1,0 +1,264 @@
+"""``POST /payments``: validate a payment and store the outcome, idempotently.
+
+Answers:
+
+- 201 ``{"transaction_id", "status": "VALIDATED", ...}`` with ``Location``;
+- 400 when the body is malformed (not a JSON object, unknown or missing
+  fields, wrong types, bad identifiers, a bad ``Idempotency-Key``), listing
+  every problem; nothing is stored;
+- 422 ``{"transaction_id", "status": "REJECTED", "errors": [...]}`` listing
+  every reason; the rejection is stored (fraud rules count failures);
+- 422 ``idempotency_key_reused`` when a key is replayed with a different request.
+
+PCI: the card number is used in memory only, to check it and to compute its
+token (see ``card_tokens``); the item keeps the brand, the last four digits
+and the token. The CVV is checked for format and then dropped: it is not
+stored, logged, hashed or part of the request fingerprint.
+
+Idempotency: the scope is the merchant. The key is the ``Idempotency-Key``
+header, or, without one, a key derived from the request fingerprint (so an
+identical retry is recognised; clients that mean to submit two identical
+payments must send distinct keys). The marker and the transaction are written
+in one transaction, each only if absent (see ``paycommon.store``); a retry
+finds the marker and gets the original answer (status code and body) with
+``Idempotent-Replayed: true``, and nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from card_tokens import CardTokenizer
+from paycommon import money
+from paycommon.alb import HttpError, Request, Response, match_route
+from paycommon.aws import client
+from paycommon.config import ConfigError, env_csv, env_decimal, env_int, env_str
+from paycommon.logs import get_logger
+from paycommon.runtime import alb_handler
+from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore
+from validation_rules import Assessment, MalformedRequest, PaymentRequest, assess, parse_request
+
+ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+logger = get_logger("payment_validation")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """This function's configuration (see lambdas/README.md)."""
+
+    table: str
+    allowed_currencies: frozenset[str]
+    minimum: Decimal
+    maximum: Decimal
+    token_key_id: str
+    idempotency_ttl_seconds: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        currencies = frozenset(code.upper() for code in env_csv("ALLOWED_CURRENCIES"))
+        unknown = sorted(code for code in currencies if not money.is_currency(code))
+        if unknown:
+            raise ConfigError(f"ALLOWED_CURRENCIES has unknown codes: {', '.join(unknown)}")
+        return cls(
+            table=env_str("TRANSACTIONS_TABLE"),
+            allowed_currencies=currencies,
+            minimum=env_decimal("MIN_AMOUNT", "0", minimum=Decimal(0)),
+            maximum=env_decimal("MAX_AMOUNT", "10000", minimum=Decimal(0)),
+            token_key_id=env_str("CARD_TOKEN_KMS_KEY_ID"),
+            idempotency_ttl_seconds=3600 * env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 365),
+        )
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.header("idempotency-key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise HttpError(
+            400,
+            "malformed_request",
+            "the request is malformed",
+            details={
+                "errors": [
+                    {
+                        "field": "Idempotency-Key",
+                        "code": "invalid_idempotency_key",
+                        "message": "Idempotency-Key must be 1-255 visible ASCII characters",
+                    }
+                ]
+            },
+        )
+    return key
+
+
+def fingerprint(payment: PaymentRequest, card_token: str) -> str:
+    """A digest identifying the request's content, without the card number or CVV."""
+    canonical = json.dumps(
+        {
+            "v": 1,
+            "merchant_id": payment.merchant_id,
+            "user_id": payment.user_id,
+            "amount": str(payment.amount),
+            "currency": payment.currency,
+            "card_token": card_token,
+            "expiry": f"{payment.expiry_month}/{payment.expiry_year}",
+            "reference": payment.reference,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def marker_id(merchant_id: str, key: str) -> str:
+    """The idempotency marker's ``transaction_id`` for a key in a merchant's scope."""
+    digest = hashlib.sha256(f"{merchant_id}\n{key}".encode()).hexdigest()
+    return MARKER_PREFIX + digest
+
+
+def _transaction_item(
+    payment: PaymentRequest,
+    assessment: Assessment,
+    card_token: str,
+    now: datetime,
+) -> dict[str, Any]:
+    status = Status.VALIDATED if assessment.valid else Status.REJECTED
+    stamp = now.isoformat(timespec="milliseconds")
+    item: dict[str, Any] = {
+        "transaction_id": str(uuid.uuid4()),
+        "timestamp": int(now.timestamp() * 1000),
+        "status": status.value,
+        "merchant_id": payment.merchant_id,
+        "user_id": payment.user_id,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    if assessment.amount is not None:
+        item["amount"] = assessment.amount
+    if assessment.currency is not None:
+        item["currency"] = assessment.currency
+    if assessment.card_brand is not None:
+        item["card_brand"] = assessment.card_brand
+    if assessment.card_last4 is not None:
+        item["card_last4"] = assessment.card_last4
+    if payment.reference is not None:
+        item["reference"] = payment.reference
+    if assessment.valid:
+        item["card_token"] = card_token
+    else:
+        item["errors"] = [problem.as_dict() for problem in assessment.problems]
+    return item
+
+
+def result(item: dict[str, Any], outcome: str) -> Response:
+    """The answer for a stored transaction whose validation outcome is ``outcome``."""
+    body: dict[str, Any] = {
+        "transaction_id": item["transaction_id"],
+        "status": outcome,
+        "merchant_id": item["merchant_id"],
+        "user_id": item["user_id"],
+        "created_at": item["created_at"],
+    }
+    if "amount" in item and "currency" in item:
+        body["amount"] = money.format_amount(Decimal(item["amount"]), item["currency"])
+        body["currency"] = item["currency"]
+    if "card_brand" in item:
+        body["card"] = {"brand": item["card_brand"], "last4": item.get("card_last4")}
+    if "reference" in item:
+        body["reference"] = item["reference"]
+    if outcome == Status.VALIDATED:
+        return Response(201, body, {"location": f"/payments/{item['transaction_id']}"})
+    body["errors"] = item.get("errors", [])
+    return Response(422, body)
+
+
+def _replay(store: TransactionStore, marker_key: str, request_fingerprint: str) -> Response:
+    marker = store.get(marker_key, 0)
+    if marker is None:
+        raise HttpError(409, "conflict", "a concurrent request is in progress; retry")
+    if marker["request_fingerprint"] != request_fingerprint:
+        raise HttpError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+        )
+    original = store.get(marker["target_transaction_id"], int(marker["target_timestamp"]))
+    if original is None:
+        raise RuntimeError("idempotency marker points at a missing transaction")
+    logger.info(
+        "idempotent replay",
+        extra={"transaction_id": original["transaction_id"], "outcome": marker["outcome"]},
+    )
+    response = result(original, marker["outcome"])
+    return Response(response.status, response.body, {**response.headers, "idempotent-replayed": "true"})
+
+
+@alb_handler(logger)
+def handler(request: Request) -> Response:
+    """The Lambda entry point (``payment_validation.handler``)."""
+    match_route(request, "POST", ROUTE)
+    settings = Settings.from_env()
+    key = _idempotency_key(request)
+    body = request.json_object()
+    try:
+        payment = parse_request(body)
+    except MalformedRequest as exc:
+        raise HttpError(
+            400,
+            "malformed_request",
+            "the request is malformed",
+            details={"errors": [problem.as_dict() for problem in exc.problems]},
+        ) from None
+
+    now = datetime.fromtimestamp(time.time(), UTC)
+    assessment = assess(
+        payment,
+        allowed_currencies=settings.allowed_currencies,
+        minimum=settings.minimum,
+        maximum=settings.maximum,
+        today=date(now.year, now.month, now.day),
+    )
+    tokenizer = CardTokenizer(client("kms"), settings.token_key_id)
+    card_token = tokenizer.token(assessment.card_digits) if assessment.card_digits else ""
+    request_fingerprint = fingerprint(payment, card_token)
+    marker_key = marker_id(payment.merchant_id, key or f"derived:{request_fingerprint}")
+
+    item = _transaction_item(payment, assessment, card_token, now)
+    marker = {
+        "transaction_id": marker_key,
+        "timestamp": 0,
+        "target_transaction_id": item["transaction_id"],
+        "target_timestamp": item["timestamp"],
+        "outcome": item["status"],
+        "request_fingerprint": request_fingerprint,
+        "created_at": item["created_at"],
+        "expires_at": int(now.timestamp()) + settings.idempotency_ttl_seconds,
+    }
+    store = TransactionStore(client("dynamodb"), settings.table)
+    try:
+        store.create(item, marker)
+    except IdempotencyConflict:
+        return _replay(store, marker_key, request_fingerprint)
+
+    logger.info(
+        "payment validated" if assessment.valid else "payment rejected",
+        extra={
+            "transaction_id": item["transaction_id"],
+            "status": item["status"],
+            "merchant_id": payment.merchant_id,
+            "card_brand": item.get("card_brand"),
+            "card_last4": item.get("card_last4"),
+            "reasons": [problem.code for problem in assessment.problems],
+            "idempotency_key_supplied": key is not None,
+        },
+    )
+    return result(item, item["status"])

@@ -1,0 +1,449 @@
+"""The rotation function against moto's Secrets Manager and a real PostgreSQL server.
+
+Secrets Manager's part of a rotation is reproduced with moto's RotateSecret
+(which labels a new, value-less version AWSPENDING and enables rotation);
+its Lambda invocation is a no-op here (no Docker), so the tests call the
+handler for each step with that version's token, as the service would.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import secrets
+import uuid
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import db_secret_rotation as rotation
+import pg8000.native
+import pytest
+import rotation_db
+from botocore.exceptions import ClientError
+from lambda_testkit import REGION, PostgresServer
+from moto import mock_aws
+from scramp import ScramMechanism
+
+
+@pytest.fixture
+def role(postgres: PostgresServer) -> Iterator[tuple[str, str]]:
+    """A fresh login role with a random password: (name, password)."""
+    name = f"app_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(18)
+    admin = postgres.admin()
+    try:
+        admin.run(f"CREATE ROLE {pg8000.native.identifier(name)} LOGIN PASSWORD {pg8000.native.literal(password)}")
+        yield name, password
+        admin.run(f"DROP ROLE IF EXISTS {pg8000.native.identifier(name)}")
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def secrets_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Moto's Secrets Manager (and a no-op Lambda for RotateSecret to name)."""
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        rotation._secrets_client.cache_clear()
+        monkeypatch.setenv("DB_TLS_MODE", "disable")
+        yield boto3.client("secretsmanager", region_name=REGION)
+    rotation._secrets_client.cache_clear()
+
+
+def _rotation_lambda_arn() -> str:
+    iam = boto3.client("iam", region_name=REGION)
+    role_arn = iam.create_role(RoleName=f"r-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("noop.py", "def handler(event, context):\n    return None\n")
+    return str(
+        boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName=f"rotation-{uuid.uuid4().hex[:8]}",
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="noop.handler",
+            Code={"ZipFile": archive.getvalue()},
+        )["FunctionArn"]
+    )
+
+
+def _credentials(postgres: PostgresServer, username: str, password: str) -> dict[str, Any]:
+    return {
+        "engine": "postgres",
+        "username": username,
+        "password": password,
+        "host": postgres.host,
+        "port": postgres.port,
+        "dbname": "postgres",
+    }
+
+
+def _create_secret(client: Any, secret: dict[str, Any]) -> str:
+    return str(
+        client.create_secret(Name=f"payment-db-credentials-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(secret))[
+            "ARN"
+        ]
+    )
+
+
+def _start_rotation(client: Any, arn: str) -> str:
+    """What RotateSecret does before invoking the function; returns the new version's token."""
+    token = str(uuid.uuid4())
+    client.rotate_secret(
+        SecretId=arn,
+        ClientRequestToken=token,
+        RotationLambdaARN=_rotation_lambda_arn(),
+        RotationRules={"AutomaticallyAfterDays": 30},
+    )
+    return token
+
+
+def _step(arn: str, token: str, step: str) -> None:
+    rotation.handler({"SecretId": arn, "ClientRequestToken": token, "Step": step}, None)
+
+
+def _stage_value(client: Any, arn: str, stage: str) -> dict[str, Any]:
+    return dict(json.loads(client.get_secret_value(SecretId=arn, VersionStage=stage)["SecretString"]))
+
+
+def _can_login(postgres: PostgresServer, username: str, password: str) -> bool:
+    secret = _credentials(postgres, username, password)
+    connection = rotation_db.connect(secret, tls_mode="disable")
+    if connection is None:
+        return False
+    connection.close()
+    return True
+
+
+def _stages(client: Any, arn: str) -> dict[str, list[str]]:
+    return dict(client.describe_secret(SecretId=arn)["VersionIdsToStages"])
+
+
+def test_full_rotation_changes_the_password(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, old_password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, old_password))
+    token = _start_rotation(secrets_manager, arn)
+
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        _step(arn, token, step)
+
+    current = _stage_value(secrets_manager, arn, "AWSCURRENT")
+    previous = _stage_value(secrets_manager, arn, "AWSPREVIOUS")
+    assert current["password"] != old_password
+    assert previous["password"] == old_password
+    assert {key: value for key, value in current.items() if key != "password"} == {
+        key: value for key, value in previous.items() if key != "password"
+    }
+    assert "AWSCURRENT" in _stages(secrets_manager, arn)[token]
+    assert _can_login(postgres, username, current["password"])
+    assert not _can_login(postgres, username, old_password)
+
+
+def test_password_is_stored_as_a_scram_verifier(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, old_password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, old_password))
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    _step(arn, token, "setSecret")
+
+    admin = postgres.admin()
+    try:
+        stored = admin.run("SELECT rolpassword FROM pg_authid WHERE rolname = :name", name=username)
+    finally:
+        admin.close()
+    assert stored[0][0].startswith("SCRAM-SHA-256$4096:")
+
+
+def test_create_secret_is_idempotent(postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any) -> None:
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+
+    _step(arn, token, "createSecret")
+    first = _stage_value(secrets_manager, arn, "AWSPENDING")
+    _step(arn, token, "createSecret")
+    second = _stage_value(secrets_manager, arn, "AWSPENDING")
+
+    assert first == second
+    assert first["password"] != password
+    assert len(first["password"]) == 32
+    assert not set(first["password"]) & set(rotation_db.DEFAULT_EXCLUDE_CHARACTERS)
+    assert len(_stages(secrets_manager, arn)) == 2
+
+
+def test_create_secret_honours_length_and_exclusions(
+    postgres: PostgresServer,
+    role: tuple[str, str],
+    secrets_manager: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PASSWORD_LENGTH", "20")
+    monkeypatch.setenv("EXCLUDE_CHARACTERS", "aeiouAEIOU0123456789")
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    pending = _stage_value(secrets_manager, arn, "AWSPENDING")["password"]
+    assert len(pending) == 20
+    assert not set(pending) & set("aeiouAEIOU0123456789")
+
+
+def test_set_secret_is_idempotent(postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any) -> None:
+    username, old_password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, old_password))
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    pending = _stage_value(secrets_manager, arn, "AWSPENDING")["password"]
+
+    _step(arn, token, "setSecret")
+    admin = postgres.admin()
+    try:
+        query = "SELECT rolpassword FROM pg_authid WHERE rolname = :name"
+        verifier = admin.run(query, name=username)[0][0]
+        _step(arn, token, "setSecret")
+        assert admin.run(query, name=username)[0][0] == verifier  # not changed again
+    finally:
+        admin.close()
+    assert _can_login(postgres, username, pending)
+    assert not _can_login(postgres, username, old_password)
+
+
+def test_set_secret_falls_back_to_the_previous_credentials(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, database_password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, database_password))
+    # AWSCURRENT now holds a password the database never got; AWSPREVIOUS still works.
+    secrets_manager.put_secret_value(
+        SecretId=arn,
+        SecretString=json.dumps(_credentials(postgres, username, "not-the-db-password")),
+    )
+    token = _start_rotation(secrets_manager, arn)
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        _step(arn, token, step)
+    current = _stage_value(secrets_manager, arn, "AWSCURRENT")["password"]
+    assert _can_login(postgres, username, current)
+    assert not _can_login(postgres, username, database_password)
+
+
+def test_set_secret_fails_when_no_credentials_work(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, _password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, "wrong-one"))
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    with pytest.raises(rotation_db.RotationError, match="cannot log into the database"):
+        _step(arn, token, "setSecret")
+
+
+@pytest.mark.parametrize("field", ["username", "host"])
+def test_set_secret_refuses_a_pending_version_for_another_user_or_host(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any, field: str
+) -> None:
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+    changed = {**_credentials(postgres, username, "Pending-Passw0rd!"), field: "someone-else"}
+    secrets_manager.put_secret_value(
+        SecretId=arn,
+        ClientRequestToken=token,
+        SecretString=json.dumps(changed),
+        VersionStages=["AWSPENDING"],
+    )
+    with pytest.raises(rotation_db.RotationError, match=f"changes {field}"):
+        _step(arn, token, "setSecret")
+    assert _can_login(postgres, username, password)
+
+
+def test_test_secret_fails_before_the_password_is_set(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    with pytest.raises(rotation_db.RotationError, match="testSecret"):
+        _step(arn, token, "testSecret")
+    _step(arn, token, "setSecret")
+    _step(arn, token, "testSecret")
+
+
+def test_finish_secret_is_idempotent_and_later_steps_are_no_ops(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        _step(arn, token, step)
+    stages = _stages(secrets_manager, arn)
+    current = _stage_value(secrets_manager, arn, "AWSCURRENT")
+
+    rotation.finish_secret(secrets_manager, arn, token)  # the step itself, already done
+    for step in ("finishSecret", "createSecret", "setSecret"):  # the handler: already current
+        _step(arn, token, step)
+
+    assert _stages(secrets_manager, arn) == stages
+    assert _stage_value(secrets_manager, arn, "AWSCURRENT") == current
+    assert _can_login(postgres, username, current["password"])
+
+
+def test_handler_rejects_unknown_tokens_and_versions_not_pending(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    original_version = next(iter(_stages(secrets_manager, arn)))
+    secrets_manager.put_secret_value(SecretId=arn, SecretString=json.dumps(_credentials(postgres, username, password)))
+    token = _start_rotation(secrets_manager, arn)
+
+    with pytest.raises(rotation_db.RotationError, match="has no stage"):
+        _step(arn, str(uuid.uuid4()), "createSecret")
+    with pytest.raises(rotation_db.RotationError, match="not set as AWSPENDING"):
+        _step(arn, original_version, "createSecret")  # now labelled AWSPREVIOUS
+    with pytest.raises(rotation_db.RotationError, match="unknown step"):
+        _step(arn, token, "dropDatabase")
+    with pytest.raises(rotation_db.RotationError, match="needs SecretId"):
+        rotation.handler({"SecretId": arn}, None)
+
+
+def test_handler_refuses_when_rotation_is_disabled(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any
+) -> None:
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+    secrets_manager.cancel_rotate_secret(SecretId=arn)
+    assert secrets_manager.describe_secret(SecretId=arn).get("RotationEnabled") is False
+    with pytest.raises(rotation_db.RotationError, match="not enabled"):
+        _step(arn, token, "createSecret")
+
+
+@pytest.mark.parametrize(
+    ("secret_string", "message"),
+    [
+        ("not json", "not a JSON secret string"),
+        ("[1, 2]", "not a JSON object"),
+        (json.dumps({"username": "u", "host": "h"}), "lacks password"),
+        (
+            json.dumps({"username": "u", "password": "p", "host": "h", "engine": "mysql"}),
+            "engine 'mysql'",
+        ),
+    ],
+)
+def test_malformed_secrets_are_refused(secrets_manager: Any, secret_string: str, message: str) -> None:
+    arn = str(secrets_manager.create_secret(Name="bad", SecretString=secret_string)["ARN"])
+    token = _start_rotation(secrets_manager, arn)
+    with pytest.raises(rotation_db.RotationError, match=message):
+        _step(arn, token, "createSecret")
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        secrets_manager.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
+
+
+def test_secrets_manager_endpoint_is_honoured(secrets_manager: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = f"https://secretsmanager.{REGION}.amazonaws.com"
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", endpoint)
+    client = rotation.secrets_client()
+    assert client.meta.endpoint_url == endpoint
+    monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT")
+    assert rotation.secrets_client() is not client
+
+
+class _FailingClient:
+    """A Secrets Manager client whose reads fail with a chosen error code."""
+
+    def __init__(self, code: str, secret: dict[str, Any]) -> None:
+        self.code = code
+        self.secret = secret
+
+    def get_secret_value(self, **request: Any) -> dict[str, Any]:
+        if request["VersionStage"] == "AWSCURRENT":
+            return {"SecretString": json.dumps(self.secret)}
+        raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, "GetSecretValue")
+
+
+def test_unexpected_secrets_manager_errors_propagate(
+    postgres: PostgresServer, role: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_TLS_MODE", "disable")
+    username, password = role
+    client = _FailingClient("AccessDeniedException", _credentials(postgres, username, password))
+    with pytest.raises(ClientError, match="AccessDenied"):
+        rotation.create_secret(client, "arn", "token")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        rotation._previous_or_none(client, "arn")
+    assert rotation._previous_or_none(_FailingClient("ResourceNotFoundException", {}), "arn") is None
+
+
+@pytest.mark.parametrize(("name", "value"), [("PASSWORD_LENGTH", "8"), ("PASSWORD_LENGTH", "many")])
+def test_bad_numeric_settings_are_reported(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(rotation_db.RotationError, match=name):
+        rotation._int_env(name, 32, 16, 128)
+
+
+# --- rotation_db ------------------------------------------------------------------------
+
+
+def test_scram_verifier_matches_an_independent_implementation() -> None:
+    salt = bytes(range(16))
+    verifier = rotation_db.scram_sha256_verifier("Tr0ub4dor&3", salt=salt)
+    _salt, stored_key, server_key, iterations = ScramMechanism("SCRAM-SHA-256").make_auth_info(
+        "Tr0ub4dor&3", iteration_count=4096, salt=salt
+    )
+    expected = (
+        f"SCRAM-SHA-256${iterations}:{base64.b64encode(salt).decode()}$"
+        f"{base64.b64encode(stored_key).decode()}:{base64.b64encode(server_key).decode()}"
+    )
+    assert verifier == expected
+
+
+@pytest.mark.parametrize("password", ["", "has space", "caf\u00e9"])
+def test_scram_verifier_refuses_non_ascii_or_blank_passwords(password: str) -> None:
+    with pytest.raises(rotation_db.RotationError):
+        rotation_db.scram_sha256_verifier(password)
+
+
+def test_generated_passwords_use_every_class_and_vary() -> None:
+    passwords = {rotation_db.generate_password(24, "/@\"'\\") for _ in range(20)}
+    assert len(passwords) == 20
+    for password in passwords:
+        assert len(password) == 24
+        assert any(c.islower() for c in password) and any(c.isupper() for c in password)
+        assert any(c.isdigit() for c in password)
+        assert any(not c.isalnum() for c in password)
+        assert not set(password) & set("/@\"'\\")
+
+
+def test_password_generation_needs_characters() -> None:
+    everything = "".join(chr(code) for code in range(33, 127))
+    with pytest.raises(rotation_db.RotationError):
+        rotation_db.generate_password(32, everything)
+
+
+def test_unknown_tls_mode_is_a_configuration_error() -> None:
+    with pytest.raises(rotation_db.RotationError, match="DB_TLS_MODE"):
+        rotation_db.connect({"username": "u", "password": "p", "host": "h"}, tls_mode="sometimes")
+
+
+def test_tls_modes_against_the_server(postgres: PostgresServer, role: tuple[str, str]) -> None:
+    if not postgres.tls:
+        pytest.skip("openssl is not available to make the test server's certificate")
+    username, password = role
+    secret = _credentials(postgres, username, password)
+    for mode, ca_file in (("require", None), ("verify-full", str(postgres.ca_file))):
+        connection = rotation_db.connect(secret, tls_mode=mode, ca_file=ca_file)
+        assert connection is not None, mode
+        try:
+            assert connection.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == [[True]]
+        finally:
+            connection.close()
+    # The self-signed certificate is not in the system store: verification must fail.
+    assert rotation_db.connect(secret, tls_mode="verify-full") is None

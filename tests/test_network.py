@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, SHIPPED_ENVS
+from tests.stack import hcl, local, ref, resource
 from tfgen import environment, render
 from tfgen.lint import parse
 
 
-@cache
-def hcl(env: str, name: str) -> dict[str, Any]:
-    rendered = render.render(environment.load(ROOT / "environments", env), ROOT / "templates")
-    return parse(rendered.files[name].decode())
-
-
-def resource(env: str, file: str, rtype: str, name: str) -> dict[str, Any]:
-    for block in hcl(env, file).get("resource", []):
-        if rtype in block and name in block[rtype]:
-            return block[rtype][name]  # type: ignore[no-any-return]
-    raise AssertionError(f"{env}: {file} has no {rtype}.{name}")
-
-
 def zones(env: str) -> dict[str, dict[str, str]]:
-    return hcl(env, "network.tf")["locals"][0]["zones"]  # type: ignore[no-any-return]
+    return local(env, "network.tf", "zones")  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
@@ -106,7 +93,7 @@ def test_s3_backend_encrypted_with_lockfile_and_a_key_per_environment(env: str) 
 
 def test_local_backend_can_be_selected(tmp_path: Any) -> None:
     loaded = environment.load(ROOT / "environments", "dev", ["terraform.backend=local"])
-    text = render.render(loaded, ROOT / "templates").files["backend.tf"].decode()
+    text = render.render(loaded, ROOT / "templates", ROOT / "lambdas").files["backend.tf"].decode()
     assert parse(text)["terraform"][0]["backend"][0] == {"local": {"path": "terraform.tfstate"}}
 
 
@@ -131,9 +118,37 @@ def test_emulator_settings_come_only_from_configuration() -> None:
         "provider.endpoints.s3=http://127.0.0.1:5000", "provider.endpoints.sts=http://127.0.0.1:5000",
         "provider.access_key=test", "provider.secret_key=test", "provider.skip_credentials_validation=true",
         "provider.s3_use_path_style=true"])
-    provider = parse(render.render(loaded, ROOT / "templates").files["providers.tf"].decode())["provider"][0]["aws"]
+    provider = parse(render.render(loaded, ROOT / "templates", ROOT / "lambdas").files["providers.tf"].decode())["provider"][0]["aws"]
     assert provider["endpoints"] == [{"s3": "http://127.0.0.1:5000", "sts": "http://127.0.0.1:5000"}]
     assert provider["access_key"] == "test" and provider["skip_credentials_validation"] is True
     assert provider["s3_use_path_style"] is True
     for env in SHIPPED_ENVS:
         assert "endpoints" not in hcl(env, "providers.tf")["provider"][0]["aws"]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_flow_logs_of_all_traffic_to_an_encrypted_log_group_kept_a_year(env: str) -> None:
+    flow = resource(env, "network.tf", "aws_flow_log", "this")
+    assert flow["vpc_id"] == ref("aws_vpc.this.id") and flow["traffic_type"] == "ALL"
+    assert flow["log_destination_type"] == "cloud-watch-logs"
+    assert flow["log_destination"] == ref("aws_cloudwatch_log_group.flow_logs.arn")
+    assert flow["iam_role_arn"] == ref("aws_iam_role.flow_logs.arn")
+    group = resource(env, "network.tf", "aws_cloudwatch_log_group", "flow_logs")
+    assert group["name"] == f"/aws/vpc/flow-logs/vpc-{env}" and group["retention_in_days"] == 365
+    assert group["kms_key_id"] == ref('aws_kms_key.this["logs"].arn')
+    assert resource(env, "network.tf", "aws_iam_role", "flow_logs")["name"] == f"vpc-flow-logs-{env}"
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_interface_endpoints_for_kms_secrets_manager_and_sns_in_the_private_subnets(env: str) -> None:
+    endpoint = resource(env, "endpoints.tf", "aws_vpc_endpoint", "interface")
+    assert endpoint["for_each"] == ref('toset(["kms", "secretsmanager", "sns"])')
+    assert endpoint["service_name"] == "com.amazonaws." + ref("local.region") + "." + ref("each.key")
+    assert endpoint["vpc_endpoint_type"] == "Interface" and endpoint["private_dns_enabled"] is True
+    assert endpoint["subnet_ids"] == ref("[for subnet in aws_subnet.private : subnet.id]")
+    assert endpoint["security_group_ids"] == [ref("aws_security_group.endpoints.id")]
+    assert local(env, "kms.tf", "region") == "us-east-1"
+
+
+def test_no_interface_endpoints_when_none_are_configured() -> None:
+    assert "resource" not in hcl("prod", "endpoints.tf", "network:\n  interface_endpoints: []\n")

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.terraform, requires_terraform]
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    project = Project(ROOT / "environments", ROOT / "templates", tmp_path_factory.mktemp("build"))
+    project = Project(ROOT / "environments", ROOT / "templates", tmp_path_factory.mktemp("build"), ROOT / "lambdas")
     list(project.write(list(SHIPPED_ENVS)))
     return project
 

@@ -23,7 +23,7 @@ def project_from_context(out: Path) -> Any:
     ctx = click.get_current_context().find_root()
     lambdas: Path = ctx.params["lambdas"]
     return Project(env_dir=ctx.params["environments"], template_dir=ctx.params["templates"], out_dir=out,
-                   lambda_dir=lambdas if lambdas.is_dir() else None)
+                   lambda_dir=lambdas)
 
 
 def out_option(func: F) -> F:

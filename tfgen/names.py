@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tfgen.schema import Environment
 
 FUNCTION_KEYS = ("payment_validation", "fraud_detection", "transaction_processing")
 ROTATION_KEY = "db_secret_rotation"
+COLORS = ("blue", "green")
+# One customer-managed key per data domain; card_tokens is the HMAC key that
+# turns card numbers into tokens.
+KMS_KEYS = ("card_tokens", "dynamodb", "logs", "rds", "s3", "secrets", "sns")
+SECURITY_GROUPS = ("alb", "database", "endpoints", "lambda", "rotation_lambda", "vpc_link")
+PARAMETERS = ("api-endpoint", "db-endpoint", "table-name")
+ALARMS = ("api_p99_latency", "aurora_cpu", "dynamodb_throttles")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Rule:
 
 
 _LOWER_DNS = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_RDS = re.compile(r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$")
 _ALNUM_HYPHEN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 _LAMBDA = re.compile(r"^[A-Za-z0-9_-]+$")
 _IAM = re.compile(r"^[\w+=,.@-]+$")
@@ -39,8 +46,29 @@ LAMBDA = Rule("Lambda function name", 64, _LAMBDA, "letters, digits, hyphens and
 ALB = Rule("load balancer name", 32, _ALNUM_HYPHEN, "letters, digits and hyphens")
 TARGET_GROUP = Rule("target group name", 32, _ALNUM_HYPHEN, "letters, digits and hyphens")
 IAM_ROLE = Rule("IAM role name", 64, _IAM, "letters, digits and +=,.@_-")
-RDS_CLUSTER = Rule("Aurora cluster identifier", 63, _LOWER_DNS, "lowercase letters, digits and hyphens")
+IAM_POLICY = Rule("IAM inline policy name", 128, _IAM, "letters, digits and +=,.@_-")
+RDS_CLUSTER = Rule("Aurora cluster identifier", 63, _RDS,
+                   "lowercase letters, digits and single hyphens, starting with a letter")
+RDS_INSTANCE = Rule("Aurora instance identifier", 63, _RDS,
+                    "lowercase letters, digits and single hyphens, starting with a letter")
+RDS_SNAPSHOT = Rule("final snapshot identifier", 255, _RDS,
+                    "lowercase letters, digits and single hyphens, starting with a letter")
+RDS_GROUP = Rule("RDS subnet or parameter group name", 255, _RDS,
+                 "lowercase letters, digits and single hyphens, starting with a letter")
 DYNAMODB = Rule("DynamoDB table name", 255, re.compile(r"^[A-Za-z0-9_.-]+$"), "letters, digits and _.-", 3)
+KMS_ALIAS = Rule("KMS alias", 256, re.compile(r"^alias/(?!aws/)[A-Za-z0-9/_-]+$"),
+                 "alias/ followed by letters, digits and /_-")
+SNS_TOPIC = Rule("SNS topic name", 256, _LAMBDA, "letters, digits, hyphens and underscores")
+SECRET = Rule("Secrets Manager secret name", 512, re.compile(r"^[A-Za-z0-9/_+=.@-]+$"),
+              "letters, digits and /_+=.@-")
+LOG_GROUP = Rule("log group name", 512, re.compile(r"^[A-Za-z0-9_/.#-]+$"), "letters, digits and _/.#-")
+SECURITY_GROUP = Rule("security group name", 255, re.compile(r"^(?!sg-)[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]+$"),
+                      "letters, digits and ._-:/()#,@[]+=&;{}!$* (not starting with sg-)")
+SSM_PARAMETER = Rule("SSM parameter name", 1011, re.compile(r"^(/[A-Za-z0-9_.-]+)+$"),
+                     "/-separated letters, digits and _.-")
+API = Rule("API or VPC link name", 128, _GENERIC, "letters, digits and ./#+=,@:_-")
+CLOUDWATCH = Rule("CloudWatch alarm or dashboard name", 255, _LAMBDA,
+                  "letters, digits, hyphens and underscores")
 GENERIC = Rule("name", 255, _GENERIC, "letters, digits and ./#+=,@:_-")
 
 
@@ -48,50 +76,90 @@ def dashed(key: str) -> str:
     return key.replace("_", "-")
 
 
-def names(env: str, cfg: Environment) -> dict[str, object]:
+def engine_family(engine_version: str) -> str:
+    """The parameter group family of an Aurora PostgreSQL version: ``15.10`` gives ``aurora-postgresql15``."""
+    return f"aurora-postgresql{engine_version.split('.')[0]}"
+
+
+def names(env: str, cfg: Environment) -> dict[str, Any]:
     """Every AWS name of the environment, keyed as the templates use them."""
     functions = {key: f"{dashed(key)}-{env}" for key in (*FUNCTION_KEYS, ROTATION_KEY)}
     target_groups = {
-        key: {color: f"{getattr(cfg.lambda_.functions, key).short_name}-{color}-{env}"
-              for color in ("blue", "green")}
+        key: {color: f"{getattr(cfg.lambda_.functions, key).short_name}-{color}-{env}" for color in COLORS}
         for key in FUNCTION_KEYS
     }
+    cluster = f"aurora-cluster-{env}"
+    readers = [f"reader-{index}" for index in range(1, cfg.database.reader_count + 1)]
+    api = f"payment-api-{env}"
     return {
         "vpc": f"vpc-{env}",
         "igw": f"igw-{env}",
+        "flow_logs": f"/aws/vpc/flow-logs/vpc-{env}",
+        "flow_logs_role": f"vpc-flow-logs-{env}",
         "audit_bucket": f"payment-audit-logs-{env}",
         "table": f"transactions-{env}",
-        "aurora_cluster": f"aurora-cluster-{env}",
+        "aurora_cluster": cluster,
+        "aurora_instances": {"writer": f"{cluster}-writer", **{key: f"{cluster}-{key}" for key in readers}},
+        "aurora_final_snapshot": f"{cluster}-final",
+        "aurora_log_group": f"/aws/rds/cluster/{cluster}/postgresql",
         "db_subnet_group": f"aurora-subnets-{env}",
+        "db_parameter_group": f"{cluster}-{engine_family(cfg.database.engine_version)}",
         "alb": f"payment-alb-{env}",
-        "api": f"payment-api-{env}",
+        "api": api,
+        "api_log_group": f"/aws/apigateway/{api}",
         "vpc_link": f"payment-vpc-link-{env}",
         "secret": f"payment-db-credentials-{env}",
         "topic_failed": f"failed-transactions-{env}",
         "topic_errors": f"system-errors-{env}",
         "dashboard": f"payment-{env}",
+        "alarms": {
+            "api_p99_latency": f"payment-api-p99-latency-{env}",
+            "aurora_cpu": f"aurora-cpu-{env}",
+            "dynamodb_throttles": f"dynamodb-throttles-{env}",
+        },
+        "kms_aliases": {key: f"alias/{dashed(key)}-{env}" for key in KMS_KEYS},
+        "security_groups": {
+            "alb": f"payment-alb-{env}",
+            "database": f"{cluster}",
+            "endpoints": f"vpc-endpoints-{env}",
+            "lambda": f"payment-lambda-{env}",
+            "rotation_lambda": f"{functions[ROTATION_KEY]}",
+            "vpc_link": f"payment-vpc-link-{env}",
+        },
         "functions": functions,
+        "log_groups": {key: f"/aws/lambda/{name}" for key, name in functions.items()},
         "roles": {key: f"{dashed(key)}-{env}" for key in functions},
         "target_groups": target_groups,
         "ssm_prefix": f"/payment/{env}",
+        "parameters": {key: f"/payment/{env}/{key}" for key in PARAMETERS},
     }
 
 
 def checked(env: str, cfg: Environment) -> list[tuple[Rule, str]]:
-    """The names that AWS limits, each with its rule."""
+    """Every name AWS limits, each with its rule."""
     n = names(env, cfg)
-    functions: dict[str, str] = n["functions"]  # type: ignore[assignment]
-    roles: dict[str, str] = n["roles"]  # type: ignore[assignment]
-    groups: dict[str, dict[str, str]] = n["target_groups"]  # type: ignore[assignment]
     result: list[tuple[Rule, str]] = [
-        (S3_BUCKET, str(n["audit_bucket"])),
-        (ALB, str(n["alb"])),
-        (RDS_CLUSTER, str(n["aurora_cluster"])),
-        (DYNAMODB, str(n["table"])),
+        (S3_BUCKET, n["audit_bucket"]),
+        (ALB, n["alb"]),
+        (RDS_CLUSTER, n["aurora_cluster"]),
+        (DYNAMODB, n["table"]),
     ]
-    result += [(LAMBDA, name) for name in functions.values()]
-    result += [(IAM_ROLE, name) for name in roles.values()]
-    result += [(TARGET_GROUP, name) for pair in groups.values() for name in pair.values()]
+    result += [(LAMBDA, name) for name in n["functions"].values()]
+    result += [(IAM_ROLE, name) for name in (*n["roles"].values(), n["flow_logs_role"])]
+    result += [(IAM_POLICY, name) for name in (*n["roles"].values(), n["flow_logs_role"])]
+    result += [(TARGET_GROUP, name) for pair in n["target_groups"].values() for name in pair.values()]
+    result += [(RDS_INSTANCE, name) for name in n["aurora_instances"].values()]
+    result += [(RDS_SNAPSHOT, n["aurora_final_snapshot"]),
+               (RDS_GROUP, n["db_subnet_group"]), (RDS_GROUP, n["db_parameter_group"])]
+    result += [(KMS_ALIAS, name) for name in n["kms_aliases"].values()]
+    result += [(SNS_TOPIC, n["topic_failed"]), (SNS_TOPIC, n["topic_errors"]), (SECRET, n["secret"])]
+    result += [(LOG_GROUP, name) for name in (*n["log_groups"].values(), n["api_log_group"],
+                                              n["aurora_log_group"], n["flow_logs"])]
+    result += [(SECURITY_GROUP, name) for name in n["security_groups"].values()]
+    result += [(SSM_PARAMETER, name) for name in n["parameters"].values()]
+    result += [(API, n["api"]), (API, n["vpc_link"])]
+    result += [(CLOUDWATCH, name) for name in (n["dashboard"], *n["alarms"].values())]
+    result += [(GENERIC, name) for name in (n["vpc"], n["igw"])]
     return result
 
 

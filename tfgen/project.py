@@ -20,7 +20,7 @@ class Project:
     env_dir: Path
     template_dir: Path
     out_dir: Path
-    lambda_dir: Path | None = None
+    lambda_dir: Path
 
     def target(self, env: str) -> Path:
         return self.out_dir / env

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ import jinja2
 from tfgen import __version__, hcl
 from tfgen import names as naming
 from tfgen.environment import Loaded
-from tfgen.errors import RenderError
+from tfgen.errors import RenderError, UsageError
 
 if TYPE_CHECKING:
     from tfgen.package import BuiltPackage
@@ -114,6 +115,8 @@ def context(loaded: Loaded) -> dict[str, Any]:
         "aliases": aliases(cfg, names),
         "aurora_readers": {key: name for key, name in names["aurora_instances"].items() if key != "writer"},
         "engine_family": naming.engine_family(cfg.database.engine_version),
+        "throttle_metrics": throttle_metrics(cfg.monitoring.dynamodb_throttle_operations),
+        "throttle_expression": throttle_expression(cfg.monitoring.dynamodb_throttle_operations),
     }
 
 
@@ -151,8 +154,8 @@ def functions(cfg: Environment, names: dict[str, Any]) -> dict[str, dict[str, An
 
 
 def _number(value: float | int) -> str:
-    """A number as an environment variable: ``10000.0`` as ``10000``."""
-    return str(int(value)) if float(value).is_integer() else repr(value)
+    """A number as an environment variable, in plain decimal: ``10000.0`` as ``10000``, ``1e-05`` as ``0.00001``."""
+    return format(Decimal(repr(value)).normalize(), "f")
 
 
 def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
@@ -221,18 +224,27 @@ def aliases(cfg: Environment, names: dict[str, Any]) -> dict[str, dict[str, Any]
     return result
 
 
-def package_refs(built: dict[str, BuiltPackage]) -> dict[str, dict[str, str | None]]:
-    """What templates see of each function's package: its path in the output directory and its
-    hash (null when no lambdas directory was given, so no package was built)."""
-    return {key: {"filename": f"packages/{key}.zip",
-                  "source_code_hash": built[key].source_code_hash if key in built else None}
-            for key in (*naming.FUNCTION_KEYS, naming.ROTATION_KEY)}
+def throttle_metrics(operations: list[str]) -> dict[str, str]:
+    """The metric-math id of each DynamoDB operation's ThrottledRequests series."""
+    return {f"m_{operation.lower()}": operation for operation in operations}
 
 
-def packages(loaded: Loaded, lambda_dir: Path | None) -> dict[str, BuiltPackage]:
+def throttle_expression(operations: list[str]) -> str:
+    """Metric math summing the throttled-request series, a missing one counting as 0."""
+    return "SUM([" + ", ".join(f"FILL({metric}, 0)" for metric in throttle_metrics(operations)) + "])"
+
+
+def package_refs(built: dict[str, BuiltPackage]) -> dict[str, dict[str, str]]:
+    """What templates see of each function's package: its path in the output directory and the
+    base64 SHA-256 of its bytes (what Terraform's filebase64sha256 gives)."""
+    return {key: {"filename": f"packages/{key}.zip", "source_code_hash": package.source_code_hash}
+            for key, package in built.items()}
+
+
+def packages(loaded: Loaded, lambda_dir: Path) -> dict[str, BuiltPackage]:
     """Each function's deployment package, built reproducibly (or read from the cache)."""
-    if lambda_dir is None:
-        return {}
+    if not lambda_dir.is_dir():
+        raise UsageError(f"{lambda_dir}: no such lambdas directory (the functions' source)")
     cfg = loaded.model.lambda_
     return _packages(lambda_dir, cfg.runtime, cfg.architecture)
 
@@ -260,7 +272,7 @@ def cache_dir() -> Path:
     return Path(root) / "packages"
 
 
-def render(loaded: Loaded, template_dir: Path, lambda_dir: Path | None = None) -> Rendered:
+def render(loaded: Loaded, template_dir: Path, lambda_dir: Path) -> Rendered:
     """Render every template (and build every package) for one environment, in memory."""
     env = jinja_env(template_dir.resolve())
     ctx = context(loaded)

@@ -15,9 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 _AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _VERSION = re.compile(r"^(latest|[1-9][0-9]*)$")
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+_DAY_TIME = rf"(mon|tue|wed|thu|fri|sat|sun):{_TIME}"
 
 Percent = Annotated[int, Field(ge=0, le=100)]
 PositiveInt = Annotated[int, Field(ge=1)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+WindowSeconds = Annotated[int, Field(ge=1, le=30 * 86400)]
+DynamoDbOperation = Literal[
+    "BatchGetItem", "BatchWriteItem", "DeleteItem", "GetItem", "PutItem", "Query", "Scan",
+    "TransactGetItems", "TransactWriteItems", "UpdateItem",
+]
 RetentionDays = Literal[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
@@ -87,16 +95,22 @@ class Kms(Model):
 
 class Database(Model):
     engine_version: str
+    auto_minor_version_upgrade: bool
     database_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
     master_username: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
+    master_password_length: Annotated[int, Field(ge=16, le=99)]
+    master_password_version: PositiveInt
+    secret_recovery_window_days: Annotated[int, Field(ge=0, le=30)]
     port: Annotated[int, Field(ge=1150, le=65535)]
     min_capacity: Annotated[float, Field(ge=0.0, le=256.0)]
     max_capacity: Annotated[float, Field(ge=1.0, le=256.0)]
     reader_count: Annotated[int, Field(ge=0, le=15)]
     backup_retention_days: Annotated[int, Field(ge=1, le=35)]
     preferred_backup_window: str
+    preferred_maintenance_window: str
     deletion_protection: bool
     skip_final_snapshot: bool
+    cluster_parameters: dict[str, str]
     log_exports: list[Literal["postgresql"]]
     log_retention_days: RetentionDays
 
@@ -104,7 +118,28 @@ class Database(Model):
     @classmethod
     def _engine(cls, value: str) -> str:
         if not re.fullmatch(r"15\.\d+", value):
-            raise ValueError(f"expected an Aurora PostgreSQL 15 minor version such as '15.13', got {value!r}")
+            raise ValueError(f"expected an Aurora PostgreSQL 15 minor version such as '15.10', got {value!r}")
+        return value
+
+    @field_validator("preferred_backup_window")
+    @classmethod
+    def _daily_window(cls, value: str) -> str:
+        if not re.fullmatch(f"{_TIME}-{_TIME}", value):
+            raise ValueError(f"expected a daily UTC window such as '03:00-04:00', got {value!r}")
+        return value
+
+    @field_validator("preferred_maintenance_window")
+    @classmethod
+    def _weekly_window(cls, value: str) -> str:
+        if not re.fullmatch(f"{_DAY_TIME}-{_DAY_TIME}", value):
+            raise ValueError(f"expected a weekly UTC window such as 'sun:04:30-sun:05:30', got {value!r}")
+        return value
+
+    @field_validator("secret_recovery_window_days")
+    @classmethod
+    def _recovery(cls, value: int) -> int:
+        if 0 < value < 7:
+            raise ValueError(f"expected 0 (delete at once) or 7 to 30 days, got {value}")
         return value
 
 
@@ -154,20 +189,27 @@ class Functions(Model):
 
 class Rotation(Model):
     memory_mb: Annotated[int, Field(ge=128, le=10240)]
-    timeout_s: Annotated[int, Field(ge=1, le=900)]
+    timeout_s: Annotated[int, Field(ge=30, le=900)]  # a rotation step needs at least 30 s
     rotation_days: Annotated[int, Field(ge=1, le=1000)]
 
 
 class Lambda(Model):
+    """Settings of every function; the business rules reach the handlers as environment variables."""
+
     runtime: Literal["python3.12", "python3.13"]
     architecture: Literal["x86_64", "arm64"]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
     log_retention_days: RetentionDays
     tracing: bool
-    allowed_currencies: list[Annotated[str, Field(pattern=r"^[A-Z]{3}$")]]
+    allowed_currencies: Annotated[list[Annotated[str, Field(pattern=r"^[A-Z]{3}$")]], Field(min_length=1)]
+    min_amount: Annotated[float, Field(ge=0)]
+    max_amount: Annotated[float, Field(gt=0)]
+    idempotency_ttl_hours: Annotated[int, Field(ge=1, le=8760)]
     fraud_amount_threshold: Annotated[float, Field(gt=0)]
-    fraud_velocity_window_s: PositiveInt
+    fraud_velocity_window_s: WindowSeconds
     fraud_velocity_max: PositiveInt
+    fraud_failure_window_s: WindowSeconds
+    fraud_failure_max: PositiveInt
     functions: Functions
     rotation: Rotation
 
@@ -180,14 +222,25 @@ class Api(Model):
 
 
 class Alb(Model):
-    certificate_arn: str | None = None
+    """The internal load balancer; its HTTPS listener exists only when a certificate is set."""
+
+    http_port: Port
+    https_port: Port
+    certificate_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:")] | None = None
+    tls_server_name: str | None = None
     ssl_policy: str
     idle_timeout_s: Annotated[int, Field(ge=1, le=4000)]
+    deletion_protection: bool
 
 
 class Storage(Model):
+    """The audit bucket. PCI DSS 10.5.1 keeps a year of audit history, hence the 365-day floors."""
+
     audit_glacier_days: PositiveInt
     audit_expiration_days: Annotated[int, Field(ge=365)] | None = None
+    noncurrent_glacier_days: PositiveInt
+    noncurrent_expiration_days: Annotated[int, Field(ge=365)] | None = None
+    abort_incomplete_upload_days: PositiveInt
     force_destroy: bool
 
 
@@ -195,8 +248,17 @@ class Monitoring(Model):
     api_latency_p99_ms: Annotated[float, Field(gt=0)]
     aurora_cpu_percent: Annotated[float, Field(gt=0, le=100)]
     dynamodb_throttled_requests: Annotated[float, Field(ge=0)]
+    dynamodb_throttle_operations: Annotated[list[DynamoDbOperation], Field(min_length=1)]
     alarm_period_s: Literal[10, 30, 60, 300, 900, 3600]
     alarm_evaluation_periods: PositiveInt
+    dashboard_period_s: Literal[10, 30, 60, 300, 900, 3600]
+
+    @field_validator("dynamodb_throttle_operations")
+    @classmethod
+    def _operations(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"expected each operation once, got {value!r}")
+        return value
 
 
 class Environment(Model):
@@ -280,6 +342,9 @@ def cross_problems(cfg: Environment) -> list[Problem]:
     if db.max_capacity * 2 != int(db.max_capacity * 2):
         found.append((("database", "max_capacity"),
                       f"expected a multiple of 0.5 ACU, got {db.max_capacity}"))
+    if cfg.lambda_.min_amount > cfg.lambda_.max_amount:
+        found.append((("lambda", "min_amount"),
+                      f"expected at most max_amount ({cfg.lambda_.max_amount}), got {cfg.lambda_.min_amount}"))
     functions = cfg.lambda_.functions
     shorts: dict[str, str] = {}
     for key in type(functions).model_fields:
@@ -295,9 +360,18 @@ def cross_problems(cfg: Environment) -> list[Problem]:
                           f"expected a short name unique among functions, got {fn.short_name!r} "
                           f"(also {shorts[fn.short_name]})"))
         shorts[fn.short_name] = key
-    if cfg.storage.audit_glacier_days >= (cfg.storage.audit_expiration_days or 10**9):
+    store = cfg.storage
+    if store.audit_glacier_days >= (store.audit_expiration_days or 10**9):
         found.append((("storage", "audit_glacier_days"),
-                      f"expected fewer days than audit_expiration_days, got {cfg.storage.audit_glacier_days}"))
+                      f"expected fewer days than audit_expiration_days, got {store.audit_glacier_days}"))
+    if store.noncurrent_glacier_days >= (store.noncurrent_expiration_days or 10**9):
+        found.append((("storage", "noncurrent_glacier_days"),
+                      f"expected fewer days than noncurrent_expiration_days, got {store.noncurrent_glacier_days}"))
+    if cfg.alb.certificate_arn is not None and cfg.alb.tls_server_name is None:
+        found.append((("alb", "tls_server_name"), "expected the host name on the certificate (API Gateway "
+                      "verifies it on the HTTPS listener), got nothing"))
+    if cfg.alb.http_port == cfg.alb.https_port:
+        found.append((("alb", "https_port"), f"expected a port other than http_port, got {cfg.alb.https_port}"))
     if cfg.terraform.backend == "s3" and not cfg.terraform.state_bucket:
         found.append((("terraform", "state_bucket"), "expected a bucket name for the s3 backend, got ''"))
     return found

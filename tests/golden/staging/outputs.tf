@@ -5,3 +5,28 @@ output "vpc_id" {
   description = "ID of the VPC that holds every tier of the platform"
   value       = aws_vpc.this.id
 }
+
+output "aurora_endpoint" {
+  description = "Writer endpoint of the Aurora PostgreSQL cluster"
+  value       = aws_rds_cluster.this.endpoint
+}
+
+output "api_endpoint" {
+  description = "Invoke URL of the payment API stage"
+  value       = aws_apigatewayv2_stage.this.invoke_url
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the internal Application Load Balancer"
+  value       = aws_lb.this.dns_name
+}
+
+output "transactions_table" {
+  description = "Name of the DynamoDB transactions table"
+  value       = aws_dynamodb_table.this.name
+}
+
+output "audit_bucket" {
+  description = "Name of the S3 bucket that holds the audit records"
+  value       = aws_s3_bucket.this.id
+}

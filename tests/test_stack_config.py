@@ -1,0 +1,65 @@
+"""The settings the stack added to the configuration: their bounds and cross-field checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.stack import loaded
+from tfgen.errors import ConfigError
+
+CASES = {
+    "secret recovery window": (
+        "database:\n  secret_recovery_window_days: 3\n",
+        "<test>:2:3: database.secret_recovery_window_days: expected 0 (delete at once) or 7 to 30 days, got 3"),
+    "maintenance window": (
+        "database:\n  preferred_maintenance_window: sunday:04:30-sun:05:30\n",
+        "<test>:2:3: database.preferred_maintenance_window: expected a weekly UTC window such as "
+        "'sun:04:30-sun:05:30', got 'sunday:04:30-sun:05:30'"),
+    "backup window": (
+        "database:\n  preferred_backup_window: '3:00-4:00'\n",
+        "<test>:2:3: database.preferred_backup_window: expected a daily UTC window such as '03:00-04:00', "
+        "got '3:00-4:00'"),
+    "password length": (
+        "database:\n  master_password_length: 8\n",
+        "<test>:2:3: database.master_password_length: expected a number >= 16, got integer 8"),
+    "amount bounds": (
+        "lambda:\n  min_amount: 20000.0\n",
+        "<test>:2:3: lambda.min_amount: expected at most max_amount (10000.0), got 20000.0"),
+    "velocity window": (
+        "lambda:\n  fraud_failure_window_s: 2592001\n",
+        "<test>:2:3: lambda.fraud_failure_window_s: expected a number <= 2592000, got integer 2592001"),
+    "rotation timeout": (
+        "lambda:\n  rotation:\n    timeout_s: 10\n",
+        "<test>:3:5: lambda.rotation.timeout_s: expected a number >= 30, got integer 10"),
+    "certificate without a server name": (
+        "alb:\n  certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/abc\n",
+        "<test>:1:1: alb.tls_server_name: expected the host name on the certificate (API Gateway verifies it "
+        "on the HTTPS listener), got nothing"),
+    "same listener ports": (
+        "alb:\n  https_port: 80\n",
+        "<test>:2:3: alb.https_port: expected a port other than http_port, got 80"),
+    "repeated throttle operation": (
+        "monitoring:\n  dynamodb_throttle_operations: [Query, Query]\n",
+        "<test>:2:3: monitoring.dynamodb_throttle_operations: expected each operation once, got ['Query', 'Query']"),
+    "noncurrent versions expire before archiving": (
+        "storage:\n  noncurrent_glacier_days: 500\n  noncurrent_expiration_days: 400\n",
+        "<test>:2:3: storage.noncurrent_glacier_days: expected fewer days than noncurrent_expiration_days, got 500"),
+    "noncurrent versions kept less than a year": (
+        "storage:\n  noncurrent_expiration_days: 100\n",
+        "<test>:2:3: storage.noncurrent_expiration_days: expected a number >= 365, got integer 100"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_stack_setting_is_refused_with_its_position(case: str) -> None:
+    extra, message = CASES[case]
+    with pytest.raises(ConfigError) as info:
+        loaded("prod", extra)
+    assert info.value.problems == [message]
+
+
+def test_prod_keeps_every_new_setting_at_its_default() -> None:
+    prod = loaded("prod").model
+    assert prod.database.secret_recovery_window_days == 30 and prod.alb.deletion_protection is True
+    assert loaded("dev").model.database.secret_recovery_window_days == 0
+    assert loaded("dev").model.alb.deletion_protection is False

@@ -1,0 +1,102 @@
+"""The Storage and compliance section of SPEC.md: the audit log bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import SHIPPED_ENVS
+from tests.stack import LAMBDAS, data, loaded, local, ref, resource, statements
+from tfgen.errors import ConfigError
+
+BUCKET = ref("aws_s3_bucket.this.id")
+
+
+def lifecycle_rule(env: str, extra: str = "") -> dict[str, Any]:
+    config = resource(env, "storage.tf", "aws_s3_bucket_lifecycle_configuration", "this", extra)
+    [rule] = config["rule"]
+    assert rule["status"] == "Enabled" and config["bucket"] == BUCKET
+    return rule  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_bucket_named_payment_audit_logs_env(env: str) -> None:
+    assert resource(env, "storage.tf", "aws_s3_bucket", "this")["bucket"] == f"payment-audit-logs-{env}"
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_versioning_enabled(env: str) -> None:
+    versioning = resource(env, "storage.tf", "aws_s3_bucket_versioning", "this")
+    assert versioning["bucket"] == BUCKET
+    assert versioning["versioning_configuration"] == [{"status": "Enabled"}]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_lifecycle_to_glacier_after_90_days(env: str) -> None:
+    rule = lifecycle_rule(env)
+    assert rule["transition"] == [{"days": 90, "storage_class": "GLACIER"}]
+    assert rule["noncurrent_version_transition"] == [{"noncurrent_days": 90, "storage_class": "GLACIER"}]
+    assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 7}]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_audit_records_do_not_expire_by_default(env: str) -> None:
+    rule = lifecycle_rule(env)
+    assert "expiration" not in rule and "noncurrent_version_expiration" not in rule
+
+
+def test_expiry_when_configured_is_never_before_365_days() -> None:
+    extra = "storage:\n  audit_expiration_days: 2555\n  noncurrent_expiration_days: 400\n"
+    rule = lifecycle_rule("prod", extra)
+    assert rule["expiration"] == [{"days": 2555}]
+    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 400}]
+    with pytest.raises(ConfigError, match=r"storage\.audit_expiration_days: expected a number >= 365, got integer 300"):
+        loaded("prod", "storage:\n  audit_expiration_days: 300\n")
+
+
+@pytest.mark.parametrize(("env", "force_destroy"), [("dev", True), ("staging", True), ("prod", False)])
+def test_force_destroy_only_outside_prod(env: str, force_destroy: bool) -> None:
+    assert resource(env, "storage.tf", "aws_s3_bucket", "this")["force_destroy"] is force_destroy
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_public_access_blocked_and_acls_disabled(env: str) -> None:
+    block = resource(env, "storage.tf", "aws_s3_bucket_public_access_block", "this")
+    assert block == {"bucket": BUCKET, "block_public_acls": True, "block_public_policy": True,
+                     "ignore_public_acls": True, "restrict_public_buckets": True}
+    ownership = resource(env, "storage.tf", "aws_s3_bucket_ownership_controls", "this")
+    assert ownership["rule"] == [{"object_ownership": "BucketOwnerEnforced"}]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_server_side_encryption_with_the_s3_key(env: str) -> None:
+    sse = resource(env, "storage.tf", "aws_s3_bucket_server_side_encryption_configuration", "this")
+    [rule] = sse["rule"]
+    assert rule["apply_server_side_encryption_by_default"] == [
+        {"sse_algorithm": "aws:kms", "kms_master_key_id": ref('aws_kms_key.this["s3"].arn')}]
+    assert rule["bucket_key_enabled"] is True
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_bucket_policy_denies_non_tls_access(env: str) -> None:
+    policy = resource(env, "storage.tf", "aws_s3_bucket_policy", "this")
+    assert policy["policy"] == ref("data.aws_iam_policy_document.audit_bucket.json")
+    found = {s["sid"]: s for s in statements(data(env, "storage.tf", "aws_iam_policy_document", "audit_bucket"))}
+    everything = [ref("aws_s3_bucket.this.arn"), ref("aws_s3_bucket.this.arn") + "/*"]
+    insecure = found["DenyInsecureTransport"]
+    assert insecure["effect"] == "Deny" and insecure["resources"] == everything
+    assert insecure["principals"] == [{"type": "*", "identifiers": ["*"]}]
+    assert insecure["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+    old_tls = found["DenyOutdatedTls"]
+    assert old_tls["effect"] == "Deny" and old_tls["resources"] == everything
+    assert old_tls["condition"] == [{"test": "NumericLessThan", "variable": "s3:TlsVersion",
+                                     "values": [ref("local.audit_minimum_tls_version")]}]
+    assert local(env, "storage.tf", "audit_minimum_tls_version") == "1.2"
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_audit_records_go_under_the_prefix_the_handler_writes(env: str) -> None:
+    assert local(env, "storage.tf", "audit_prefix") == "audit/"
+    source = (LAMBDAS / "transaction_processing" / "audit_record.py").read_text()
+    assert 'AUDIT_PREFIX = "audit/"' in source

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -141,25 +142,18 @@ def parse_yaml(text: str, label: str) -> Layer:
     return Layer(data, origins, label)
 
 
-_LAYER_CACHE: dict[tuple[str, int, int], Layer] = {}
-
-
 def read_layer(path: Path, label: str | None = None) -> Layer:
     """Parse a YAML file into a layer; a file read before and unchanged since is not parsed again."""
     try:
         stat = path.stat()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    cache_key = (f"{path}\0{label}", stat.st_mtime_ns, stat.st_size)
-    cached = _LAYER_CACHE.get(cache_key)
-    if cached is not None:
-        return cached
-    layer = _read_layer(path, label)
-    _LAYER_CACHE[cache_key] = layer
-    return layer
+    return _read_layer(path, label, stat.st_mtime_ns, stat.st_size)
 
 
-def _read_layer(path: Path, label: str | None) -> Layer:
+@lru_cache(maxsize=8)
+def _read_layer(path: Path, label: str | None, mtime_ns: int, size: int) -> Layer:
+    """Parsed once per (file, version): the shared defaults are read for every environment."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

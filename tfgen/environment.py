@@ -35,6 +35,10 @@ class Loaded:
     def name(self) -> str:
         return self.config.name
 
+    def without_provenance(self) -> Loaded:
+        """The same environment without its layers and origins (only needed for messages)."""
+        return Loaded(config=layers.Config(name=self.config.name, data={}), model=self.model)
+
 
 def _got(value: Any) -> str:
     if isinstance(value, dict):

@@ -70,6 +70,9 @@ def literal(value: Any) -> str:
         return "{ " + inner + " }"
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         return "[" + ", ".join(literal(item) for item in value) + "]"
+    fail = getattr(value, "_fail_with_undefined_error", None)
+    if fail is not None:  # a Jinja Undefined: raise Jinja's own error naming the missing value
+        fail()
     raise TypeError(f"HCL has no literal for a {type(value).__name__}: {value!r}")
 
 

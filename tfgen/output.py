@@ -9,8 +9,6 @@ A failure at any point leaves the previous tree exactly as it was.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import hashlib
 import json
@@ -173,6 +171,9 @@ def _carry_over(target: Path, staging: Path, owned: dict[str, str], new: set[str
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two directories (Linux renameat2); False where unsupported."""
+    import ctypes
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
         return False

@@ -35,16 +35,21 @@ class Project:
             layers.check_env_name(name)
         return list(dict.fromkeys(requested))
 
-    def load(self, names: list[str], overrides: list[str] | None = None) -> list[environment.Loaded]:
-        """Every environment validated; all problems of all environments reported together."""
+    def load(self, names: list[str], overrides: list[str] | None = None,
+             keep_provenance: bool = True) -> list[environment.Loaded]:
+        """Every environment validated; all problems of all environments reported together (a
+        problem in the shared defaults once). Without ``keep_provenance`` only the typed models
+        are kept, which is all rendering needs."""
         loaded, problems = [], []
         for name in names:
             try:
-                loaded.append(environment.load(self.env_dir, name, overrides))
+                env = environment.load(self.env_dir, name, overrides)
             except ConfigError as exc:
                 problems.extend(exc.problems)
+                continue
+            loaded.append(env if keep_provenance else env.without_provenance())
         if problems:
-            raise ConfigError(problems)
+            raise ConfigError(list(dict.fromkeys(problems)))
         return loaded
 
     def render_loaded(self, loaded: environment.Loaded) -> Rendered:
@@ -61,7 +66,7 @@ class Project:
         and write them one at a time, each atomically."""
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        loaded = self.load(names, overrides)
+        loaded = self.load(names, overrides, keep_provenance=False)
         output.recover_all(self.out_dir)
         for env in loaded:
             rendered = render.render(env, self.template_dir, self.lambda_dir)

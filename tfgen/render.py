@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -46,15 +45,14 @@ class Rendered:
                    for path, text in self.files.items() if path.endswith(".tf"))
 
 
-def _strict(func: Callable[..., str]) -> Callable[..., str]:
-    """A filter that raises Jinja's undefined error instead of rendering an Undefined."""
-
-    def apply(value: Any, *args: Any) -> str:
-        if isinstance(value, jinja2.Undefined):
-            value._fail_with_undefined_error()
-        return func(value, *args)
-
-    return apply
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates, keyed by Jinja on each template's source checksum."""
+    directory = cache_dir().parent / "jinja"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(directory))
 
 
 @cache
@@ -68,11 +66,12 @@ def jinja_env(template_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
+        bytecode_cache=_bytecode_cache(),
     )
-    env.filters["hcl"] = _strict(hcl.literal)
+    env.filters["hcl"] = hcl.literal
     env.filters["hcl_key"] = hcl.key
-    env.filters["hcl_object"] = _strict(hcl.multiline)
-    env.filters["hcl_attributes"] = _strict(hcl.attributes)
+    env.filters["hcl_object"] = hcl.multiline
+    env.filters["hcl_attributes"] = hcl.attributes
     return env
 
 
@@ -290,14 +289,10 @@ def render(loaded: Loaded, template_dir: Path, lambda_dir: Path) -> Rendered:
     return Rendered(env=loaded.name, files=files, config_digest=config_digest(loaded))
 
 
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
 def _normalise(text: str) -> str:
     """LF endings, no trailing blanks, runs of blank lines folded, one final newline."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-    out: list[str] = []
-    for line in lines:
-        if not line and (not out or not out[-1]):
-            continue
-        out.append(line)
-    while out and not out[-1]:
-        out.pop()
-    return "\n".join(out) + "\n"
+    text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n"))
+    return _BLANK_RUNS.sub("\n\n", text).strip("\n") + "\n"

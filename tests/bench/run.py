@@ -26,7 +26,12 @@ BASELINE = r'''
 import json, sys, yaml
 from pathlib import Path
 import jinja2
-from tfgen import hcl, names
+from tfgen import hcl, render
+from tfgen.names import FUNCTION_KEYS, ROTATION_KEY
+FUNCTIONS = (*FUNCTION_KEYS, ROTATION_KEY)
+class Loaded:
+    def __init__(self, name, model):
+        self.name, self.model = name, model
 
 env_dir, templates, out, base_file = map(Path, sys.argv[1:5])
 base = json.loads(base_file.read_text())  # the model's defaults for keys the YAML leaves out
@@ -51,13 +56,8 @@ for path in sorted(env_dir.glob("*.yaml")):
         continue
     data = merge(defaults, load(path))
     cfg = ns(data)
-    net = cfg.network
-    zones = [{"key": str(i), "index": i, "az": az, "public": net.public_subnets[i],
-              "private": net.private_subnets[i], "database": net.database_subnets[i]}
-             for i, az in enumerate(net.availability_zones)]
-    ctx = {"env": path.stem, "cfg": cfg, "names": names.names(path.stem, cfg), "zones": zones,
-           "nat_keys": ["0"] if net.single_nat_gateway else [z["key"] for z in zones],
-           "default_tags": {"Environment": path.stem, **data.get("tags", {})}, "tfgen_version": "0"}
+    ctx = render.context(Loaded(path.stem, cfg))  # the same derived values, no validation
+    ctx["packages"] = {key: {"filename": f"packages/{key}.zip", "source_code_hash": "-"} for key in FUNCTIONS}
     target = out / path.stem
     target.mkdir(parents=True, exist_ok=True)
     for t in sorted(templates.glob("*.tf.j2")):

@@ -1,0 +1,10 @@
+"""End-to-end: a rendered environment applies, converges and tears down against moto_server.
+
+``make e2e`` (``pytest -m e2e``) runs it; plain ``make test`` runs it too.
+
+- ``emulator.py``: start and stop ``moto_server`` on a free loopback port.
+- ``moto_launcher.py``: moto_server with fixes for emulator bugs real AWS lacks.
+- ``allowlist.py``: the plan drift that is a known emulator artefact, and the check.
+- ``verify.py``: what boto3 must find in the emulator after apply.
+- ``test_apply.py``: render -> init -> apply -> verify -> re-plan -> destroy -> empty state.
+"""

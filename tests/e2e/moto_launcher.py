@@ -1,0 +1,120 @@
+"""Run ``moto_server`` with fixes for emulator bugs that real AWS does not have.
+
+Started by ``tests/e2e/emulator.py`` as ``python moto_launcher.py -H HOST -p PORT``;
+the arguments are moto_server's own. Each fix below corrects moto to behave as
+AWS documents, so that Terraform that is right for AWS also applies and tears
+down here; none of them teaches the templates anything about the emulator.
+A fix whose moto internals are missing is skipped with a note on stderr (the
+e2e test then fails where the bug shows, naming it, instead of here).
+
+Fixes:
+
+lambda-alias-policies
+    AWS keeps a separate resource-based policy per function, version and alias
+    (AddPermission/GetPolicy/RemovePermission with ``Qualifier``). moto 5.x keeps
+    one policy object per function: versions are shallow copies sharing it, an
+    alias resolves to its version, and RemovePermission ignores ``Qualifier``.
+    The blue and green aliases each get ``AllowExecutionFromALB`` (legal on AWS:
+    different policies), so under moto the two statements collide: every plan
+    wants to replace one permission, and ``terraform destroy`` deletes one
+    statement, then waits five minutes for the other (same Sid) to disappear and
+    fails with "waiting for Lambda Permission ... delete: found resource".
+    The fix keeps an alias-qualified permission on the alias, as AWS does.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def _patch_lambda_alias_policies() -> None:
+    from moto.awslambda import models, responses
+    from moto.awslambda.policy import Policy
+
+    backend_cls = models.LambdaBackend
+    response_cls = responses.LambdaResponse
+    for owner, attribute in ((backend_cls, "add_permission"), (backend_cls, "get_policy"),
+                             (backend_cls, "remove_permission"), (backend_cls, "get_alias"),
+                             (backend_cls, "get_function"), (response_cls, "remove_permission")):
+        if not callable(getattr(owner, attribute, None)):
+            raise AttributeError(f"{owner.__name__}.{attribute}")
+
+    def alias_policy(backend: Any, function_name: str, qualifier: str | None) -> Any | None:
+        """The policy of alias ``qualifier`` of ``function_name``; None for no qualifier, $LATEST or a version."""
+        if function_name.count(":") == 1:  # "name:qualifier"
+            function_name, qualifier = function_name.split(":")
+        if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+            return None
+        alias = backend.get_alias(qualifier, function_name)  # raises ResourceNotFound like AWS
+        policy = getattr(alias, "e2e_policy", None)
+        if policy is None:
+            # The unqualified function as parent: statements name "<function ARN>:<alias>".
+            policy = Policy(backend.get_function(function_name))
+            alias.e2e_policy = policy
+        return policy
+
+    original_add = backend_cls.add_permission
+    original_get = backend_cls.get_policy
+    original_remove = backend_cls.remove_permission
+
+    def add_permission(self: Any, function_name: str, qualifier: str, raw: str) -> Any:
+        policy = alias_policy(self, function_name, qualifier)
+        if policy is None:
+            return original_add(self, function_name, qualifier, raw)
+        statement, _ = policy.add_statement(raw, qualifier)
+        return statement
+
+    def get_policy(self: Any, function_name: str, qualifier: str | None = None) -> str:
+        policy = alias_policy(self, function_name, qualifier)
+        if policy is None:
+            return original_get(self, function_name, qualifier)
+        return str(policy.wire_format())
+
+    def remove_permission(self: Any, function_name: str, sid: str, revision: str = "",
+                          qualifier: str | None = None) -> None:
+        policy = alias_policy(self, function_name, qualifier)
+        if policy is None:
+            original_remove(self, function_name, sid, revision)
+        else:
+            policy.del_statement(sid, revision)
+
+    original_response_remove = response_cls.remove_permission
+
+    def response_remove_permission(self: Any) -> Any:
+        qualifier = self.querystring.get("Qualifier", [None])[0]
+        if not qualifier:
+            return original_response_remove(self)
+        from urllib.parse import unquote
+
+        function_name = unquote(self.path.split("/")[-3])
+        statement_id = self.path.split("/")[-1].split("?")[0]
+        revision = self.querystring.get("RevisionId", [""])[0]
+        self.backend.remove_permission(function_name, statement_id, revision, qualifier)
+        return 204, {"status": 204}, "{}"
+
+    setattr(backend_cls, "add_permission", add_permission)  # noqa: B010 - a deliberate monkeypatch
+    setattr(backend_cls, "get_policy", get_policy)  # noqa: B010
+    setattr(backend_cls, "remove_permission", remove_permission)  # noqa: B010
+    setattr(response_cls, "remove_permission", response_remove_permission)  # noqa: B010
+
+
+FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies}
+
+
+def main(argv: list[str]) -> None:
+    for name, apply in FIXES.items():
+        try:
+            apply()
+        except (ImportError, AttributeError) as exc:
+            print(f"moto_launcher: fix {name} not applied (moto internals changed: {exc})",
+                  file=sys.stderr, flush=True)
+        else:
+            print(f"moto_launcher: fix {name} applied", file=sys.stderr, flush=True)
+    from moto.server import main as serve
+
+    serve(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,162 @@
+"""The e2e harness's own parts, quickly: the drift allowlist, endpoint coverage, the emulator's
+start/stop and failure, and the moto fix the launcher applies. No terraform needed."""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from . import allowlist
+from .emulator import Emulator, EmulatorError
+from .test_apply import ENDPOINT_SERVICES, overrides, uncovered_types
+
+
+def change(address: str, before: dict[str, Any], after: dict[str, Any], unknown: dict[str, Any] | None = None,
+           actions: tuple[str, ...] = ("update",), replace: list[list[str]] | None = None) -> dict[str, Any]:
+    kind = address.split(".")[0]
+    return {"address": address, "mode": "managed", "type": kind,
+            "change": {"actions": list(actions), "before": before, "after": after,
+                       "after_unknown": unknown or {}, "replace_paths": replace or []}}
+
+
+def plan(*changes: dict[str, Any], outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"resource_changes": list(changes), "output_changes": outputs or {}}
+
+
+KMS_DRIFT = change('aws_kms_key.this["rds"]', {"rotation_period_in_days": 0}, {"rotation_period_in_days": 365})
+
+
+def test_a_plan_with_no_changes_passes() -> None:
+    verdict = allowlist.check(plan(change("aws_vpc.this", {"cidr_block": "10.0.0.0/16"},
+                                          {"cidr_block": "10.0.0.0/16"}, actions=("no-op",))))
+    assert (verdict.problems, verdict.allowed, verdict.changed_resources) == ([], [], 0)
+
+
+def test_a_listed_artefact_is_allowed_and_counted() -> None:
+    verdict = allowlist.check(plan(KMS_DRIFT))
+    assert verdict.problems == []
+    assert verdict.summary() == "aws_kms_key.rotation_period_in_days x1"
+
+
+def test_anything_else_fails_naming_the_address_and_attribute() -> None:
+    verdict = allowlist.check(plan(KMS_DRIFT, change("aws_lb.this", {"idle_timeout": 60, "name": "a"},
+                                                     {"idle_timeout": 30, "name": "a"})))
+    assert verdict.problems == ["aws_lb.this: idle_timeout: 60 -> 30 (not an allowlisted emulator artefact)"]
+
+
+def test_a_knock_on_is_allowed_only_as_unknown_and_only_with_its_cause() -> None:
+    knock_on = change('aws_iam_role_policy.lambda["pv"]', {"policy": "{}"}, {"policy": None}, {"policy": True})
+    assert allowlist.check(plan(KMS_DRIFT, knock_on)).problems == []
+    [alone] = allowlist.check(plan(knock_on)).problems
+    assert alone.startswith('aws_iam_role_policy.lambda["pv"]: policy: ') and "not in this plan" in alone
+    known = change('aws_iam_role_policy.lambda["pv"]', {"policy": "{}"}, {"policy": '{"a": 1}'})
+    [changed] = allowlist.check(plan(KMS_DRIFT, known)).problems
+    assert "a known value changes" in changed
+
+
+def test_creation_deletion_and_replacement_fail() -> None:
+    problems = allowlist.check(plan(
+        change("aws_sns_topic.errors", {}, {"name": "x"}, actions=("create",)),
+        change("aws_sns_topic.old", {"name": "y"}, {}, actions=("delete",)),
+        change('aws_lambda_permission.alb["pv-blue"]', {"qualifier": "green"}, {"qualifier": "blue"},
+               actions=("delete", "create"), replace=[["qualifier"]]),
+    )).problems
+    assert problems == [
+        "aws_sns_topic.errors: would be created again (missing from the emulator or from state)",
+        "aws_sns_topic.old: would be destroyed (no longer in the configuration)",
+        "aws_lambda_permission.alb[\"pv-blue\"]: qualifier: 'green' -> 'blue' (forces replacement) "
+        "(not an allowlisted emulator artefact)",
+    ]
+
+
+def test_a_changing_output_fails() -> None:
+    verdict = allowlist.check(plan(outputs={"vpc_id": {"actions": ["update"], "before": "a", "after": "b"}}))
+    assert verdict.problems == ["output vpc_id: planned update: 'a' -> 'b'"]
+
+
+def test_every_allowlist_entry_has_a_reason_and_knock_ons_name_a_listed_cause() -> None:
+    direct = {entry.pair for entry in allowlist.ALLOWLIST if not entry.unknown_only}
+    for entry in allowlist.ALLOWLIST:
+        assert len(entry.reason) > 20, entry
+        assert entry.unknown_only == (entry.caused_by is not None), entry
+        assert entry.caused_by is None or entry.caused_by in direct, entry
+    assert len({entry.pair for entry in allowlist.ALLOWLIST}) == len(allowlist.ALLOWLIST)
+
+
+def test_overrides_set_every_endpoint_and_keep_account_id_lookup_on() -> None:
+    sets = overrides("http://127.0.0.1:1")
+    assert {s.split("=")[0].rsplit(".", 1)[1] for s in sets if s.startswith("provider.endpoints.")} == \
+        set(ENDPOINT_SERVICES)
+    assert "terraform.backend=local" in sets
+    assert not any("skip_requesting_account_id" in s for s in sets)
+
+
+def test_types_without_an_emulator_endpoint_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_vpc" "a" {}\ndata "aws_caller_identity" "b" {}\n'
+        'ephemeral "aws_secretsmanager_random_password" "c" {}\nresource "aws_wafv2_web_acl" "d" {}\n'
+        'data "aws_iam_policy_document" "e" {}\nresource "aws_lb_listener_rule" "f" {}\n')
+    assert uncovered_types(tmp_path) == [
+        "aws_wafv2_web_acl: no known endpoint (add it to TYPE_SERVICES and, if new, its service to "
+        "ENDPOINT_SERVICES)"]
+
+
+def test_an_emulator_that_cannot_start_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    broken = Emulator(tmp_path / "moto.log", command=[sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(EmulatorError, match="exited with code 3"):
+        broken.start()
+    assert not broken.running
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with Emulator(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+def test_the_emulator_answers_and_stops(tmp_path: Path) -> None:
+    server = Emulator(tmp_path / "moto.log")
+    with server:
+        process = server.process
+        assert server.running and server.url.startswith("http://127.0.0.1:")
+    assert process is not None and process.poll() is not None
+    assert "fix lambda-alias-policies applied" in (tmp_path / "moto.log").read_text()
+    assert server.fixes_not_applied() == []
+    server.stop()  # idempotent
+
+
+def test_alias_permissions_are_kept_per_alias_as_on_aws(moto: Emulator) -> None:
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="test",
+                            aws_secret_access_key="test", config=Config(proxies={}))
+
+    role = client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    lam = client("lambda")
+    lam.create_function(FunctionName="fn", Runtime="python3.12", Role=role, Handler="handler.handler",
+                        Code={"ZipFile": package.getvalue()}, Publish=True)
+    for alias in ("blue", "green"):
+        lam.create_alias(FunctionName="fn", Name=alias, FunctionVersion="1")
+        lam.add_permission(FunctionName="fn", Qualifier=alias, StatementId="AllowExecutionFromALB",
+                           Action="lambda:InvokeFunction", Principal="elasticloadbalancing.amazonaws.com")
+
+    def statements(alias: str) -> list[str]:
+        import json
+
+        policy = json.loads(lam.get_policy(FunctionName="fn", Qualifier=alias)["Policy"])
+        return [statement["Resource"].rsplit(":", 1)[-1] for statement in policy["Statement"]]
+
+    assert (statements("blue"), statements("green")) == (["blue"], ["green"])
+    lam.remove_permission(FunctionName="fn", Qualifier="blue", StatementId="AllowExecutionFromALB")
+    assert statements("green") == ["green"]
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_policy(FunctionName="fn", Qualifier="blue")

@@ -16,10 +16,18 @@ ifeq ($(filter clean help,$(MAKECMDGOALS)),)
 endif
 export TFGEN_PLUGIN_DIR
 
-.PHONY: help venv dev render envs check diff validate fmt-check test e2e bench init plan apply destroy clean
+# checkov gets a virtual environment of its own, so its dependency pins never
+# meet the project's. Bump CHECKOV_VERSION on purpose: new releases add checks.
+CHECKOV_VENV    := .venv-checkov
+CHECKOV         := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION)
+ENVS            := $(filter-out defaults,$(basename $(notdir $(wildcard environments/*.yaml))))
+
+.PHONY: help venv dev render envs check diff validate fmt-check compliance test e2e bench init plan apply destroy clean
 
 help:
-	@echo "make render | test | validate | fmt-check | bench | e2e | clean"
+	@echo "make render | test | validate | fmt-check | compliance | bench | e2e | clean"
 	@echo "make init|plan|apply|destroy ENV=<env> [ARGS='extra terraform args']"
 
 $(VENV)/.installed: pyproject.toml
@@ -59,7 +67,24 @@ validate: render
 fmt-check: render
 	terraform fmt -check -recursive -diff $(OUT)
 
-test: $(VENV)/.dev-installed
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@rm -f $(CHECKOV_VENV)/.checkov-*
+	@touch $@
+
+# Every check on every rendered environment; a skip exists only as a
+# `#checkov:skip` comment the templates write from compliance.skips.
+compliance: render $(CHECKOV_STAMP)
+	@status=0; for env in $(ENVS); do \
+	  echo "checkov: $(OUT)/$$env"; \
+	  $(CHECKOV) --directory $(OUT)/$$env --framework terraform --quiet --compact --skip-download \
+	    || status=1; \
+	done; exit $$status
+
+# tests/test_compliance.py runs checkov from $(CHECKOV_VENV), built here so it never skips.
+test: $(VENV)/.dev-installed $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest --cov=lambdas --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
 
 e2e: $(VENV)/.dev-installed

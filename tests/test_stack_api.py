@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import SHIPPED_ENVS
-from tests.stack import local, ref, resource
+from tests.stack import CERTIFICATE, all_blocks, local, ref, resource
 from tfgen.names import FUNCTION_KEYS
 
-CERTIFICATE = ("alb:\n  certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/abc\n"
-               "  tls_server_name: payments.internal.example.com\n")
 SHORT = {"payment_validation": "pv", "fraud_detection": "fd", "transaction_processing": "tp"}
 ROUTES = {"payment_validation": ("POST /payments", "/payments"),
           "fraud_detection": ("POST /payments/{id}/fraud-check", "/payments/*/fraud-check"),
@@ -37,8 +35,7 @@ def test_http_proxy_integration_to_the_internal_alb_listener_through_the_vpc_lin
     assert integration["connection_type"] == "VPC_LINK"
     assert integration["connection_id"] == ref("aws_apigatewayv2_vpc_link.this.id")
     assert integration["integration_uri"] == ref("local.front_listener_arn")
-    assert local(env, "alb.tf", "front_listener_arn") == ref(
-        "local.https_enabled ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn")
+    assert local(env, "alb.tf", "front_listener_arn") == ref("aws_lb_listener.http.arn")
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
@@ -84,23 +81,45 @@ def test_http_listener_on_80_answers_404_unless_a_rule_matches(env: str) -> None
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
-def test_https_listener_only_when_a_certificate_is_configured(env: str) -> None:
-    https = resource(env, "alb.tf", "aws_lb_listener", "https")
-    assert https["count"] == ref("local.https_enabled ? 1 : 0")
+def test_without_a_certificate_the_only_listener_is_http(env: str) -> None:
     assert local(env, "alb.tf", "https_enabled") is False
-    assert https["certificate_arn"] is None
+    listeners = {name for name in all_blocks(env, "resource") if name.startswith("aws_lb_listener.")}
+    assert listeners == {"aws_lb_listener.http"}
 
 
-def test_with_a_certificate_the_api_uses_https_and_verifies_the_server_name() -> None:
+def test_with_a_certificate_the_only_listener_is_https_and_the_api_verifies_the_server_name() -> None:
     assert local("prod", "alb.tf", "https_enabled", CERTIFICATE) is True
+    listeners = {name for name in all_blocks("prod", "resource", CERTIFICATE) if name.startswith("aws_lb_listener.")}
+    assert listeners == {"aws_lb_listener.https"}
     https = resource("prod", "alb.tf", "aws_lb_listener", "https", CERTIFICATE)
     assert https["port"] == 443 and https["protocol"] == "HTTPS"
     assert https["certificate_arn"] == "arn:aws:acm:us-east-1:111122223333:certificate/abc"
     assert https["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert local("prod", "alb.tf", "front_listener_arn", CERTIFICATE) == ref("aws_lb_listener.https.arn")
     integration = resource("prod", "api.tf", "aws_apigatewayv2_integration", "alb", CERTIFICATE)
     [tls] = integration["dynamic"]
     assert tls["tls_config"]["for_each"] == ref(
         'local.https_enabled ? ["payments.internal.example.com"] : []')
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_alb_access_logs_go_to_the_access_log_bucket(env: str) -> None:
+    alb = resource(env, "alb.tf", "aws_lb", "this")
+    assert alb["access_logs"] == [{"bucket": ref("aws_s3_bucket.access_logs.id"),
+                                   "prefix": ref("local.access_log_prefixes.alb"), "enabled": True}]
+    assert alb["depends_on"] == [ref("aws_s3_bucket_policy.access_logs")]
+    assert local(env, "storage.tf", "access_log_prefixes")["alb"] == "alb"
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_every_route_requires_signed_requests(env: str) -> None:
+    route = resource(env, "api.tf", "aws_apigatewayv2_route", "this")
+    assert route["authorization_type"] == "AWS_IAM"
+
+
+def test_routes_can_be_left_open_by_configuration() -> None:
+    route = resource("prod", "api.tf", "aws_apigatewayv2_route", "this", "api:\n  authorization_type: NONE\n")
+    assert route["authorization_type"] == "NONE"
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)

@@ -43,11 +43,18 @@ def test_payment_function_name_memory_timeout_and_reserved_concurrency(
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
-def test_db_secret_rotation_function_with_unreserved_concurrency(env: str) -> None:
+def test_db_secret_rotation_function_with_one_reserved_execution(env: str) -> None:
     fn = functions(env)[ROTATION_KEY]
     assert fn["function_name"] == f"db-secret-rotation-{env}"
-    assert fn["reserved_concurrent_executions"] is None
+    # Secrets Manager runs the rotation steps one at a time: one execution is
+    # all it needs, always available and never more.
+    assert fn["reserved_concurrent_executions"] == 1
     assert fn["memory_size"] == 256 and fn["timeout"] == 60  # a rotation step needs at least 30 s
+
+
+def test_rotation_concurrency_can_be_left_unreserved() -> None:
+    fn = functions("prod", "lambda:\n  rotation:\n    reserved_concurrency: null\n")[ROTATION_KEY]
+    assert fn["reserved_concurrent_executions"] is None
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
@@ -176,3 +183,9 @@ def test_active_tracing_and_eni_permissions_before_the_vpc_attachment(env: str) 
 def test_tiny_amounts_are_not_written_in_exponent_notation() -> None:
     settings = local("prod", "lambda.tf", "function_settings", "lambda:\n  min_amount: 0.00001\n")
     assert settings["payment_validation"]["MIN_AMOUNT"] == "0.00001"
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_environment_variables_are_encrypted_with_the_lambda_key(env: str) -> None:
+    assert function_resource(env)["kms_key_arn"] == ref('aws_kms_key.this["lambda"].arn')
+    assert local(env, "kms.tf", "kms_keys")["lambda"]["via_service"] == "lambda.us-east-1.amazonaws.com"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack import loaded
+from tests.stack import CERTIFICATE, ENV_DIR, loaded
 from tfgen.errors import ConfigError
+
+REASON = "a reason long enough and specific enough to say why the check does not apply"
 
 CASES = {
     "secret recovery window": (
@@ -32,7 +34,7 @@ CASES = {
         "lambda:\n  rotation:\n    timeout_s: 10\n",
         "<test>:3:5: lambda.rotation.timeout_s: expected a number >= 30, got integer 10"),
     "certificate without a server name": (
-        "alb:\n  certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/abc\n",
+        CERTIFICATE.replace("  tls_server_name: payments.internal.example.com\n", ""),
         "<test>:1:1: alb.tls_server_name: expected the host name on the certificate (API Gateway verifies it "
         "on the HTTPS listener), got nothing"),
     "same listener ports": (
@@ -47,6 +49,18 @@ CASES = {
     "noncurrent versions kept less than a year": (
         "storage:\n  noncurrent_expiration_days: 100\n",
         "<test>:2:3: storage.noncurrent_expiration_days: expected a number >= 365, got integer 100"),
+    "skip of an unknown check id": (
+        f"compliance:\n  skips:\n    aws_lb.this:\n      CKV_AWS_X: {REASON}\n",
+        "<test>:2:3: compliance.skips: aws_lb.this: expected a checkov check ID such as 'CKV_AWS_116', "
+        "got 'CKV_AWS_X'"),
+    "skip without a specific reason": (
+        "compliance:\n  skips:\n    aws_lb.this:\n      CKV_AWS_91: not applicable\n",
+        "<test>:2:3: compliance.skips: aws_lb.this.CKV_AWS_91: expected a specific reason (at least 40 characters "
+        "saying why the check does not apply here), got 'not applicable'"),
+    "skip of something that is not a block address": (
+        f"compliance:\n  skips:\n    lambda:\n      CKV_AWS_116: {REASON}\n",
+        "<test>:2:3: compliance.skips: expected a block address such as 'aws_lambda_function.this' or "
+        "'data.aws_iam_policy_document.kms', got 'lambda'"),
 }
 
 
@@ -63,3 +77,33 @@ def test_prod_keeps_every_new_setting_at_its_default() -> None:
     assert prod.database.secret_recovery_window_days == 30 and prod.alb.deletion_protection is True
     assert loaded("dev").model.database.secret_recovery_window_days == 0
     assert loaded("dev").model.alb.deletion_protection is False
+
+
+def test_a_certificate_requires_cancelling_the_skips_only_plain_http_needs() -> None:
+    certificate = CERTIFICATE[: CERTIFICATE.index("compliance:")]
+    with pytest.raises(ConfigError) as info:
+        loaded("prod", certificate)
+    reason = ("expected no skip once alb.certificate_arn is set (the ALB then serves HTTPS only, so the check "
+              "passes): set it to null, got a skip")
+    assert info.value.problems == [
+        f"{ENV_DIR / 'defaults.yaml'}:{line}:{column}: compliance.skips.{path}: {reason}"
+        for line, column, path in [(_line("      CKV2_AWS_20:"), 7, "aws_lb.this.CKV2_AWS_20"),
+                                   (_line("      CKV_AWS_103:"), 7, "aws_lb_listener.http.CKV_AWS_103"),
+                                   (_line("      CKV_AWS_2:"), 7, "aws_lb_listener.http.CKV_AWS_2"),
+                                   (_line("      CKV_AWS_260:"), 7,
+                                    "aws_vpc_security_group_ingress_rule.alb_from_vpc_link.CKV_AWS_260")]]
+    assert loaded("prod", CERTIFICATE).model.compliance.active().get("aws_lb_listener.http") is None
+
+
+def test_an_environment_adds_skips_to_the_shared_ones_and_null_cancels_one() -> None:
+    dev = loaded("dev").model.compliance.active()
+    assert set(dev["aws_lb.this"]) == {"CKV2_AWS_20", "CKV_AWS_150"}
+    assert "aws_lb.this" not in loaded("prod", "compliance:\n  skips:\n    aws_lb.this: {CKV2_AWS_20: null}\n"
+                                       ).model.compliance.active()
+
+
+def _line(prefix: str) -> int:
+    """The line of defaults.yaml that starts with ``prefix`` (exactly one does)."""
+    lines = (ENV_DIR / "defaults.yaml").read_text().splitlines()
+    [number] = [index for index, line in enumerate(lines, 1) if line.startswith(prefix)]
+    return number

@@ -132,3 +132,61 @@ def test_every_connection_must_use_tls(env: str) -> None:
 def test_database_name_and_port(env: str) -> None:
     body = cluster(env)
     assert (body["database_name"], body["port"]) == ("payments", 5432)
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_cluster_parameters_force_tls_and_log_connections_schema_changes_and_slow_statements(env: str) -> None:
+    group = resource(env, "database.tf", "aws_rds_cluster_parameter_group", "this")
+    assert {p["name"]: p["value"] for p in group["parameter"]} == {
+        "rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1",
+        "log_statement": "ddl", "log_min_duration_statement": "1000"}
+    assert cluster(env)["db_cluster_parameter_group_name"] == ref("aws_rds_cluster_parameter_group.this.name")
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+@pytest.mark.parametrize("instance", ["writer", "reader"])
+def test_every_instance_has_encrypted_performance_insights_and_enhanced_monitoring(env: str, instance: str) -> None:
+    body = resource(env, "database.tf", "aws_rds_cluster_instance", instance)
+    assert body["performance_insights_enabled"] is True
+    assert body["performance_insights_kms_key_id"] == ref('aws_kms_key.this["rds"].arn')
+    assert body["performance_insights_retention_period"] == 7
+    assert body["monitoring_interval"] == 60
+    assert body["monitoring_role_arn"] == ref("aws_iam_role.rds_monitoring.arn")
+
+
+def test_insights_and_monitoring_can_be_turned_off() -> None:
+    extra = "database:\n  performance_insights: false\n  monitoring_interval_s: 0\n"
+    writer = resource("prod", "database.tf", "aws_rds_cluster_instance", "writer", extra)
+    assert not {"performance_insights_enabled", "monitoring_interval", "monitoring_role_arn"} & set(writer)
+    assert "aws_iam_role.rds_monitoring" not in blocks("prod", "database.tf", "resource", extra)
+
+
+def test_performance_insights_retention_is_one_aws_accepts() -> None:
+    with pytest.raises(ConfigError, match=r"database\.performance_insights_retention_days: expected 7, a multiple "
+                                          r"of 31 up to 713 \(months\), or 731 days, got 30"):
+        loaded("prod", "database:\n  performance_insights_retention_days: 30\n")
+
+
+# --- AWS Backup ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "force_destroy"), [("dev", True), ("staging", True), ("prod", False)])
+def test_aws_backup_plan_for_the_cluster_in_a_kms_encrypted_vault(env: str, force_destroy: bool) -> None:
+    vault = resource(env, "backup.tf", "aws_backup_vault", "this")
+    assert vault["name"] == f"payment-backups-{env}"
+    assert vault["kms_key_arn"] == ref('aws_kms_key.this["backup"].arn')
+    assert vault["force_destroy"] is force_destroy
+    plan = resource(env, "backup.tf", "aws_backup_plan", "this")
+    assert plan["name"] == f"aurora-cluster-{env}"
+    assert plan["rule"] == [{"rule_name": "scheduled", "target_vault_name": ref("aws_backup_vault.this.name"),
+                             "schedule": "cron(0 6 * * ? *)", "lifecycle": [{"delete_after": 35}]}]
+    selection = resource(env, "backup.tf", "aws_backup_selection", "this")
+    assert selection["plan_id"] == ref("aws_backup_plan.this.id")
+    assert selection["iam_role_arn"] == ref("aws_iam_role.backup.arn")
+    assert selection["resources"] == [ref("aws_rds_cluster.this.arn")]
+
+
+def test_without_aws_backup_nothing_is_rendered_for_it() -> None:
+    assert blocks("prod", "backup.tf", "resource", "backup:\n  enabled: false\n") == {}
+    with pytest.raises(ConfigError, match=r"backup\.schedule: expected a six-field AWS cron expression"):
+        loaded("prod", "backup:\n  schedule: daily\n")

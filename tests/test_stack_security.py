@@ -7,12 +7,21 @@ from typing import Any
 import pytest
 
 from tests.conftest import SHIPPED_ENVS
-from tests.stack import all_blocks, data, hcl, local, readme_actions, ref, resource, resources_of, statements
+from tests.stack import (
+    CERTIFICATE,
+    all_blocks,
+    data,
+    hcl,
+    local,
+    readme_actions,
+    ref,
+    resource,
+    resources_of,
+    statements,
+)
 from tfgen.names import FUNCTION_KEYS, ROTATION_KEY
 
 ALL_FUNCTIONS = (*FUNCTION_KEYS, ROTATION_KEY)
-CERTIFICATE = ("alb:\n  certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/abc\n"
-               "  tls_server_name: payments.internal.example.com\n")
 
 
 def dynamic_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -47,8 +56,16 @@ def test_kms_keys_rotate_annually(env: str) -> None:
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
-def test_further_keys_for_s3_sns_logs_and_secrets(env: str) -> None:
-    assert set(local(env, "kms.tf", "kms_keys")) == {"dynamodb", "logs", "rds", "s3", "secrets", "sns"}
+def test_further_keys_for_s3_sns_logs_secrets_lambda_and_backup(env: str) -> None:
+    assert set(local(env, "kms.tf", "kms_keys")) == {"backup", "dynamodb", "lambda", "logs", "rds", "s3", "secrets",
+                                                     "sns"}
+    assert set(local(env, "kms.tf", "kms_aliases")) == {*local(env, "kms.tf", "kms_keys"), "card_tokens"}
+
+
+def test_without_aws_backup_there_is_no_backup_key() -> None:
+    extra = "backup:\n  enabled: false\n"
+    assert "backup" not in local("prod", "kms.tf", "kms_keys", extra)
+    assert "backup" not in local("prod", "kms.tf", "kms_aliases", extra)
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
@@ -63,7 +80,8 @@ def test_key_policies_let_the_account_administer_and_the_owning_service_use_each
     assert conditions == {"kms:ViaService": [ref("statement.value")],
                           "kms:CallerAccount": [ref("local.account_id")]}
     services = {name: spec["via_service"] for name, spec in local(env, "kms.tf", "kms_keys").items()}
-    assert services == {"dynamodb": "dynamodb.us-east-1.amazonaws.com", "logs": None,
+    assert services == {"backup": "backup.us-east-1.amazonaws.com", "dynamodb": "dynamodb.us-east-1.amazonaws.com",
+                        "lambda": "lambda.us-east-1.amazonaws.com", "logs": None,
                         "rds": "rds.us-east-1.amazonaws.com", "s3": "s3.us-east-1.amazonaws.com",
                         "secrets": "secretsmanager.us-east-1.amazonaws.com", "sns": "sns.us-east-1.amazonaws.com"}
 
@@ -100,14 +118,12 @@ def test_alb_accepts_http_only_from_the_vpc_link_security_group(env: str) -> Non
     assert rule["for_each"] == ref("local.alb_listener_ports")
     assert (rule["from_port"], rule["to_port"]) == (ref("each.value"), ref("each.value"))
     assert local(env, "alb.tf", "https_enabled") is False
-    assert local(env, "alb.tf", "alb_listener_ports") == ref(
-        "merge({http = 80}, local.https_enabled ? {https = 443} : {})")
+    assert local(env, "alb.tf", "alb_listener_ports") == {"http": 80}
 
 
-def test_alb_accepts_443_too_once_a_certificate_adds_the_https_listener() -> None:
+def test_alb_accepts_only_443_once_a_certificate_replaces_http_with_https() -> None:
     assert local("prod", "alb.tf", "https_enabled", CERTIFICATE) is True
-    assert local("prod", "alb.tf", "alb_listener_ports", CERTIFICATE) == ref(
-        "merge({http = 80}, local.https_enabled ? {https = 443} : {})")
+    assert local("prod", "alb.tf", "alb_listener_ports", CERTIFICATE) == {"https": 443}
     egress = rules("prod", "egress", "vpc_link", CERTIFICATE)
     assert set(egress) == {"vpc_link_to_alb"}
     assert egress["vpc_link_to_alb"]["referenced_security_group_id"] == ref("aws_security_group.alb.id")
@@ -218,6 +234,7 @@ def identity_policies(env: str) -> dict[str, list[dict[str, Any]]]:
     """Every policy attached to a role (not key or bucket policies)."""
     found = {function: role_statements(env, function) for function in ALL_FUNCTIONS}
     found["flow_logs"] = statements(data(env, "network.tf", "aws_iam_policy_document", "flow_logs"))
+    found["rds_monitoring"] = statements(data(env, "database.tf", "aws_iam_policy_document", "rds_monitoring"))
     return found
 
 
@@ -252,7 +269,7 @@ def test_each_role_reaches_only_its_own_resources(env: str, function: str) -> No
     pairs = {(action, res) for statement in role_statements(env, function)
              for action in statement["actions"] for res in statement["resources"]}
     base = {("logs:CreateLogStream", LOG_STREAMS), ("logs:PutLogEvents", LOG_STREAMS),
-            *{(action, "*") for action in STAR_ALLOWED}}
+            ("kms:Decrypt", key("lambda")), *{(action, "*") for action in STAR_ALLOWED}}
     assert pairs == base | REACHES[function]
 
 
@@ -266,6 +283,7 @@ def test_each_role_grants_exactly_the_actions_lambdas_readme_lists(env: str, fun
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_kms_use_by_a_role_only_through_the_service_that_owns_the_data(env: str) -> None:
     via = {key("dynamodb"): "dynamodb.us-east-1.amazonaws.com", key("sns"): "sns.us-east-1.amazonaws.com",
+           key("lambda"): "lambda.us-east-1.amazonaws.com",
            key("s3"): "s3.us-east-1.amazonaws.com", key("secrets"): "secretsmanager.us-east-1.amazonaws.com"}
     for function in ALL_FUNCTIONS:
         for statement in role_statements(env, function):
@@ -314,3 +332,33 @@ def test_flow_log_role_writes_only_its_own_log_group(env: str) -> None:
     [assume] = statements(data(env, "network.tf", "aws_iam_policy_document", "flow_logs_assume_role"))
     assert assume["principals"] == [{"type": "Service", "identifiers": ["vpc-flow-logs.amazonaws.com"]}]
     assert {c["variable"] for c in assume["condition"]} == {"aws:SourceAccount", "aws:SourceArn"}
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_enhanced_monitoring_role_writes_only_the_rdsosmetrics_log_group(env: str) -> None:
+    group = "arn:" + ref("local.partition") + ":logs:" + ref("local.region") + ":" + ref("local.account_id") + \
+        ":log-group:RDSOSMetrics"
+    found = {s["sid"]: s for s in statements(data(env, "database.tf", "aws_iam_policy_document", "rds_monitoring"))}
+    assert found["MetricsLogGroup"]["resources"] == [group]
+    assert set(found["MetricsLogGroup"]["actions"]) == {"logs:CreateLogGroup", "logs:PutRetentionPolicy"}
+    assert found["MetricsLogStreams"]["resources"] == [group + ":log-stream:*"]
+    [assume] = statements(data(env, "database.tf", "aws_iam_policy_document", "rds_monitoring_assume_role"))
+    assert assume["principals"] == [{"type": "Service", "identifiers": ["monitoring.rds.amazonaws.com"]}]
+    assert assume["condition"] == [{"test": "StringEquals", "variable": "aws:SourceAccount",
+                                    "values": [ref("local.account_id")]}]
+    role = resource(env, "database.tf", "aws_iam_role", "rds_monitoring")
+    assert role["name"] == f"rds-monitoring-{env}"
+    policy = resource(env, "database.tf", "aws_iam_role_policy", "rds_monitoring")
+    assert policy["role"] == ref("aws_iam_role.rds_monitoring.id")
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_backup_role_is_assumed_only_by_aws_backup_with_its_documented_policy(env: str) -> None:
+    [assume] = statements(data(env, "backup.tf", "aws_iam_policy_document", "backup_assume_role"))
+    assert assume == {"actions": ["sts:AssumeRole"],
+                      "principals": [{"type": "Service", "identifiers": ["backup.amazonaws.com"]}]}
+    role = resource(env, "backup.tf", "aws_iam_role", "backup")
+    assert role["name"] == f"aws-backup-{env}"
+    attachment = resource(env, "backup.tf", "aws_iam_role_policy_attachment", "backup")
+    assert attachment["policy_arn"] == (
+        "arn:" + ref("local.partition") + ":iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")

@@ -100,3 +100,65 @@ def test_audit_records_go_under_the_prefix_the_handler_writes(env: str) -> None:
     assert local(env, "storage.tf", "audit_prefix") == "audit/"
     source = (LAMBDAS / "transaction_processing" / "audit_record.py").read_text()
     assert 'AUDIT_PREFIX = "audit/"' in source
+
+
+# --- access logs --------------------------------------------------------------------------
+
+LOG_BUCKET = ref("aws_s3_bucket.access_logs.id")
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_every_request_to_the_audit_bucket_is_logged_to_the_access_log_bucket(env: str) -> None:
+    logging = resource(env, "storage.tf", "aws_s3_bucket_logging", "this")
+    assert logging["bucket"] == BUCKET and logging["target_bucket"] == LOG_BUCKET
+    assert logging["target_prefix"] == ref("local.access_log_prefixes.s3")
+    assert local(env, "storage.tf", "access_log_prefixes") == {"alb": "alb", "s3": f"s3/payment-audit-logs-{env}/"}
+
+
+@pytest.mark.parametrize(("env", "force_destroy"), [("dev", True), ("staging", True), ("prod", False)])
+def test_access_log_bucket_is_private_versioned_and_sse_s3(env: str, force_destroy: bool) -> None:
+    bucket = resource(env, "storage.tf", "aws_s3_bucket", "access_logs")
+    assert bucket["bucket"] == f"payment-access-logs-{env}" and bucket["force_destroy"] is force_destroy
+    block = resource(env, "storage.tf", "aws_s3_bucket_public_access_block", "access_logs")
+    assert block == {"bucket": LOG_BUCKET, "block_public_acls": True, "block_public_policy": True,
+                     "ignore_public_acls": True, "restrict_public_buckets": True}
+    ownership = resource(env, "storage.tf", "aws_s3_bucket_ownership_controls", "access_logs")
+    assert ownership["rule"] == [{"object_ownership": "BucketOwnerEnforced"}]
+    versioning = resource(env, "storage.tf", "aws_s3_bucket_versioning", "access_logs")
+    assert versioning["versioning_configuration"] == [{"status": "Enabled"}]
+    # Neither S3 server access logging nor ALB access logs deliver to an SSE-KMS bucket.
+    sse = resource(env, "storage.tf", "aws_s3_bucket_server_side_encryption_configuration", "access_logs")
+    assert sse["rule"] == [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_access_logs_are_kept_a_year_three_months_at_hand(env: str) -> None:
+    config = resource(env, "storage.tf", "aws_s3_bucket_lifecycle_configuration", "access_logs")
+    [rule] = config["rule"]
+    assert rule["status"] == "Enabled"
+    assert rule["transition"] == [{"days": 90, "storage_class": "GLACIER"}]
+    assert rule["expiration"] == [{"days": 365}]
+    assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 365}]
+    with pytest.raises(ConfigError, match=r"storage\.access_log_expiration_days: expected a number >= 365"):
+        loaded("prod", "storage:\n  access_log_expiration_days: 90\n")
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_access_log_bucket_policy_admits_only_the_two_log_deliveries_over_tls(env: str) -> None:
+    policy = resource(env, "storage.tf", "aws_s3_bucket_policy", "access_logs")
+    assert policy["policy"] == ref("data.aws_iam_policy_document.access_logs.json")
+    found = {s["sid"]: s for s in statements(data(env, "storage.tf", "aws_iam_policy_document", "access_logs"))}
+    assert set(found) == {"S3ServerAccessLogs", "AlbAccessLogs", "DenyInsecureTransport", "DenyOutdatedTls"}
+    s3 = found["S3ServerAccessLogs"]
+    assert s3["actions"] == ["s3:PutObject"]
+    assert s3["resources"] == [ref("aws_s3_bucket.access_logs.arn") + "/" + ref("local.access_log_prefixes.s3") + "*"]
+    assert s3["principals"] == [{"type": "Service", "identifiers": ["logging.s3.amazonaws.com"]}]
+    assert {c["variable"]: c["values"] for c in s3["condition"]} == {
+        "aws:SourceArn": [ref("aws_s3_bucket.this.arn")], "aws:SourceAccount": [ref("local.account_id")]}
+    alb = found["AlbAccessLogs"]
+    assert alb["actions"] == ["s3:PutObject"]
+    assert alb["resources"] == [ref("aws_s3_bucket.access_logs.arn") + "/" + ref("local.access_log_prefixes.alb")
+                                + "/AWSLogs/" + ref("local.account_id") + "/*"]
+    assert alb["principals"] == [{"type": "AWS", "identifiers": [ref("data.aws_elb_service_account.this.arn")]}]
+    for sid in ("DenyInsecureTransport", "DenyOutdatedTls"):
+        assert found[sid]["effect"] == "Deny" and found[sid]["principals"] == [{"type": "*", "identifiers": ["*"]}]

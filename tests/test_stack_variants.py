@@ -7,21 +7,25 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import requires_terraform
-from tests.stack import rendered
+from tests.stack import CERTIFICATE, rendered
 from tfgen import lint, terraform
 
 pytestmark = [pytest.mark.terraform, requires_terraform]
 
 VARIANTS = {
     "https listener, no tracing, expiring audit records, pinned versions": (
-        "alb:\n  certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/abc\n"
-        "  tls_server_name: payments.internal.example.com\n"
+        CERTIFICATE +
         "lambda:\n  tracing: false\n  functions:\n    payment_validation:\n      traffic:\n"
         "        blue_version: '4'\n        green_version: '5'\n        blue_weight: 50\n        green_weight: 50\n"
         "storage:\n  audit_expiration_days: 2555\n  noncurrent_expiration_days: 400\n"),
     "no VPC endpoints: the Lambdas use the NAT gateways": (
         "network:\n  gateway_endpoints: []\n  interface_endpoints: []\n"
         "database:\n  log_exports: []\n"),
+    "no AWS Backup, Enhanced Monitoring or Performance Insights; open routes": (
+        "backup:\n  enabled: false\n"
+        "database:\n  monitoring_interval_s: 0\n  performance_insights: false\n"
+        "api:\n  authorization_type: NONE\n"
+        "lambda:\n  rotation:\n    reserved_concurrency: null\n"),
 }
 
 

@@ -26,6 +26,12 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 KeyPath = tuple[str, ...]
 DEFAULTS_FILE = "defaults.yaml"
 MAX_NODES = 100_000
+MAX_DEPTH = 32
+_YAML_TAG = "tag:yaml.org,2002:"
+# The tags a plain configuration value may carry (explicitly or as resolved); any other
+# (!!python/..., !!set, !!omap, a local !tag) is refused rather than ignored or constructed.
+_SCALAR_TAGS = frozenset(f"{_YAML_TAG}{name}" for name in ("str", "int", "float", "bool", "null",
+                                                          "timestamp", "binary"))
 ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 
 
@@ -79,14 +85,45 @@ def _origin(label: str, node: yaml.Node) -> Origin:
     return Origin(label, mark.line + 1, mark.column + 1)
 
 
+def _shown_tag(tag: str) -> str:
+    return f"!!{tag[len(_YAML_TAG):]}" if tag.startswith(_YAML_TAG) else tag
+
+
+def _node_kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    return "a list" if isinstance(node, yaml.SequenceNode) else "a value"
+
+
 def _construct(node: yaml.Node, label: str, path: KeyPath, origins: dict[KeyPath, Origin],
-               problems: list[str], budget: list[int]) -> Any:
-    """Build the value of ``node``; ``origins`` gets the position of each key (or list item)."""
+               problems: list[str], budget: list[int], enclosing: dict[int, KeyPath] | None = None) -> Any:
+    """Build the value of ``node``; ``origins`` gets the position of each key (or list item).
+
+    ``enclosing`` maps the nodes being built around this one to their paths: an alias to one
+    of them would make the value contain itself."""
     budget[0] -= 1
     if budget[0] < 0:
         raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected at most "
                            f"{MAX_NODES} values, got more (alias expansion?)"])
+    enclosing = {} if enclosing is None else enclosing
+    if id(node) in enclosing:
+        raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected a value, got an alias "
+                           f"to the enclosing {format_path(enclosing[id(node)])} (a value containing itself)"])
+    if len(path) > MAX_DEPTH:
+        raise ConfigError([f"{_origin(label, node)}: {format_path(path[:2])}: expected at most {MAX_DEPTH} "
+                           "levels of nesting, got more"])
     origins.setdefault(path, _origin(label, node))
+    if isinstance(node, yaml.MappingNode):
+        tag_ok = node.tag == f"{_YAML_TAG}map"
+    elif isinstance(node, yaml.SequenceNode):
+        tag_ok = node.tag == f"{_YAML_TAG}seq"
+    else:
+        tag_ok = node.tag in _SCALAR_TAGS
+    if not tag_ok:
+        problems.append(f"{_origin(label, node)}: {format_path(path)}: expected plain YAML, "
+                        f"got the tag {_shown_tag(node.tag)!r} on {_node_kind(node)}")
+        return None
+    inner = {**enclosing, id(node): path} if isinstance(node, yaml.CollectionNode) else enclosing
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -95,9 +132,9 @@ def _construct(node: yaml.Node, label: str, path: KeyPath, origins: dict[KeyPath
                                 "expected plain keys, got a '<<' merge key")
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                shown = getattr(key_node, "value", "?")
+                shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else _node_kind(key_node)
                 problems.append(f"{_origin(label, key_node)}: {format_path(path)}: "
-                                f"expected a string key, got {shown!r}")
+                                f"expected a string key, got {shown}")
                 continue
             name = key_node.value
             if name in result:
@@ -106,22 +143,36 @@ def _construct(node: yaml.Node, label: str, path: KeyPath, origins: dict[KeyPath
                                 f"expected each key once, got a duplicate (first at line {first.line})")
                 continue
             origins[(*path, name)] = _origin(label, key_node)
-            result[name] = _construct(value_node, label, (*path, name), origins, problems, budget)
+            result[name] = _construct(value_node, label, (*path, name), origins, problems, budget, inner)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, label, (*path, str(index)), origins, problems, budget)
+        return [_construct(item, label, (*path, str(index)), origins, problems, budget, inner)
                 for index, item in enumerate(node.value)]
     loader = _Loader("")
     try:
         return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError):  # e.g. !!int on "thirty"
+        problems.append(f"{_origin(label, node)}: {format_path(path)}: expected a value its tag "
+                        f"{_shown_tag(node.tag)!r} accepts, got {node.value!r}")
+        return None
     finally:
         loader.dispose()
+
+
+def _line_column(text: str) -> str:
+    """``line:col`` just past ``text``, the part of a document before some position."""
+    return f"{text.count(chr(10)) + 1}:{len(text) - text.rfind(chr(10))}"
 
 
 def parse_yaml(text: str, label: str) -> Layer:
     """Parse one YAML document into a layer; syntax errors keep their position."""
     try:
         node = yaml.compose(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; libyaml counts UTF-8 bytes
+        before = (text.encode()[: exc.position].decode(errors="ignore") if _Loader.__name__.startswith("C")
+                  else text[: exc.position])
+        raise ConfigError([f"{label}:{_line_column(before)}: <yaml>: expected valid YAML, "
+                           f"got {str(exc).splitlines()[0]}"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
@@ -159,7 +210,8 @@ def _read_layer(path: Path, label: str | None, mtime_ns: int, size: int) -> Laye
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{label or path}:1:1: <yaml>: expected UTF-8 text, got {exc.reason}"]) from None
+        where = _line_column(exc.object[: exc.start].decode("utf-8", errors="replace"))
+        raise ConfigError([f"{label or path}:{where}: <yaml>: expected UTF-8 text, got {exc.reason}"]) from None
     return parse_yaml(text, label or str(path))
 
 
@@ -242,9 +294,10 @@ def load(env_dir: Path, name: str, overrides: list[str] | None = None) -> Config
     """Read defaults, the environment file and overrides, and merge them."""
     check_env_name(name)
     env_file = env_dir / f"{name}.yaml"
-    if not env_file.is_file():
+    if env_file.name == DEFAULTS_FILE or not env_file.is_file():
         known = ", ".join(environment_names(env_dir)) or "none"
-        raise UsageError(f"environment {name!r}: no file {env_file} (known: {known})")
+        problem = "holds the shared defaults" if env_file.name == DEFAULTS_FILE else "no file"
+        raise UsageError(f"environment {name!r}: {problem} {env_file} (known: {known})")
     layers = []
     defaults = env_dir / DEFAULTS_FILE
     if defaults.is_file():

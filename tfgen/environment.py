@@ -14,6 +14,7 @@ from tfgen.errors import ConfigError
 _EXPECTED = {
     "int_type": "expected an integer",
     "float_type": "expected a number",
+    "finite_number": "expected a finite number",
     "string_type": "expected a string",
     "bool_type": "expected true or false",
     "list_type": "expected a list",

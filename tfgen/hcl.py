@@ -40,8 +40,12 @@ def string(value: str) -> str:
 
 
 def key(name: str) -> str:
-    """An object key: bare when it is an identifier, quoted otherwise."""
-    return name if _IDENTIFIER.match(name) else string(name)
+    """An object key: bare when it is an identifier, quoted otherwise.
+
+    ``for`` is quoted too: an object constructor whose first key is a bare ``for`` is read as a
+    ``for`` expression (``{ for = 1 }`` is a syntax error in Terraform).
+    """
+    return name if _IDENTIFIER.match(name) and name != "for" else string(name)
 
 
 def literal(value: Any) -> str:

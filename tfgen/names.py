@@ -18,8 +18,8 @@ FUNCTION_KEYS = ("payment_validation", "fraud_detection", "transaction_processin
 ROTATION_KEY = "db_secret_rotation"
 COLORS = ("blue", "green")
 # One customer-managed key per data domain; card_tokens is the HMAC key that
-# turns card numbers into tokens.
-KMS_KEYS = ("card_tokens", "dynamodb", "logs", "rds", "s3", "secrets", "sns")
+# turns card numbers into tokens; backup exists only while backup.enabled.
+KMS_KEYS = ("backup", "card_tokens", "dynamodb", "lambda", "logs", "rds", "s3", "secrets", "sns")
 SECURITY_GROUPS = ("alb", "database", "endpoints", "lambda", "rotation_lambda", "vpc_link")
 PARAMETERS = ("api-endpoint", "db-endpoint", "table-name")
 ALARMS = ("api_p99_latency", "aurora_cpu", "dynamodb_throttles")
@@ -67,6 +67,10 @@ SECURITY_GROUP = Rule("security group name", 255, re.compile(r"^(?!sg-)[A-Za-z0-
 SSM_PARAMETER = Rule("SSM parameter name", 1011, re.compile(r"^(/[A-Za-z0-9_.-]+)+$"),
                      "/-separated letters, digits and _.-")
 API = Rule("API or VPC link name", 128, _GENERIC, "letters, digits and ./#+=,@:_-")
+BACKUP_VAULT = Rule("backup vault name", 50, re.compile(r"^[A-Za-z0-9_-]+$"),
+                    "letters, digits, hyphens and underscores", 2)
+BACKUP_PLAN = Rule("backup plan or selection name", 50, re.compile(r"^[A-Za-z0-9_.-]+$"),
+                   "letters, digits and _.-")
 CLOUDWATCH = Rule("CloudWatch alarm or dashboard name", 255, _LAMBDA,
                   "letters, digits, hyphens and underscores")
 GENERIC = Rule("name", 255, _GENERIC, "letters, digits and ./#+=,@:_-")
@@ -97,6 +101,7 @@ def names(env: str, cfg: Environment) -> dict[str, Any]:
         "flow_logs": f"/aws/vpc/flow-logs/vpc-{env}",
         "flow_logs_role": f"vpc-flow-logs-{env}",
         "audit_bucket": f"payment-audit-logs-{env}",
+        "access_log_bucket": f"payment-access-logs-{env}",
         "table": f"transactions-{env}",
         "aurora_cluster": cluster,
         "aurora_instances": {"writer": f"{cluster}-writer", **{key: f"{cluster}-{key}" for key in readers}},
@@ -104,6 +109,10 @@ def names(env: str, cfg: Environment) -> dict[str, Any]:
         "aurora_log_group": f"/aws/rds/cluster/{cluster}/postgresql",
         "db_subnet_group": f"aurora-subnets-{env}",
         "db_parameter_group": f"{cluster}-{engine_family(cfg.database.engine_version)}",
+        "rds_monitoring_role": f"rds-monitoring-{env}",
+        "backup_vault": f"payment-backups-{env}",
+        "backup_plan": cluster,
+        "backup_role": f"aws-backup-{env}",
         "alb": f"payment-alb-{env}",
         "api": api,
         "api_log_group": f"/aws/apigateway/{api}",
@@ -117,7 +126,8 @@ def names(env: str, cfg: Environment) -> dict[str, Any]:
             "aurora_cpu": f"aurora-cpu-{env}",
             "dynamodb_throttles": f"dynamodb-throttles-{env}",
         },
-        "kms_aliases": {key: f"alias/{dashed(key)}-{env}" for key in KMS_KEYS},
+        "kms_aliases": {key: f"alias/{dashed(key)}-{env}" for key in KMS_KEYS
+                        if key != "backup" or cfg.backup.enabled},
         "security_groups": {
             "alb": f"payment-alb-{env}",
             "database": f"{cluster}",
@@ -140,13 +150,15 @@ def checked(env: str, cfg: Environment) -> list[tuple[Rule, str]]:
     n = names(env, cfg)
     result: list[tuple[Rule, str]] = [
         (S3_BUCKET, n["audit_bucket"]),
+        (S3_BUCKET, n["access_log_bucket"]),
         (ALB, n["alb"]),
         (RDS_CLUSTER, n["aurora_cluster"]),
         (DYNAMODB, n["table"]),
     ]
     result += [(LAMBDA, name) for name in n["functions"].values()]
-    result += [(IAM_ROLE, name) for name in (*n["roles"].values(), n["flow_logs_role"])]
-    result += [(IAM_POLICY, name) for name in (*n["roles"].values(), n["flow_logs_role"])]
+    inline = (*n["roles"].values(), n["flow_logs_role"], n["rds_monitoring_role"])  # role and policy share a name
+    result += [(IAM_ROLE, name) for name in (*inline, n["backup_role"])]
+    result += [(IAM_POLICY, name) for name in inline]
     result += [(TARGET_GROUP, name) for pair in n["target_groups"].values() for name in pair.values()]
     result += [(RDS_INSTANCE, name) for name in n["aurora_instances"].values()]
     result += [(RDS_SNAPSHOT, n["aurora_final_snapshot"]),
@@ -159,6 +171,7 @@ def checked(env: str, cfg: Environment) -> list[tuple[Rule, str]]:
     result += [(SSM_PARAMETER, name) for name in n["parameters"].values()]
     result += [(API, n["api"]), (API, n["vpc_link"])]
     result += [(CLOUDWATCH, name) for name in (n["dashboard"], *n["alarms"].values())]
+    result += [(BACKUP_VAULT, n["backup_vault"]), (BACKUP_PLAN, n["backup_plan"])]
     result += [(GENERIC, name) for name in (n["vpc"], n["igw"])]
     return result
 

@@ -116,6 +116,8 @@ def context(loaded: Loaded) -> dict[str, Any]:
         "engine_family": naming.engine_family(cfg.database.engine_version),
         "throttle_metrics": throttle_metrics(cfg.monitoring.dynamodb_throttle_operations),
         "throttle_expression": throttle_expression(cfg.monitoring.dynamodb_throttle_operations),
+        # templates/_checkov.j2 writes these inside the block each address names.
+        "checkov_skips": cfg.compliance.active(),
     }
 
 
@@ -123,7 +125,8 @@ def service_hosts(region: str) -> dict[str, str]:
     """The regional host name of each AWS service the stack names in policies and settings."""
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return {service: f"{service}.{region}.{suffix}"
-            for service in ("dynamodb", "kms", "logs", "rds", "s3", "secretsmanager", "sns")}
+            for service in ("backup", "dynamodb", "kms", "lambda", "logs", "rds", "s3", "secretsmanager",
+                            "sns")}
 
 
 # The AWS APIs the functions behind each security group call from inside the VPC.
@@ -143,7 +146,7 @@ def functions(cfg: Environment, names: dict[str, Any]) -> dict[str, dict[str, An
         for key in naming.FUNCTION_KEYS for fn in [getattr(cfg.lambda_.functions, key)]
     }
     rotation = cfg.lambda_.rotation
-    sizes[naming.ROTATION_KEY] = (rotation.memory_mb, rotation.timeout_s, None)
+    sizes[naming.ROTATION_KEY] = (rotation.memory_mb, rotation.timeout_s, rotation.reserved_concurrency)
     return {
         key: {"function_name": names["functions"][key], "handler": f"{key}.handler",
               "log_group": names["log_groups"][key], "memory_size": memory, "timeout": timeout,

@@ -33,7 +33,7 @@ RetentionDays = Literal[
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def _cidr(value: str) -> str:
@@ -65,6 +65,14 @@ class ProviderSettings(Model):
     skip_region_validation: bool = False
     skip_requesting_account_id: bool = False
     s3_use_path_style: bool = False
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:  # attribute names of the provider's endpoints block: bare identifiers
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"expected AWS service names such as 's3' or 'secretsmanager', got {name!r}")
+        return value
 
 
 class Network(Model):
@@ -113,6 +121,16 @@ class Database(Model):
     cluster_parameters: dict[str, str]
     log_exports: list[Literal["postgresql"]]
     log_retention_days: RetentionDays
+    monitoring_interval_s: Literal[0, 1, 5, 10, 15, 30, 60]
+    performance_insights: bool
+    performance_insights_retention_days: int
+
+    @field_validator("performance_insights_retention_days")
+    @classmethod
+    def _insights_retention(cls, value: int) -> int:
+        if value not in (7, 731) and not (value % 31 == 0 and 31 <= value <= 713):
+            raise ValueError(f"expected 7, a multiple of 31 up to 713 (months), or 731 days, got {value}")
+        return value
 
     @field_validator("engine_version")
     @classmethod
@@ -190,6 +208,7 @@ class Functions(Model):
 class Rotation(Model):
     memory_mb: Annotated[int, Field(ge=128, le=10240)]
     timeout_s: Annotated[int, Field(ge=30, le=900)]  # a rotation step needs at least 30 s
+    reserved_concurrency: Annotated[int, Field(ge=1)] | None
     rotation_days: Annotated[int, Field(ge=1, le=1000)]
 
 
@@ -216,6 +235,7 @@ class Lambda(Model):
 
 class Api(Model):
     stage_name: str
+    authorization_type: Literal["AWS_IAM", "NONE"]
     throttling_burst_limit: PositiveInt
     throttling_rate_limit: Annotated[float, Field(gt=0)]
     log_retention_days: RetentionDays
@@ -242,6 +262,63 @@ class Storage(Model):
     noncurrent_expiration_days: Annotated[int, Field(ge=365)] | None = None
     abort_incomplete_upload_days: PositiveInt
     force_destroy: bool
+    access_log_glacier_days: PositiveInt
+    access_log_expiration_days: Annotated[int, Field(ge=365)]
+
+
+class Backup(Model):
+    """AWS Backup of the Aurora cluster, into a vault encrypted with its own key."""
+
+    enabled: bool
+    schedule: str
+    retention_days: Annotated[int, Field(ge=1, le=36500)]
+    force_destroy: bool
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not re.fullmatch(r"cron\((\S+ ){5}\S+\)", value):
+            raise ValueError(f"expected a six-field AWS cron expression such as 'cron(0 6 * * ? *)', got {value!r}")
+        return value
+
+
+_CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_[0-9]+$")
+_ADDRESS = re.compile(r"^(data\.)?aws_[a-z0-9_]+\.[A-Za-z_][A-Za-z0-9_-]*$")
+_MIN_REASON = 40
+
+
+class Compliance(Model):
+    """Checkov checks skipped inline, keyed by the block's address, then the check ID, with the reason.
+
+    A null reason (or a null address) cancels a skip an earlier layer set.
+    """
+
+    skips: dict[str, dict[str, str | None] | None]
+
+    @field_validator("skips")
+    @classmethod
+    def _skips(cls, value: dict[str, dict[str, str | None] | None]) -> dict[str, dict[str, str | None] | None]:
+        for address, checks in value.items():
+            if not _ADDRESS.match(address):
+                raise ValueError(f"expected a block address such as 'aws_lambda_function.this' or "
+                                 f"'data.aws_iam_policy_document.kms', got {address!r}")
+            for check, reason in (checks or {}).items():
+                if not _CHECK_ID.match(check):
+                    raise ValueError(f"{address}: expected a checkov check ID such as 'CKV_AWS_116', got {check!r}")
+                if reason is None:
+                    continue
+                if len(reason.strip()) < _MIN_REASON or len(reason.split()) < 6:
+                    raise ValueError(f"{address}.{check}: expected a specific reason (at least {_MIN_REASON} "
+                                     f"characters saying why the check does not apply here), got {reason!r}")
+                if any(ord(char) < 32 or ord(char) == 127 for char in reason):
+                    raise ValueError(f"{address}.{check}: expected a reason on one line, got {reason!r}")
+        return value
+
+    def active(self) -> dict[str, dict[str, str]]:
+        """The skips in force: cancelled ones left out, addresses and checks sorted."""
+        return {address: dict(sorted((check, reason) for check, reason in checks.items() if reason is not None))
+                for address, checks in sorted(self.skips.items())
+                if checks and any(reason is not None for reason in checks.values())}
 
 
 class Monitoring(Model):
@@ -277,7 +354,9 @@ class Environment(Model):
     api: Api
     alb: Alb
     storage: Storage
+    backup: Backup
     monitoring: Monitoring
+    compliance: Compliance
 
     @field_validator("region")
     @classmethod
@@ -292,6 +371,10 @@ class Environment(Model):
         for name in value:
             if not _TAG_KEY.match(name) or name.lower().startswith("aws:"):
                 raise ValueError(f"expected tag keys AWS accepts, got {name!r}")
+        for name, text in value.items():
+            if len(text) > 256:
+                raise ValueError(f"expected tag values of at most 256 characters (AWS limit), got {len(text)} "
+                                 f"for {name!r}")
         return value
 
 
@@ -326,6 +409,31 @@ def _network_problems(net: Network) -> list[Problem]:
                     found.append((path, f"expected no overlap with {'.'.join(other_path)} "
                                   f"({other}), got {cidr!r}"))
             seen.append((subnet, path))
+    return found
+
+
+# Skips that hold only while the ALB serves plain HTTP to the VPC link: with a
+# certificate the HTTP listener is not rendered and these checks pass.
+_PLAIN_HTTP_SKIPS: dict[str, frozenset[str] | None] = {
+    "aws_lb_listener.http": None,  # every check: the block is gone
+    "aws_lb.this": frozenset({"CKV2_AWS_20"}),
+    "aws_vpc_security_group_ingress_rule.alb_from_vpc_link": frozenset({"CKV_AWS_260"}),
+}
+
+
+def _plain_http_skip_problems(cfg: Environment) -> list[Problem]:
+    if cfg.alb.certificate_arn is None:
+        return []
+    found: list[Problem] = []
+    for address, checks in cfg.compliance.active().items():
+        if address not in _PLAIN_HTTP_SKIPS:
+            continue
+        stale = _PLAIN_HTTP_SKIPS[address]
+        for check in checks:
+            if stale is None or check in stale:
+                found.append((("compliance", "skips", address, check),
+                              "expected no skip once alb.certificate_arn is set (the ALB then serves HTTPS "
+                              "only, so the check passes): set it to null, got a skip"))
     return found
 
 
@@ -372,6 +480,7 @@ def cross_problems(cfg: Environment) -> list[Problem]:
                       "verifies it on the HTTPS listener), got nothing"))
     if cfg.alb.http_port == cfg.alb.https_port:
         found.append((("alb", "https_port"), f"expected a port other than http_port, got {cfg.alb.https_port}"))
+    found += _plain_http_skip_problems(cfg)
     if cfg.terraform.backend == "s3" and not cfg.terraform.state_bucket:
         found.append((("terraform", "state_bucket"), "expected a bucket name for the s3 backend, got ''"))
     return found

@@ -61,6 +61,11 @@ ALLOWLIST: tuple[Allowed, ...] = (
             "moto's EnableKeyRotation ignores RotationPeriodInDays and GetKeyRotationStatus "
             "does not return it, so the period reads back as 0 (rotation itself is enabled; "
             "verify.py checks KeyRotationEnabled)"),
+    *(Allowed("aws_rds_cluster_instance", attribute,
+              "moto's CreateDBInstance/DescribeDBInstances drop Performance Insights, so an instance "
+              "reads back with it off and without its key and retention")
+      for attribute in ("performance_insights_enabled", "performance_insights_kms_key_id",
+                        "performance_insights_retention_period")),
     Allowed("aws_lambda_function", "logging_config",
             "moto's CreateFunction/GetFunction drop LoggingConfig, so the function reads back "
             "without its log format and log group"),

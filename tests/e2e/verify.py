@@ -306,7 +306,8 @@ class Verifier:
         for key, base in FUNCTION_NAMES.items():
             name = f"{base}-{self.env}"
             if key == "db_secret_rotation":
-                memory, timeout, reserved = cfg.rotation.memory_mb, cfg.rotation.timeout_s, None
+                memory, timeout = cfg.rotation.memory_mb, cfg.rotation.timeout_s
+                reserved = cfg.rotation.reserved_concurrency
             else:
                 fn = getattr(cfg.functions, key)
                 memory, timeout, reserved = fn.memory_mb, fn.timeout_s, fn.reserved_concurrency

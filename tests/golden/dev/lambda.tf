@@ -46,7 +46,7 @@ locals {
       handler                        = "db_secret_rotation.handler"
       log_group                      = "/aws/lambda/db-secret-rotation-dev"
       memory_size                    = 256
-      reserved_concurrent_executions = null
+      reserved_concurrent_executions = 1
       source_code_hash               = "4k7gEsy26W+coBsPgaoMUqKhH/hQoryGE5/A7EZJis4="
       timeout                        = 60
     }
@@ -109,6 +109,8 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
+  #checkov:skip=CKV_AWS_338:"dev holds no real cardholder data and is torn down at will, so its function, API and database logs are kept 30 days to keep it cheap; staging and prod keep them 365 days (PCI DSS 10.5.1)."
+
   for_each = local.functions
 
   name              = each.value.log_group
@@ -117,6 +119,9 @@ resource "aws_cloudwatch_log_group" "lambda" {
 }
 
 resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:"No function is ever invoked asynchronously: the ALB invokes the payment functions and Secrets Manager invokes the rotation function synchronously, and a dead-letter queue only receives failed asynchronous events; failures go back to the caller and into the logs."
+  #checkov:skip=CKV_AWS_272:"Each function deploys the zip tfgen builds reproducibly, pinned by source_code_hash (its SHA-256). Code signing would need an S3 upload and an AWS Signer job at apply time whose signed zip is not that reproducible package; integrity rests on the hash of the reviewed render."
+
   for_each = local.functions
 
   function_name                  = each.value.function_name
@@ -130,6 +135,7 @@ resource "aws_lambda_function" "this" {
   filename                       = each.value.filename
   source_code_hash               = each.value.source_code_hash
   publish                        = true
+  kms_key_arn                    = aws_kms_key.this["lambda"].arn
 
   environment {
     variables = merge(local.function_settings[each.key], local.function_resources[each.key])

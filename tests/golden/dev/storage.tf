@@ -15,8 +15,20 @@ locals {
 }
 
 resource "aws_s3_bucket" "this" {
+  #checkov:skip=CKV2_AWS_62:"Nothing consumes object events of the audit bucket: transaction-processing only writes records, and every request to the bucket is recorded by its S3 server access logs in the access-log bucket."
+  #checkov:skip=CKV_AWS_144:"The platform runs in one region and has no recovery region to replicate to; a copy in a second region would widen the cardholder-data environment. Versioning and S3's multi-zone redundancy keep the audit records."
+
   bucket        = "payment-audit-logs-dev"
   force_destroy = true
+}
+
+# Every request to the audit bucket, to the access-log bucket below.
+resource "aws_s3_bucket_logging" "this" {
+  bucket        = aws_s3_bucket.this.id
+  target_bucket = aws_s3_bucket.access_logs.id
+  target_prefix = local.access_log_prefixes.s3
+
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {
@@ -136,4 +148,179 @@ resource "aws_s3_bucket_policy" "this" {
   policy = data.aws_iam_policy_document.audit_bucket.json
 
   depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+################################################################################
+# Access-log bucket: S3 server access logs of the audit bucket and the ALB's
+# access logs (PCI DSS 10.2.1: every access to the audit records and every
+# request to the platform)
+#
+# Both log delivery services write only to buckets encrypted with SSE-S3
+# (AES256), never SSE-KMS, so this bucket cannot use the s3 key. It keeps
+# three months at hand, then Glacier, and a year in all (PCI DSS 10.5.1); a
+# deleted or overwritten log file stays recoverable as long.
+################################################################################
+
+locals {
+  # Key prefixes of the two deliveries (ALB logs go under <prefix>/AWSLogs/).
+  access_log_prefixes = {
+    alb = "alb"
+    s3  = "s3/payment-audit-logs-dev/"
+  }
+}
+
+resource "aws_s3_bucket" "access_logs" {
+  #checkov:skip=CKV2_AWS_62:"Nothing consumes object events of the access-log bucket: it only receives log files from S3 server access logging and the load balancer."
+  #checkov:skip=CKV_AWS_144:"The platform runs in one region and has no recovery region to replicate to; versioning and S3's multi-zone redundancy keep the log files."
+  #checkov:skip=CKV_AWS_145:"S3 server access logging and ALB access logs deliver only to buckets whose default encryption is SSE-S3 (AES256); a log target bucket cannot use SSE-KMS."
+
+  bucket        = "payment-access-logs-dev"
+  force_destroy = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+
+  rule {
+    id     = "archive-then-expire-access-logs"
+    status = "Enabled"
+
+    filter {}
+
+    transition {
+      days          = 90
+      storage_class = "GLACIER"
+    }
+
+    expiration {
+      days = 365
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 365
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.access_logs]
+}
+
+# Elastic Load Balancing's account for this region, which writes ALB access logs.
+data "aws_elb_service_account" "this" {}
+
+data "aws_iam_policy_document" "access_logs" {
+  statement {
+    sid       = "S3ServerAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.access_logs.arn}/${local.access_log_prefixes.s3}*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [aws_s3_bucket.this.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "AlbAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.access_logs.arn}/${local.access_log_prefixes.alb}/AWSLogs/${local.account_id}/*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [data.aws_elb_service_account.this.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyOutdatedTls"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "NumericLessThan"
+      variable = "s3:TlsVersion"
+      values   = [local.audit_minimum_tls_version]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  policy = data.aws_iam_policy_document.access_logs.json
+
+  depends_on = [aws_s3_bucket_public_access_block.access_logs]
 }

@@ -33,6 +33,9 @@ resource "aws_iam_role" "lambda" {
 ################################################################################
 
 data "aws_iam_policy_document" "lambda_base" {
+  #checkov:skip=CKV_AWS_111:"ENI management for VPC Lambdas and X-Ray uploads: the network-interface actions act on interfaces Lambda has not created yet, and the Describe and X-Ray actions have no resource type, so AWS accepts only * as their resource (AWSLambdaVPCAccessExecutionRole does the same)."
+  #checkov:skip=CKV_AWS_356:"ENI management for VPC Lambdas and X-Ray uploads: the network-interface actions act on interfaces Lambda has not created yet, and the Describe and X-Ray actions have no resource type, so AWS accepts only * as their resource (AWSLambdaVPCAccessExecutionRole does the same)."
+
   for_each = local.functions
 
   # The log group is created by Terraform, so no logs:CreateLogGroup.
@@ -40,6 +43,20 @@ data "aws_iam_policy_document" "lambda_base" {
     sid       = "OwnLogGroup"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"]
+  }
+
+  # Lambda decrypts the function's environment variables, encrypted with the
+  # lambda key, with the execution role when it starts the function.
+  statement {
+    sid       = "EnvironmentVariablesKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this["lambda"].arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["lambda.us-east-1.amazonaws.com"]
+    }
   }
 
   # Lambda creates and removes the function's network interfaces in the

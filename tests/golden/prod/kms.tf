@@ -27,7 +27,9 @@ locals {
 
 locals {
   kms_keys = {
+    backup   = { description = "AWS Backup vault", via_service = "backup.us-east-1.amazonaws.com" }
     dynamodb = { description = "DynamoDB transactions table", via_service = "dynamodb.us-east-1.amazonaws.com" }
+    lambda   = { description = "Lambda environment variables", via_service = "lambda.us-east-1.amazonaws.com" }
     logs     = { description = "CloudWatch Logs log groups", via_service = null }
     rds      = { description = "Aurora PostgreSQL storage", via_service = "rds.us-east-1.amazonaws.com" }
     s3       = { description = "S3 audit log bucket", via_service = "s3.us-east-1.amazonaws.com" }
@@ -36,8 +38,10 @@ locals {
   }
 
   kms_aliases = {
+    backup      = "alias/backup-prod"
     card_tokens = "alias/card-tokens-prod"
     dynamodb    = "alias/dynamodb-prod"
+    lambda      = "alias/lambda-prod"
     logs        = "alias/logs-prod"
     rds         = "alias/rds-prod"
     s3          = "alias/s3-prod"
@@ -47,6 +51,10 @@ locals {
 }
 
 data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:"A KMS key policy: there the resource * means the key the policy is attached to. Its principals are the account root, which only delegates to the account's IAM policies (they name each key), and the CloudWatch Logs and CloudWatch alarm services on the logs and sns keys."
+  #checkov:skip=CKV_AWS_111:"A KMS key policy: there the resource * means the key the policy is attached to. Its principals are the account root, which only delegates to the account's IAM policies (they name each key), and the CloudWatch Logs and CloudWatch alarm services on the logs and sns keys."
+  #checkov:skip=CKV_AWS_356:"A KMS key policy: there the resource * means the key the policy is attached to. Its principals are the account root, which only delegates to the account's IAM policies (they name each key), and the CloudWatch Logs and CloudWatch alarm services on the logs and sns keys."
+
   for_each = local.kms_keys
 
   # In a key policy "*" as the resource means this key.
@@ -153,6 +161,10 @@ resource "aws_kms_alias" "this" {
 ################################################################################
 
 data "aws_iam_policy_document" "card_tokens" {
+  #checkov:skip=CKV_AWS_109:"The card token key's policy: there the resource * means this one key; it lets the account root (delegating to IAM) administer the key and the payment-validation role call kms:GenerateMac with it, nothing else."
+  #checkov:skip=CKV_AWS_111:"The card token key's policy: there the resource * means this one key; it lets the account root (delegating to IAM) administer the key and the payment-validation role call kms:GenerateMac with it, nothing else."
+  #checkov:skip=CKV_AWS_356:"The card token key's policy: there the resource * means this one key; it lets the account root (delegating to IAM) administer the key and the payment-validation role call kms:GenerateMac with it, nothing else."
+
   statement {
     sid       = "AccountAdministration"
     actions   = ["kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*", "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:Update*"]

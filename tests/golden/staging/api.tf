@@ -38,12 +38,15 @@ resource "aws_apigatewayv2_integration" "alb" {
   }
 }
 
+# Every caller signs its requests (SigV4) with credentials that IAM allows
+# execute-api:Invoke on the route; unsigned requests get 403.
 resource "aws_apigatewayv2_route" "this" {
   for_each = local.routes
 
-  api_id    = aws_apigatewayv2_api.this.id
-  route_key = each.value.route_key
-  target    = "integrations/${aws_apigatewayv2_integration.alb.id}"
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.value.route_key
+  target             = "integrations/${aws_apigatewayv2_integration.alb.id}"
+  authorization_type = "AWS_IAM"
 }
 
 ################################################################################

@@ -43,7 +43,7 @@ def test_overrides_are_yaml_scalars(raw: str, value: object) -> None:
 
 @pytest.mark.parametrize("pair", ["novalue", "=1", "a..b=1"])
 def test_malformed_override_is_a_usage_error(pair: str) -> None:
-    with pytest.raises(UsageError, match="expected KEY.PATH=VALUE"):
+    with pytest.raises(UsageError, match=r"expected KEY\.PATH=VALUE"):
         config.parse_overrides([pair])
 
 

@@ -118,7 +118,8 @@ def test_emulator_settings_come_only_from_configuration() -> None:
         "provider.endpoints.s3=http://127.0.0.1:5000", "provider.endpoints.sts=http://127.0.0.1:5000",
         "provider.access_key=test", "provider.secret_key=test", "provider.skip_credentials_validation=true",
         "provider.s3_use_path_style=true"])
-    provider = parse(render.render(loaded, ROOT / "templates", ROOT / "lambdas").files["providers.tf"].decode())["provider"][0]["aws"]
+    text = render.render(loaded, ROOT / "templates", ROOT / "lambdas").files["providers.tf"].decode()
+    provider = parse(text)["provider"][0]["aws"]
     assert provider["endpoints"] == [{"s3": "http://127.0.0.1:5000", "sts": "http://127.0.0.1:5000"}]
     assert provider["access_key"] == "test" and provider["skip_credentials_validation"] is True
     assert provider["s3_use_path_style"] is True

@@ -56,7 +56,7 @@ def test_files_no_template_produces_any_more_are_removed_and_nothing_else(tmp_pa
 def test_refuses_a_non_empty_directory_without_manifest(tmp_path: Path) -> None:
     (tmp_path / "dev").mkdir()
     (tmp_path / "dev" / "main.tf").write_text("mine")
-    with pytest.raises(OutputError, match="has no .tfgen-manifest.json"):
+    with pytest.raises(OutputError, match=r"has no \.tfgen-manifest\.json"):
         output.write(tree({"a.tf": "a\n"}), tmp_path / "dev")
     assert (tmp_path / "dev" / "main.tf").read_text() == "mine"
 

@@ -89,7 +89,8 @@ def test_free_text_cannot_break_out_of_its_string(tmp_path: Path) -> None:
     evil = '  Evil: "x\\" }\\nresource \\"aws_iam_user\\" \\"y\\" { name = \\"${var.z}%{if 1}"'
     dev.write_text(dev.read_text().replace("  Owner: payments-dev", "  Owner: payments-dev\n" + evil))
     rendered = fresh("dev", env_dir=env_dir).files["providers.tf"].decode()
-    assert 'Evil               = "x\\" }\\nresource \\"aws_iam_user\\" \\"y\\" { name = \\"$${var.z}%%{if 1}"' in rendered
+    expected = 'Evil               = "x\\" }\\nresource \\"aws_iam_user\\" \\"y\\" { name = \\"$${var.z}%%{if 1}"'
+    assert expected in rendered
     from tfgen.lint import parse
 
     assert "aws_iam_user" not in str(parse(rendered).get("resource", []))

@@ -150,4 +150,9 @@ resource "aws_lb_listener_rule" "this" {
       values = [each.value.method]
     }
   }
+
+  # Weights change only after the aliases point at their new versions, so a
+  # finalize (blue takes green's version, then 100 %) never sends traffic to
+  # the old version in between.
+  depends_on = [aws_lambda_alias.this]
 }

@@ -315,6 +315,15 @@ def test_max_step_and_force_allow_larger_steps(run: Run, project: Path, env_file
     assert probe(project, "fraud_detection").endswith("weights = [10, 90] }")
 
 
+def test_the_step_limit_comes_from_the_environment(run: Run, project: Path, env_file: Path) -> None:
+    defaults = project / "environments" / "defaults.yaml"
+    defaults.write_text(defaults.read_text().replace("traffic_max_step: 25", "traffic_max_step: 5"))
+    result = run("traffic", "dev", "shift", "--green", "20", "--green-version", "3")
+    assert result.exit_code == 2
+    assert "is a step of 10 points, more than --max-step 5" in result.stderr
+    moved(run, "shift", "--green", "15", "--green-version", "3")
+
+
 def test_lowering_green_is_never_limited_by_max_step(
     run: Run, project: Path, env_file: Path
 ) -> None:

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_OUT = Path("build")
-DEFAULT_MAX_STEP = 25
 
 
 def _common(func: F) -> F:
@@ -130,12 +129,13 @@ def traffic(ctx: click.Context, env: str, out: Path | None, plan: bool) -> None:
               help="Percent of requests for green; blue gets 100-N.")
 @click.option("--green-version", metavar="VERSION",
               help="Also point the green alias at this published version (or 'latest').")
-@click.option("--max-step", type=click.IntRange(1, 100), default=DEFAULT_MAX_STEP,
-              show_default=True, help="Refuse to raise green by more than this many points.")
+@click.option("--max-step", type=click.IntRange(1, 100), default=None,
+              help="Refuse to raise green by more than this many points "
+                   "[default: lambda.traffic_max_step of the environment].")
 @_force
 @_functions
 @_common
-def shift(green: int, green_version: str | None, max_step: int, force: bool,
+def shift(green: int, green_version: str | None, max_step: int | None, force: bool,
           functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
     """Give green N percent of the traffic and blue the rest.
 
@@ -145,6 +145,9 @@ def shift(green: int, green_version: str | None, max_step: int, force: bool,
     """
     from tfgen import traffic as core
 
+    if max_step is None:
+        project, env, _ = _target(out, plan)
+        max_step = project.load([env])[0].model.lambda_.traffic_max_step
     _move(partial(core.shifted, green=green, green_version=green_version, max_step=max_step,
                   force=force), functions, out, plan)
 

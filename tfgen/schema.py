@@ -227,6 +227,7 @@ class Lambda(Model):
     fraud_amount_threshold: Annotated[float, Field(gt=0)]
     fraud_velocity_window_s: WindowSeconds
     fraud_velocity_max: PositiveInt
+    traffic_max_step: Annotated[int, Field(ge=1, le=100)]
     fraud_failure_window_s: WindowSeconds
     fraud_failure_max: PositiveInt
     functions: Functions

@@ -59,3 +59,10 @@ def test_lint_finds_undeclared_references(tmp_path: Path) -> None:
         f"{tmp_path / 'main.tf'}: reference to undeclared aws_subnet.missing",
         f"{tmp_path / 'main.tf'}: reference to undeclared local.cidr",
     ]
+
+
+def test_lint_reads_interpolations_but_not_escaped_templates(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_vpc" "this" {\n  cidr_block = "10.0.0.0/16"\n'
+        '  tags = {\n    Name = "vpc-${local.env}"\n    Note = "$${var.not_a_ref}"\n  }\n}\n')
+    assert lint.check(tmp_path) == [f"{tmp_path / 'main.tf'}: reference to undeclared local.env"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +41,19 @@ def test_golden(env: str, update_golden: bool) -> None:
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_render_is_deterministic(env: str) -> None:
     assert fresh(env).files == fresh(env).files
+
+
+def test_separate_processes_with_different_hash_seeds_write_identical_trees(tmp_path: Path) -> None:
+    """Set and dict ordering must never leak into the output: each run has its own hash seed."""
+    trees = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "TFGEN_CACHE_DIR": str(tmp_path / f"cache{seed}")}
+        subprocess.run([sys.executable, "-m", "tfgen", "render", "--all", "--out", str(out)], cwd=ROOT,
+                       env=env, check=True, capture_output=True)
+        trees.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert len(trees[0]) > 3 * len(SHIPPED_ENVS)
+    assert trees[0] == trees[1]
 
 
 def test_output_is_lf_with_one_trailing_newline_and_no_trailing_blanks() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import date
 from typing import Any
@@ -313,8 +314,9 @@ def test_logs_never_contain_card_data(aws: Any, capsys: pytest.CaptureFixture[st
     post(payment(card={"number": "4111111111111112", "cvv": "9876"}))
     output = capsys.readouterr().out
     assert output
-    for secret in (VISA, "4111111111111112", '"9876"', CVV):
-        assert secret not in output
+    for secret in (VISA, "4111111111111112", "9876", CVV):
+        # as a token of its own: random request and transaction ids may contain the digits
+        assert not re.search(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])", output), secret
     events = [json.loads(line) for line in output.splitlines()]
     validated = next(event for event in events if event["message"] == "payment validated")
     assert validated["card_last4"] == "1111"

@@ -72,11 +72,6 @@ TYPE_SERVICES: tuple[tuple[str, str | None], ...] = (
 TIMEOUTS_S = {"init": 300, "apply": 900, "output": 120, "plan": 300, "show": 120, "destroy": 900,
               "state": 120}
 TAIL_LINES = 60
-# moto_server is a development server in one Python process. With terraform's default of 10
-# concurrent operations, one CI run saw a CreateFunction answered 201 and then sent again
-# (409 "Function already exist" for 5 minutes until apply failed); fewer operations at once
-# has not shown it since, at the cost of ~40 s more apply.
-PARALLELISM = "-parallelism=4"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -314,7 +309,7 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
             run.require("init", run.terraform("init", "-input=false", "-no-color"))
 
         with run.phase("apply"):
-            run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color", PARALLELISM))
+            run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color"))
             applied = re.findall(r"Apply complete! Resources: (\d+) added", tail(logs / "apply.log", 400))
             say(f"apply: {applied[-1] if applied else '?'} resources added")
 
@@ -337,7 +332,7 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
                 f"allowlisted emulator artefacts: {verdict.summary()}")
 
         with run.phase("destroy"):
-            code = run.terraform("destroy", "-auto-approve", "-input=false", "-no-color", PARALLELISM)
+            code = run.terraform("destroy", "-auto-approve", "-input=false", "-no-color")
             if code != 0:
                 run.failures.append(f"destroy exited with {code}; last output ({logs / 'destroy.log'}):\n"
                                     f"{tail(logs / 'destroy.log')}")

@@ -20,6 +20,15 @@ lambda-alias-policies
     statement, then waits five minutes for the other (same Sid) to disappear and
     fails with "waiting for Lambda Permission ... delete: found resource".
     The fix keeps an alias-qualified permission on the alias, as AWS does.
+
+one-request-per-connection
+    moto_server runs werkzeug's development server, which turns on HTTP/1.1
+    keep-alive when it serves from threads. When it drops an idle kept-alive
+    connection just as the provider reuses it, the AWS SDK resends the request,
+    including ones the server already carried out: CI runs saw CreateFunction
+    answered 201 then refused with "Function already exist", and DeleteListener
+    refused with ListenerNotFound. Serving HTTP/1.0 (one request per
+    connection), as werkzeug allows, leaves no idle connection to race on.
 """
 
 from __future__ import annotations
@@ -99,7 +108,16 @@ def _patch_lambda_alias_policies() -> None:
     setattr(response_cls, "remove_permission", response_remove_permission)  # noqa: B010
 
 
-FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies}
+def _one_request_per_connection() -> None:
+    from moto.server import MotoRequestHandler
+
+    # werkzeug enables HTTP/1.1 for threaded serving only when the handler class moto_server
+    # passes to run_simple does not set protocol_version itself.
+    MotoRequestHandler.protocol_version = "HTTP/1.0"
+
+
+FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies,
+         "one-request-per-connection": _one_request_per_connection}
 
 
 def main(argv: list[str]) -> None:

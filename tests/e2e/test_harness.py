@@ -132,6 +132,22 @@ def test_the_emulator_answers_and_stops(tmp_path: Path) -> None:
     server.stop()  # idempotent
 
 
+def test_the_emulator_serves_one_request_per_connection(moto: Emulator) -> None:
+    import http.client
+    from urllib.parse import urlparse
+
+    url = urlparse(moto.url)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        connection.request("GET", "/moto-api/")
+        response = connection.getresponse()
+        response.read()
+        assert response.version == 10  # HTTP/1.0: the server closes the connection after answering
+        assert response.will_close
+    finally:
+        connection.close()
+
+
 def test_alias_permissions_are_kept_per_alias_as_on_aws(moto: Emulator) -> None:
     def client(service: str) -> Any:
         return boto3.client(service, region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="test",

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import ROOT, SHIPPED_ENVS
 from tfgen import environment, render
@@ -64,6 +66,27 @@ def test_output_is_lf_with_one_trailing_newline_and_no_trailing_blanks() -> None
             text = data.decode()
             assert "\r" not in text and text.endswith("\n") and not text.endswith("\n\n"), path
             assert not re.search(r"[ \t]+$", text, re.MULTILINE), path
+
+
+def _normalised_by_definition(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
+
+
+_PLAIN = st.lists(st.sampled_from(["\n", " ", "a", "{", "}"]), max_size=40).map("".join)
+_BLANKS = st.sampled_from(["\n", "\r\n", " ", "\t", "\r", "\v", "\x1f", "\u00a0", "\u3000", "\u2028", "\x85", "a"])
+_LAYOUT = st.one_of(_PLAIN, st.lists(st.one_of(_BLANKS, st.text(max_size=4)), max_size=40).map("".join))
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=500)
+@given(_LAYOUT)
+def test_normalise_matches_its_definition_on_any_text(text: str) -> None:
+    assert render._normalise(text) == _normalised_by_definition(text)
+
+
+def test_normalise_strips_what_the_fast_path_must_not_miss() -> None:
+    for text in ["a \nb\n", "a\t\nb", "a\r\n\r\n\r\n\r\nb", "a\u00a0\nb", "a\x1c\n", "a\n\n\n\nb  ", "x\v"]:
+        assert render._normalise(text) == _normalised_by_definition(text) != text
 
 
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)

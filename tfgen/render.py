@@ -293,9 +293,16 @@ def render(loaded: Loaded, template_dir: Path, lambda_dir: Path) -> Rendered:
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
+# Whitespace other than a space or newline; with " \n" and a non-ASCII character, what makes
+# the per-line strip necessary (templates rarely produce any, and a substring test is cheap).
+_RARE_BLANKS = ("\t", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x1f")
 
 
 def _normalise(text: str) -> str:
     """LF endings, no trailing blanks, runs of blank lines folded, one final newline."""
-    text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n"))
-    return _BLANK_RUNS.sub("\n\n", text).strip("\n") + "\n"
+    if (not text.isascii() or " \n" in text or text.endswith(" ")
+            or any(blank in text for blank in _RARE_BLANKS)):
+        text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n"))
+    if "\n\n\n" in text:
+        text = _BLANK_RUNS.sub("\n\n", text)
+    return text.strip("\n") + "\n"

@@ -286,6 +286,7 @@ class Backup(Model):
 _CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_[0-9]+$")
 _ADDRESS = re.compile(r"^(data\.)?aws_[a-z0-9_]+\.[A-Za-z_][A-Za-z0-9_-]*$")
 _MIN_REASON = 40
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Compliance(Model):
@@ -311,7 +312,7 @@ class Compliance(Model):
                 if len(reason.strip()) < _MIN_REASON or len(reason.split()) < 6:
                     raise ValueError(f"{address}.{check}: expected a specific reason (at least {_MIN_REASON} "
                                      f"characters saying why the check does not apply here), got {reason!r}")
-                if any(ord(char) < 32 or ord(char) == 127 for char in reason):
+                if _CONTROL.search(reason):
                     raise ValueError(f"{address}.{check}: expected a reason on one line, got {reason!r}")
         return value
 

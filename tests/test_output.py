@@ -38,6 +38,37 @@ def test_identical_files_keep_their_inode_and_mtime(tmp_path: Path) -> None:
     assert after.st_ino == before.st_ino and after.st_mtime_ns == 1
 
 
+def test_written_files_are_0644_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        output.write(tree({"a.tf": "a\n"}), tmp_path / "dev")
+    finally:
+        os.umask(old)
+    assert ((tmp_path / "dev" / "a.tf").stat().st_mode & 0o777) == 0o644
+    assert ((tmp_path / "dev").stat().st_mode & 0o777) == 0o755
+
+
+def test_large_files_shared_by_environments_are_linked_small_ones_written(tmp_path: Path) -> None:
+    big = "z" * output.SharedFiles.MIN_SIZE
+    shared = output.SharedFiles()
+    for env in ("dev", "prod"):
+        output.write(tree({"a.tf": "a\n", "packages/x.zip": big}, env), tmp_path / env, shared=shared)
+    dev, prod = (tmp_path / "dev" / "packages" / "x.zip").stat(), (tmp_path / "prod" / "packages" / "x.zip").stat()
+    assert dev.st_ino == prod.st_ino and dev.st_nlink == 2 and (prod.st_mode & 0o777) == 0o644
+    assert (tmp_path / "dev" / "a.tf").stat().st_ino != (tmp_path / "prod" / "a.tf").stat().st_ino
+    assert (tmp_path / "prod" / "packages" / "x.zip").read_text() == big
+
+
+def test_a_shared_file_that_went_away_is_written_instead(tmp_path: Path) -> None:
+    big = "z" * output.SharedFiles.MIN_SIZE
+    shared = output.SharedFiles()
+    output.write(tree({"packages/x.zip": big}, "dev"), tmp_path / "dev", shared=shared)
+    (tmp_path / "dev" / "packages" / "x.zip").unlink()
+    result = output.write(tree({"packages/x.zip": big}, "prod"), tmp_path / "prod", shared=shared)
+    assert result.written == ["packages/x.zip"]
+    assert (tmp_path / "prod" / "packages" / "x.zip").read_text() == big
+
+
 def test_files_no_template_produces_any_more_are_removed_and_nothing_else(tmp_path: Path) -> None:
     target = tmp_path / "dev"
     output.write(tree({"a.tf": "a\n", "old.tf": "o\n"}), target)

@@ -4,7 +4,9 @@ An environment's output directory is replaced as a whole: the new tree is
 built in a temporary directory beside it (identical files hard-linked, so
 their mtime is kept; files tfgen does not own, such as ``.terraform/`` or a
 local state file, linked across) and swapped in with one atomic exchange.
-A failure at any point leaves the previous tree exactly as it was.
+A failure at any point leaves the previous tree exactly as it was. Large
+files identical across environments written in one run (the Lambda packages)
+are hard links to one copy.
 """
 
 from __future__ import annotations
@@ -65,12 +67,15 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def manifest_bytes(rendered: Rendered) -> bytes:
+def manifest_bytes(rendered: Rendered, digests: dict[str, str] | None = None) -> bytes:
+    """The manifest of ``rendered``; ``digests`` are the files' sha256 when already computed."""
+    if digests is None:
+        digests = {path: sha256(data) for path, data in rendered.files.items()}
     body = {
         "tfgen_version": __version__,
         "environment": rendered.env,
         "config_digest": rendered.config_digest,
-        "files": {path: sha256(data) for path, data in sorted(rendered.files.items())},
+        "files": dict(sorted(digests.items())),
     }
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
@@ -198,50 +203,107 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write(rendered: Rendered, target: Path, recovered: bool = False) -> WriteResult:
+class SharedFiles:
+    """Large files already written in this run, by content, so that identical bytes in another
+    environment (the Lambda packages) are hard-linked rather than written again. Only files in
+    tfgen's own output, which nothing but tfgen writes, are ever linked."""
+
+    MIN_SIZE = 16 * 1024
+
+    def __init__(self) -> None:
+        self._paths: dict[str, str] = {}
+
+    def link(self, digest: str, dest: str) -> bool:
+        source = self._paths.get(digest)
+        if source is None:
+            return False
+        try:
+            os.link(source, dest, follow_symlinks=False)
+        except OSError:  # moved away, another filesystem, too many links: write instead
+            del self._paths[digest]
+            return False
+        return True
+
+    def remember(self, digest: str, path: str, size: int) -> None:
+        if size >= self.MIN_SIZE:
+            self._paths.setdefault(digest, path)
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def _write_file(path: str, data: bytes) -> None:
+    """A new file holding ``data``, mode 0644 whatever the umask, flushed to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.fchmod(fd, 0o644)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(rendered: Rendered, target: Path, recovered: bool = False,
+          shared: SharedFiles | None = None) -> WriteResult:
     """Make ``target`` hold exactly ``rendered`` plus what tfgen does not own.
 
-    ``recovered`` says the caller already cleaned up after interrupted writes in the parent.
+    ``recovered`` says the caller already cleaned up after interrupted writes in the parent;
+    ``shared`` carries the large files written earlier in the same run, to link instead of copy.
     """
     if not recovered:
         recover(target)
     owned = _owned(target)
+    digests = {path: sha256(data) for path, data in rendered.files.items()}
     files = dict(rendered.files)
-    files[MANIFEST] = manifest_bytes(rendered)
+    files[MANIFEST] = manifest_bytes(rendered, digests)
     result = WriteResult(env=rendered.env, path=target)
-    for path, data in sorted(files.items()):
-        current = target / path
-        same = current.is_file() and current.read_bytes() == data
-        if path != MANIFEST:
-            (result.unchanged if same else result.written).append(path)
+    root = os.fspath(target)
+    exists = os.path.isdir(root)
+    same = {path for path, data in files.items() if exists and _read(os.path.join(root, path)) == data}
+    for path in sorted(rendered.files):
+        (result.unchanged if path in same else result.written).append(path)
     result.removed = sorted(p for p in owned if p not in files and (target / p).exists())
-    manifest_same = (target / MANIFEST).is_file() and (target / MANIFEST).read_bytes() == files[MANIFEST]
-    if not result.written and not result.removed and manifest_same:
+    if not result.written and not result.removed and MANIFEST in same:
+        _remember(shared, root, rendered.files, digests)
         return result
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_MARK}", dir=target.parent))
+    stage = os.fspath(staging)
     try:
-        if target.exists():
+        if exists:
             _carry_over(target, staging, owned, set(files))
+        made = {stage}
         for path, data in sorted(files.items()):
-            dest = staging / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            current = target / path
-            if current.is_file() and path in result.unchanged:
-                _link_or_copy(current, dest)
-                continue
-            with open(dest, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(dest, 0o644)
+            dest = os.path.join(stage, path)
+            parent = os.path.dirname(dest)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            if path in same:
+                _link_or_copy(Path(root, path), Path(dest))
+            elif not (shared is not None and path in digests and shared.link(digests[path], dest)):
+                _write_file(dest, data)
         os.chmod(staging, 0o755)
         _fsync_dir(staging)
         _swap(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _remember(shared, root, rendered.files, digests)
     return result
+
+
+def _remember(shared: SharedFiles | None, root: str, files: dict[str, bytes], digests: dict[str, str]) -> None:
+    if shared is not None:
+        for path, data in files.items():
+            shared.remember(digests[path], os.path.join(root, path), len(data))
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -68,9 +68,10 @@ class Project:
             raise UsageError(f"{self.template_dir}: no such templates directory")
         loaded = self.load(names, overrides, keep_provenance=False)
         output.recover_all(self.out_dir)
+        shared = output.SharedFiles()
         for env in loaded:
             rendered = render.render(env, self.template_dir, self.lambda_dir)
-            yield rendered, output.write(rendered, self.target(rendered.env), recovered=True)
+            yield rendered, output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
 
     def status(self, names: list[str]) -> list[tuple[str, list[str]]]:
         """Per environment, one line per output file that is missing, stale or edited."""

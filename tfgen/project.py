@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tfgen import config as layers
 from tfgen import environment, output, render
 from tfgen.errors import ConfigError, Finding, UsageError
 from tfgen.render import Rendered
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,22 +38,24 @@ class Project:
             layers.check_env_name(name)
         return list(dict.fromkeys(requested))
 
-    def load(self, names: list[str], overrides: list[str] | None = None,
-             keep_provenance: bool = True) -> list[environment.Loaded]:
+    def load(self, names: list[str], overrides: list[str] | None = None) -> list[environment.Loaded]:
         """Every environment validated; all problems of all environments reported together (a
-        problem in the shared defaults once). Without ``keep_provenance`` only the typed models
-        are kept, which is all rendering needs."""
-        loaded, problems = [], []
+        problem in the shared defaults once)."""
+        return self._validated(names, overrides, lambda env: env)
+
+    def _validated(self, names: list[str], overrides: list[str] | None,
+                   keep: Callable[[environment.Loaded], T]) -> list[T]:
+        kept, problems = [], []
         for name in names:
             try:
                 env = environment.load(self.env_dir, name, overrides)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
-            loaded.append(env if keep_provenance else env.without_provenance())
+            kept.append(keep(env))
         if problems:
             raise ConfigError(list(dict.fromkeys(problems)))
-        return loaded
+        return kept
 
     def render_loaded(self, loaded: environment.Loaded) -> Rendered:
         if not self.template_dir.is_dir():
@@ -66,11 +71,11 @@ class Project:
         and write them one at a time, each atomically."""
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        loaded = self.load(names, overrides, keep_provenance=False)
+        packed = self._validated(names, overrides, environment.Packed.of)
         output.recover_all(self.out_dir)
         shared = output.SharedFiles()
-        for env in loaded:
-            rendered = render.render(env, self.template_dir, self.lambda_dir)
+        for env in packed:
+            rendered = render.render(env.unpack(), self.template_dir, self.lambda_dir)
             yield rendered, output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
 
     def status(self, names: list[str]) -> list[tuple[str, list[str]]]:

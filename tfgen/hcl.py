@@ -36,6 +36,8 @@ def _escape_match(match: re.Match[str]) -> str:
 
 def string(value: str) -> str:
     """A quoted HCL string whose value is exactly ``value``."""
+    if value.isprintable() and '"' not in value and "\\" not in value and "{" not in value:
+        return '"' + value + '"'  # nothing to escape: the common case, without the regex
     return '"' + _SPECIAL.sub(_escape_match, value) + '"'
 
 
@@ -54,6 +56,8 @@ def literal(value: Any) -> str:
     Mappings become objects with sorted keys and sequences become tuples, both
     on one line; templates lay out multi-line blocks themselves.
     """
+    if isinstance(value, str):
+        return string(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -64,8 +68,6 @@ def literal(value: Any) -> str:
         if not math.isfinite(value):
             raise ValueError(f"HCL has no literal for {value!r}")
         return repr(value)
-    if isinstance(value, str):
-        return string(value)
     if isinstance(value, Mapping):
         if not value:
             return "{}"

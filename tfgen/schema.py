@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -36,9 +37,16 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
+@lru_cache(maxsize=1024)
+def _ipv4_network(value: str) -> ipaddress.IPv4Network:
+    """Parsed once per process: environments repeat the same CIDRs, checked field by field and again
+    across fields."""
+    return ipaddress.IPv4Network(value, strict=True)
+
+
 def _cidr(value: str) -> str:
     try:
-        network = ipaddress.IPv4Network(value, strict=True)
+        network = _ipv4_network(value)
     except ValueError:
         raise ValueError(f"expected an IPv4 CIDR such as 10.0.0.0/16, got {value!r}") from None
     if str(network) != value:
@@ -385,7 +393,7 @@ Problem = tuple[tuple[str, ...], str]
 
 def _network_problems(net: Network) -> list[Problem]:
     found: list[Problem] = []
-    vpc = ipaddress.IPv4Network(net.vpc_cidr)
+    vpc = _ipv4_network(net.vpc_cidr)
     zones = len(net.availability_zones)
     if len(set(net.availability_zones)) != zones:
         found.append((("network", "availability_zones"),
@@ -401,7 +409,7 @@ def _network_problems(net: Network) -> list[Problem]:
                           f"({zones}), got {len(cidrs)}"))
         for index, cidr in enumerate(cidrs):
             path = ("network", tier, str(index))
-            subnet = ipaddress.IPv4Network(cidr)
+            subnet = _ipv4_network(cidr)
             if not subnet.subnet_of(vpc):
                 found.append((path, f"expected a subnet inside the VPC {net.vpc_cidr}, got {cidr!r}"))
             if subnet.prefixlen > 28:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tfgen import config
 from tfgen.errors import ConfigError, UsageError
@@ -31,6 +33,33 @@ def test_origins_name_the_layer_and_position_that_set_each_value(tmp_path: Path)
     assert str(loaded.origin(("a", "y", "0"))) == f"{tmp_path / 'dev.yaml'}:2:7"
     assert ("a", "y", "1") not in loaded.origins  # the defaults' longer list was replaced
     assert loaded.data["a"]["x"] == 5 and loaded.data["b"] == {"c": True}
+
+
+def _paths(data: object, path: config.KeyPath = ()) -> set[config.KeyPath]:
+    found = {path}
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
+    for name, value in items:
+        found |= _paths(value, (*path, str(name)))
+    return found
+
+
+_KEYS = st.sampled_from(["a", "b", "c"])
+_VALUES = st.recursive(st.one_of(st.none(), st.integers(0, 3), st.sampled_from(["x", "y"])),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=3)),
+                       max_leaves=12)
+_DOCUMENTS = st.dictionaries(_KEYS, _VALUES, max_size=3)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=400)
+@given(_DOCUMENTS, _DOCUMENTS)
+def test_after_a_merge_every_value_and_only_those_has_the_origin_of_the_layer_that_set_it(
+        base: dict[str, object], over: dict[str, object]) -> None:
+    origins = {path: config.Origin("base", len(path) + 1) for path in _paths(base)}
+    over_origins = {path: config.Origin("over", len(path) + 1) for path in _paths(over)}
+    merged = config.deep_merge(base, over, origins, over_origins)
+    assert set(origins) == _paths(merged)
+    for path, origin in origins.items():
+        assert origin.source == ("over" if path in over_origins and path != () else "base"), path
 
 
 @pytest.mark.parametrize(("raw", "value"), [

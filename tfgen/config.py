@@ -9,6 +9,7 @@ where every value came from.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -95,68 +96,80 @@ def _node_kind(node: yaml.Node) -> str:
     return "a list" if isinstance(node, yaml.SequenceNode) else "a value"
 
 
-def _construct(node: yaml.Node, label: str, path: KeyPath, origins: dict[KeyPath, Origin],
-               problems: list[str], budget: list[int], enclosing: dict[int, KeyPath] | None = None) -> Any:
-    """Build the value of ``node``; ``origins`` gets the position of each key (or list item).
+class _Builder:
+    """Builds the value of a composed YAML document, recording the position of each key (or list
+    item) in ``origins`` and every problem in ``problems``; one scalar constructor for the whole
+    document."""
 
-    ``enclosing`` maps the nodes being built around this one to their paths: an alias to one
-    of them would make the value contain itself."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected at most "
-                           f"{MAX_NODES} values, got more (alias expansion?)"])
-    enclosing = {} if enclosing is None else enclosing
-    if id(node) in enclosing:
-        raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected a value, got an alias "
-                           f"to the enclosing {format_path(enclosing[id(node)])} (a value containing itself)"])
-    if len(path) > MAX_DEPTH:
-        raise ConfigError([f"{_origin(label, node)}: {format_path(path[:2])}: expected at most {MAX_DEPTH} "
-                           "levels of nesting, got more"])
-    origins.setdefault(path, _origin(label, node))
-    if isinstance(node, yaml.MappingNode):
-        tag_ok = node.tag == f"{_YAML_TAG}map"
-    elif isinstance(node, yaml.SequenceNode):
-        tag_ok = node.tag == f"{_YAML_TAG}seq"
-    else:
-        tag_ok = node.tag in _SCALAR_TAGS
-    if not tag_ok:
-        problems.append(f"{_origin(label, node)}: {format_path(path)}: expected plain YAML, "
-                        f"got the tag {_shown_tag(node.tag)!r} on {_node_kind(node)}")
-        return None
-    inner = {**enclosing, id(node): path} if isinstance(node, yaml.CollectionNode) else enclosing
-    if isinstance(node, yaml.MappingNode):
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.origins: dict[KeyPath, Origin] = {}
+        self.problems: list[str] = []
+        self.budget = MAX_NODES
+        self.loader = _Loader("")
+
+    def close(self) -> None:
+        self.loader.dispose()
+
+    def build(self, node: yaml.Node, path: KeyPath, enclosing: dict[int, KeyPath]) -> Any:
+        """The value of ``node``. ``enclosing`` maps the nodes being built around this one to
+        their paths: an alias to one of them would make the value contain itself."""
+        label = self.label
+        self.budget -= 1
+        if self.budget < 0:
+            raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected at most "
+                               f"{MAX_NODES} values, got more (alias expansion?)"])
+        if id(node) in enclosing:
+            raise ConfigError([f"{_origin(label, node)}: {format_path(path)}: expected a value, got an alias "
+                               f"to the enclosing {format_path(enclosing[id(node)])} (a value containing itself)"])
+        if len(path) > MAX_DEPTH:
+            raise ConfigError([f"{_origin(label, node)}: {format_path(path[:2])}: expected at most {MAX_DEPTH} "
+                               "levels of nesting, got more"])
+        self.origins.setdefault(path, _origin(label, node))
+        if isinstance(node, yaml.MappingNode):
+            tag_ok = node.tag == f"{_YAML_TAG}map"
+        elif isinstance(node, yaml.SequenceNode):
+            tag_ok = node.tag == f"{_YAML_TAG}seq"
+        else:
+            tag_ok = node.tag in _SCALAR_TAGS
+        if not tag_ok:
+            self.problems.append(f"{_origin(label, node)}: {format_path(path)}: expected plain YAML, "
+                                 f"got the tag {_shown_tag(node.tag)!r} on {_node_kind(node)}")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, {**enclosing, id(node): path})
+        if isinstance(node, yaml.SequenceNode):
+            inner = {**enclosing, id(node): path}
+            return [self.build(item, (*path, str(index)), inner) for index, item in enumerate(node.value)]
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError):  # e.g. !!int on "thirty"
+            self.problems.append(f"{_origin(label, node)}: {format_path(path)}: expected a value its tag "
+                                 f"{_shown_tag(node.tag)!r} accepts, got {node.value!r}")
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath, inner: dict[int, KeyPath]) -> dict[str, Any]:
+        label, origins = self.label, self.origins
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(f"{_origin(label, key_node)}: {format_path(path)}: "
-                                "expected plain keys, got a '<<' merge key")
+                self.problems.append(f"{_origin(label, key_node)}: {format_path(path)}: "
+                                     "expected plain keys, got a '<<' merge key")
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else _node_kind(key_node)
-                problems.append(f"{_origin(label, key_node)}: {format_path(path)}: "
-                                f"expected a string key, got {shown}")
+                self.problems.append(f"{_origin(label, key_node)}: {format_path(path)}: "
+                                     f"expected a string key, got {shown}")
                 continue
             name = key_node.value
             if name in result:
                 first = origins[(*path, name)]
-                problems.append(f"{_origin(label, key_node)}: {format_path((*path, name))}: "
-                                f"expected each key once, got a duplicate (first at line {first.line})")
+                self.problems.append(f"{_origin(label, key_node)}: {format_path((*path, name))}: "
+                                     f"expected each key once, got a duplicate (first at line {first.line})")
                 continue
             origins[(*path, name)] = _origin(label, key_node)
-            result[name] = _construct(value_node, label, (*path, name), origins, problems, budget, inner)
+            result[name] = self.build(value_node, (*path, name), inner)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, label, (*path, str(index)), origins, problems, budget, inner)
-                for index, item in enumerate(node.value)]
-    loader = _Loader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError):  # e.g. !!int on "thirty"
-        problems.append(f"{_origin(label, node)}: {format_path(path)}: expected a value its tag "
-                        f"{_shown_tag(node.tag)!r} accepts, got {node.value!r}")
-        return None
-    finally:
-        loader.dispose()
 
 
 def _line_column(text: str) -> str:
@@ -179,18 +192,19 @@ def parse_yaml(text: str, label: str) -> Layer:
         raise ConfigError([f"{where}: <yaml>: expected valid YAML, got {exc.problem}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{label}: <yaml>: expected valid YAML, got {exc}"]) from None
-    origins: dict[KeyPath, Origin] = {}
     if node is None:
-        origins[()] = Origin(label, 1, 1)
-        return Layer({}, origins, label)
-    problems: list[str] = []
-    data = _construct(node, label, (), origins, problems, [MAX_NODES])
-    if problems:
-        raise ConfigError(problems)
+        return Layer({}, {(): Origin(label, 1, 1)}, label)
+    builder = _Builder(label)
+    try:
+        data = builder.build(node, (), {})
+    finally:
+        builder.close()
+    if builder.problems:
+        raise ConfigError(builder.problems)
     if not isinstance(data, dict):
-        raise ConfigError([f"{origins[()]}: <root>: expected a mapping of settings, "
+        raise ConfigError([f"{builder.origins[()]}: <root>: expected a mapping of settings, "
                            f"got {type(data).__name__} {data!r}"])
-    return Layer(data, origins, label)
+    return Layer(data, builder.origins, label)
 
 
 def read_layer(path: Path, label: str | None = None) -> Layer:
@@ -250,15 +264,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _exists(data: Any, path: KeyPath) -> bool:
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return False
-    return True
+def _replaced(base: dict[str, Any], over: dict[str, Any], path: KeyPath = ()) -> Iterator[KeyPath]:
+    """Where ``over`` replaces a whole mapping or list of ``base`` instead of merging into it."""
+    for name, value in over.items():
+        current = base.get(name)
+        if isinstance(value, dict) and isinstance(current, dict):
+            yield from _replaced(current, value, (*path, name))
+        elif isinstance(current, dict | list):
+            yield (*path, name)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any], base_origins: dict[KeyPath, Origin],
@@ -266,12 +279,16 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any], base_origins: dict[Ke
     """Maps merge key by key; lists and scalars replace. ``base_origins`` is updated in place so
     every path of the result names the layer that set it."""
     merged = _merge(base, over)
+    replaced = set(_replaced(base, over))
+    if replaced:  # what was under a replaced mapping or list is gone unless ``over`` set it again
+        depths = {len(path) for path in replaced}
+        for path in [p for p in base_origins if p not in over_origins
+                     and any(p[:depth] in replaced for depth in depths if depth < len(p))]:
+            del base_origins[path]
     root = base_origins.get(())
     base_origins.update(over_origins)
     if root is not None:
         base_origins[()] = root
-    for path in [p for p in base_origins if p not in over_origins and not _exists(merged, p)]:
-        del base_origins[path]
     return merged
 
 

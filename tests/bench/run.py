@@ -134,15 +134,35 @@ def main() -> int:
                 [sys.executable, "-c", BASELINE, str(env_dir), templates, str(out), str(base_file)], out)))
     width = max(len(name) for name, _, _ in rows)
     print(f"{'case'.ljust(width)}  {'min':>7}  {'median':>7}  {'max':>7}  {'peak RSS':>9}   ({RUNS} runs)")
-    medians = {}
+    medians, peaks = {}, {}
     for name, times, peak in rows:
-        medians[name] = statistics.median(times)
+        medians[name], peaks[name] = statistics.median(times), peak / 1024
         print(f"{name.ljust(width)}  {min(times):7.3f}  {statistics.median(times):7.3f}  {max(times):7.3f}"
               f"  {peak / 1024:7.1f}MB")
+    ratios = {}
     for count in (100, 1000):
-        ratio = medians[f"tfgen render --all ({count} envs)"] / medians[f"baseline yaml+jinja2 ({count} envs)"]
-        print(f"ratio tfgen/baseline at {count} envs: {ratio:.2f}x")
-    return 0
+        ratios[count] = medians[f"tfgen render --all ({count} envs)"] / medians[f"baseline yaml+jinja2 ({count} envs)"]
+        print(f"ratio tfgen/baseline at {count} envs: {ratios[count]:.2f}x")
+    return report_targets(medians, peaks, ratios[1000])
+
+
+def report_targets(medians: dict[str, float], peaks: dict[str, float], ratio: float) -> int:
+    """One line per target with the measured median; exit status 1 if any is missed."""
+    tfgen_peak = max(peak for name, peak in peaks.items() if name.startswith("tfgen"))
+    targets = [
+        ("tfgen --help", medians["tfgen --help"], 0.15, "s"),
+        ("render --all, shipped environments", medians["tfgen render --all (shipped, fresh output)"], 0.25, "s"),
+        ("render --all, 1000 environments", medians["tfgen render --all (1000 envs)"], 3.0, "s"),
+        ("1000 environments / baseline", ratio, 1.5, "x"),
+        ("peak RSS of any tfgen run", tfgen_peak, 60.0, "MB"),
+    ]
+    print("targets:")
+    missed = 0
+    for name, value, limit, unit in targets:
+        met = value <= limit
+        missed += not met
+        print(f"  {name.ljust(36)} {value:7.2f}{unit} <= {limit:g}{unit}  {'met' if met else 'MISSED'}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -36,9 +36,9 @@ _SCALAR_TAGS = frozenset(f"{_YAML_TAG}{name}" for name in ("str", "int", "float"
 ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a value was set: a file position, or a ``--set`` override."""
+class Origin(NamedTuple):
+    """Where a value was set: a file position, or a ``--set`` override. (A tuple: one is made for
+    every key of every layer.)"""
 
     source: str
     line: int = 0
@@ -125,7 +125,8 @@ class _Builder:
         if len(path) > MAX_DEPTH:
             raise ConfigError([f"{_origin(label, node)}: {format_path(path[:2])}: expected at most {MAX_DEPTH} "
                                "levels of nesting, got more"])
-        self.origins.setdefault(path, _origin(label, node))
+        if path not in self.origins:  # a mapping value has its key's position already
+            self.origins[path] = _origin(label, node)
         if isinstance(node, yaml.MappingNode):
             tag_ok = node.tag == f"{_YAML_TAG}map"
         elif isinstance(node, yaml.SequenceNode):

@@ -77,8 +77,8 @@ def jinja_env(template_dir: Path) -> jinja2.Environment:
 
 def template_names(template_dir: Path) -> list[str]:
     """The templates that produce files: ``<name>.tf.j2``, not partials starting with ``_``."""
-    return sorted(p.name for p in template_dir.glob(f"*{TEMPLATE_SUFFIX}")
-                  if not p.name.startswith("_"))
+    return sorted(name for name in os.listdir(template_dir)
+                  if name.endswith(TEMPLATE_SUFFIX) and not name.startswith((".", "_")))
 
 
 def config_digest(loaded: Loaded) -> str:

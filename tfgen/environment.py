@@ -38,7 +38,6 @@ class Loaded:
         return self.config.name
 
 
-
 @dataclass(frozen=True)
 class Packed:
     """A validated environment held compactly until it is rendered: its model pickled, its layers

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from tfgen import config as layers
 from tfgen import environment, output, render
 from tfgen.errors import ConfigError, Finding, UsageError
 from tfgen.render import Rendered
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,21 +38,20 @@ class Project:
     def load(self, names: list[str], overrides: list[str] | None = None) -> list[environment.Loaded]:
         """Every environment validated; all problems of all environments reported together (a
         problem in the shared defaults once)."""
-        return self._validated(names, overrides, lambda env: env)
+        return list(self._each_valid(names, overrides))
 
-    def _validated(self, names: list[str], overrides: list[str] | None,
-                   keep: Callable[[environment.Loaded], T]) -> list[T]:
-        kept, problems = [], []
+    def _each_valid(self, names: list[str], overrides: list[str] | None) -> Iterator[environment.Loaded]:
+        """Each valid environment in turn; at the end, a ConfigError with every problem found."""
+        problems = []
         for name in names:
             try:
                 env = environment.load(self.env_dir, name, overrides)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
-            kept.append(keep(env))
+            yield env
         if problems:
             raise ConfigError(list(dict.fromkeys(problems)))
-        return kept
 
     def render_loaded(self, loaded: environment.Loaded) -> Rendered:
         if not self.template_dir.is_dir():
@@ -71,7 +67,7 @@ class Project:
         and write them one at a time, each atomically."""
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        packed = self._validated(names, overrides, environment.Packed.of)
+        packed = [environment.Packed.of(env) for env in self._each_valid(names, overrides)]
         output.recover_all(self.out_dir)
         shared = output.SharedFiles()
         for env in packed:

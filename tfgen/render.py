@@ -293,8 +293,8 @@ def render(loaded: Loaded, template_dir: Path, lambda_dir: Path) -> Rendered:
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
-# Whitespace other than a space or newline; with " \n" and a non-ASCII character, what makes
-# the per-line strip necessary (templates rarely produce any, and a substring test is cheap).
+# The ASCII whitespace other than space and newline. A text holding none of these, no " \n" and
+# no non-ASCII character has no trailing blanks to strip, which cheap substring tests establish.
 _RARE_BLANKS = ("\t", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x1f")
 
 

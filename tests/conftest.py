@@ -1,19 +1,28 @@
-"""Shared fixtures: a private copy of the project's inputs, the CLI runner, golden-file updates."""
+"""Shared fixtures: a private copy of the project's inputs, the CLI runner, golden-file updates;
+and the one hypothesis profile every property test runs under."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from tfgen import cli as tfgen_cli
+from tfgen import terraform
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_ENVS = ("dev", "prod", "staging")
+INPUTS = ("environments", "templates", "lambdas")
+
+Run = Callable[..., Result]
+
+# Deterministic for CI: the same examples on every run, no example database, no deadline.
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
+settings.load_profile("deterministic")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,18 +35,21 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+def copy_inputs(dest: Path) -> Path:
+    """A copy of the project's environments/, templates/ and lambdas/ in ``dest``."""
+    for name in INPUTS:
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of environments/, templates/ and lambdas/ to change freely; output goes to build/."""
-    for name in ("environments", "templates", "lambdas"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, tmp_path / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return tmp_path
+    return copy_inputs(tmp_path)
 
 
 @pytest.fixture
-def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """Run tfgen in-process inside the project copy; returns click's Result with the exit code."""
     monkeypatch.chdir(project)
 
@@ -53,17 +65,20 @@ def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]
     return invoke
 
 
+def _files(directory: Path) -> list[tuple[str, Path]]:
+    return [(p.relative_to(directory).as_posix(), p) for p in sorted(directory.rglob("*")) if p.is_file()]
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` by relative path, with its bytes."""
+    return {name: path.read_bytes() for name, path in _files(directory)}
+
+
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under ``directory`` with its bytes and mtime, to prove nothing was touched."""
     if not directory.exists():
         return {}
-    return {p.relative_to(directory).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {name: (path.read_bytes(), path.stat().st_mtime_ns) for name, path in _files(directory)}
 
 
-def terraform_available() -> bool:
-    return shutil.which("terraform") is not None or bool(os.environ.get("TFGEN_TERRAFORM"))
-
-
-requires_terraform = pytest.mark.skipif(not terraform_available(),
-                                        reason="terraform binary not on PATH")
+requires_terraform = pytest.mark.skipif(terraform.binary() is None, reason="terraform binary not on PATH")

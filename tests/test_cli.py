@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
-from tests.conftest import SHIPPED_ENVS, snapshot
-
-Run = Callable[..., Result]
+from tests.conftest import SHIPPED_ENVS, Run, snapshot
 
 
 def append(project: Path, env: str, text: str) -> None:

@@ -50,7 +50,7 @@ _VALUES = st.recursive(st.one_of(st.none(), st.integers(0, 3), st.sampled_from([
 _DOCUMENTS = st.dictionaries(_KEYS, _VALUES, max_size=3)
 
 
-@settings(derandomize=True, database=None, deadline=None, max_examples=400)
+@settings(max_examples=400)
 @given(_DOCUMENTS, _DOCUMENTS)
 def test_after_a_merge_every_value_and_only_those_has_the_origin_of_the_layer_that_set_it(
         base: dict[str, object], over: dict[str, object]) -> None:

@@ -59,7 +59,7 @@ def test_multiline_object_closes_at_its_indent() -> None:
     assert hcl.multiline({}, indent=2) == "{}"
 
 
-@settings(derandomize=True, database=None, deadline=None, max_examples=500)
+@settings(max_examples=500)
 @given(st.text(alphabet=st.one_of(st.characters(exclude_categories=["Cs"]), st.sampled_from('\\"{$%\x00\x7f\x85'))))
 def test_strings_without_anything_to_escape_take_the_short_path_to_the_same_literal(value: str) -> None:
     assert hcl.string(value) == '"' + hcl._SPECIAL.sub(hcl._escape_match, value) + '"'

@@ -18,23 +18,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
-from tests.conftest import ROOT, SHIPPED_ENVS
+from tests.conftest import ROOT, SHIPPED_ENVS, copy_inputs, files
 from tfgen.render import cache_dir
 
 ITERATIONS = 15
 EARLY = 3  # iterations killed before anything is written
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 _LEFTOVER = re.compile(rf"^\.({'|'.join(SHIPPED_ENVS)})\.tfgen-(tmp|old)-")
-
-
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by relative path, with its bytes."""
-    return {p.relative_to(directory).as_posix(): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file() or p.is_symlink()}
 
 
 def render_command(out: Path) -> list[str]:
@@ -93,12 +87,19 @@ def measure(project: Path, out: Path, old: Path) -> tuple[float, float]:
     return samples[-1]
 
 
+class Renders(NamedTuple):
+    """A project copy in its new state, the output root of a complete old render, and each
+    environment's files in the complete old and new renders."""
+
+    project: Path
+    old: Path
+    old_files: dict[str, dict[str, bytes]]
+    new_files: dict[str, dict[str, bytes]]
+
+
 @pytest.fixture(scope="module")
-def renders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """A project copy in its new state, and the complete old and new renders to compare with."""
-    project = tmp_path_factory.mktemp("interrupt")
-    for name in ("environments", "templates", "lambdas"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+def renders(tmp_path_factory: pytest.TempPathFactory) -> Renders:
+    project = copy_inputs(tmp_path_factory.mktemp("interrupt"))
     # Killed runs must not touch the user's package cache; packages with vendored requirements
     # are seeded from it so that pip does not run (the others are zipped again, which is quick).
     (project / "cache" / "packages").mkdir(parents=True)
@@ -108,14 +109,16 @@ def renders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     render(project, project / "old")
     make_new(project)
     render(project, project / "new")
+    old_files = {env: files(project / "old" / env) for env in SHIPPED_ENVS}
+    new_files = {env: files(project / "new" / env) for env in SHIPPED_ENVS}
     for env in SHIPPED_ENVS:
-        old, new = tree(project / "old" / env), tree(project / "new" / env)
+        old, new = old_files[env], new_files[env]
         changed = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
         assert {"kms.tf", ".tfgen-manifest.json"} <= changed and any(p.endswith(".zip") for p in changed)
-    return project, project / "old", project / "new"
+    return Renders(project, project / "old", old_files, new_files)
 
 
-def state_after_kill(out: Path, old: Path, new: Path, had_old: bool) -> tuple[dict[str, str], list[str]]:
+def state_after_kill(out: Path, renders: Renders, had_old: bool) -> tuple[dict[str, str], list[str]]:
     """Per environment, "old", "new" or "absent" (only where there was no old tree); and the leftovers.
 
     A directory holding anything else fails the test here."""
@@ -129,27 +132,27 @@ def state_after_kill(out: Path, old: Path, new: Path, had_old: bool) -> tuple[di
             # Where renameat2 cannot exchange, the old tree is moved aside before the new one
             # moves in; killed between the two renames, the old tree waits to be put back.
             aside = [e for e in leftovers if e.startswith(f".{env}.tfgen-old-")]
-            assert not had_old or (len(aside) == 1 and tree(out / aside[0]) == tree(old / env)), (
+            assert not had_old or (len(aside) == 1 and files(out / aside[0]) == renders.old_files[env]), (
                 f"{env}: missing, and no complete old tree set aside: {leftovers}")
             states[env] = "absent"
             continue
-        found = tree(target)
-        if found == tree(new / env):
+        found = files(target)
+        if found == renders.new_files[env]:
             states[env] = "new"
-        elif had_old and found == tree(old / env):
+        elif had_old and found == renders.old_files[env]:
             states[env] = "old"
         else:
-            expected = {"new": tree(new / env), **({"old": tree(old / env)} if had_old else {})}
-            diffs = {name: sorted(p for p in found.keys() | files.keys() if found.get(p) != files.get(p))
-                     for name, files in expected.items()}
+            expected = {"new": renders.new_files[env], **({"old": renders.old_files[env]} if had_old else {})}
+            diffs = {name: sorted(p for p in found.keys() | tree.keys() if found.get(p) != tree.get(p))
+                     for name, tree in expected.items()}
             raise AssertionError(f"{env}: neither the complete old nor the complete new tree: "
                                  f"files differing from each: {diffs}")
     return states, leftovers
 
 
 def test_a_killed_render_leaves_old_or_new_trees_and_the_next_run_cleans_up(
-        renders: tuple[Path, Path, Path]) -> None:
-    project, old, new = renders
+        renders: Renders) -> None:
+    project, old = renders.project, renders.old
     out = project / "out"
     first_write, last_write = measure(project, out, old)
     rng = random.Random(7)
@@ -171,11 +174,11 @@ def test_a_killed_render_leaves_old_or_new_trees_and_the_next_run_cleans_up(
                 time.sleep((last_write - first_write) * 1.15 * fraction)
         process.send_signal(sig)
         process.wait(timeout=60)
-        states, leftovers = state_after_kill(out, old, new, had_old)
+        states, leftovers = state_after_kill(out, renders, had_old)
         intermediate += bool(leftovers) or len(set(states.values())) > 1
 
         render(project, out)
         assert sorted(os.listdir(out)) == sorted(SHIPPED_ENVS), f"run {index}: leftovers after a normal run"
         for env in SHIPPED_ENVS:
-            assert tree(out / env) == tree(new / env), f"run {index} ({sig.name}): {env} is not the new tree"
+            assert files(out / env) == renders.new_files[env], f"run {index} ({sig.name}): {env} is not the new tree"
     assert intermediate, "no kill landed while output was being written: the timing needs a look"

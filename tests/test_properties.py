@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
@@ -37,12 +36,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT, requires_terraform
-from tfgen import config, environment, hcl, render
+from tfgen import config, environment, hcl, render, terraform
 from tfgen.lint import parse
 
-# Deterministic for CI: the same examples on every run, no example database, no deadline.
-DETERMINISTIC = settings(derandomize=True, database=None, deadline=None, max_examples=250,
-                         suppress_health_check=[HealthCheck.too_slow])
+# Each example renders an environment (examples are the same on every run: tests/conftest.py).
+RENDERING = settings(max_examples=250, suppress_health_check=[HealthCheck.too_slow])
 FREE_KEY = "Free"
 
 # Pieces that matter to HCL, YAML or terminals, mixed with arbitrary text (every code point but
@@ -150,7 +148,7 @@ def decode_tags_block(block: list[str]) -> dict[str, str]:
     return result
 
 
-@DETERMINISTIC
+@RENDERING
 @given(value=free_text)
 def test_any_tag_value_renders_to_hcl_that_reads_back_as_that_value(value: str) -> None:
     expected, text = render_tags({FREE_KEY: value})
@@ -162,7 +160,7 @@ def test_any_tag_value_renders_to_hcl_that_reads_back_as_that_value(value: str) 
         assert provider["aws"]["default_tags"][0]["tags"] == expected
 
 
-@DETERMINISTIC
+@RENDERING
 @given(key=tag_keys, value=free_text)
 def test_any_accepted_tag_key_renders_as_that_key(key: str, value: str) -> None:
     expected, text = render_tags({key: value})
@@ -201,7 +199,7 @@ def same_value(read: Any, expected: Any) -> bool:
         same_value(read[k], v) for k, v in expected.items())
 
 
-@DETERMINISTIC
+@RENDERING
 @given(value=nested(plain_text, plain_text))
 def test_literal_round_trips_nested_values_through_python_hcl2(value: Any) -> None:
     read = from_python_hcl2(parse(f"x = {hcl.literal(value)}\n")["x"])
@@ -222,8 +220,7 @@ def collect(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
     """``count`` examples of ``strategy``, the same on every run."""
     found: list[Any] = []
 
-    @settings(derandomize=True, database=None, deadline=None, max_examples=count,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=count, suppress_health_check=list(HealthCheck))
     @given(strategy)
     def gather(example: Any) -> None:
         found.append(example)
@@ -250,9 +247,8 @@ def terraform_values(tmp_path: Path, expressions: list[str]) -> list[Any]:
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(tmp_path / "terraform.rc"), "TF_IN_AUTOMATION": "1",
            "CHECKPOINT_DISABLE": "1"}
     query = "base64encode(jsonencode([" + ", ".join(f"local.v{i}" for i in range(len(expressions))) + "]))\n"
-    result = subprocess.run([os.environ.get("TFGEN_TERRAFORM") or shutil.which("terraform") or "terraform",
-                             "console"], input=query, cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run([terraform.require_binary(), "console"], input=query, cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr + result.stdout
     encoded = result.stdout.strip().splitlines()[-1].strip('"')
     return list(json.loads(base64.b64decode(encoded)))

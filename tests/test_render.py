@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, SHIPPED_ENVS
+from tests.conftest import ROOT, SHIPPED_ENVS, files
 from tfgen import environment, render
 from tfgen.errors import RenderError
 
@@ -53,7 +53,7 @@ def test_separate_processes_with_different_hash_seeds_write_identical_trees(tmp_
         env = {**os.environ, "PYTHONHASHSEED": seed, "TFGEN_CACHE_DIR": str(tmp_path / f"cache{seed}")}
         subprocess.run([sys.executable, "-m", "tfgen", "render", "--all", "--out", str(out)], cwd=ROOT,
                        env=env, check=True, capture_output=True)
-        trees.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()})
+        trees.append(files(out))
     assert len(trees[0]) > 3 * len(SHIPPED_ENVS)
     assert trees[0] == trees[1]
 
@@ -78,7 +78,7 @@ _BLANKS = st.sampled_from(["\n", "\r\n", " ", "\t", "\r", "\v", "\x1f", "\u00a0"
 _LAYOUT = st.one_of(_PLAIN, st.lists(st.one_of(_BLANKS, st.text(max_size=4)), max_size=40).map("".join))
 
 
-@settings(derandomize=True, database=None, deadline=None, max_examples=500)
+@settings(max_examples=500)
 @given(_LAYOUT)
 def test_normalise_matches_its_definition_on_any_text(text: str) -> None:
     assert render._normalise(text) == _normalised_by_definition(text)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import difflib
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from tests.conftest import snapshot
+from tests.conftest import Run, snapshot
 from tfgen import cli as tfgen_cli
 from tfgen import terraform
 from tfgen.cli_traffic import traffic
@@ -19,7 +18,6 @@ from tfgen.errors import UsageError
 from tfgen.render import MANIFEST
 from tfgen.traffic import set_values
 
-Run = Callable[..., Result]
 AT = "environments/dev.yaml: lambda.functions."
 FLOW = '      traffic: {blue_version: "2", green_version: "3", blue_weight: 90, green_weight: 10}'
 PROBE = Path(__file__).parent / "fixtures" / "traffic" / "traffic_probe.tf.j2"

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,8 @@ import pytest
 import yaml
 from click.testing import Result
 
-from tests.conftest import ROOT, SHIPPED_ENVS, snapshot
+from tests.conftest import SHIPPED_ENVS, Run, copy_inputs, snapshot
 from tfgen import cli as tfgen_cli
-
-Run = Callable[..., Result]
 
 CORPUS = Path(__file__).resolve().parent / "hostile"
 CASES: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
@@ -36,9 +33,7 @@ _TOP_LEVEL = re.compile(r"^[^\s#]")
 @pytest.fixture(scope="module")
 def shipped_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped environments rendered once; each case starts from a copy of this build/."""
-    work = tmp_path_factory.mktemp("shipped")
-    for name in ("environments", "templates", "lambdas"):
-        shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    work = copy_inputs(tmp_path_factory.mktemp("shipped"))
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(work)
         assert tfgen_cli.main(["render", "--all"]) == 0
@@ -94,12 +89,6 @@ def expand(line: str, project: Path, env: str) -> str:
     return line.replace("{env}", str(Path("environments") / f"{env}.yaml")).replace("{name}", env)
 
 
-def case_params() -> list[Any]:
-    return [pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True, reason=f"tfgen bug: {case['bug']}")]
-                         if "bug" in case else [])
-            for name, case in CASES.items()]
-
-
 def break_and_run(name: str, project: Path, run: Run) -> tuple[Result, list[str]]:
     case = CASES[name]
     env = case.get("env", "dev")
@@ -112,7 +101,7 @@ def break_and_run(name: str, project: Path, run: Run) -> tuple[Result, list[str]
     return result, result.stderr.splitlines()
 
 
-@pytest.mark.parametrize("name", case_params())
+@pytest.mark.parametrize("name", CASES)
 def test_hostile_configuration_is_refused_and_nothing_is_written(name: str, rendered: Path, run: Run) -> None:
     project = rendered
     before, entries = snapshot(project / "build"), sorted(os.listdir(project))
@@ -133,17 +122,12 @@ def test_hostile_configuration_is_refused_and_nothing_is_written(name: str, rend
     assert sorted(os.listdir(project)) == entries  # nothing written beside build/ (../x and the like)
 
 
-def test_a_problem_in_the_shared_defaults_is_reported_once(rendered: Path, run: Run) -> None:
-    result, lines = break_and_run("defaults_unknown_key", rendered, run)
-    assert result.exit_code == 2 and len(lines) == 1  # not once per environment that reads it
-
-
 def test_every_corpus_file_belongs_to_a_case() -> None:
     files = {p.name for p in CORPUS.iterdir()} - {"cases.yaml"}
     used = {case.get("file", f"{name}.yaml") for name, case in CASES.items()} - {None}
     assert files == used
     assert len(CASES) >= 40
-    allowed = {"file", "env", "args", "defaults", "expect", "expect_some", "bug"}
+    allowed = {"file", "env", "args", "defaults", "expect", "expect_some"}
     for name, case in CASES.items():
         assert set(case) <= allowed and ("expect" in case) != ("expect_some" in case), name
 

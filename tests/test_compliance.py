@@ -1,7 +1,7 @@
 """The compliance gate: checkov finds nothing in any shipped environment, and every skip is earned.
 
 Checkov runs from its own virtual environment, ``.venv-checkov``, which ``make test`` and
-``make compliance`` build; these tests skip only when it is absent. A skip is a
+``make compliance`` build; the tests that run it fail when it is absent. A skip is a
 ``#checkov:skip=<ID>:<reason>`` comment that templates/_checkov.j2 writes from
 ``compliance.skips`` in the environment files. Each configured skip must be rendered inside the
 block it names, be reported by checkov as skipped with its reason, and hide a check that really
@@ -26,9 +26,6 @@ from tfgen import hcl
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
-pytestmark = pytest.mark.compliance
-needs_checkov = pytest.mark.skipif(not CHECKOV.is_file(),
-                                   reason=".venv-checkov is absent (`make compliance` builds it)")
 
 # An environment, optionally with a YAML layer on top, as the tests of tests/stack.py take it.
 Case = tuple[str, str]
@@ -64,13 +61,20 @@ def write(case: Case, directory: Path, *, with_skips: bool) -> Path:
     return directory
 
 
-def checkov(directory: Path) -> dict[str, list[dict[str, Any]]]:
+def start_checkov(directory: Path) -> subprocess.Popen[str]:
+    """Checkov on one root module, running; ``checkov_results`` waits for it."""
+    if not CHECKOV.is_file():
+        pytest.fail(f"{CHECKOV} is absent: `make test` or `make compliance` builds it")
+    return subprocess.Popen([str(CHECKOV), "--directory", str(directory), "--framework", "terraform",
+                             "--output", "json", "--skip-download"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def checkov_results(run: subprocess.Popen[str]) -> dict[str, list[dict[str, Any]]]:
     """Checkov's results for one root module: its failed, passed and skipped checks."""
-    run = subprocess.run([str(CHECKOV), "--directory", str(directory), "--framework", "terraform",
-                          "--output", "json", "--skip-download"],
-                         capture_output=True, text=True, check=False, timeout=600)
-    assert run.returncode in (0, 1), f"checkov failed to run ({run.returncode}): {run.stderr[-2000:]}"
-    report = json.loads(run.stdout)
+    stdout, stderr = run.communicate(timeout=600)
+    assert run.returncode in (0, 1), f"checkov failed to run ({run.returncode}): {stderr[-2000:]}"
+    report = json.loads(stdout)
     assert isinstance(report, dict), f"expected one terraform report, got {len(report)}"
     assert report["summary"]["parsing_errors"] == 0, report["summary"]
     return report["results"]  # type: ignore[no-any-return]
@@ -83,13 +87,11 @@ def pairs(checks: list[dict[str, Any]]) -> set[Pair]:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, bool], dict[str, list[dict[str, Any]]]]:
-    """Checkov's results for each case, with and without the skip comments."""
-    found = {}
-    for name, case in CASES.items():
-        for with_skips in (True, False):
-            root = tmp_path_factory.mktemp("checkov")
-            found[(name, with_skips)] = checkov(write(case, root / "module", with_skips=with_skips))
-    return found
+    """Checkov's results for each case, with and without the skip comments (the runs side by side)."""
+    runs = {(name, with_skips): start_checkov(write(case, tmp_path_factory.mktemp("checkov") / "module",
+                                                    with_skips=with_skips))
+            for name, case in CASES.items() for with_skips in (True, False)}
+    return {key: checkov_results(run) for key, run in runs.items()}
 
 
 @cache
@@ -99,22 +101,25 @@ def skip_lines(case: Case) -> dict[str, dict[str, str]]:
     for path, data in rendered(*case).files.items():
         if not path.endswith(".tf"):
             continue
-        block = None
+        block, first_lines = None, False  # first_lines: only the header and skips so far
         for line in data.decode().splitlines():
             header = _BLOCK.match(line)
             if header:
                 kind, rtype, name = header.groups()
-                block = f"{'data.' if kind == 'data' else ''}{rtype}.{name}"
-            elif line == "}":
-                block = None
+                block, first_lines = f"{'data.' if kind == 'data' else ''}{rtype}.{name}", True
             elif _SKIP_LINE.match(line):
                 assert block is not None, f"{path}: a skip comment outside any block: {line}"
+                assert first_lines, f"{path}: a skip comment after the first lines of {block}: {line}"
                 check, _, reason = line.strip().removeprefix("#checkov:skip=").partition(":")
                 found.setdefault(block, {})[check] = reason
+            else:
+                first_lines = False
+                if line == "}":
+                    block = None
     return found
 
 
-@needs_checkov
+@pytest.mark.compliance
 @pytest.mark.parametrize("name", CASES)
 def test_checkov_finds_nothing(name: str, results: dict[tuple[str, bool], Any]) -> None:
     failed = results[(name, True)]["failed_checks"]
@@ -128,7 +133,7 @@ def test_every_configured_skip_is_rendered_first_thing_in_the_block_it_names(nam
     assert skip_lines(CASES[name]) == expected
 
 
-@needs_checkov
+@pytest.mark.compliance
 @pytest.mark.parametrize("name", CASES)
 def test_checkov_reports_exactly_the_configured_skips_with_their_reasons(
         name: str, results: dict[tuple[str, bool], Any]) -> None:
@@ -141,7 +146,7 @@ def test_checkov_reports_exactly_the_configured_skips_with_their_reasons(
         assert check["check_result"]["suppress_comment"] == wanted[pair], pair
 
 
-@needs_checkov
+@pytest.mark.compliance
 @pytest.mark.parametrize("name", CASES)
 def test_every_skip_hides_a_check_that_fails_without_it(name: str, results: dict[tuple[str, bool], Any]) -> None:
     """No stale skip: without the comments exactly the skipped checks fail, so each one is needed."""
@@ -151,10 +156,10 @@ def test_every_skip_hides_a_check_that_fails_without_it(name: str, results: dict
     assert failed_without == wanted
 
 
-@needs_checkov
+@pytest.mark.compliance
 def test_the_gate_fails_on_a_finding(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text('resource "aws_s3_bucket" "open" {\n  bucket = "x"\n}\n')
-    found = pairs(checkov(tmp_path)["failed_checks"])
+    found = pairs(checkov_results(start_checkov(tmp_path))["failed_checks"])
     assert ("CKV2_AWS_6", "aws_s3_bucket.open") in found
 
 

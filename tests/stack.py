@@ -23,12 +23,13 @@ ENV_DIR = ROOT / "environments"
 TEMPLATES = ROOT / "templates"
 LAMBDAS = ROOT / "lambdas"
 
-# An HTTPS listener instead of the plain HTTP one; the skips that only the HTTP
-# listener needs are cancelled, as the configuration check requires.
-CERTIFICATE = ("alb:\n  certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/abc\n"
-               "  tls_server_name: payments.internal.example.com\n"
-               "compliance:\n  skips:\n    aws_lb.this: {CKV2_AWS_20: null}\n    aws_lb_listener.http: null\n"
-               "    aws_vpc_security_group_ingress_rule.alb_from_vpc_link: null\n")
+# An HTTPS listener instead of the plain HTTP one (CERTIFICATE), with the skips that
+# only the HTTP listener needs cancelled, as the configuration check requires.
+CERTIFICATE_ARN = "alb:\n  certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/abc\n"
+SERVER_NAME = "  tls_server_name: payments.internal.example.com\n"
+CANCEL_HTTP_SKIPS = ("compliance:\n  skips:\n    aws_lb.this: {CKV2_AWS_20: null}\n    aws_lb_listener.http: null\n"
+                     "    aws_vpc_security_group_ingress_rule.alb_from_vpc_link: null\n")
+CERTIFICATE = CERTIFICATE_ARN + SERVER_NAME + CANCEL_HTTP_SKIPS
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import SHIPPED_ENVS
-from tests.stack import CERTIFICATE, all_blocks, local, ref, resource
+from tests.stack import CERTIFICATE, local, ref, resource, resources_of
 from tfgen.names import FUNCTION_KEYS
 
 SHORT = {"payment_validation": "pv", "fraud_detection": "fd", "transaction_processing": "tp"}
@@ -83,14 +83,12 @@ def test_http_listener_on_80_answers_404_unless_a_rule_matches(env: str) -> None
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_without_a_certificate_the_only_listener_is_http(env: str) -> None:
     assert local(env, "alb.tf", "https_enabled") is False
-    listeners = {name for name in all_blocks(env, "resource") if name.startswith("aws_lb_listener.")}
-    assert listeners == {"aws_lb_listener.http"}
+    assert set(resources_of(env, "aws_lb_listener")) == {"http"}
 
 
 def test_with_a_certificate_the_only_listener_is_https_and_the_api_verifies_the_server_name() -> None:
     assert local("prod", "alb.tf", "https_enabled", CERTIFICATE) is True
-    listeners = {name for name in all_blocks("prod", "resource", CERTIFICATE) if name.startswith("aws_lb_listener.")}
-    assert listeners == {"aws_lb_listener.https"}
+    assert set(resources_of("prod", "aws_lb_listener", CERTIFICATE)) == {"https"}
     https = resource("prod", "alb.tf", "aws_lb_listener", "https", CERTIFICATE)
     assert https["port"] == 443 and https["protocol"] == "HTTPS"
     assert https["certificate_arn"] == "arn:aws:acm:us-east-1:111122223333:certificate/abc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack import CERTIFICATE, ENV_DIR, loaded
+from tests.stack import CANCEL_HTTP_SKIPS, CERTIFICATE, CERTIFICATE_ARN, ENV_DIR, SERVER_NAME, loaded
 from tfgen.errors import ConfigError
 
 REASON = "a reason long enough and specific enough to say why the check does not apply"
@@ -34,7 +34,7 @@ CASES = {
         "lambda:\n  rotation:\n    timeout_s: 10\n",
         "<test>:3:5: lambda.rotation.timeout_s: expected a number >= 30, got integer 10"),
     "certificate without a server name": (
-        CERTIFICATE.replace("  tls_server_name: payments.internal.example.com\n", ""),
+        CERTIFICATE_ARN + CANCEL_HTTP_SKIPS,
         "<test>:1:1: alb.tls_server_name: expected the host name on the certificate (API Gateway verifies it "
         "on the HTTPS listener), got nothing"),
     "same listener ports": (
@@ -80,9 +80,8 @@ def test_prod_keeps_every_new_setting_at_its_default() -> None:
 
 
 def test_a_certificate_requires_cancelling_the_skips_only_plain_http_needs() -> None:
-    certificate = CERTIFICATE[: CERTIFICATE.index("compliance:")]
     with pytest.raises(ConfigError) as info:
-        loaded("prod", certificate)
+        loaded("prod", CERTIFICATE_ARN + SERVER_NAME)
     reason = ("expected no skip once alb.certificate_arn is set (the ALB then serves HTTPS only, so the check "
               "passes): set it to null, got a skip")
     assert info.value.problems == [

@@ -13,10 +13,10 @@ from tfgen.errors import ConfigError
 BUCKET = ref("aws_s3_bucket.this.id")
 
 
-def lifecycle_rule(env: str, extra: str = "") -> dict[str, Any]:
-    config = resource(env, "storage.tf", "aws_s3_bucket_lifecycle_configuration", "this", extra)
+def lifecycle_rule(env: str, extra: str = "", bucket: str = "this") -> dict[str, Any]:
+    config = resource(env, "storage.tf", "aws_s3_bucket_lifecycle_configuration", bucket, extra)
     [rule] = config["rule"]
-    assert rule["status"] == "Enabled" and config["bucket"] == BUCKET
+    assert rule["status"] == "Enabled" and config["bucket"] == ref(f"aws_s3_bucket.{bucket}.id")
     return rule  # type: ignore[no-any-return]
 
 
@@ -133,12 +133,13 @@ def test_access_log_bucket_is_private_versioned_and_sse_s3(env: str, force_destr
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_access_logs_are_kept_a_year_three_months_at_hand(env: str) -> None:
-    config = resource(env, "storage.tf", "aws_s3_bucket_lifecycle_configuration", "access_logs")
-    [rule] = config["rule"]
-    assert rule["status"] == "Enabled"
+    rule = lifecycle_rule(env, bucket="access_logs")
     assert rule["transition"] == [{"days": 90, "storage_class": "GLACIER"}]
     assert rule["expiration"] == [{"days": 365}]
     assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 365}]
+
+
+def test_access_logs_cannot_be_kept_less_than_a_year() -> None:
     with pytest.raises(ConfigError, match=r"storage\.access_log_expiration_days: expected a number >= 365"):
         loaded("prod", "storage:\n  access_log_expiration_days: 90\n")
 

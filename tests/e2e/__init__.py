@@ -5,6 +5,8 @@
 - ``emulator.py``: start and stop ``moto_server`` on a free loopback port.
 - ``moto_launcher.py``: moto_server with fixes for emulator bugs real AWS lacks.
 - ``allowlist.py``: the plan drift that is a known emulator artefact, and the check.
+- ``provider.py``: the ``--set`` overrides that point the provider at the emulator, and the
+  check that every API the module calls has an emulator endpoint.
 - ``verify.py``: what boto3 must find in the emulator after apply.
 - ``test_apply.py``: render -> init -> apply -> verify -> re-plan -> destroy -> empty state.
 """

@@ -10,10 +10,10 @@ Two kinds of entries:
 
 - a direct artefact: the emulator returns a value that differs from what
   Terraform wrote, so the plan shows a known value changing;
-- a knock-on (``unknown_only`` with ``caused_by``): an attribute that only
-  becomes "(known after apply)" because a direct artefact elsewhere in the
-  same plan forces an update. It is allowed only as unknown, and only while
-  its cause is in the plan, so it cannot hide a real change.
+- a knock-on (an entry with ``caused_by``): an attribute that only becomes
+  "(known after apply)" because a direct artefact elsewhere in the same plan
+  forces an update. It is allowed only as unknown, and only while its cause
+  is in the plan, so it cannot hide a real change.
 
 Resource creations and deletions are never allowed: they mean the emulator
 lost something, or the configuration does not converge.
@@ -22,7 +22,7 @@ lost something, or the configuration does not converge.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +34,7 @@ class Allowed:
     resource_type: str
     attribute: str
     reason: str
-    unknown_only: bool = False
-    caused_by: Pair | None = None
+    caused_by: Pair | None = None  # set for a knock-on: the direct artefact it follows
 
     @property
     def pair(self) -> Pair:
@@ -71,19 +70,18 @@ ALLOWLIST: tuple[Allowed, ...] = (
             "without its log format and log group"),
     # --- knock-ons of the direct artefacts above ------------------------------
     Allowed("aws_lambda_function", "version",
-            "the logging_config update republishes the function (publish = true)",
-            unknown_only=True, caused_by=_LAMBDA_LOGGING),
+            "the logging_config update republishes the function (publish = true)", caused_by=_LAMBDA_LOGGING),
     Allowed("aws_lambda_function", "qualified_arn",
-            "follows the republished version", unknown_only=True, caused_by=_LAMBDA_LOGGING),
+            "follows the republished version", caused_by=_LAMBDA_LOGGING),
     Allowed("aws_lambda_function", "qualified_invoke_arn",
-            "follows the republished version", unknown_only=True, caused_by=_LAMBDA_LOGGING),
+            "follows the republished version", caused_by=_LAMBDA_LOGGING),
     Allowed("aws_lambda_alias", "function_version",
             "an alias that follows the latest published version follows the republished one",
-            unknown_only=True, caused_by=_LAMBDA_LOGGING),
+            caused_by=_LAMBDA_LOGGING),
     Allowed("aws_iam_role_policy", "policy",
             "policy documents name the KMS key ARNs; the pending rotation_period_in_days update "
             "on the keys defers reading the aws_iam_policy_document data sources to apply time",
-            unknown_only=True, caused_by=_KMS_ROTATION_PERIOD),
+            caused_by=_KMS_ROTATION_PERIOD),
 )
 
 
@@ -140,7 +138,7 @@ def differences(change: Mapping[str, Any]) -> list[Difference]:
     before = body.get("before") or {}
     after = body.get("after") or {}
     unknown = body.get("after_unknown") or {}
-    replaced = {path[0] for path in change.get("change", {}).get("replace_paths") or [] if path}
+    replaced = {path[0] for path in body.get("replace_paths") or [] if path}
     found = []
     for attribute in sorted(set(before) | set(after) | set(unknown)):
         is_unknown = _any_unknown(unknown.get(attribute))
@@ -151,9 +149,9 @@ def differences(change: Mapping[str, Any]) -> list[Difference]:
     return found
 
 
-def check(plan: Mapping[str, Any], allowlist: Iterable[Allowed] = ALLOWLIST) -> Verdict:
+def check(plan: Mapping[str, Any]) -> Verdict:
     """Judge ``terraform show -json`` of a re-plan: every change must be an allowlisted artefact."""
-    entries = {entry.pair: entry for entry in allowlist}
+    entries = {entry.pair: entry for entry in ALLOWLIST}
     problems: list[str] = []
     pending: list[Difference] = []
     changed = 0
@@ -174,13 +172,13 @@ def check(plan: Mapping[str, Any], allowlist: Iterable[Allowed] = ALLOWLIST) -> 
             problems.append(f"{address}: planned {'/'.join(actions)} with no attribute difference "
                             f"({change.get('action_reason', 'no reason given')})")
         pending.extend(found)
-    present = {d.pair for d in pending if d.pair in entries and not entries[d.pair].unknown_only}
+    present = {d.pair for d in pending if d.pair in entries and entries[d.pair].caused_by is None}
     allowed: list[Difference] = []
     for difference in pending:
         entry = entries.get(difference.pair)
         if entry is None:
             problems.append(f"{difference.describe()} (not an allowlisted emulator artefact)")
-        elif entry.unknown_only and not difference.unknown:
+        elif entry.caused_by is not None and not difference.unknown:
             problems.append(f"{difference.describe()} (allowlisted only as a knock-on that "
                             f"becomes known after apply, but a known value changes)")
         elif entry.caused_by is not None and entry.caused_by not in present:

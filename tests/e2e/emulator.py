@@ -2,14 +2,14 @@
 
 The server runs ``moto_launcher.py`` with the test's own interpreter (the venv
 that has ``moto[server]``), with ``MOTO_IAM_LOAD_MANAGED_POLICIES=true`` so AWS
-managed policies exist. It is stopped by ``stop()`` (idempotent), by an
-``atexit`` backstop, and on Linux by the kernel when the test process dies
-(``PR_SET_PDEATHSIG``), so no run leaves a server behind.
+managed policies exist. It is stopped by ``stop()`` (idempotent; the e2e
+test's fixture calls it at teardown, which pytest runs on failure and on
+KeyboardInterrupt too), and on Linux by the kernel when the test process dies
+without tearing down (``PR_SET_PDEATHSIG``), so no run leaves a server behind.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import signal
@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 HOST = "127.0.0.1"
 LAUNCHER = Path(__file__).with_name("moto_launcher.py")
@@ -60,14 +61,12 @@ def _no_proxy_opener() -> urllib.request.OpenerDirector:
 class Emulator:
     """One moto_server child process; a context manager."""
 
-    def __init__(self, log_path: Path, command: list[str] | None = None,
-                 ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+    def __init__(self, log_path: Path, command: list[str] | None = None) -> None:
         self.log_path = log_path
         self.command = command or [sys.executable, str(LAUNCHER)]
-        self.ready_timeout_s = ready_timeout_s
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        self._log: object | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -97,7 +96,6 @@ class Emulator:
             try:
                 self._spawn(port)
                 self._wait_ready()
-                atexit.register(self.stop)
                 return self.url
             except EmulatorError as exc:
                 failures.append(str(exc))
@@ -125,7 +123,7 @@ class Emulator:
     def _wait_ready(self) -> None:
         assert self.process is not None
         opener = _no_proxy_opener()
-        deadline = time.monotonic() + self.ready_timeout_s
+        deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code is not None:
@@ -139,7 +137,7 @@ class Emulator:
                 pass
             time.sleep(0.2)
         raise EmulatorError(f"moto_server did not answer on {self.url} within "
-                            f"{self.ready_timeout_s:.0f} s:\n{self.log_tail()}")
+                            f"{READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
 
     def fixes_not_applied(self) -> list[str]:
         """moto_launcher's notes about fixes it could not apply (see moto_launcher.py)."""
@@ -169,9 +167,7 @@ class Emulator:
         log, self._log = self._log, None
         if log is not None:
             with contextlib.suppress(OSError):
-                log.close()  # type: ignore[attr-defined]
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.stop)
+                log.close()
 
     @property
     def running(self) -> bool:

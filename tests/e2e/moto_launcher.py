@@ -109,7 +109,7 @@ def _patch_lambda_alias_policies() -> None:
 
 
 def _one_request_per_connection() -> None:
-    from moto.server import MotoRequestHandler
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     # werkzeug enables HTTP/1.1 for threaded serving only when the handler class moto_server
     # passes to run_simple does not set protocol_version itself.

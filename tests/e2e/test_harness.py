@@ -1,5 +1,6 @@
-"""The e2e harness's own parts, quickly: the drift allowlist, endpoint coverage, the emulator's
-start/stop and failure, and the moto fix the launcher applies. No terraform needed."""
+"""The e2e harness's own parts, quickly: the drift allowlist, the provider settings and endpoint
+coverage, the emulator's start/stop and failure, and the moto fix the launcher applies. No
+terraform needed."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.conftest import SHIPPED_ENVS
+from tests.stack import ENV_DIR, LAMBDAS, TEMPLATES
+from tfgen import environment, render
+from tfgen.lint import parse
+
 from . import allowlist
 from .emulator import Emulator, EmulatorError
-from .test_apply import ENDPOINT_SERVICES, overrides, uncovered_types
+from .provider import ENDPOINT_SERVICES, overrides, uncovered_types
 
 
 def change(address: str, before: dict[str, Any], after: dict[str, Any], unknown: dict[str, Any] | None = None,
@@ -82,20 +88,25 @@ def test_a_changing_output_fails() -> None:
 
 
 def test_every_allowlist_entry_has_a_reason_and_knock_ons_name_a_listed_cause() -> None:
-    direct = {entry.pair for entry in allowlist.ALLOWLIST if not entry.unknown_only}
+    direct = {entry.pair for entry in allowlist.ALLOWLIST if entry.caused_by is None}
     for entry in allowlist.ALLOWLIST:
         assert len(entry.reason) > 20, entry
-        assert entry.unknown_only == (entry.caused_by is not None), entry
         assert entry.caused_by is None or entry.caused_by in direct, entry
     assert len({entry.pair for entry in allowlist.ALLOWLIST}) == len(allowlist.ALLOWLIST)
 
 
-def test_overrides_set_every_endpoint_and_keep_account_id_lookup_on() -> None:
-    sets = overrides("http://127.0.0.1:1")
-    assert {s.split("=")[0].rsplit(".", 1)[1] for s in sets if s.startswith("provider.endpoints.")} == \
-        set(ENDPOINT_SERVICES)
-    assert "terraform.backend=local" in sets
-    assert not any("skip_requesting_account_id" in s for s in sets)
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_the_overrides_point_every_endpoint_at_the_emulator(env: str) -> None:
+    """What the e2e test renders: the provider calls only the emulator, as the test account, and
+    still asks sts for the account id; the state stays local."""
+    url = "http://127.0.0.1:54321"
+    files = render.render(environment.load(ENV_DIR, env, overrides(url)), TEMPLATES, LAMBDAS).files
+    provider = parse(files["providers.tf"].decode())["provider"][0]["aws"]
+    assert provider["endpoints"] == [{service: url for service in ENDPOINT_SERVICES}]
+    assert (provider["access_key"], provider["secret_key"]) == ("test", "test")
+    assert provider.get("skip_requesting_account_id") in (None, False)
+    assert parse(files["backend.tf"].decode())["terraform"][0]["backend"][0] == {
+        "local": {"path": "terraform.tfstate"}}
 
 
 def test_types_without_an_emulator_endpoint_are_reported(tmp_path: Path) -> None:

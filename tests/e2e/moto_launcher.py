@@ -29,6 +29,11 @@ one-request-per-connection
     answered 201 then refused with "Function already exist", and DeleteListener
     refused with ListenerNotFound. Serving HTTP/1.0 (one request per
     connection), as werkzeug allows, leaves no idle connection to race on.
+
+log-resent-requests
+    Not a fix: a request the AWS SDK sends again (its ``amz-sdk-request``
+    header counts attempts) is logged as such, so an apply error caused by a
+    resent request shows in moto_server.log for what it is.
 """
 
 from __future__ import annotations
@@ -116,8 +121,25 @@ def _one_request_per_connection() -> None:
     MotoRequestHandler.protocol_version = "HTTP/1.0"
 
 
+def _log_resent_requests() -> None:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    logged = MotoRequestHandler.log_request
+
+    def log_request(self: Any, code: int | str = "-", size: int | str = "-") -> None:
+        # The AWS SDKs number each attempt of one operation (amz-sdk-request: attempt=N; max=M).
+        attempt = self.headers.get("amz-sdk-request", "")
+        if attempt and not attempt.startswith("attempt=1;"):
+            self.log("info", 'resent by the SDK: "%s" %s (invocation %s)', self.requestline, attempt,
+                     self.headers.get("amz-sdk-invocation-id", "?"))
+        logged(self, code, size)
+
+    setattr(MotoRequestHandler, "log_request", log_request)  # noqa: B010 - a deliberate monkeypatch
+
+
 FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies,
-         "one-request-per-connection": _one_request_per_connection}
+         "one-request-per-connection": _one_request_per_connection,
+         "log-resent-requests": _log_resent_requests}
 
 
 def main(argv: list[str]) -> None:

@@ -138,7 +138,8 @@ def test_the_emulator_answers_and_stops(tmp_path: Path) -> None:
         process = server.process
         assert server.running and server.url.startswith("http://127.0.0.1:")
     assert process is not None and process.poll() is not None
-    assert "fix lambda-alias-policies applied" in (tmp_path / "moto.log").read_text()
+    log = (tmp_path / "moto.log").read_text()
+    assert "fix lambda-alias-policies applied" in log and "fix log-resent-requests applied" in log
     assert server.fixes_not_applied() == []
     server.stop()  # idempotent
 
@@ -157,6 +158,25 @@ def test_the_emulator_serves_one_request_per_connection(moto: Emulator) -> None:
         assert response.will_close
     finally:
         connection.close()
+
+
+def test_the_emulator_log_names_requests_the_sdk_resent(moto: Emulator) -> None:
+    import http.client
+    from urllib.parse import urlparse
+
+    url = urlparse(moto.url)
+    for attempt in (1, 2):
+        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+        try:
+            connection.request("GET", f"/moto-api/?probe={attempt}",
+                               headers={"amz-sdk-request": f"attempt={attempt}; max=3",
+                                        "amz-sdk-invocation-id": f"probe-{attempt}"})
+            connection.getresponse().read()
+        finally:
+            connection.close()
+    log = moto.log_path.read_text()
+    assert 'resent by the SDK: "GET /moto-api/?probe=2 HTTP/1.1" attempt=2; max=3 (invocation probe-2)' in log
+    assert "invocation probe-1" not in log
 
 
 def test_alias_permissions_are_kept_per_alias_as_on_aws(moto: Emulator) -> None:

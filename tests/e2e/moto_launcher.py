@@ -34,6 +34,18 @@ log-resent-requests
     Not a fix: a request the AWS SDK sends again (its ``amz-sdk-request``
     header counts attempts) is logged as such, so an apply error caused by a
     resent request shows in moto_server.log for what it is.
+
+answer-resent-requests
+    Even one request per connection, the provider now and then does not
+    receive a response the server sent (moto logged 200; the SDK logged no
+    response and sent attempt 2). The resend of a call that is not idempotent
+    then fails against the state the first attempt already changed: a CI run
+    saw RevokeSecurityGroupEgress refused with InvalidPermission.NotFound. On
+    AWS a response is not lost on the way. The fix answers a resend (same
+    ``amz-sdk-invocation-id``, attempt 2 or later) with the response the first
+    attempt produced, waiting for it if it is still running, instead of
+    carrying the call out twice. Server errors (5xx) are not kept: their
+    resend runs again, as on AWS.
 """
 
 from __future__ import annotations
@@ -137,9 +149,90 @@ def _log_resent_requests() -> None:
     setattr(MotoRequestHandler, "log_request", log_request)  # noqa: B010 - a deliberate monkeypatch
 
 
+class _AnswerResends:
+    """WSGI middleware: the response to each SDK invocation kept, for a resend of it."""
+
+    KEEP = 4096
+
+    def __init__(self, app: Any) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self.app = app
+        self.lock = threading.Lock()
+        self.running: dict[str, Any] = {}  # invocation id -> threading.Event set when answered
+        self.answers: OrderedDict[str, tuple[str, list[tuple[str, str]], bytes]] = OrderedDict()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        import threading
+
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        if not invocation:
+            return self.app(environ, start_response)
+        resent = not environ.get("HTTP_AMZ_SDK_REQUEST", "attempt=1;").startswith("attempt=1;")
+        with self.lock:
+            answer = self.answers.get(invocation)
+            first = self.running.get(invocation)
+            if answer is None and first is None:
+                self.running[invocation] = threading.Event()
+        if resent and answer is None and first is not None:
+            first.wait(timeout=300)  # the first attempt is still being carried out
+            with self.lock:
+                answer = self.answers.get(invocation)
+        if resent and answer is not None:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length:  # read the request as the first attempt did, no further: the client waits
+                environ["wsgi.input"].read(length)
+            print(f"moto_launcher: resent invocation {invocation} answered with its first response",
+                  file=sys.stderr, flush=True)
+            status, headers, body = answer
+            start_response(status, headers)
+            return [body]
+        if answer is not None or first is not None:  # not a resend, or one whose first attempt failed
+            return self.app(environ, start_response)
+        return self._first(invocation, environ, start_response)
+
+    def _first(self, invocation: str, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen: list[Any] = []
+
+        def keep_status(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen[:] = [status, list(headers)]
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self.app(environ, keep_status)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            if seen and not seen[0].startswith("5"):
+                with self.lock:
+                    self.answers[invocation] = (seen[0], seen[1], body)
+                    while len(self.answers) > self.KEEP:
+                        self.answers.popitem(last=False)
+            return [body]
+        finally:
+            with self.lock:
+                done = self.running.pop(invocation)
+            done.set()
+
+
+def _answer_resent_requests() -> None:
+    import moto.server
+    from werkzeug.serving import run_simple as serve
+
+    def run_simple(hostname: str, port: int, application: Any, *args: Any, **kwargs: Any) -> None:
+        serve(hostname, port, _AnswerResends(application), *args, **kwargs)
+
+    setattr(moto.server, "run_simple", run_simple)  # noqa: B010 - a deliberate monkeypatch
+
+
 FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies,
          "one-request-per-connection": _one_request_per_connection,
-         "log-resent-requests": _log_resent_requests}
+         "log-resent-requests": _log_resent_requests,
+         "answer-resent-requests": _answer_resent_requests}
 
 
 def main(argv: list[str]) -> None:

@@ -139,7 +139,8 @@ def test_the_emulator_answers_and_stops(tmp_path: Path) -> None:
         assert server.running and server.url.startswith("http://127.0.0.1:")
     assert process is not None and process.poll() is not None
     log = (tmp_path / "moto.log").read_text()
-    assert "fix lambda-alias-policies applied" in log and "fix log-resent-requests applied" in log
+    assert all(f"fix {name} applied" in log
+               for name in ("lambda-alias-policies", "log-resent-requests", "answer-resent-requests"))
     assert server.fixes_not_applied() == []
     server.stop()  # idempotent
 
@@ -177,6 +178,26 @@ def test_the_emulator_log_names_requests_the_sdk_resent(moto: Emulator) -> None:
     log = moto.log_path.read_text()
     assert 'resent by the SDK: "GET /moto-api/?probe=2 HTTP/1.1" attempt=2; max=3 (invocation probe-2)' in log
     assert "invocation probe-1" not in log
+
+
+def test_a_resent_call_is_answered_as_the_first_attempt_was_not_carried_out_twice(moto: Emulator) -> None:
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="test",
+                       aws_secret_access_key="test", config=Config(proxies={}, retries={"max_attempts": 1}))
+    attempt = {"n": 1}
+
+    def as_attempt(request: Any, **_: Any) -> None:  # what the SDK sends when it resends a request
+        request.headers["amz-sdk-invocation-id"] = "resent-create-role"
+        request.headers["amz-sdk-request"] = f"attempt={attempt['n']}; max=3"
+
+    iam.meta.events.register("before-send.iam.CreateRole", as_attempt)
+    first = iam.create_role(RoleName="resent", AssumeRolePolicyDocument="{}")["Role"]
+    attempt["n"] = 2
+    again = iam.create_role(RoleName="resent", AssumeRolePolicyDocument="{}")["Role"]  # not EntityAlreadyExists
+    assert again["Arn"] == first["Arn"] and again["RoleId"] == first["RoleId"]
+    assert "resent invocation resent-create-role answered with its first response" in moto.log_path.read_text()
+    with pytest.raises(iam.exceptions.EntityAlreadyExistsException):  # a new invocation is carried out
+        iam.meta.events.unregister("before-send.iam.CreateRole", as_attempt)
+        iam.create_role(RoleName="resent", AssumeRolePolicyDocument="{}")
 
 
 def test_alias_permissions_are_kept_per_alias_as_on_aws(moto: Emulator) -> None:

@@ -41,6 +41,16 @@ def test_lifecycle_to_glacier_after_90_days(env: str) -> None:
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
+@pytest.mark.parametrize("bucket", ["this", "access_logs"])
+def test_objects_under_128_kb_transition_too(env: str, bucket: str) -> None:
+    # S3's default minimum (all_storage_classes_128K) would keep every audit record and most
+    # log files out of GLACIER: they are smaller than 128 KB.
+    config = resource(env, "storage.tf", "aws_s3_bucket_lifecycle_configuration", bucket)
+    assert config["transition_default_minimum_object_size"] == "varies_by_storage_class"
+    assert "object_size_greater_than" not in str(config["rule"])
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_audit_records_do_not_expire_by_default(env: str) -> None:
     rule = lifecycle_rule(env)
     assert "expiration" not in rule and "noncurrent_version_expiration" not in rule

@@ -39,6 +39,17 @@ def test_http_proxy_integration_to_the_internal_alb_listener_through_the_vpc_lin
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_integration_timeout_is_explicit_and_every_function_stops_before_it(env: str) -> None:
+    # HTTP API integrations give up after 30 s at most; a function still running then
+    # completes a payment whose caller was told 504.
+    integration = resource(env, "api.tf", "aws_apigatewayv2_integration", "alb")
+    assert integration["timeout_milliseconds"] == 30000
+    functions = local(env, "lambda.tf", "functions")
+    assert {key: functions[key]["timeout"] * 1000 < 30000 for key in FUNCTION_KEYS} == dict.fromkeys(
+        FUNCTION_KEYS, True)
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_stage_auto_deploys_with_access_logs_and_throttling(env: str) -> None:
     stage = resource(env, "api.tf", "aws_apigatewayv2_stage", "this")
     assert stage["name"] == "$default" and stage["auto_deploy"] is True

@@ -27,9 +27,10 @@ def function_resource(env: str, extra: str = "") -> dict[str, Any]:
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
 @pytest.mark.parametrize(("function", "memory", "timeout", "concurrency"), [
-    ("payment_validation", 512, 30, 10),
-    ("fraud_detection", 512, 30, 10),
-    ("transaction_processing", 1024, 60, 20),
+    # The design's 30, 30 and 60 s would outlive the API's 30 s integration timeout (README: deviations).
+    ("payment_validation", 512, 29, 10),
+    ("fraud_detection", 512, 29, 10),
+    ("transaction_processing", 1024, 29, 20),
 ])
 def test_payment_function_name_memory_timeout_and_reserved_concurrency(
         env: str, function: str, memory: int, timeout: int, concurrency: int) -> None:

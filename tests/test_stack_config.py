@@ -33,6 +33,18 @@ CASES = {
     "rotation timeout": (
         "lambda:\n  rotation:\n    timeout_s: 10\n",
         "<test>:3:5: lambda.rotation.timeout_s: expected a number >= 30, got integer 10"),
+    "function outlives the API integration": (
+        "lambda:\n  functions:\n    transaction_processing:\n      timeout_s: 60\n",
+        "<test>:4:7: lambda.functions.transaction_processing.timeout_s: expected less than "
+        "api.integration_timeout_s (30 s: the API answers 504 then while the function runs on), got 60"),
+    "function as long as the API integration": (
+        "api:\n  integration_timeout_s: 20\nlambda:\n  functions:\n    payment_validation:\n      timeout_s: 10\n"
+        "    fraud_detection:\n      timeout_s: 10\n    transaction_processing:\n      timeout_s: 20\n",
+        "<test>:10:7: lambda.functions.transaction_processing.timeout_s: expected less than "
+        "api.integration_timeout_s (20 s: the API answers 504 then while the function runs on), got 20"),
+    "integration timeout beyond the HTTP API limit": (
+        "api:\n  integration_timeout_s: 60\n",
+        "<test>:2:3: api.integration_timeout_s: expected a number <= 30, got integer 60"),
     "certificate without a server name": (
         CERTIFICATE_ARN + CANCEL_HTTP_SKIPS,
         "<test>:1:1: alb.tls_server_name: expected the host name on the certificate (API Gateway verifies it "

@@ -248,6 +248,8 @@ class Api(Model):
     throttling_burst_limit: PositiveInt
     throttling_rate_limit: Annotated[float, Field(gt=0)]
     log_retention_days: RetentionDays
+    # HTTP API integrations give up after at most 30 s (AWS's default and its limit).
+    integration_timeout_s: Annotated[int, Field(ge=1, le=30)] = 30
 
 
 class Alb(Model):
@@ -478,6 +480,10 @@ def cross_problems(cfg: Environment) -> list[Problem]:
                           f"expected a short name unique among functions, got {fn.short_name!r} "
                           f"(also {shorts[fn.short_name]})"))
         shorts[fn.short_name] = key
+        if fn.timeout_s >= cfg.api.integration_timeout_s:
+            found.append((("lambda", "functions", key, "timeout_s"),
+                          f"expected less than api.integration_timeout_s ({cfg.api.integration_timeout_s} s: "
+                          f"the API answers 504 then while the function runs on), got {fn.timeout_s}"))
     store = cfg.storage
     if store.audit_glacier_days >= (store.audit_expiration_days or 10**9):
         found.append((("storage", "audit_glacier_days"),

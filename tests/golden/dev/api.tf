@@ -28,6 +28,7 @@ resource "aws_apigatewayv2_integration" "alb" {
   connection_type        = "VPC_LINK"
   connection_id          = aws_apigatewayv2_vpc_link.this.id
   payload_format_version = "1.0"
+  timeout_milliseconds   = 30000
 
   dynamic "tls_config" {
     for_each = local.https_enabled ? [null] : []

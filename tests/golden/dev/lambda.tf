@@ -18,7 +18,7 @@ locals {
       memory_size                    = 512
       reserved_concurrent_executions = 10
       source_code_hash               = "I2Rp3WdBUl7bxvjjYYFHnFEq1rj4efq0ileDj+IIyU8="
-      timeout                        = 30
+      timeout                        = 29
     }
     fraud_detection = {
       filename                       = "packages/fraud_detection.zip"
@@ -28,7 +28,7 @@ locals {
       memory_size                    = 512
       reserved_concurrent_executions = 10
       source_code_hash               = "N/XK77CoUmFe+Wa5IukOJWdPj1f2YdogJiVn4xORT7g="
-      timeout                        = 30
+      timeout                        = 29
     }
     transaction_processing = {
       filename                       = "packages/transaction_processing.zip"
@@ -38,7 +38,7 @@ locals {
       memory_size                    = 1024
       reserved_concurrent_executions = 20
       source_code_hash               = "NF7wKFqUfVUtUIPgZ49tM5TOyH8w+Wvkvp4toaQwFlU="
-      timeout                        = 60
+      timeout                        = 29
     }
     db_secret_rotation = {
       filename                       = "packages/db_secret_rotation.zip"

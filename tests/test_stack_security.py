@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 import pytest
@@ -72,7 +73,7 @@ def test_without_aws_backup_there_is_no_backup_key() -> None:
 def test_key_policies_let_the_account_administer_and_the_owning_service_use_each_key(env: str) -> None:
     policy = data(env, "kms.tf", "aws_iam_policy_document", "kms")
     assert policy["for_each"] == ref("local.kms_keys")
-    [admin] = statements(policy)
+    admin, _grants = statements(policy)
     assert admin["sid"] == "AccountAdministration"
     assert admin["principals"] == [{"type": "AWS", "identifiers": [ref("local.account_root_arn")]}]
     use = next(s for s in dynamic_statements(policy) if s["sid"] == "UseThroughOwningService")
@@ -84,6 +85,35 @@ def test_key_policies_let_the_account_administer_and_the_owning_service_use_each
                         "lambda": "lambda.us-east-1.amazonaws.com", "logs": None,
                         "rds": "rds.us-east-1.amazonaws.com", "s3": "s3.us-east-1.amazonaws.com",
                         "secrets": "secretsmanager.us-east-1.amazonaws.com", "sns": "sns.us-east-1.amazonaws.com"}
+
+
+KMS_ADMINISTRATION = {
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
+    "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus", "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListKeyRotations",
+    "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant", "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+}
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+@pytest.mark.parametrize("document", ["kms", "card_tokens"])
+def test_key_administration_lists_its_actions_and_cannot_grant_decrypt(env: str, document: str) -> None:
+    # kms:Create* in the administrator statement includes kms:CreateGrant: any principal the
+    # account's IAM policies allow it could grant itself kms:Decrypt on the key.
+    policy = data(env, "kms.tf", "aws_iam_policy_document", document)
+    every = [*statements(policy), *(dynamic_statements(policy) if document == "kms" else [])]
+    [admin] = [s for s in every if s["sid"] == "AccountAdministration"]
+    expected = KMS_ADMINISTRATION - ({"kms:RotateKeyOnDemand"} if document == "card_tokens" else set())
+    assert set(admin["actions"]) == expected and len(admin["actions"]) == len(expected)
+    grants = [s for s in every if any(fnmatch.fnmatchcase("kms:CreateGrant", a) for a in s["actions"])]
+    if document == "card_tokens":  # no AWS service uses the HMAC key on anyone's behalf
+        assert grants == []
+        return
+    assert grants == [{"sid": "GrantsForAWSServices", "actions": ["kms:CreateGrant"], "resources": ["*"],
+                       "principals": [{"type": "AWS", "identifiers": [ref("local.account_root_arn")]}],
+                       "condition": [{"test": "Bool", "variable": "kms:GrantIsForAWSResource",
+                                      "values": ["true"]}]}]
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
@@ -324,11 +354,16 @@ def test_without_tracing_no_role_gets_xray() -> None:
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
-def test_flow_log_role_writes_only_its_own_log_group(env: str) -> None:
+def test_flow_log_role_writes_only_its_own_log_group_and_can_find_it(env: str) -> None:
     group = ref("aws_cloudwatch_log_group.flow_logs.arn")
-    [statement] = statements(data(env, "network.tf", "aws_iam_policy_document", "flow_logs"))
+    statement, find = statements(data(env, "network.tf", "aws_iam_policy_document", "flow_logs"))
     assert statement["resources"] == [group, group + ":*"]
     assert set(statement["actions"]) == {"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}
+    # AWS documents logs:DescribeLogGroups for the flow-log role; it lists groups, so its resource
+    # is every log group of the account and region, and it reads nothing else.
+    assert find["actions"] == ["logs:DescribeLogGroups"]
+    assert find["resources"] == ["arn:" + ref("local.partition") + ":logs:" + ref("local.region") + ":" +
+                                 ref("local.account_id") + ":log-group:*"]
     [assume] = statements(data(env, "network.tf", "aws_iam_policy_document", "flow_logs_assume_role"))
     assert assume["principals"] == [{"type": "Service", "identifiers": ["vpc-flow-logs.amazonaws.com"]}]
     assert {c["variable"] for c in assume["condition"]} == {"aws:SourceAccount", "aws:SourceArn"}

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHIPPED_ENVS
-from tests.stack import blocks, loaded, local, ref, resource
+from tests.conftest import ROOT, SHIPPED_ENVS
+from tests.stack import blocks, loaded, local, ref, resource, text
 from tfgen.errors import ConfigError
 
 
@@ -184,6 +184,17 @@ def test_aws_backup_plan_for_the_cluster_in_a_kms_encrypted_vault(env: str, forc
     assert selection["plan_id"] == ref("aws_backup_plan.this.id")
     assert selection["iam_role_arn"] == ref("aws_iam_role.backup.arn")
     assert selection["resources"] == [ref("aws_rds_cluster.this.arn")]
+
+
+def test_docs_say_aurora_recovery_points_keep_the_clusters_key_not_the_vaults() -> None:
+    # AWS Backup does not fully manage Aurora: its recovery points are cluster snapshots
+    # encrypted with the cluster's key, whatever key the vault has.
+    comment = text("prod", "backup.tf").split('resource "aws_backup_vault"')[0]
+    assert "encrypted with the backup key" not in comment
+    assert "stay encrypted with the\n# cluster's own key (rds)" in comment
+    [row] = [line for line in (ROOT / "docs" / "COMPLIANCE.md").read_text().splitlines()
+             if "`aws_backup_vault.this` → `kms_key_arn`" in line]
+    assert "keep the cluster's `rds` key" in row and "`aws_rds_cluster.this` → `kms_key_id`" in row
 
 
 def test_without_aws_backup_nothing_is_rendered_for_it() -> None:

@@ -5,8 +5,11 @@
 # AWS Backup of the Aurora cluster
 #
 # Beside the cluster's own automated backups (database.backup_retention_days),
-# a recovery point on backup.schedule, kept backup.retention_days in a vault
-# encrypted with the backup key.
+# a recovery point on backup.schedule, kept backup.retention_days in the vault.
+# Aurora recovery points are cluster snapshots and stay encrypted with the
+# cluster's own key (rds), not the vault's: AWS Backup does not fully manage
+# Aurora, so the backup key encrypts only the vault's own data and the
+# recovery points of resource types AWS Backup fully manages.
 ################################################################################
 
 resource "aws_backup_vault" "this" {

@@ -19,10 +19,15 @@ locals {
 ################################################################################
 # Customer-managed keys, one per data domain
 #
-# The account root administers every key. Principals of the account use a key
-# only through the service that owns the data (kms:ViaService), and only when
-# their IAM policy also allows it; CloudWatch Logs and CloudWatch alarms use
-# their keys as service principals.
+# The account root administers every key, with the administrative actions
+# listed one by one: no wildcard, and no kms:CreateGrant, which would let any
+# principal the account's IAM policies allow it grant itself kms:Decrypt.
+# Grants are allowed only for the AWS services that use a key on a caller's
+# behalf (kms:GrantIsForAWSResource): Aurora, DynamoDB, Lambda and AWS Backup
+# create them. Principals of the account use a key only through the service
+# that owns the data (kms:ViaService), and only when their IAM policy also
+# allows it; CloudWatch Logs and CloudWatch alarms use their keys as service
+# principals.
 ################################################################################
 
 locals {
@@ -60,12 +65,29 @@ data "aws_iam_policy_document" "kms" {
   # In a key policy "*" as the resource means this key.
   statement {
     sid       = "AccountAdministration"
-    actions   = ["kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*", "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:Update*"]
+    actions   = ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription"]
     resources = ["*"]
 
     principals {
       type        = "AWS"
       identifiers = [local.account_root_arn]
+    }
+  }
+
+  statement {
+    sid       = "GrantsForAWSServices"
+    actions   = ["kms:CreateGrant"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.account_root_arn]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
     }
   }
 
@@ -167,7 +189,7 @@ data "aws_iam_policy_document" "card_tokens" {
 
   statement {
     sid       = "AccountAdministration"
-    actions   = ["kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*", "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:Update*"]
+    actions   = ["kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription"]
     resources = ["*"]
 
     principals {

@@ -249,6 +249,14 @@ data "aws_iam_policy_document" "flow_logs" {
     actions   = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
     resources = [aws_cloudwatch_log_group.flow_logs.arn, "${aws_cloudwatch_log_group.flow_logs.arn}:*"]
   }
+
+  # The delivery looks its log group up first, as AWS documents for the role;
+  # DescribeLogGroups lists groups, so it cannot be scoped to one of them.
+  statement {
+    sid       = "FindLogGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+  }
 }
 
 resource "aws_iam_role" "flow_logs" {

@@ -95,13 +95,15 @@ def names(env: str, cfg: Environment) -> dict[str, Any]:
     cluster = f"aurora-cluster-{env}"
     readers = [f"reader-{index}" for index in range(1, cfg.database.reader_count + 1)]
     api = f"payment-api-{env}"
+    # S3 bucket names are global: storage.bucket_suffix lets a team whose name is taken deploy.
+    bucket_suffix = f"-{cfg.storage.bucket_suffix}" if cfg.storage.bucket_suffix else ""
     return {
         "vpc": f"vpc-{env}",
         "igw": f"igw-{env}",
         "flow_logs": f"/aws/vpc/flow-logs/vpc-{env}",
         "flow_logs_role": f"vpc-flow-logs-{env}",
-        "audit_bucket": f"payment-audit-logs-{env}",
-        "access_log_bucket": f"payment-access-logs-{env}",
+        "audit_bucket": f"payment-audit-logs-{env}{bucket_suffix}",
+        "access_log_bucket": f"payment-access-logs-{env}{bucket_suffix}",
         "table": f"transactions-{env}",
         "aurora_cluster": cluster,
         "aurora_instances": {"writer": f"{cluster}-writer", **{key: f"{cluster}-{key}" for key in readers}},
@@ -126,6 +128,17 @@ def names(env: str, cfg: Environment) -> dict[str, Any]:
             "aurora_cpu": f"aurora-cpu-{env}",
             "dynamodb_throttles": f"dynamodb-throttles-{env}",
         },
+        # Errors and Throttles of each payment function, Errors of the rotation function.
+        "function_alarms": {
+            f"{key}-{metric.lower()}": {"function": key, "metric": metric,
+                                        "name": f"{dashed(key)}-{metric.lower()}-{env}"}
+            for key in (*FUNCTION_KEYS, ROTATION_KEY)
+            for metric in (("Errors",) if key == ROTATION_KEY else ("Errors", "Throttles"))
+        },
+        # 5XX answers and Lambda errors per target group, keyed like the aliases (<function>-<colour>).
+        "target_group_alarms": {f"{key}-{color}": f"{dashed(key)}-{color}-errors-{env}"
+                                for key in FUNCTION_KEYS for color in COLORS},
+        "alb_5xx_alarm": f"payment-alb-5xx-{env}",
         "kms_aliases": {key: f"alias/{dashed(key)}-{env}" for key in KMS_KEYS
                         if key != "backup" or cfg.backup.enabled},
         "security_groups": {
@@ -170,7 +183,9 @@ def checked(env: str, cfg: Environment) -> list[tuple[Rule, str]]:
     result += [(SECURITY_GROUP, name) for name in n["security_groups"].values()]
     result += [(SSM_PARAMETER, name) for name in n["parameters"].values()]
     result += [(API, n["api"]), (API, n["vpc_link"])]
-    result += [(CLOUDWATCH, name) for name in (n["dashboard"], *n["alarms"].values())]
+    result += [(CLOUDWATCH, name) for name in (n["dashboard"], *n["alarms"].values(), n["alb_5xx_alarm"],
+                                               *n["target_group_alarms"].values())]
+    result += [(CLOUDWATCH, alarm["name"]) for alarm in n["function_alarms"].values()]
     result += [(BACKUP_VAULT, n["backup_vault"]), (BACKUP_PLAN, n["backup_plan"])]
     result += [(GENERIC, name) for name in (n["vpc"], n["igw"])]
     return result

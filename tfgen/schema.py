@@ -275,6 +275,9 @@ class Storage(Model):
     force_destroy: bool
     access_log_glacier_days: PositiveInt
     access_log_expiration_days: Annotated[int, Field(ge=365)]
+    # Appended to both bucket names (payment-audit-logs-<env>-<suffix>) when the design's names
+    # are taken in S3's global namespace; the account id is a good choice.
+    bucket_suffix: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")] | None = None
 
 
 class Backup(Model):
@@ -333,6 +336,30 @@ class Compliance(Model):
                 if checks and any(reason is not None for reason in checks.values())}
 
 
+_SUBSCRIPTION_ENDPOINTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "email": (re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"), "an e-mail address such as 'oncall@example.com'"),
+    "https": (re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/\S*)?$"),
+              "an https:// URL such as 'https://events.example.com/sns'"),
+    "sqs": (re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$"),
+            "an SQS queue ARN such as 'arn:aws:sqs:us-east-1:111122223333:alerts'"),
+    "lambda": (re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$"),
+               "a Lambda function ARN such as 'arn:aws:lambda:us-east-1:111122223333:function:pager'"),
+}
+
+
+class Subscription(Model):
+    """Who an SNS topic reaches: a protocol and its endpoint."""
+
+    protocol: Literal["email", "https", "sqs", "lambda"]
+    endpoint: Annotated[str, Field(min_length=1)]
+    topic: Literal["system_errors", "failed_transactions"] = "system_errors"
+
+    @property
+    def key(self) -> str:
+        """A stable ``for_each`` key: the same subscription keeps its key wherever it is listed."""
+        return f"{self.topic} {self.protocol} {self.endpoint}"
+
+
 class Monitoring(Model):
     api_latency_p99_ms: Annotated[float, Field(gt=0)]
     aurora_cpu_percent: Annotated[float, Field(gt=0, le=100)]
@@ -341,6 +368,12 @@ class Monitoring(Model):
     alarm_period_s: Literal[10, 30, 60, 300, 900, 3600]
     alarm_evaluation_periods: PositiveInt
     dashboard_period_s: Literal[10, 30, 60, 300, 900, 3600]
+    subscriptions: list[Subscription] = []
+
+    def subscription_map(self) -> dict[str, dict[str, str]]:
+        """Each subscription by its key, as the template's ``for_each`` map."""
+        return {sub.key: {"topic": sub.topic, "protocol": sub.protocol, "endpoint": sub.endpoint}
+                for sub in self.subscriptions}
 
     @field_validator("dynamodb_throttle_operations")
     @classmethod
@@ -355,6 +388,8 @@ class Environment(Model):
 
     project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
     region: str
+    # The account the environment belongs in: plan, apply and preflight refuse other credentials.
+    aws_account_id: str | None = None
     tags: dict[str, str] = {}
     terraform: TerraformSettings
     provider: ProviderSettings = ProviderSettings()
@@ -375,6 +410,16 @@ class Environment(Model):
     def _region(cls, value: str) -> str:
         if not _AWS_REGION.match(value):
             raise ValueError(f"expected an AWS region such as 'us-east-1', got {value!r}")
+        return value
+
+    @field_validator("aws_account_id", mode="before")
+    @classmethod
+    def _account(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(f"expected the 12-digit account id as a quoted string such as '111122223333' "
+                             f"(unquoted, YAML reads a number and drops leading zeros), got {value}")
+        if isinstance(value, str) and not re.fullmatch(r"\d{12}", value):
+            raise ValueError(f"expected a 12-digit AWS account id such as '111122223333', got {value!r}")
         return value
 
     @field_validator("tags")
@@ -449,6 +494,21 @@ def _plain_http_skip_problems(cfg: Environment) -> list[Problem]:
     return found
 
 
+def _subscription_problems(monitoring: Monitoring) -> list[Problem]:
+    found: list[Problem] = []
+    seen: set[str] = set()
+    for index, sub in enumerate(monitoring.subscriptions):
+        path = ("monitoring", "subscriptions", str(index), "endpoint")
+        pattern, expected = _SUBSCRIPTION_ENDPOINTS[sub.protocol]
+        if not pattern.match(sub.endpoint):
+            found.append((path, f"expected {expected} for protocol {sub.protocol}, got {sub.endpoint!r}"))
+        if sub.key in seen:
+            found.append((path, f"expected each subscription once, got {sub.endpoint!r} again for "
+                          f"{sub.protocol} on {sub.topic}"))
+        seen.add(sub.key)
+    return found
+
+
 def cross_problems(cfg: Environment) -> list[Problem]:
     """Checks that span several fields; run once every field is valid on its own."""
     found = _network_problems(cfg.network)
@@ -497,6 +557,7 @@ def cross_problems(cfg: Environment) -> list[Problem]:
     if cfg.alb.http_port == cfg.alb.https_port:
         found.append((("alb", "https_port"), f"expected a port other than http_port, got {cfg.alb.https_port}"))
     found += _plain_http_skip_problems(cfg)
+    found += _subscription_problems(cfg.monitoring)
     if cfg.terraform.backend == "s3" and not cfg.terraform.state_bucket:
         found.append((("terraform", "state_bucket"), "expected a bucket name for the s3 backend, got ''"))
     return found

@@ -15,8 +15,12 @@ resource "aws_sns_topic" "system_errors" {
   kms_master_key_id = aws_kms_key.this["sns"].arn
 }
 
+# No monitoring.subscriptions: the alarms publish to system-errors, which
+# reaches nobody until a subscription is configured.
+
 ################################################################################
-# Dashboard: API p99 latency and errors, Aurora CPU and connections
+# Dashboard: API p99 latency and errors, Aurora CPU and connections, function
+# errors and throttles, 5XX answers per target group and of the ALB itself
 ################################################################################
 
 locals {
@@ -97,6 +101,69 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat    = "Average"
           period  = local.dashboard_period
           metrics = [concat(["AWS/RDS", "DatabaseConnections"], local.aurora_dimensions)]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 12
+        width  = 12
+        height = 6
+        properties = {
+          title   = "Function errors"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Sum"
+          period  = local.dashboard_period
+          metrics = [for fn in aws_lambda_function.this : ["AWS/Lambda", "Errors", "FunctionName", fn.function_name]]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 12
+        width  = 12
+        height = 6
+        properties = {
+          title   = "Function throttles"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Sum"
+          period  = local.dashboard_period
+          metrics = [for fn in aws_lambda_function.this : ["AWS/Lambda", "Throttles", "FunctionName", fn.function_name]]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 18
+        width  = 12
+        height = 6
+        properties = {
+          title  = "5XX answers per target group (blue and green)"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Sum"
+          period = local.dashboard_period
+          metrics = [for group in aws_lb_target_group.this : [
+            "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "TargetGroup", group.arn_suffix,
+            "LoadBalancer", aws_lb.this.arn_suffix,
+          ]]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 18
+        width  = 12
+        height = 6
+        properties = {
+          title   = "ALB 5XX answers of its own"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Sum"
+          period  = local.dashboard_period
+          metrics = [["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", aws_lb.this.arn_suffix]]
         }
       },
     ]
@@ -228,5 +295,148 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
         Operation = "UpdateItem"
       }
     }
+  }
+}
+
+################################################################################
+# Function alarms: any error or throttle of a payment function, any error of
+# the rotation function (a failed rotation leaves the secret half-rotated)
+################################################################################
+
+locals {
+  function_alarms = {
+    db_secret_rotation-errors        = { function = "db_secret_rotation", metric = "Errors", name = "db-secret-rotation-errors-dev" }
+    fraud_detection-errors           = { function = "fraud_detection", metric = "Errors", name = "fraud-detection-errors-dev" }
+    fraud_detection-throttles        = { function = "fraud_detection", metric = "Throttles", name = "fraud-detection-throttles-dev" }
+    payment_validation-errors        = { function = "payment_validation", metric = "Errors", name = "payment-validation-errors-dev" }
+    payment_validation-throttles     = { function = "payment_validation", metric = "Throttles", name = "payment-validation-throttles-dev" }
+    transaction_processing-errors    = { function = "transaction_processing", metric = "Errors", name = "transaction-processing-errors-dev" }
+    transaction_processing-throttles = { function = "transaction_processing", metric = "Throttles", name = "transaction-processing-throttles-dev" }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "function" {
+  for_each = local.function_alarms
+
+  alarm_name          = each.value.name
+  alarm_description   = "${each.value.metric} of ${aws_lambda_function.this[each.value.function].function_name} above 0"
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  statistic           = "Sum"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  period              = 300
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.system_errors.arn]
+  ok_actions          = [aws_sns_topic.system_errors.arn]
+
+  dimensions = {
+    FunctionName = aws_lambda_function.this[each.value.function].function_name
+  }
+}
+
+################################################################################
+# Load balancer alarms: errors per target group, so a bad green release shows
+# before it is promoted, and 5XX answers the ALB gives itself
+################################################################################
+
+locals {
+  target_group_alarms = {
+    fraud_detection-blue         = "fraud-detection-blue-errors-dev"
+    fraud_detection-green        = "fraud-detection-green-errors-dev"
+    payment_validation-blue      = "payment-validation-blue-errors-dev"
+    payment_validation-green     = "payment-validation-green-errors-dev"
+    transaction_processing-blue  = "transaction-processing-blue-errors-dev"
+    transaction_processing-green = "transaction-processing-green-errors-dev"
+  }
+}
+
+# A function that fails or times out behind the ALB counts as LambdaUserError
+# (or LambdaInternalError); one that answers 5XX as HTTPCode_Target_5XX_Count.
+resource "aws_cloudwatch_metric_alarm" "target_group" {
+  for_each = local.target_group_alarms
+
+  alarm_name          = each.value
+  alarm_description   = "5XX answers and Lambda errors of target group ${aws_lb_target_group.this[each.key].name} above 0"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.system_errors.arn]
+  ok_actions          = [aws_sns_topic.system_errors.arn]
+
+  metric_query {
+    id          = "errors"
+    label       = "5XX answers and Lambda errors"
+    expression  = "SUM([FILL(m_target_5xx, 0), FILL(m_user_error, 0), FILL(m_internal_error, 0)])"
+    return_data = true
+  }
+
+  metric_query {
+    id = "m_target_5xx"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      stat        = "Sum"
+      period      = 300
+
+      dimensions = {
+        LoadBalancer = aws_lb.this.arn_suffix
+        TargetGroup  = aws_lb_target_group.this[each.key].arn_suffix
+      }
+    }
+  }
+
+  metric_query {
+    id = "m_user_error"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "LambdaUserError"
+      stat        = "Sum"
+      period      = 300
+
+      dimensions = {
+        LoadBalancer = aws_lb.this.arn_suffix
+        TargetGroup  = aws_lb_target_group.this[each.key].arn_suffix
+      }
+    }
+  }
+
+  metric_query {
+    id = "m_internal_error"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "LambdaInternalError"
+      stat        = "Sum"
+      period      = 300
+
+      dimensions = {
+        LoadBalancer = aws_lb.this.arn_suffix
+        TargetGroup  = aws_lb_target_group.this[each.key].arn_suffix
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
+  alarm_name          = "payment-alb-5xx-dev"
+  alarm_description   = "5XX answers payment-alb-dev gives itself (no healthy target, target failed to answer) above 0"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HTTPCode_ELB_5XX_Count"
+  statistic           = "Sum"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  period              = 300
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.system_errors.arn]
+  ok_actions          = [aws_sns_topic.system_errors.arn]
+
+  dimensions = {
+    LoadBalancer = aws_lb.this.arn_suffix
   }
 }

@@ -45,6 +45,17 @@ CASES = {
     "integration timeout beyond the HTTP API limit": (
         "api:\n  integration_timeout_s: 60\n",
         "<test>:2:3: api.integration_timeout_s: expected a number <= 30, got integer 60"),
+    "account id as a number": (
+        "aws_account_id: 011122223333\n",
+        "<test>:1:1: aws_account_id: expected the 12-digit account id as a quoted string such as '111122223333' "
+        "(unquoted, YAML reads a number, losing leading zeros or reading them as octal), got 1229530843"),
+    "account id of the wrong length": (
+        "aws_account_id: '1234'\n",
+        "<test>:1:1: aws_account_id: expected a 12-digit AWS account id such as '111122223333', got '1234'"),
+    "bucket suffix S3 would refuse": (
+        "storage:\n  bucket_suffix: Team_A\n",
+        "<test>:2:3: storage.bucket_suffix: expected lowercase letters, digits and inner hyphens, such as the "
+        "account id '111122223333', got 'Team_A'"),
     "certificate without a server name": (
         CERTIFICATE_ARN + CANCEL_HTTP_SKIPS,
         "<test>:1:1: alb.tls_server_name: expected the host name on the certificate (API Gateway verifies it "
@@ -118,3 +129,8 @@ def _line(prefix: str) -> int:
     lines = (ENV_DIR / "defaults.yaml").read_text().splitlines()
     [number] = [index for index, line in enumerate(lines, 1) if line.startswith(prefix)]
     return number
+
+
+def test_account_id_is_optional_and_kept_as_written() -> None:
+    assert loaded("prod").model.aws_account_id is None
+    assert loaded("prod", "aws_account_id: '011122223333'\n").model.aws_account_id == "011122223333"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SHIPPED_ENVS
-from tests.stack import LAMBDAS, data, loaded, local, ref, resource, statements
+from tests.stack import ENV_DIR, LAMBDAS, data, loaded, local, ref, resource, statements
 from tfgen.errors import ConfigError
 
 BUCKET = ref("aws_s3_bucket.this.id")
@@ -23,6 +23,26 @@ def lifecycle_rule(env: str, extra: str = "", bucket: str = "this") -> dict[str,
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_bucket_named_payment_audit_logs_env(env: str) -> None:
     assert resource(env, "storage.tf", "aws_s3_bucket", "this")["bucket"] == f"payment-audit-logs-{env}"
+
+
+def test_bucket_suffix_renames_both_buckets_when_the_designs_names_are_taken() -> None:
+    # S3 bucket names are global: a team whose payment-audit-logs-prod belongs to someone else
+    # appends a suffix such as its account id; every reference follows the names.
+    extra = "storage:\n  bucket_suffix: '111122223333'\n"
+    assert resource("prod", "storage.tf", "aws_s3_bucket", "this", extra)["bucket"] == \
+        "payment-audit-logs-prod-111122223333"
+    assert resource("prod", "storage.tf", "aws_s3_bucket", "access_logs", extra)["bucket"] == \
+        "payment-access-logs-prod-111122223333"
+    assert local("prod", "storage.tf", "access_log_prefixes", extra)["s3"] == "s3/payment-audit-logs-prod-111122223333/"
+
+
+def test_a_bucket_suffix_that_makes_a_name_too_long_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        loaded("staging", f"storage:\n  bucket_suffix: '{'a' * 36}'\n")
+    # payment-audit-logs-staging-<36> is exactly 63 characters; the access-log name is one longer.
+    assert info.value.problems == [
+        f"{ENV_DIR / 'staging.yaml'}:1:1: environment 'staging': S3 bucket name "
+        f"'payment-access-logs-staging-{'a' * 36}' is 64 characters, AWS allows at most 63"]
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)

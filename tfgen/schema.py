@@ -277,7 +277,15 @@ class Storage(Model):
     access_log_expiration_days: Annotated[int, Field(ge=365)]
     # Appended to both bucket names (payment-audit-logs-<env>-<suffix>) when the design's names
     # are taken in S3's global namespace; the account id is a good choice.
-    bucket_suffix: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")] | None = None
+    bucket_suffix: str | None = None
+
+    @field_validator("bucket_suffix")
+    @classmethod
+    def _suffix(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?", value):
+            raise ValueError(f"expected lowercase letters, digits and inner hyphens, such as the account id "
+                             f"'111122223333', got {value!r}")
+        return value
 
 
 class Backup(Model):
@@ -416,8 +424,8 @@ class Environment(Model):
     @classmethod
     def _account(cls, value: object) -> object:
         if isinstance(value, int) and not isinstance(value, bool):
-            raise ValueError(f"expected the 12-digit account id as a quoted string such as '111122223333' "
-                             f"(unquoted, YAML reads a number and drops leading zeros), got {value}")
+            raise ValueError("expected the 12-digit account id as a quoted string such as '111122223333' (unquoted, "
+                             f"YAML reads a number, losing leading zeros or reading them as octal), got {value}")
         if isinstance(value, str) and not re.fullmatch(r"\d{12}", value):
             raise ValueError(f"expected a 12-digit AWS account id such as '111122223333', got {value!r}")
         return value

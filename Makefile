@@ -24,10 +24,11 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION)
 ENVS            := $(filter-out defaults,$(basename $(notdir $(wildcard environments/*.yaml))))
 
-.PHONY: help venv dev render envs check diff validate fmt-check compliance test e2e bench init plan apply destroy clean
+.PHONY: help venv dev render envs check diff validate fmt-check compliance test e2e bench preflight init plan apply destroy clean
 
 help:
 	@echo "make render | test | validate | fmt-check | compliance | bench | e2e | clean"
+	@echo "make preflight ENV=<env> [ARGS=--format=json]"
 	@echo "make init|plan|apply|destroy ENV=<env> [ARGS='extra terraform args']"
 
 $(VENV)/.installed: pyproject.toml
@@ -45,6 +46,10 @@ $(VENV)/terraform.mk: | $(VENV)/.installed
 	    -name 'terraform-provider-aws_*' -path '*/registry.terraform.io/*' -print -quit 2>/dev/null \
 	    | sed 's#/registry.terraform.io/.*##')}"; \
 	  echo "TFGEN_PLUGIN_DIR ?= $$dir" > $@; echo "provider mirror: $${dir:-none found}"
+
+$(VENV)/.aws-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[aws]'
+	@touch $@
 
 venv: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
@@ -96,6 +101,11 @@ bench: $(VENV)/.installed
 define need_env
 	@test -n "$(ENV)" || { echo "usage: make $@ ENV=<environment>"; exit 2; }
 endef
+
+# Read-only checks of the account ENV is about to be applied in (the caller's credentials).
+preflight: $(VENV)/.aws-installed
+	$(need_env)
+	$(TFGEN) preflight $(ENV) $(ARGS)
 
 init: render
 	$(need_env)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from tfgen import __version__
+from tfgen.cli_preflight import preflight
 from tfgen.cli_traffic import traffic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,7 +136,12 @@ def _terraform_command(action: str) -> Callable[..., None]:
     def command(env: str, terraform_args: tuple[str, ...], out: Path) -> None:
         from tfgen import terraform
 
-        directory = project_from_context(out).require_current(env)
+        project = project_from_context(out)
+        directory = project.require_current(env)
+        if action in ("plan", "apply"):
+            from tfgen.preflight import require_account
+
+            require_account(project.load([env])[0].model)
         code = terraform.stream([action, *terraform_args], directory)
         if code:
             sys.exit(code)
@@ -149,6 +155,7 @@ for _action in ("init", "plan", "apply", "destroy"):
     cli.command(name=_action, context_settings={"ignore_unknown_options": True})(_terraform_command(_action))
 
 cli.add_command(traffic)
+cli.add_command(preflight)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

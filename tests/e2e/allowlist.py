@@ -68,10 +68,6 @@ ALLOWLIST: tuple[Allowed, ...] = (
     Allowed("aws_lambda_function", "logging_config",
             "moto's CreateFunction/GetFunction drop LoggingConfig, so the function reads back "
             "without its log format and log group"),
-    Allowed("aws_s3_bucket_lifecycle_configuration", "transition_default_minimum_object_size",
-            "moto's PutBucketLifecycleConfiguration ignores TransitionDefaultMinimumObjectSize and "
-            "GetBucketLifecycleConfiguration always answers all_storage_classes_128K, so the "
-            "varies_by_storage_class the templates set reads back as S3's default"),
     # --- knock-ons of the direct artefacts above ------------------------------
     Allowed("aws_lambda_function", "version",
             "the logging_config update republishes the function (publish = true)", caused_by=_LAMBDA_LOGGING),

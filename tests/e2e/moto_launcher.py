@@ -30,6 +30,15 @@ one-request-per-connection
     refused with ListenerNotFound. Serving HTTP/1.0 (one request per
     connection), as werkzeug allows, leaves no idle connection to race on.
 
+s3-lifecycle-minimum-object-size
+    PutBucketLifecycleConfiguration takes TransitionDefaultMinimumObjectSize
+    (header x-amz-transition-default-minimum-object-size) and
+    GetBucketLifecycleConfiguration returns what was set. moto ignores the
+    header and always answers all_storage_classes_128K, so the provider, which
+    waits after creating a lifecycle configuration until it reads back what it
+    wrote, times out on varies_by_storage_class. The fix keeps the value per
+    bucket and answers it.
+
 log-resent-requests
     Not a fix: a request the AWS SDK sends again (its ``amz-sdk-request``
     header counts attempts) is logged as such, so an apply error caused by a
@@ -133,6 +142,29 @@ def _one_request_per_connection() -> None:
     MotoRequestHandler.protocol_version = "HTTP/1.0"
 
 
+def _s3_lifecycle_minimum_object_size() -> None:
+    from moto.s3.responses import S3Response
+
+    header = "x-amz-transition-default-minimum-object-size"
+    kept: dict[str, str] = {}  # bucket name -> the value last put
+    put, get = S3Response._bucket_response_put, S3Response.get_bucket_lifecycle
+
+    def bucket_response_put(self: Any, request: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+        result = put(self, request, bucket_name, querystring)
+        if "lifecycle" in querystring:
+            kept[bucket_name] = request.headers.get(header) or "all_storage_classes_128K"
+        return result
+
+    def get_bucket_lifecycle(self: Any) -> Any:
+        status, headers, body = get(self)
+        if self.bucket_name in kept:
+            headers = {**headers, header: kept[self.bucket_name]}
+        return status, headers, body
+
+    setattr(S3Response, "_bucket_response_put", bucket_response_put)  # noqa: B010 - a deliberate monkeypatch
+    setattr(S3Response, "get_bucket_lifecycle", get_bucket_lifecycle)  # noqa: B010 - a deliberate monkeypatch
+
+
 def _log_resent_requests() -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -231,6 +263,7 @@ def _answer_resent_requests() -> None:
 
 FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies,
          "one-request-per-connection": _one_request_per_connection,
+         "s3-lifecycle-minimum-object-size": _s3_lifecycle_minimum_object_size,
          "log-resent-requests": _log_resent_requests,
          "answer-resent-requests": _answer_resent_requests}
 

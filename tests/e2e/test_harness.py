@@ -140,7 +140,8 @@ def test_the_emulator_answers_and_stops(tmp_path: Path) -> None:
     assert process is not None and process.poll() is not None
     log = (tmp_path / "moto.log").read_text()
     assert all(f"fix {name} applied" in log
-               for name in ("lambda-alias-policies", "log-resent-requests", "answer-resent-requests"))
+               for name in ("lambda-alias-policies", "log-resent-requests", "answer-resent-requests",
+                            "s3-lifecycle-minimum-object-size"))
     assert server.fixes_not_applied() == []
     server.stop()  # idempotent
 
@@ -228,3 +229,16 @@ def test_alias_permissions_are_kept_per_alias_as_on_aws(moto: Emulator) -> None:
     assert statements("green") == ["green"]
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_policy(FunctionName="fn", Qualifier="blue")
+
+
+def test_a_lifecycle_configuration_reads_back_its_minimum_object_size_as_on_aws(moto: Emulator) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="test",
+                      aws_secret_access_key="test", config=Config(proxies={}, s3={"addressing_style": "path"}))
+    rules = {"Rules": [{"ID": "archive", "Status": "Enabled", "Filter": {},
+                        "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}]}]}
+    for bucket, size in (("small-objects", "varies_by_storage_class"), ("default-size", None)):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rules,
+                                              **({"TransitionDefaultMinimumObjectSize": size} if size else {}))
+        read = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+        assert read["TransitionDefaultMinimumObjectSize"] == (size or "all_storage_classes_128K")

@@ -1,0 +1,249 @@
+"""``tfgen affected``: which environments a change affects, judged by rendered output.
+
+Path-based change detection (Terramate's, or a CI ``paths:`` filter) marks
+every environment affected when ``defaults.yaml`` or a template changes. Here
+every environment is rendered as the inputs were at a git revision and as they
+are now, in memory, and compared file by file (packages included): a template
+edit that changes no output affects none, and a defaults edit affects exactly
+the environments that inherit the changed value.
+
+The inputs at the revision are read from git objects (``git ls-tree`` and
+``git cat-file``) into a temporary directory; the work tree is never touched.
+When the templates and the Lambda sources are the same at both revisions, an
+environment whose validated configuration is unchanged renders the same bytes,
+so it is compared without being rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tfgen import config as layers
+from tfgen import environment, output, render
+from tfgen.errors import ConfigError, UsageError
+from tfgen.project import Project
+
+CHANGED, ADDED, REMOVED = "changed", "added", "removed"
+# What an environment at the revision or now comes to: its files' digests, or why there are none.
+Digests = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One affected environment: how, and (for ``changed``) which output files differ."""
+
+    env: str
+    kind: str
+    files: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Affected:
+    since: str
+    commit: str
+    compared: int
+    changes: list[Change]
+
+
+# ---------------------------------------------------------------------------
+# Pure comparison
+# ---------------------------------------------------------------------------
+
+def compare(before: dict[str, Digests | str], after: dict[str, Digests]) -> list[Change]:
+    """The environments whose output differs. ``before`` holds, per environment at the revision,
+    its files' digests or the reason it could not be rendered there."""
+    changes = []
+    for env in sorted(set(before) | set(after)):
+        if env not in before:
+            changes.append(Change(env, ADDED))
+        elif env not in after:
+            changes.append(Change(env, REMOVED))
+        else:
+            old, new = before[env], after[env]
+            if isinstance(old, str):
+                changes.append(Change(env, CHANGED, note=old))
+                continue
+            files = tuple(sorted(path for path in set(old) | set(new) if old.get(path) != new.get(path)))
+            if files:
+                changes.append(Change(env, CHANGED, files))
+    return changes
+
+
+def text(result: Affected) -> str:
+    lines = []
+    for change in result.changes:
+        detail = ", ".join(change.files) or change.note
+        lines.append(f"{change.env}: {change.kind}" + (f" ({detail})" if detail else ""))
+    lines.append(f"{len(result.changes)} of {result.compared} environment(s) affected since {result.since} "
+                 f"({result.commit[:12]})")
+    return "\n".join(lines)
+
+
+def json_text(result: Affected) -> str:
+    return json.dumps({
+        "since": result.since,
+        "commit": result.commit,
+        "compared": result.compared,
+        "affected": [{"environment": c.env, "change": c.kind, "files": list(c.files), "note": c.note}
+                     for c in result.changes],
+    }, indent=2, sort_keys=True)
+
+
+def github_matrix(result: Affected) -> str:
+    """A GitHub Actions matrix with one entry per environment to plan (removed ones have nothing
+    to render; their destruction is a decision for a person)."""
+    include = [{"environment": c.env, "change": c.kind} for c in result.changes if c.kind != REMOVED]
+    return json.dumps({"include": include}, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------
+# Reading a revision from git
+# ---------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise UsageError("git not found on PATH: `tfgen affected` reads the revision from git") from None
+    if proc.returncode:
+        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError(f"git {' '.join(args[:2])}: {message[-1] if message else 'failed'}")
+    return proc.stdout
+
+
+def toplevel(directory: Path) -> Path:
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: no such directory")
+    return Path(_git(directory, "rev-parse", "--show-toplevel").decode().strip())
+
+
+def resolve(repo: Path, ref: str) -> str:
+    if ref.startswith("-"):
+        raise UsageError(f"--since {ref}: expected a git revision")
+    return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+
+
+def _relative(repo: Path, directory: Path) -> str:
+    try:
+        return directory.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        raise UsageError(f"{directory}: not inside the git repository {repo}") from None
+
+
+def _tree_entries(repo: Path, commit: str, paths: list[str]) -> Iterator[tuple[str, str, str]]:
+    """(mode, object id, path) of every file under ``paths`` at ``commit``."""
+    listing = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *paths)
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, kind, oid = meta.decode().split()
+        if kind == "blob":
+            yield mode, oid, path.decode()
+
+
+def _blobs(repo: Path, oids: list[str]) -> list[bytes]:
+    """The contents of ``oids``, in order, through one ``git cat-file --batch``."""
+    if not oids:
+        return []
+    data = _git(repo, "cat-file", "--batch", stdin="".join(f"{oid}\n" for oid in oids).encode())
+    blobs, offset = [], 0
+    for _ in oids:
+        header_end = data.index(b"\n", offset)
+        size = int(data[offset:header_end].split()[2])
+        start = header_end + 1
+        blobs.append(data[start:start + size])
+        offset = start + size + 1
+    return blobs
+
+
+def extract(repo: Path, commit: str, paths: list[str], dest: Path) -> None:
+    """Write the files under ``paths`` at ``commit`` into ``dest`` (same relative layout)."""
+    entries = list(_tree_entries(repo, commit, paths))
+    for (mode, _, path), data in zip(entries, _blobs(repo, [oid for _, oid, _ in entries]), strict=True):
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            os.symlink(data.decode(), target)
+        else:
+            target.write_bytes(data)
+            if mode == "100755":
+                target.chmod(0o755)
+
+
+# ---------------------------------------------------------------------------
+# Rendering both sides
+# ---------------------------------------------------------------------------
+
+def _tree_digest(directory: Path) -> str:
+    """One digest of every file under ``directory`` (paths and bytes), caches left out."""
+    digest = hashlib.sha256()
+    if directory.is_dir():
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(f for f in files if not f.endswith(".pyc")):
+                path = Path(root, name)
+                digest.update(f"{path.relative_to(directory).as_posix()}\0".encode())
+                digest.update(path.read_bytes() if not path.is_symlink() else os.readlink(path).encode())
+    return digest.hexdigest()
+
+
+def _digests(rendered: render.Rendered) -> Digests:
+    return {path: output.sha256(data) for path, data in rendered.files.items()}
+
+
+def _load(project: Project, name: str) -> environment.Loaded | list[str]:
+    try:
+        return environment.load(project.env_dir, name)
+    except ConfigError as exc:
+        return exc.problems
+
+
+def affected(project: Project, since: str) -> Affected:
+    """Compare every environment's output at ``since`` with its output now, one environment at a
+    time (nothing but digests is kept)."""
+    repo = toplevel(project.env_dir)
+    commit = resolve(repo, since)
+    inputs = {"env_dir": project.env_dir, "template_dir": project.template_dir, "lambda_dir": project.lambda_dir}
+    relative = {key: _relative(repo, path) for key, path in inputs.items()}
+    now_names = set(layers.environment_names(project.env_dir))
+    with tempfile.TemporaryDirectory(prefix="tfgen-affected-") as scratch:
+        root = Path(scratch)
+        extract(repo, commit, sorted(set(relative.values())), root)
+        then = replace(project, env_dir=root / relative["env_dir"], template_dir=root / relative["template_dir"],
+                       lambda_dir=root / relative["lambda_dir"])
+        then_names = set(layers.environment_names(then.env_dir)) if then.env_dir.is_dir() else set()
+        same_code = (_tree_digest(then.template_dir) == _tree_digest(project.template_dir)
+                     and _tree_digest(then.lambda_dir) == _tree_digest(project.lambda_dir))
+        before: dict[str, Digests | str] = {}
+        after: dict[str, Digests] = {}
+        problems: list[str] = []
+        for name in sorted(now_names | then_names):
+            current = _load(project, name) if name in now_names else None
+            if isinstance(current, list):
+                problems.extend(current)
+                continue
+            if problems:
+                continue  # the command fails; only keep collecting problems
+            old = _load(then, name) if name in then_names else None
+            if isinstance(old, list):
+                before[name] = f"invalid at {since}: {old[0]}"
+            elif (same_code and old is not None and current is not None
+                    and render.config_digest(old) == render.config_digest(current)):
+                before[name] = after[name] = {}  # the same configuration and code render the same bytes
+                continue
+            elif old is not None:
+                before[name] = _digests(then.render_loaded(old))
+            if current is not None:
+                after[name] = _digests(project.render_loaded(current))
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
+    return Affected(since, commit, len(set(before) | set(after)), compare(before, after))

@@ -165,10 +165,16 @@ def _blobs(repo: Path, oids: list[str]) -> list[bytes]:
     return blobs
 
 
-def extract(repo: Path, commit: str, paths: list[str], dest: Path) -> None:
-    """Write the files under ``paths`` at ``commit`` into ``dest`` (same relative layout)."""
+def read_tree(repo: Path, commit: str, paths: list[str]) -> dict[str, tuple[str, bytes]]:
+    """Every file under ``paths`` at ``commit``: its path, mode and bytes."""
     entries = list(_tree_entries(repo, commit, paths))
-    for (mode, _, path), data in zip(entries, _blobs(repo, [oid for _, oid, _ in entries]), strict=True):
+    blobs = _blobs(repo, [oid for _, oid, _ in entries])
+    return {path: (mode, data) for (mode, _, path), data in zip(entries, blobs, strict=True)}
+
+
+def extract(files: dict[str, tuple[str, bytes]], dest: Path) -> None:
+    """Write ``files`` (from ``read_tree``) into ``dest``, keeping their relative layout."""
+    for path, (mode, data) in files.items():
         target = dest / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if mode == "120000":
@@ -207,33 +213,79 @@ def _load(project: Project, name: str) -> environment.Loaded | list[str]:
         return exc.problems
 
 
+class _Revision:
+    """The environment files at a revision, held in memory and loaded the way ``config.load``
+    loads them from disk (the shared defaults parsed once)."""
+
+    def __init__(self, env_dir: str, files: dict[str, tuple[str, bytes]]) -> None:
+        prefix = f"{env_dir}/" if env_dir else ""
+        self.env_dir = env_dir
+        self.texts = {path[len(prefix):]: data for path, (_, data) in files.items()
+                      if path.startswith(prefix) and "/" not in path[len(prefix):] and path.endswith(".yaml")}
+        self.names = {name[:-5] for name in self.texts if name != layers.DEFAULTS_FILE}
+        self._defaults: list[layers.Layer] | None = None
+        self._defaults_problems: list[str] = []
+
+    def _layer(self, name: str) -> layers.Layer:
+        label = f"{self.env_dir}/{name}" if self.env_dir else name
+        try:
+            text = self.texts[name].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError([f"{label}: <yaml>: expected UTF-8 text, got {exc.reason}"]) from None
+        return layers.parse_yaml(text, label)
+
+    def _shared(self) -> list[layers.Layer]:
+        if self._defaults is None:
+            self._defaults = []
+            try:
+                if layers.DEFAULTS_FILE in self.texts:
+                    self._defaults = [self._layer(layers.DEFAULTS_FILE)]
+            except ConfigError as exc:
+                self._defaults_problems = exc.problems
+        if self._defaults_problems:
+            raise ConfigError(self._defaults_problems)
+        return self._defaults
+
+    def load(self, name: str) -> environment.Loaded | list[str]:
+        try:
+            shared = self._shared()
+            own = self._layer(f"{name}.yaml")
+            config = layers.merge(name, [*shared, own], own.label)
+            return environment.Loaded(config=config, model=environment.validate(config))
+        except ConfigError as exc:
+            return exc.problems
+
+
 def affected(project: Project, since: str) -> Affected:
     """Compare every environment's output at ``since`` with its output now, one environment at a
     time (nothing but digests is kept)."""
     repo = toplevel(project.env_dir)
     commit = resolve(repo, since)
-    inputs = {"env_dir": project.env_dir, "template_dir": project.template_dir, "lambda_dir": project.lambda_dir}
-    relative = {key: _relative(repo, path) for key, path in inputs.items()}
+    # Absolute paths: packages are built once per process per directory.
+    project = replace(project, template_dir=project.template_dir.resolve(), lambda_dir=project.lambda_dir.resolve())
+    relative = {key: _relative(repo, getattr(project, key)) for key in ("env_dir", "template_dir", "lambda_dir")}
     now_names = set(layers.environment_names(project.env_dir))
+    files = read_tree(repo, commit, sorted(set(relative.values())))
+    revision = _Revision(relative["env_dir"], files)
     with tempfile.TemporaryDirectory(prefix="tfgen-affected-") as scratch:
         root = Path(scratch)
-        extract(repo, commit, sorted(set(relative.values())), root)
-        then = replace(project, env_dir=root / relative["env_dir"], template_dir=root / relative["template_dir"],
-                       lambda_dir=root / relative["lambda_dir"])
-        then_names = set(layers.environment_names(then.env_dir)) if then.env_dir.is_dir() else set()
+        code = ([relative["template_dir"], relative["lambda_dir"]])
+        extract({path: entry for path, entry in files.items()
+                 if any(path.startswith(f"{d}/") or not d for d in code)}, root)
+        then = replace(project, template_dir=root / relative["template_dir"], lambda_dir=root / relative["lambda_dir"])
         same_code = (_tree_digest(then.template_dir) == _tree_digest(project.template_dir)
                      and _tree_digest(then.lambda_dir) == _tree_digest(project.lambda_dir))
         before: dict[str, Digests | str] = {}
         after: dict[str, Digests] = {}
         problems: list[str] = []
-        for name in sorted(now_names | then_names):
+        for name in sorted(now_names | revision.names):
             current = _load(project, name) if name in now_names else None
             if isinstance(current, list):
                 problems.extend(current)
                 continue
             if problems:
                 continue  # the command fails; only keep collecting problems
-            old = _load(then, name) if name in then_names else None
+            old = revision.load(name) if name in revision.names else None
             if isinstance(old, list):
                 before[name] = f"invalid at {since}: {old[0]}"
             elif (same_code and old is not None and current is not None

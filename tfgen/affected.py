@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from tfgen import environment, output, render
 from tfgen.errors import ConfigError, UsageError
 from tfgen.project import Project
 
+_PARALLEL_FROM = 64  # environments; fewer are compared in this process
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
 # What an environment at the revision or now comes to: its files' digests, or why there are none.
 Digests = dict[str, str]
@@ -256,46 +259,84 @@ class _Revision:
             return exc.problems
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What comparing one environment needs: both sides' inputs."""
+
+    now: Project
+    then: Project
+    revision: _Revision
+    now_names: frozenset[str]
+    same_code: bool
+    since: str
+
+
+def _compare_one(job: _Job, name: str) -> Change | list[str] | None:
+    """How ``name`` changed (None: not at all), or the problems of its configuration now."""
+    current = _load(job.now, name) if name in job.now_names else None
+    if isinstance(current, list):
+        return current
+    old = job.revision.load(name) if name in job.revision.names else None
+    before: dict[str, Digests | str] = {}
+    after: dict[str, Digests] = {}
+    if isinstance(old, list):
+        before[name] = f"invalid at {job.since}: {old[0]}"
+    elif job.same_code and old is not None and current is not None and old.model == current.model:
+        return None  # the same configuration and code render the same bytes
+    elif old is not None:
+        before[name] = _digests(job.then.render_loaded(old))
+    if current is not None:
+        after[name] = _digests(job.now.render_loaded(current))
+    changes = compare(before, after)
+    return changes[0] if changes else None
+
+
+_JOB: _Job | None = None  # the job of a forked worker, inherited from the parent
+
+
+def _compare_chunk(names: list[str]) -> list[Change | list[str] | None]:
+    assert _JOB is not None
+    return [_compare_one(_JOB, name) for name in names]
+
+
+def _compare_all(job: _Job, names: list[str]) -> list[Change | list[str] | None]:
+    """Every environment compared; spread over the CPUs (forked workers) when there are many."""
+    global _JOB
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    if workers < 2 or len(names) < _PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return [_compare_one(job, name) for name in names]
+    size = -(-len(names) // workers)
+    chunks = [names[start:start + size] for start in range(0, len(names), size)]
+    _JOB = job
+    try:
+        with ProcessPoolExecutor(len(chunks), mp_context=multiprocessing.get_context("fork")) as pool:
+            return [result for chunk in pool.map(_compare_chunk, chunks) for result in chunk]
+    finally:
+        _JOB = None
+
+
 def affected(project: Project, since: str) -> Affected:
-    """Compare every environment's output at ``since`` with its output now, one environment at a
-    time (nothing but digests is kept)."""
+    """Compare every environment's output at ``since`` with its output now; nothing but the
+    comparison of each is kept."""
     repo = toplevel(project.env_dir)
     commit = resolve(repo, since)
     # Absolute paths: packages are built once per process per directory.
     project = replace(project, template_dir=project.template_dir.resolve(), lambda_dir=project.lambda_dir.resolve())
     relative = {key: _relative(repo, getattr(project, key)) for key in ("env_dir", "template_dir", "lambda_dir")}
-    now_names = set(layers.environment_names(project.env_dir))
+    now_names = frozenset(layers.environment_names(project.env_dir))
     files = read_tree(repo, commit, sorted(set(relative.values())))
     revision = _Revision(relative["env_dir"], files)
     with tempfile.TemporaryDirectory(prefix="tfgen-affected-") as scratch:
         root = Path(scratch)
-        code = ([relative["template_dir"], relative["lambda_dir"]])
+        code = [relative["template_dir"], relative["lambda_dir"]]
         extract({path: entry for path, entry in files.items()
                  if any(path.startswith(f"{d}/") or not d for d in code)}, root)
         then = replace(project, template_dir=root / relative["template_dir"], lambda_dir=root / relative["lambda_dir"])
         same_code = (_tree_digest(then.template_dir) == _tree_digest(project.template_dir)
                      and _tree_digest(then.lambda_dir) == _tree_digest(project.lambda_dir))
-        before: dict[str, Digests | str] = {}
-        after: dict[str, Digests] = {}
-        problems: list[str] = []
-        for name in sorted(now_names | revision.names):
-            current = _load(project, name) if name in now_names else None
-            if isinstance(current, list):
-                problems.extend(current)
-                continue
-            if problems:
-                continue  # the command fails; only keep collecting problems
-            old = revision.load(name) if name in revision.names else None
-            if isinstance(old, list):
-                before[name] = f"invalid at {since}: {old[0]}"
-            elif (same_code and old is not None and current is not None
-                    and render.config_digest(old) == render.config_digest(current)):
-                before[name] = after[name] = {}  # the same configuration and code render the same bytes
-                continue
-            elif old is not None:
-                before[name] = _digests(then.render_loaded(old))
-            if current is not None:
-                after[name] = _digests(project.render_loaded(current))
+        names = sorted(now_names | revision.names)
+        results = _compare_all(_Job(project, then, revision, now_names, same_code, since), names)
+    problems = [problem for result in results if isinstance(result, list) for problem in result]
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
-    return Affected(since, commit, len(set(before) | set(after)), compare(before, after))
+    return Affected(since, commit, len(names), [r for r in results if isinstance(r, Change)])

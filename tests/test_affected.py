@@ -6,9 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from tests.conftest import Run, files, snapshot
+from tests.conftest import ROOT, Run, files, snapshot
 from tfgen.affected import ADDED, CHANGED, REMOVED, Change, compare
 
 
@@ -135,3 +136,13 @@ def test_compare_is_pure() -> None:
     assert compare(before, after) == [
         Change("b", CHANGED, ("x.tf", "y.tf")), Change("c", CHANGED, (), "invalid at main: …"),
         Change("gone", REMOVED), Change("new", ADDED)]
+
+
+def test_the_documents_match_their_published_schemas(repo: Path, run: Run) -> None:
+    (repo / "environments" / "qa.yaml").write_text("")
+    (repo / "environments" / "staging.yaml").unlink()
+    docs = ROOT / "docs" / "json"
+    for fmt, schema in (("json", "affected.schema.json"), ("github-matrix", "github-matrix.schema.json")):
+        result = run("affected", "--format", fmt)
+        assert result.exit_code == 0
+        jsonschema.Draft202012Validator(json.loads((docs / schema).read_text())).validate(json.loads(result.stdout))

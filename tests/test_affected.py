@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from tests.conftest import ROOT, Run, files, snapshot
+from tfgen import affected as affected_module
 from tfgen.affected import ADDED, CHANGED, REMOVED, Change, compare
 
 
@@ -146,3 +147,25 @@ def test_the_documents_match_their_published_schemas(repo: Path, run: Run) -> No
         result = run("affected", "--format", fmt)
         assert result.exit_code == 0
         jsonschema.Draft202012Validator(json.loads((docs / schema).read_text())).validate(json.loads(result.stdout))
+
+
+def test_forked_workers_give_the_same_answer(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = repo / "environments" / "defaults.yaml"
+    defaults.write_text(defaults.read_text().replace("  log_level: INFO", "  log_level: ERROR"))
+    (repo / "environments" / "qa.yaml").write_text("lambda:\n  log_level: DEBUG\n")
+    monkeypatch.setattr(affected_module, "_PARALLEL_FROM", 10**9)
+    alone = affected(run)
+    monkeypatch.setattr(affected_module, "_PARALLEL_FROM", 2)
+    monkeypatch.setattr(affected_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert affected(run) == alone
+    assert [c["environment"] for c in alone] == ["prod", "qa", "staging"]
+
+
+def test_a_template_error_in_a_worker_is_reported(repo: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(affected_module, "_PARALLEL_FROM", 2)
+    monkeypatch.setattr(affected_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    template = repo / "templates" / "kms.tf.j2"
+    template.write_text(template.read_text() + "{{ cfg.kms.no_such_setting | hcl }}\n")
+    result = run("affected")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("tfgen: templates/kms.tf.j2:")

@@ -8,10 +8,12 @@ edit that changes no output affects none, and a defaults edit affects exactly
 the environments that inherit the changed value.
 
 The inputs at the revision are read from git objects (``git ls-tree`` and
-``git cat-file``) into a temporary directory; the work tree is never touched.
-When the templates and the Lambda sources are the same at both revisions, an
-environment whose validated configuration is unchanged renders the same bytes,
-so it is compared without being rendered.
+one ``git cat-file --batch``): the environment files stay in memory, the
+templates and Lambda sources go to a temporary directory; the work tree and the
+output are never touched. When the templates and the Lambda sources are the
+same at both revisions, an environment whose validated configuration is
+unchanged renders the same bytes, so it is not rendered at all. With many
+environments the comparison is spread over forked workers, one per CPU.
 """
 
 from __future__ import annotations

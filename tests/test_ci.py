@@ -141,3 +141,11 @@ def test_atlantis_to_stdout_and_with_other_directories(project: Path, run: Run) 
     assert config["workflows"]["tfgen"]["plan"]["steps"][0]["run"] == (
         'cd ../.. && tfgen --environments envs render --out out "$PROJECT_NAME"')
     assert not (project / "atlantis.yaml").exists()
+
+
+def test_atlantis_needs_an_output_directory_inside_the_repository(project: Path, run: Run) -> None:
+    for out in (str(project / "build"), "../build"):
+        result = run("atlantis", "--out", out)
+        assert (result.exit_code, result.stderr) == (
+            2, f"tfgen: --out {out}: expected a directory inside the repository, relative to its root\n")
+    assert not (project / "atlantis.yaml").exists()

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from tfgen.config import DEFAULTS_FILE
+from tfgen.errors import UsageError
 from tfgen.project import Project
 
 WORKFLOW = "tfgen"
@@ -42,6 +43,8 @@ def config(project: Project, names: list[str]) -> dict[str, Any]:
     """The repo config as data. Paths are relative to the repository root (the working directory);
     ``when_modified`` paths are relative to each project's directory, as Atlantis reads them."""
     out = project.out_dir.as_posix()
+    if project.out_dir.is_absolute() or ".." in project.out_dir.parts:
+        raise UsageError(f"--out {out}: expected a directory inside the repository, relative to its root")
     projects = []
     for name in names:
         directory = project.target(name)

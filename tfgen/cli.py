@@ -11,8 +11,10 @@ from typing import Any, TypeVar
 import click
 
 from tfgen import __version__
+from tfgen.cli_integrations import affected, atlantis, schema
 from tfgen.cli_preflight import preflight
 from tfgen.cli_traffic import traffic
+from tfgen.completion import environment_names
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +32,17 @@ def project_from_context(out: Path) -> Any:
 def out_option(func: F) -> F:
     return click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
                         show_default=True, help="Output root; each environment goes to OUT/ENV.")(func)
+
+
+def format_option(func: F) -> F:
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="json: one document on stdout, its schema in docs/json/.")(func)
+
+
+def echo_json(document: dict[str, Any]) -> None:
+    from tfgen.views import dump
+
+    click.echo(dump(document))
 
 
 def set_option(func: F) -> F:
@@ -51,7 +64,7 @@ def cli(environments: Path, templates: Path, lambdas: Path, debug: bool) -> None
 
 
 @cli.command()
-@click.argument("envs", nargs=-1)
+@click.argument("envs", nargs=-1, shell_complete=environment_names)
 @click.option("--all", "all_envs", is_flag=True, help="Render every environment.")
 @out_option
 @set_option
@@ -64,16 +77,22 @@ def render(envs: tuple[str, ...], all_envs: bool, out: Path, overrides: tuple[st
 
 
 @cli.command()
-def envs() -> None:
+@format_option
+def envs(fmt: str) -> None:
     """List environments with their key settings."""
+    from tfgen import views
     from tfgen.report import environments_table
 
     project = project_from_context(Path("build"))
-    click.echo(environments_table(project.load(project.names((), True))))
+    loaded = project.load(project.names((), True))
+    if fmt == "json":
+        echo_json(views.environments(loaded))
+    else:
+        click.echo(environments_table(loaded))
 
 
 @cli.command()
-@click.argument("env")
+@click.argument("env", shell_complete=environment_names)
 @click.option("--provenance", is_flag=True, help="Annotate each value with where it was set.")
 @set_option
 def show(env: str, provenance: bool, overrides: tuple[str, ...]) -> None:
@@ -85,7 +104,7 @@ def show(env: str, provenance: bool, overrides: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.argument("envs", nargs=-1)
+@click.argument("envs", nargs=-1, shell_complete=environment_names)
 @out_option
 def diff(envs: tuple[str, ...], out: Path) -> None:
     """Show what a fresh render would change on disk; exit 1 if anything differs."""
@@ -99,29 +118,47 @@ def diff(envs: tuple[str, ...], out: Path) -> None:
 
 
 @cli.command()
-@click.argument("envs", nargs=-1)
+@click.argument("envs", nargs=-1, shell_complete=environment_names)
 @out_option
-def check(envs: tuple[str, ...], out: Path) -> None:
-    """Exit 1, listing every output file that is stale, missing or edited by hand."""
+@format_option
+def check(envs: tuple[str, ...], out: Path, fmt: str) -> None:
+    """Exit 1, listing every output file that is stale, missing or edited by hand, and a
+    checked-in environments/schema.json that differs from the configuration model."""
+    from tfgen import views
     from tfgen.errors import Finding
+    from tfgen.schema_export import schema_drift
 
     project = project_from_context(out)
     results = project.status(project.names(envs, False))
-    problems = [line for _, lines in results for line in lines]
+    schema_problems = schema_drift(project.env_dir)
+    problems = [line for _, lines in results for line in lines] + schema_problems
+    if fmt == "json":
+        echo_json(views.check(results, schema_problems))
+        if problems:
+            sys.exit(1)
+        return
     if problems:
         raise Finding("\n".join(problems))
     click.echo(f"{len(results)} environment(s) up to date")
 
 
 @cli.command()
-@click.argument("envs", nargs=-1)
+@click.argument("envs", nargs=-1, shell_complete=environment_names)
 @out_option
-def validate(envs: tuple[str, ...], out: Path) -> None:
+@format_option
+def validate(envs: tuple[str, ...], out: Path, fmt: str) -> None:
     """Parse rendered output, check references, then run terraform fmt and validate when installed."""
+    from tfgen import views
     from tfgen.errors import Finding
-    from tfgen.validation import validate_envs
+    from tfgen.validation import validate_each, validate_envs
 
     project = project_from_context(out)
+    if fmt == "json":
+        results, has_terraform = validate_each(project, project.names(envs, False))
+        echo_json(views.validate(results, has_terraform))
+        if any(result.problems for result in results):
+            sys.exit(1)
+        return
     problems, notes = validate_envs(project, project.names(envs, False))
     for note in notes:
         click.echo(note)
@@ -130,7 +167,7 @@ def validate(envs: tuple[str, ...], out: Path) -> None:
 
 
 def _terraform_command(action: str) -> Callable[..., None]:
-    @click.argument("env")
+    @click.argument("env", shell_complete=environment_names)
     @click.argument("terraform_args", nargs=-1, type=click.UNPROCESSED)
     @out_option
     def command(env: str, terraform_args: tuple[str, ...], out: Path) -> None:
@@ -156,6 +193,9 @@ for _action in ("init", "plan", "apply", "destroy"):
 
 cli.add_command(traffic)
 cli.add_command(preflight)
+cli.add_command(schema)
+cli.add_command(affected)
+cli.add_command(atlantis)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

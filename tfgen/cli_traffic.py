@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tfgen.completion import environment_names
 from tfgen.names import FUNCTION_KEYS
 
 if TYPE_CHECKING:
@@ -94,10 +95,12 @@ def _move(move: Move, functions: tuple[str, ...], out: Path | None, plan: bool) 
 
 
 @click.group(invoke_without_command=True)
-@click.argument("env")
+@click.argument("env", shell_complete=environment_names)
 @_common
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Of the view (without a subcommand); json: its schema is docs/json/traffic.schema.json.")
 @click.pass_context
-def traffic(ctx: click.Context, env: str, out: Path | None, plan: bool) -> None:
+def traffic(ctx: click.Context, env: str, out: Path | None, plan: bool, fmt: str) -> None:
     """Show or move the blue/green traffic split of ENV's payment functions.
 
     Without a subcommand: per function, the version behind the `blue` and
@@ -119,7 +122,14 @@ def traffic(ctx: click.Context, env: str, out: Path | None, plan: bool) -> None:
     from tfgen import traffic as core
 
     project, env, run_plan = _target(None, False)
-    click.echo(core.table(core.view(project, env)))
+    current = core.view(project, env)
+    if fmt == "json":
+        from tfgen.views import dump
+        from tfgen.views import traffic as traffic_view
+
+        click.echo(dump(traffic_view(current)))
+    else:
+        click.echo(core.table(current))
     if run_plan:
         _plan(project.require_current(env))
 

@@ -11,6 +11,7 @@ are hard links to one copy.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -320,3 +321,22 @@ def _swap(staging: Path, target: Path) -> None:
     os.rename(staging, target)
     _fsync_dir(target.parent)
     shutil.rmtree(old)
+
+
+def replace_text(path: Path, text: str) -> bool:
+    """Write one generated file atomically (a temporary file beside it, then ``os.replace``);
+    an identical file is left alone. True when the file was written."""
+    data = text.encode()
+    if _read(str(path)) == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=_TMP_MARK, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return True

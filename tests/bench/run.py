@@ -111,6 +111,41 @@ def scratch_root() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
+Target = tuple[str, float, float, str]
+
+
+def integration_cases(base: Path) -> list[tuple[str, list[float], int]]:
+    """Shell completion, and `tfgen affected` after a one-line defaults change that every one of
+    1000 environments inherits, against a plain `render --all` of the same tree."""
+    rows = [("tfgen completion (environment names)", *measure(
+        ["env", "_TFGEN_COMPLETE=bash_complete", "COMP_WORDS=tfgen render ", "COMP_CWORD=2", *TFGEN], None))]
+    repo = base / "affected-repo"
+    repo.mkdir()
+    env_dir = generate(1000, repo)
+    for name in ("templates", "lambdas"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git = ["git", "-C", str(repo), "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "inputs"]):
+        subprocess.run([*git, *args], check=True)
+    defaults = env_dir / "defaults.yaml"
+    defaults.write_text(defaults.read_text().replace("  CostCenter: payments\n", "  CostCenter: payments-eu\n", 1))
+    inputs = ["--environments", str(env_dir), "--templates", str(repo / "templates"),
+              "--lambdas", str(repo / "lambdas")]
+    out = base / "affected-out"
+    rows.append(("tfgen render --all (1000 envs, defaults edited)",
+                 *measure([*TFGEN, *inputs, "render", "--all", "--out", str(out)], out)))
+    rows.append(("tfgen affected (1000 envs, defaults edited)", *measure([*TFGEN, *inputs, "affected"], None)))
+    return rows
+
+
+def integration_targets(medians: dict[str, float]) -> list[Target]:
+    ratio = (medians["tfgen affected (1000 envs, defaults edited)"]
+             / medians["tfgen render --all (1000 envs, defaults edited)"])
+    print(f"ratio affected/render --all at 1000 envs: {ratio:.2f}x")
+    return [("completion", medians["tfgen completion (environment names)"], 0.15, "s"),
+            ("affected / render --all, 1000 envs", ratio, 2.0, "x")]
+
+
 def main() -> int:
     rows: list[tuple[str, list[float], int]] = []
     root = scratch_root()
@@ -132,6 +167,7 @@ def main() -> int:
                 [*TFGEN, "--environments", str(env_dir), "render", "--all", "--out", str(out)], out)))
             rows.append((f"baseline yaml+jinja2 ({count} envs)", *measure(
                 [sys.executable, "-c", BASELINE, str(env_dir), templates, str(out), str(base_file)], out)))
+        rows += integration_cases(base)
     width = max(len(name) for name, _, _ in rows)
     print(f"{'case'.ljust(width)}  {'min':>7}  {'median':>7}  {'max':>7}  {'peak RSS':>9}   ({RUNS} runs)")
     medians, peaks = {}, {}
@@ -143,10 +179,11 @@ def main() -> int:
     for count in (100, 1000):
         ratios[count] = medians[f"tfgen render --all ({count} envs)"] / medians[f"baseline yaml+jinja2 ({count} envs)"]
         print(f"ratio tfgen/baseline at {count} envs: {ratios[count]:.2f}x")
-    return report_targets(medians, peaks, ratios[1000])
+    return report_targets(medians, peaks, ratios[1000], integration_targets(medians))
 
 
-def report_targets(medians: dict[str, float], peaks: dict[str, float], ratio: float) -> int:
+def report_targets(medians: dict[str, float], peaks: dict[str, float], ratio: float,
+                   extra: list[Target] | None = None) -> int:
     """One line per target with the measured median; exit status 1 if any is missed."""
     tfgen_peak = max(peak for name, peak in peaks.items() if name.startswith("tfgen"))
     targets = [
@@ -155,6 +192,7 @@ def report_targets(medians: dict[str, float], peaks: dict[str, float], ratio: fl
         ("render --all, 1000 environments", medians["tfgen render --all (1000 envs)"], 3.0, "s"),
         ("1000 environments / baseline", ratio, 1.5, "x"),
         ("peak RSS of any tfgen run", tfgen_peak, 60.0, "MB"),
+        *(extra or []),
     ]
     print("targets:")
     missed = 0

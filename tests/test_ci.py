@@ -1,0 +1,151 @@
+"""The CI files tfgen writes or documents, validated against the published (or transcribed)
+schemas of GitHub Actions workflows and Atlantis repo configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.conftest import ROOT, SHIPPED_ENVS, Run
+
+FIXTURES = ROOT / "tests" / "fixtures"
+GITHUB_WORKFLOW = json.loads((FIXTURES / "schemas" / "github-workflow.json").read_text())
+ATLANTIS = json.loads((FIXTURES / "schemas" / "atlantis-repo-config.json").read_text())
+WORKFLOW_FILE = ROOT / "docs" / "ci" / "github-actions.yml"
+
+
+def load_workflow() -> dict[Any, Any]:
+    workflow: dict[Any, Any] = yaml.safe_load(WORKFLOW_FILE.read_text())
+    # PyYAML reads the key `on` as the boolean true (YAML 1.1); GitHub reads YAML 1.2.
+    workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def test_the_github_actions_workflow_is_valid() -> None:
+    jsonschema.Draft7Validator.check_schema(GITHUB_WORKFLOW)
+    jsonschema.Draft7Validator(GITHUB_WORKFLOW).validate(load_workflow())
+
+
+def test_the_workflow_fans_out_one_plan_per_affected_environment_and_posts_the_review() -> None:
+    jobs = load_workflow()["jobs"]
+    affected = "\n".join(step.get("run", "") for step in jobs["affected"]["steps"])
+    assert 'tfgen affected --since "origin/$BASE_REF" --format github-matrix' in affected
+    plan = jobs["plan"]
+    assert plan["needs"] == "affected"
+    assert plan["strategy"]["matrix"] == "${{ fromJSON(needs.affected.outputs.matrix) }}"
+    runs = [step.get("run", "") for step in plan["steps"]]
+    assert 'tfgen plan "$ENV_NAME" --format markdown > plan-review.md' in runs
+    poster = plan["steps"][-1]
+    assert poster["uses"].startswith("actions/github-script@") and "plan-review.md" in poster["with"]["script"]
+    assert plan["permissions"]["pull-requests"] == "write"
+
+
+def test_a_workflow_with_a_mistake_is_rejected() -> None:
+    """The schema is strict enough to catch what a person would get wrong."""
+    workflow = load_workflow()
+    workflow["jobs"]["plan"]["strategy"]["fail_fast"] = False
+    assert not jsonschema.Draft7Validator(GITHUB_WORKFLOW).is_valid(workflow)
+
+
+# --- Atlantis ------------------------------------------------------------------------------------
+
+def struct_tags(source: str, struct: str) -> set[str]:
+    body = re.search(rf"type {struct} struct \{{(.*?)\n\}}", source, re.S)
+    assert body, struct
+    return set(re.findall(r'yaml:"([a-z_]+)', body.group(1)))
+
+
+@pytest.mark.parametrize(("file", "struct", "pointer"), [
+    ("repo_cfg.go", "RepoCfg", ()),
+    ("project.go", "Project", ("definitions", "project")),
+    ("autoplan.go", "Autoplan", ("definitions", "autoplan")),
+    ("workflow.go", "Workflow", ("definitions", "workflow")),
+    ("stage.go", "Stage", ("definitions", "stage")),
+])
+def test_the_transcribed_atlantis_schema_has_exactly_the_keys_of_atlantis_structs(
+        file: str, struct: str, pointer: tuple[str, ...]) -> None:
+    node = ATLANTIS
+    for part in pointer:
+        node = node[part]
+    assert set(node["properties"]) == struct_tags((FIXTURES / "atlantis" / file).read_text(), struct)
+
+
+@pytest.fixture
+def atlantis_config(project: Path, run: Run) -> dict[str, Any]:
+    result = run("atlantis")
+    assert (result.exit_code, result.stderr) == (0, "atlantis.yaml: Atlantis repo config written\n")
+    config: dict[str, Any] = yaml.safe_load((project / "atlantis.yaml").read_text())
+    return config
+
+
+def test_atlantis_yaml_is_valid(atlantis_config: dict[str, Any]) -> None:
+    jsonschema.Draft7Validator.check_schema(ATLANTIS)
+    jsonschema.Draft7Validator(ATLANTIS).validate(atlantis_config)
+
+
+def test_the_atlantis_schema_rejects_what_atlantis_rejects(atlantis_config: dict[str, Any]) -> None:
+    validator = jsonschema.Draft7Validator(ATLANTIS)
+    for broken in ({"version": 1}, {"projects": [{"dir": "../build/dev"}]}, {"projects": [{"name": "dev"}]},
+                   {"workflows": {"w": {"plan": {"steps": ["terraform"]}}}}):
+        assert not validator.is_valid({**atlantis_config, **broken}), broken
+
+
+def test_one_project_per_environment_planned_when_its_inputs_change(project: Path,
+                                                                     atlantis_config: dict[str, Any]) -> None:
+    projects = atlantis_config["projects"]
+    assert [(p["name"], p["dir"], p["workflow"]) for p in projects] == [
+        (env, f"build/{env}", "tfgen") for env in SHIPPED_ENVS]
+    for entry in projects:
+        directory = project / entry["dir"]
+        directory.mkdir(parents=True, exist_ok=True)
+        watched = {p.resolve().relative_to(project).as_posix()
+                   for pattern in entry["autoplan"]["when_modified"] for p in directory.glob(pattern) if p.is_file()}
+        env = entry["name"]
+        assert {"templates/kms.tf.j2", "environments/defaults.yaml", f"environments/{env}.yaml",
+                "lambdas/fraud_detection/fraud_detection.py"} <= watched
+        others = {f"environments/{e}.yaml" for e in SHIPPED_ENVS if e != env}
+        assert not watched & others
+
+
+def test_the_workflow_renders_then_plans_from_the_project_directory(project: Path,
+                                                                    atlantis_config: dict[str, Any]) -> None:
+    steps = atlantis_config["workflows"]["tfgen"]["plan"]["steps"]
+    assert steps[1] == "init" and atlantis_config["workflows"]["tfgen"]["apply"]["steps"] == ["apply"]
+    assert steps[2]["run"].endswith('plan --out build "$PROJECT_NAME" -- -input=false -out="$PLANFILE"')
+    render = steps[0]["run"]
+    directory = project / "build" / "staging"
+    directory.mkdir(parents=True)
+    env = {**os.environ, "PROJECT_NAME": "staging", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["sh", "-c", render], cwd=directory, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (directory / "kms.tf").is_file() and not (project / "build" / "dev").exists()
+
+
+def test_atlantis_to_stdout_and_with_other_directories(project: Path, run: Run) -> None:
+    (project / "environments").rename(project / "envs")
+    result = run("--environments", "envs", "atlantis", "--out", "out", "-o", "-")
+    assert result.exit_code == 0
+    config = yaml.safe_load(result.stdout)
+    jsonschema.Draft7Validator(ATLANTIS).validate(config)
+    assert config["projects"][0]["dir"] == "out/dev"
+    assert config["projects"][0]["autoplan"]["when_modified"][2] == "../../envs/dev.yaml"
+    assert config["workflows"]["tfgen"]["plan"]["steps"][0]["run"] == (
+        'cd ../.. && tfgen --environments envs render --out out "$PROJECT_NAME"')
+    assert not (project / "atlantis.yaml").exists()
+
+
+def test_atlantis_needs_an_output_directory_inside_the_repository(project: Path, run: Run) -> None:
+    for out in (str(project / "build"), "../build"):
+        result = run("atlantis", "--out", out)
+        assert (result.exit_code, result.stderr) == (
+            2, f"tfgen: --out {out}: expected a directory inside the repository, relative to its root\n")
+    assert not (project / "atlantis.yaml").exists()

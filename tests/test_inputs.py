@@ -54,7 +54,7 @@ def test_an_unchanged_environment_is_current_and_reported_as_the_full_path_repor
     assert project_at(project).current(list(SHIPPED_ENVS)) is not None
     no_op = rendered(run, "--all")
     assert run("check").stdout == "3 environment(s) up to date\n"
-    monkeypatch.setattr(Project, "current", lambda self, names, overrides=None: None)
+    monkeypatch.setattr(Project, "current", lambda *args: None)
     full = rendered(run, "--all")
     assert no_op == full and " 0 written, 23 unchanged, 0 removed, 101 resources -> " in full
     assert run("check").stdout == "3 environment(s) up to date\n"
@@ -62,7 +62,7 @@ def test_an_unchanged_environment_is_current_and_reported_as_the_full_path_repor
 
 def test_the_manifest_records_the_digest_of_the_inputs(run: Run, project: Path) -> None:
     rendered(run, "dev")
-    assert manifest(project)["input_digest"] == project_at(project).input_digest("dev")
+    assert manifest(project)["input_digest"] == project_at(project).input_digests(["dev"])["dev"]
 
 
 def append(path: Path, text: str) -> None:
@@ -180,9 +180,9 @@ def test_another_tfgen_version_falls_through(run: Run, project: Path, monkeypatc
 
 
 def test_changed_tfgen_sources_change_the_digest(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = project_at(project).input_digest("dev")
+    before = project_at(project).input_digests(["dev"])["dev"]
     monkeypatch.setattr(inputs, "_tool_sources", lambda: "another build of tfgen")
-    assert project_at(project).input_digest("dev") != before
+    assert project_at(project).input_digests(["dev"])["dev"] != before
 
 
 def test_an_interrupted_write_beside_the_output_falls_through_and_is_cleaned_up(run: Run, project: Path) -> None:

@@ -108,11 +108,21 @@ def _tool_sources() -> str:
     return digest.hexdigest()
 
 
-def digest(env_dir: Path, template_dir: Path, lambda_dir: Path, name: str, overrides: list[str]) -> str:
-    """The digest of everything ``name``'s output is rendered from."""
+def shared_digest(template_dir: Path, lambda_dir: Path) -> str:
+    """The digest of the inputs every environment shares: tfgen, the templates, the Lambda sources.
+    Taken once per command, not once per environment."""
     result = _Digest()
     result.field(tfgen.__version__.encode())
     result.field(_tool_sources().encode())
+    result.tree("templates", template_dir)
+    result.tree("lambdas", lambda_dir)
+    return result.hexdigest()
+
+
+def digest(env_dir: Path, name: str, overrides: list[str], shared: str) -> str:
+    """The digest of everything ``name``'s output is rendered from; ``shared`` from shared_digest."""
+    result = _Digest()
+    result.field(shared.encode())
     result.field(name.encode())
     result.file("defaults", env_dir / DEFAULTS_FILE)
     result.file("environment", env_dir / f"{name}.yaml")
@@ -120,8 +130,6 @@ def digest(env_dir: Path, template_dir: Path, lambda_dir: Path, name: str, overr
     result.field(b"set %d" % len(overrides))
     for pair in overrides:
         result.field(pair.encode())
-    result.tree("templates", template_dir)
-    result.tree("lambdas", lambda_dir)
     return result.hexdigest()
 
 

@@ -73,19 +73,24 @@ class Project:
     def render(self, names: list[str], overrides: list[str] | None = None) -> list[Rendered]:
         """Each environment rendered in memory, with the digest of the inputs it was rendered from
         (taken before they are read: an input changed meanwhile makes the next run take the full path)."""
-        digests = {name: self.input_digest(name, overrides) for name in names}
+        digests = self.input_digests(names, overrides)
         return [dataclasses.replace(self.render_loaded(env), input_digest=digests[env.name])
                 for env in self.load(names, overrides)]
 
-    def input_digest(self, name: str, overrides: list[str] | None = None) -> str:
-        return inputs.digest(self.env_dir, self.template_dir, self.lambda_dir, name, list(overrides or []))
+    def input_digests(self, names: list[str], overrides: list[str] | None = None) -> dict[str, str]:
+        shared = inputs.shared_digest(self.template_dir, self.lambda_dir)
+        return {name: inputs.digest(self.env_dir, name, list(overrides or []), shared) for name in names}
 
-    def current(self, names: list[str], overrides: list[str] | None = None) -> list[inputs.Current] | None:
+    def current(self, names: list[str], overrides: list[str] | None = None,
+                digests: dict[str, str] | None = None) -> list[inputs.Current] | None:
         """Every named environment's output when each is what a fresh render would write, judged
-        from input digests and manifests alone; None when any one needs the full path."""
+        from input digests (``digests`` when already taken) and manifests alone; None when any
+        one needs the full path."""
         found = []
         for name in names:
-            current = inputs.current(name, self.target(name), self.input_digest(name, overrides))
+            if digests is None:
+                digests = self.input_digests(names, overrides)
+            current = inputs.current(name, self.target(name), digests[name])
             if current is None:
                 return None
             found.append(current)
@@ -97,7 +102,8 @@ class Project:
         loaded, rendered or written."""
         from tfgen import output
 
-        unchanged = self.current(names, overrides)
+        digests = self.input_digests(names, overrides)
+        unchanged = self.current(names, overrides, digests)
         if unchanged is not None:
             for current in unchanged:
                 yield output.WriteResult(env=current.env, path=current.path, unchanged=current.files,
@@ -107,7 +113,6 @@ class Project:
 
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        digests = {name: self.input_digest(name, overrides) for name in names}
         packed = [environment.Packed.of(env) for env in self._each_valid(names, overrides)]
         output.recover_all(self.out_dir)
         shared = output.SharedFiles()

@@ -26,6 +26,7 @@ def fresh_process_caches() -> None:
     here change lambdas and templates in their own copies, so no test may see another's."""
     render._packages.cache_clear()
     render.jinja_env.cache_clear()
+    inputs._tool_sources.cache_clear()
 
 
 def project_at(root: Path) -> Project:
@@ -176,6 +177,15 @@ def test_changed_set_values_fall_through(run: Run, project: Path) -> None:
 def test_another_tfgen_version_falls_through(run: Run, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered(run, "dev")
     monkeypatch.setattr(tfgen, "__version__", "99.0.0")
+    assert not current(project)
+
+
+def test_another_version_of_a_library_that_shapes_the_output_falls_through(
+        run: Run, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered(run, "dev")
+    assert "jinja2-" in inputs._installed("jinja2", "jinja2")
+    monkeypatch.setattr(inputs, "_installed", lambda module, distribution: f"{distribution}-0.0.dist-info")
+    inputs._tool_sources.cache_clear()
     assert not current(project)
 
 

@@ -15,9 +15,11 @@ hashing and JSON and nothing else.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -100,12 +102,44 @@ class _Digest:
         return self._hash.hexdigest()
 
 
+# The libraries whose behaviour shapes the output (import name, distribution name).
+_LIBRARIES = (("jinja2", "jinja2"), ("markupsafe", "markupsafe"), ("pydantic", "pydantic"),
+              ("pydantic_core", "pydantic_core"), ("yaml", "pyyaml"))
+
+
 @lru_cache(maxsize=1)
 def _tool_sources() -> str:
-    """The digest of tfgen's own modules: the version string alone does not change with them."""
+    """The digest of tfgen itself: its modules (the version string alone does not change with
+    them), the Python version, and the installed versions of the libraries that shape its output,
+    read from their metadata directories' names without importing them."""
     digest = _Digest()
     digest.tree("tfgen", Path(tfgen.__file__).parent)
+    digest.field(sys.version.encode())
+    for module, distribution in _LIBRARIES:
+        digest.field(_installed(module, distribution).encode())
     return digest.hexdigest()
+
+
+def _installed(module: str, distribution: str) -> str:
+    """``name-version.dist-info`` beside the module, or where the module is when there is none."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return f"{module}: not installed"
+    location = Path(spec.origin).parent
+    if spec.submodule_search_locations is not None:  # a package: its directory is beside the metadata
+        location = location.parent
+    prefix = f"{distribution}-"
+    found = sorted(name for name in _listing(location) if name.lower().startswith(prefix)
+                   and name.endswith(".dist-info"))
+    return " ".join(found) or spec.origin
+
+
+@lru_cache(maxsize=8)
+def _listing(directory: Path) -> tuple[str, ...]:
+    try:
+        return tuple(os.listdir(directory))
+    except OSError:
+        return ()
 
 
 def shared_digest(template_dir: Path, lambda_dir: Path) -> str:

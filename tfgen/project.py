@@ -86,10 +86,10 @@ class Project:
         """Every named environment's output when each is what a fresh render would write, judged
         from input digests (``digests`` when already taken) and manifests alone; None when any
         one needs the full path."""
+        if digests is None:
+            digests = self.input_digests(names, overrides)
         found = []
         for name in names:
-            if digests is None:
-                digests = self.input_digests(names, overrides)
             current = inputs.current(name, self.target(name), digests[name])
             if current is None:
                 return None

@@ -220,13 +220,19 @@ def test_the_exclusion_rule_is_the_packages_rule(name: str) -> None:
 
 # --- what each path imports: checked in a fresh interpreter -------------------------------------
 
-def imported_by(code: str, cwd: Path, env: dict[str, str] | None = None) -> list[str]:
-    """The heavy modules a fresh interpreter holds after running ``code`` (which may call main)."""
+def python(code: str, cwd: Path, env: dict[str, str] | None = None) -> list[str]:
+    """What a fresh interpreter running ``code`` prints, line by line; the last line is the list
+    of heavy modules it holds by then."""
     script = f"import json, sys\n{code}\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
     proc = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
     assert proc.returncode == 0, proc.stderr
-    result: list[str] = json.loads(proc.stdout.splitlines()[-1])
+    return proc.stdout.splitlines()
+
+
+def imported_by(code: str, cwd: Path, env: dict[str, str] | None = None) -> list[str]:
+    """The heavy modules a fresh interpreter holds after running ``code`` (which may call main)."""
+    result: list[str] = json.loads(python(code, cwd, env)[-1])
     return result
 
 
@@ -242,7 +248,7 @@ def test_importing_the_cli_imports_no_model_template_or_yaml_library(tmp_path: P
 def test_completion_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
     env = {"_TFGEN_COMPLETE": "bash_complete", "COMP_WORDS": "tfgen tr", "COMP_CWORD": "1"}
     code = "from tfgen.cli import main\nmain([])\nassert 'tfgen.cli_traffic' not in sys.modules"
-    assert imported_by(code, tmp_path, env) == []
+    assert python(code, tmp_path, env) == ["plain,traffic", "[]"]
 
 
 def test_an_unchanged_render_and_check_import_neither_model_nor_jinja(run: Run, project: Path) -> None:

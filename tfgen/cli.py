@@ -1,22 +1,81 @@
-"""The command line: convert options, call one core function, report, return an exit code."""
+"""The command line: convert options, call one core function, report, return an exit code.
+
+Importing this module imports click and nothing of tfgen's work: each command imports what it
+needs inside its function, and command groups kept in sibling modules (cli_*.py) are listed in
+``LAZY_COMMANDS`` and imported only when invoked, so that ``tfgen --help`` and shell completion
+stay fast. A new command follows the same pattern.
+"""
 
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Callable, Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from tfgen import __version__
-from tfgen.cli_integrations import affected, atlantis, schema
-from tfgen.cli_preflight import preflight
-from tfgen.cli_traffic import traffic
 from tfgen.completion import environment_names
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Commands defined in sibling modules: name -> ("module:attribute", the first line of its help).
+# The help is shown by ``tfgen --help`` and completion without importing the module; a test checks
+# it matches the command's own.
+LAZY_COMMANDS = {
+    "affected": ("tfgen.cli_integrations:affected",
+                 "List the environments whose rendered output differs from REF's, and those added or removed."),
+    "atlantis": ("tfgen.cli_integrations:atlantis",
+                 "Write an Atlantis repo config: one project per environment (dir OUT/ENV) and a workflow that "
+                 "runs `tfgen render` and `tfgen plan`. Run it from the repository root."),
+    "preflight": ("tfgen.cli_preflight:preflight",
+                  "Check ENV's AWS account before an apply (credentials, state bucket, bucket names, Elastic IP "
+                  "quota, Lambda concurrency); exit 1 on any problem. Reads only; uses the caller's credentials."),
+    "schema": ("tfgen.cli_integrations:schema",
+               "Print the JSON Schema of an environment file, generated from the configuration model."),
+    "traffic": ("tfgen.cli_traffic:traffic",
+                "Show or move the blue/green traffic split of ENV's payment functions."),
+}
+
+
+class _Root(click.Group):
+    """The root group: lists LAZY_COMMANDS by name and help, imports one only when it is run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            module, _, attribute = LAZY_COMMANDS[cmd_name][0].partition(":")
+            self.add_command(getattr(import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def _listed(self, ctx: click.Context, incomplete: str = "") -> list[tuple[str, Callable[[int], str]]]:
+        """Visible commands starting with ``incomplete``, each with its short help by width."""
+        listed: list[tuple[str, Callable[[int], str]]] = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if not name.startswith(incomplete) or (command is not None and command.hidden):
+                continue
+            if command is None:  # a stand-in carrying the help, to shorten it exactly as click does
+                command = click.Command(name, help=LAZY_COMMANDS[name][1])
+            listed.append((name, command.get_short_help_str))
+        return listed
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed = self._listed(ctx)
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, short_help(limit)) for name, short_help in listed])
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        items = [CompletionItem(name, help=short_help(45)) for name, short_help in self._listed(ctx, incomplete)]
+        return [*items, *click.Command.shell_complete(self, ctx, incomplete)]
 
 
 def project_from_context(out: Path) -> Any:
@@ -50,7 +109,7 @@ def set_option(func: F) -> F:
                         help="Override a setting on top of the environment file (value parsed as YAML).")(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfgen")
 @click.option("--environments", type=click.Path(path_type=Path, file_okay=False), default=Path("environments"),
               show_default=True, help="Directory of defaults.yaml and one YAML file per environment.")
@@ -71,9 +130,9 @@ def cli(environments: Path, templates: Path, lambdas: Path, debug: bool) -> None
 def render(envs: tuple[str, ...], all_envs: bool, out: Path, overrides: tuple[str, ...]) -> None:
     """Render environments into OUT/ENV (all of them when none is named)."""
     project = project_from_context(out)
-    for rendered, result in project.write(project.names(envs, all_envs), list(overrides)):
-        click.echo(f"{rendered.env}: {len(result.written)} written, {len(result.unchanged)} unchanged, "
-                   f"{len(result.removed)} removed, {rendered.resource_count} resources -> {result.path}")
+    for result in project.write(project.names(envs, all_envs), list(overrides)):
+        click.echo(f"{result.env}: {len(result.written)} written, {len(result.unchanged)} unchanged, "
+                   f"{len(result.removed)} removed, {result.resources} resources -> {result.path}")
 
 
 @cli.command()
@@ -191,12 +250,6 @@ def _terraform_command(action: str) -> Callable[..., None]:
 for _action in ("init", "plan", "apply", "destroy"):
     cli.command(name=_action, context_settings={"ignore_unknown_options": True})(_terraform_command(_action))
 
-cli.add_command(traffic)
-cli.add_command(preflight)
-cli.add_command(schema)
-cli.add_command(affected)
-cli.add_command(atlantis)
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; the one place errors become messages and exit codes."""
@@ -220,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: anything else is a bug
         click.echo(f"tfgen: unexpected error: {type(exc).__name__}: {exc}", err=True)
         if "--debug" in args:
+            import traceback
+
             click.echo(traceback.format_exc().rstrip(), err=True)
         else:
             click.echo("tfgen: run again with --debug for the traceback", err=True)

@@ -8,7 +8,6 @@ where every value came from.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,6 +17,10 @@ from typing import Any, NamedTuple
 import yaml
 
 from tfgen.errors import ConfigError, UsageError
+from tfgen.inputs import DEFAULTS_FILE as DEFAULTS_FILE
+from tfgen.inputs import ENV_NAME as ENV_NAME
+from tfgen.inputs import check_env_name as check_env_name
+from tfgen.inputs import environment_names as environment_names
 
 try:  # the C loader is several times faster; fall back where libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -25,7 +28,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 KeyPath = tuple[str, ...]
-DEFAULTS_FILE = "defaults.yaml"
 MAX_NODES = 100_000
 MAX_DEPTH = 32
 _YAML_TAG = "tag:yaml.org,2002:"
@@ -33,7 +35,6 @@ _YAML_TAG = "tag:yaml.org,2002:"
 # (!!python/..., !!set, !!omap, a local !tag) is refused rather than ignored or constructed.
 _SCALAR_TAGS = frozenset(f"{_YAML_TAG}{name}" for name in ("str", "int", "float", "bool", "null",
                                                           "timestamp", "binary"))
-ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 
 
 class Origin(NamedTuple):
@@ -291,21 +292,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any], base_origins: dict[Ke
     if root is not None:
         base_origins[()] = root
     return merged
-
-
-def check_env_name(name: str) -> None:
-    if not ENV_NAME.match(name):
-        raise UsageError(
-            f"environment name {name!r}: expected lowercase letters, digits and single hyphens, "
-            "starting with a letter and not ending with a hyphen"
-        )
-
-
-def environment_names(env_dir: Path) -> list[str]:
-    """Environments are the YAML files in ``env_dir`` other than the defaults, sorted."""
-    if not env_dir.is_dir():
-        raise UsageError(f"{env_dir}: no such environments directory")
-    return sorted(p.stem for p in env_dir.glob("*.yaml") if p.name != DEFAULTS_FILE)
 
 
 def load(env_dir: Path, name: str, overrides: list[str] | None = None) -> Config:

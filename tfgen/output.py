@@ -21,14 +21,17 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfgen import __version__
 from tfgen.errors import OutputError
-from tfgen.render import MANIFEST, Rendered
+from tfgen.inputs import MANIFEST
+from tfgen.inputs import OLD_MARK as _OLD_MARK
+from tfgen.inputs import TMP_MARK as _TMP_MARK
 
-_TMP_MARK = ".tfgen-tmp-"
-_OLD_MARK = ".tfgen-old-"
+if TYPE_CHECKING:
+    from tfgen.render import Rendered
+
 _RENAME_EXCHANGE = 2
 
 
@@ -39,6 +42,7 @@ class WriteResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    resources: int = 0
 
 
 @dataclass
@@ -78,6 +82,8 @@ def manifest_bytes(rendered: Rendered, digests: dict[str, str] | None = None) ->
         "config_digest": rendered.config_digest,
         "files": dict(sorted(digests.items())),
     }
+    if rendered.input_digest is not None:
+        body["input_digest"] = rendered.input_digest
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
 
@@ -264,7 +270,7 @@ def write(rendered: Rendered, target: Path, recovered: bool = False,
     digests = {path: sha256(data) for path, data in rendered.files.items()}
     files = dict(rendered.files)
     files[MANIFEST] = manifest_bytes(rendered, digests)
-    result = WriteResult(env=rendered.env, path=target)
+    result = WriteResult(env=rendered.env, path=target, resources=rendered.resource_count)
     root = os.fspath(target)
     exists = os.path.isdir(root)
     same = {path for path, data in files.items() if exists and _read(os.path.join(root, path)) == data}

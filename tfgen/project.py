@@ -1,16 +1,24 @@
-"""The operations behind the commands: load, render, write, compare. Nothing here prints."""
+"""The operations behind the commands: load, render, write, compare. Nothing here prints.
+
+When every environment a command names is current (tfgen.inputs), ``write``, ``status`` and
+``require_current`` answer from the manifests alone; the configuration model, YAML and Jinja are
+imported only on the full path, inside the methods that take it.
+"""
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tfgen import config as layers
-from tfgen import environment, output, render
+from tfgen import inputs
 from tfgen.errors import ConfigError, Finding, UsageError
-from tfgen.render import Rendered
+
+if TYPE_CHECKING:
+    from tfgen import environment, output
+    from tfgen.render import Rendered
 
 
 @dataclass(frozen=True)
@@ -26,13 +34,13 @@ class Project:
         return self.out_dir / env
 
     def names(self, requested: tuple[str, ...] | list[str], all_envs: bool) -> list[str]:
-        known = layers.environment_names(self.env_dir)
+        known = inputs.environment_names(self.env_dir)
         if all_envs or not requested:
             if not known:
                 raise UsageError(f"{self.env_dir}: no environment files")
             return known
         for name in requested:
-            layers.check_env_name(name)
+            inputs.check_env_name(name)
         return list(dict.fromkeys(requested))
 
     def load(self, names: list[str], overrides: list[str] | None = None) -> list[environment.Loaded]:
@@ -42,6 +50,8 @@ class Project:
 
     def _each_valid(self, names: list[str], overrides: list[str] | None) -> Iterator[environment.Loaded]:
         """Each valid environment in turn; at the end, a ConfigError with every problem found."""
+        from tfgen import environment
+
         problems = []
         for name in names:
             try:
@@ -54,28 +64,69 @@ class Project:
             raise ConfigError(list(dict.fromkeys(problems)))
 
     def render_loaded(self, loaded: environment.Loaded) -> Rendered:
+        from tfgen import render
+
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
         return render.render(loaded, self.template_dir, self.lambda_dir)
 
     def render(self, names: list[str], overrides: list[str] | None = None) -> list[Rendered]:
-        return [self.render_loaded(env) for env in self.load(names, overrides)]
+        """Each environment rendered in memory, with the digest of the inputs it was rendered from
+        (taken before they are read: an input changed meanwhile makes the next run take the full path)."""
+        digests = self.input_digests(names, overrides)
+        return [dataclasses.replace(self.render_loaded(env), input_digest=digests[env.name])
+                for env in self.load(names, overrides)]
 
-    def write(self, names: list[str],
-              overrides: list[str] | None = None) -> Iterator[tuple[Rendered, output.WriteResult]]:
+    def input_digests(self, names: list[str], overrides: list[str] | None = None) -> dict[str, str]:
+        shared = inputs.shared_digest(self.template_dir, self.lambda_dir)
+        return {name: inputs.digest(self.env_dir, name, list(overrides or []), shared) for name in names}
+
+    def current(self, names: list[str], overrides: list[str] | None = None,
+                digests: dict[str, str] | None = None) -> list[inputs.Current] | None:
+        """Every named environment's output when each is what a fresh render would write, judged
+        from input digests (``digests`` when already taken) and manifests alone; None when any
+        one needs the full path."""
+        if digests is None:
+            digests = self.input_digests(names, overrides)
+        found = []
+        for name in names:
+            current = inputs.current(name, self.target(name), digests[name])
+            if current is None:
+                return None
+            found.append(current)
+        return found
+
+    def write(self, names: list[str], overrides: list[str] | None = None) -> Iterator[output.WriteResult]:
         """Validate every environment first (nothing is written if any is invalid), then render
-        and write them one at a time, each atomically."""
+        and write them one at a time, each atomically. When every one is current, nothing is
+        loaded, rendered or written."""
+        from tfgen import output
+
+        digests = self.input_digests(names, overrides)
+        unchanged = self.current(names, overrides, digests)
+        if unchanged is not None:
+            for current in unchanged:
+                yield output.WriteResult(env=current.env, path=current.path, unchanged=current.files,
+                                         resources=current.resources)
+            return
+        from tfgen import environment, render
+
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
         packed = [environment.Packed.of(env) for env in self._each_valid(names, overrides)]
         output.recover_all(self.out_dir)
         shared = output.SharedFiles()
         for env in packed:
-            rendered = render.render(env.unpack(), self.template_dir, self.lambda_dir)
-            yield rendered, output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
+            rendered = dataclasses.replace(render.render(env.unpack(), self.template_dir, self.lambda_dir),
+                                           input_digest=digests[env.name])
+            yield output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
 
     def status(self, names: list[str]) -> list[tuple[str, list[str]]]:
         """Per environment, one line per output file that is missing, stale or edited."""
+        from tfgen import output
+
+        if self.current(names) is not None:
+            return [(name, []) for name in names]
         return [(r.env, output.status(r, self.target(r.env)).lines(self.target(r.env)))
                 for r in self.render(names)]
 
@@ -84,6 +135,8 @@ class Project:
 
     def diff_rendered(self, rendered: Rendered, include_manifest: bool = True) -> str:
         """What writing ``rendered`` would change on disk, as a unified diff."""
+        from tfgen import output, render
+
         target = self.target(rendered.env)
         files = dict(rendered.files)
         if include_manifest:
@@ -109,6 +162,8 @@ class Project:
 
 
 def _unified(old: bytes, new: bytes, a: str, b: str) -> str:
+    import difflib
+
     try:
         old_text, new_text = old.decode(), new.decode()
     except UnicodeDecodeError:

@@ -22,13 +22,14 @@ from tfgen import __version__, hcl
 from tfgen import names as naming
 from tfgen.environment import Loaded
 from tfgen.errors import RenderError, UsageError
+from tfgen.inputs import MANIFEST as MANIFEST
+from tfgen.inputs import count_resources
 
 if TYPE_CHECKING:
     from tfgen.package import BuiltPackage
     from tfgen.schema import Environment
 
 TEMPLATE_SUFFIX = ".tf.j2"
-MANIFEST = ".tfgen-manifest.json"
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class Rendered:
     env: str
     files: dict[str, bytes]
     config_digest: str
+    input_digest: str | None = None  # of what it was rendered from (tfgen.inputs), when known
 
     @property
     def resource_count(self) -> int:
-        return sum(text.count(b'\nresource "') + text.startswith(b'resource "')
-                   for path, text in self.files.items() if path.endswith(".tf"))
+        return count_resources(self.files)
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:

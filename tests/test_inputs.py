@@ -57,7 +57,7 @@ def test_an_unchanged_environment_is_current_and_reported_as_the_full_path_repor
     assert run("check").stdout == "3 environment(s) up to date\n"
     monkeypatch.setattr(Project, "current", lambda *args: None)
     full = rendered(run, "--all")
-    assert no_op == full and " 0 written, 23 unchanged, 0 removed, 101 resources -> " in full
+    assert no_op == full and " 0 written, 23 unchanged, 0 removed, " in full
     assert run("check").stdout == "3 environment(s) up to date\n"
 
 

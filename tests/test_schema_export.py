@@ -92,6 +92,22 @@ def test_check_fails_when_the_checked_in_schema_differs_from_the_model(project: 
     assert run("check").exit_code == 0
 
 
+def test_a_verified_schema_is_remembered_for_this_tfgen_only(project: Path, run: Run, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged check need not build the model to know the schema matches it; another tfgen
+    (its sources or libraries changed) checks again."""
+    from tfgen import inputs, schema_export
+
+    monkeypatch.setenv("TFGEN_CACHE_DIR", str(tmp_path / "cache"))
+    assert run("render", "--all").exit_code == 0
+    assert run("check").exit_code == 0
+    monkeypatch.setattr(schema_export, "schema_text", lambda: "{}\n")  # what another model would generate
+    assert run("check").exit_code == 0
+    monkeypatch.setattr(inputs, "tool_digest", lambda: "another tfgen")
+    result = run("check")
+    assert result.exit_code == 1 and "differs from the configuration model" in result.stderr
+
+
 def test_check_fails_when_a_file_names_a_schema_that_is_missing(project: Path, run: Run) -> None:
     assert run("render", "--all").exit_code == 0
     (project / "environments" / "schema.json").unlink()

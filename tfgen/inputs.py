@@ -142,6 +142,18 @@ def _listing(directory: Path) -> tuple[str, ...]:
         return ()
 
 
+def cache_root() -> Path:
+    """tfgen's cache directory: TFGEN_CACHE_DIR, else tfgen under the user's cache directory."""
+    root = os.environ.get("TFGEN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tfgen")
+    return Path(root)
+
+
+def tool_digest() -> str:
+    """The digest of this tfgen, as in every input digest (see _tool_sources)."""
+    return _tool_sources()
+
+
 def shared_digest(template_dir: Path, lambda_dir: Path) -> str:
     """The digest of the inputs every environment shares: tfgen, the templates, the Lambda sources.
     Taken once per command, not once per environment."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from tfgen import __version__, hcl
+from tfgen import __version__, hcl, inputs
 from tfgen import names as naming
 from tfgen.environment import Loaded
 from tfgen.errors import RenderError, UsageError
@@ -270,9 +270,7 @@ def _packages(lambda_dir: Path, runtime: str, architecture: str) -> dict[str, Bu
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("TFGEN_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tfgen")
-    return Path(root) / "packages"
+    return inputs.cache_root() / "packages"
 
 
 def render(loaded: Loaded, template_dir: Path, lambda_dir: Path) -> Rendered:

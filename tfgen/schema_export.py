@@ -11,6 +11,7 @@ inside the VPC, weights adding up to 100) are still ``tfgen render``'s.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -62,13 +63,37 @@ def schema_drift(env_dir: Path) -> list[str]:
     path = env_dir / SCHEMA_FILE
     regenerate = f"run `tfgen schema --output {path}`"
     if path.is_file():
-        if path.read_text(encoding="utf-8") != schema_text():
+        checked = path.read_bytes()
+        stamp = _verified_stamp(checked)
+        if stamp.is_file():
+            return []
+        if checked != schema_text().encode():
             return [f"{path}: differs from the configuration model: {regenerate}"]
+        _record(stamp)
         return []
     wanted = sorted(p.name for p in env_dir.glob("*.yaml") if _points_at(p) == SCHEMA_FILE)
     if wanted:
         return [f"{path}: missing, named by the first line of {', '.join(wanted)}: {regenerate}"]
     return []
+
+
+def _verified_stamp(checked: bytes) -> Path:
+    """Where a match of ``checked`` with this tfgen's model is remembered: a name made of the
+    digest of tfgen itself (its sources and the libraries that shape the model) and of the
+    schema's bytes, so that an unchanged ``tfgen check`` need not import the model to know."""
+    from tfgen import inputs
+
+    key = hashlib.sha256(inputs.tool_digest().encode() + b"\0" + checked).hexdigest()
+    return inputs.cache_root() / "schema-verified" / key
+
+
+def _record(stamp: Path) -> None:
+    """Remember a verified match; a cache that cannot be written only costs the next check time."""
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+    except OSError:
+        pass
 
 
 def _points_at(path: Path) -> str | None:

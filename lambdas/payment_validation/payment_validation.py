@@ -38,6 +38,7 @@ from typing import Any
 
 from card_tokens import CardTokenizer
 from paycommon import money
+from paycommon.access import MerchantAccess
 from paycommon.alb import HttpError, Request, Response, match_route
 from paycommon.aws import client
 from paycommon.config import ConfigError, env_csv, env_decimal, env_int, env_str
@@ -207,6 +208,7 @@ def handler(request: Request) -> Response:
     """The Lambda entry point (``payment_validation.handler``)."""
     match_route(request, "POST", ROUTE)
     settings = Settings.from_env()
+    caller = MerchantAccess.from_env().caller(request)
     key = _idempotency_key(request)
     body = request.json_object()
     try:
@@ -218,6 +220,18 @@ def handler(request: Request) -> Response:
             "the request is malformed",
             details={"errors": [problem.as_dict() for problem in exc.problems]},
         ) from None
+    if not caller.may_act_for(payment.merchant_id):
+        logger.warning(
+            "caller may not act for the merchant",
+            extra={"caller": caller.principal, "merchant_id": payment.merchant_id},
+        )
+        raise HttpError(
+            403,
+            "forbidden",
+            "the caller may not act for this merchant",
+            details={"errors": [{"field": "merchant_id", "code": "merchant_not_allowed",
+                                 "message": "the caller may not act for this merchant"}]},
+        )
 
     now = datetime.fromtimestamp(time.time(), UTC)
     assessment = assess(
@@ -255,6 +269,7 @@ def handler(request: Request) -> Response:
             "transaction_id": item["transaction_id"],
             "status": item["status"],
             "merchant_id": payment.merchant_id,
+            "caller": caller.principal,
             "card_brand": item.get("card_brand"),
             "card_last4": item.get("card_last4"),
             "reasons": [problem.code for problem in assessment.problems],

@@ -26,6 +26,7 @@ The server is stopped and the directory removed at the end of the session.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import secrets
@@ -60,6 +61,7 @@ for _directory in (
 
 from lambda_testkit import (  # noqa: E402
     BUCKET,
+    MERCHANT_ACCESS,
     REGION,
     TABLE,
     AwsResources,
@@ -135,6 +137,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, aws_clients: dict[str, Any]) -> Iterato
         monkeypatch.setenv("FAILED_TRANSACTIONS_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("AUDIT_BUCKET", BUCKET)
         monkeypatch.setenv("AUDIT_KMS_KEY_ID", resources.audit_key_id)
+        monkeypatch.setenv("MERCHANT_ACCESS", json.dumps(MERCHANT_ACCESS))
         yield resources
 
 

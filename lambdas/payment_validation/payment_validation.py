@@ -170,7 +170,10 @@ def result(item: dict[str, Any], outcome: str) -> Response:
         "created_at": item["created_at"],
     }
     if "amount" in item and "currency" in item:
-        body["amount"] = money.format_amount(Decimal(item["amount"]), item["currency"])
+        amount = Decimal(item["amount"])
+        exact = amount == money.normalize(amount, item["currency"])
+        # A rejected amount is shown as sent (12.345 EUR), never rounded into a different one.
+        body["amount"] = money.format_amount(amount, item["currency"]) if exact else format(amount, "f")
         body["currency"] = item["currency"]
     if "card_brand" in item:
         body["card"] = {"brand": item["card_brand"], "last4": item.get("card_last4")}

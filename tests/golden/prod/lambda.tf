@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "chvxk2r0YmPcDT7P5Uez03KB/+CXBvLd28/nx8e8u64="
+      source_code_hash               = "z+jGcGLH0/8alVX1/Es6BUmjAwgtX4BTsUINE12HBRo="
       timeout                        = 30
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "rWRdgq/sbbyXH/xrD13ZzQNKrWSkTkOThjrM8i1gU8c="
+      source_code_hash               = "AYeF3ajRtJOlor/LP+1H+6tAZ8oXF7kUp0q7f35Pf2I="
       timeout                        = 30
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-prod"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "bfrxC9OxDIlxWcWRgOyqJRlSuMMcC4NbxjCOu+2aMO4="
+      source_code_hash               = "2z5MlRKR52bW14cBJyuPa/A0R4hW5UJUWjcxzR19G0U="
       timeout                        = 60
     }
     db_secret_rotation = {

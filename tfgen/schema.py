@@ -223,6 +223,9 @@ class Rotation(Model):
     timeout_s: Annotated[int, Field(ge=30, le=900)]  # a rotation step needs at least 30 s
     reserved_concurrency: Annotated[int, Field(ge=1)] | None
     rotation_days: Annotated[int, Field(ge=1, le=1000)]
+    # PEM CA bundle shipped as the function's DB_TLS_CA_FILE, relative to the repository root;
+    # unset: the pinned Amazon RDS bundle lambdas/certs/rds-global-bundle.pem.
+    ca_bundle: Annotated[str, Field(min_length=1)] | None = None
 
 
 class Lambda(Model):

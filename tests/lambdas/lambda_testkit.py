@@ -216,8 +216,11 @@ class PostgresServer:
     socket_dir: Path
     directory: Path
     superuser: str
-    tls: bool
-    ca_file: Path | None
+    ca_file: Path  # the test CA that signed the server's certificate
+    impostor_ca_file: Path  # another CA, which signed impostor_cert for the same address
+    impostor_cert: Path
+    impostor_key: Path
+    log_file: Path
 
     def admin(self) -> Any:
         """A superuser connection over the unix socket (trust authentication)."""

@@ -47,7 +47,7 @@ locals {
       log_group                      = "/aws/lambda/db-secret-rotation-prod"
       memory_size                    = 256
       reserved_concurrent_executions = 1
-      source_code_hash               = "4k7gEsy26W+coBsPgaoMUqKhH/hQoryGE5/A7EZJis4="
+      source_code_hash               = "qCqNj6ZWFSKzoFarpaz7OyoBZp2wiQTb9HVK0fUd0gM="
       timeout                        = 60
     }
   }

@@ -166,23 +166,29 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
     lambdas/README.md lists what each handler reads; the names of the resources a
     function uses (table, topic, bucket, keys) are added in templates/lambda.tf.j2.
     """
+    from tfgen.schema import currency_limits
+
     lam = cfg.lambda_
     common = {"ENVIRONMENT": env, "LOG_LEVEL": lam.log_level, "MERCHANT_ACCESS": merchant_access(cfg)}
+    limits = {code: currency_limits(lam, code) for code in sorted(lam.allowed_currencies)}
     return {
         "payment_validation": {
             **common,
             "ALLOWED_CURRENCIES": ",".join(lam.allowed_currencies),
-            "MIN_AMOUNT": _number(lam.min_amount),
-            "MAX_AMOUNT": _number(lam.max_amount),
+            "AMOUNT_LIMITS": _json({code: {"min": _number(low), "max": _number(high)}
+                                    for code, (low, high, _) in limits.items()}),
             "IDEMPOTENCY_TTL_HOURS": _number(lam.idempotency_ttl_hours),
         },
         "fraud_detection": {
             **common,
-            "FRAUD_AMOUNT_THRESHOLD": _number(lam.fraud_amount_threshold),
+            "FRAUD_AMOUNT_THRESHOLDS": _json({code: _number(threshold)
+                                              for code, (_, _, threshold) in limits.items()}),
             "FRAUD_VELOCITY_WINDOW_SECONDS": _number(lam.fraud_velocity_window_s),
             "FRAUD_VELOCITY_MAX_TRANSACTIONS": _number(lam.fraud_velocity_max),
             "FRAUD_FAILURE_WINDOW_SECONDS": _number(lam.fraud_failure_window_s),
             "FRAUD_FAILURE_MAX": _number(lam.fraud_failure_max),
+            "FRAUD_CARD_VELOCITY_WINDOW_SECONDS": _number(lam.fraud_card_velocity_window_s),
+            "FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS": _number(lam.fraud_card_velocity_max),
         },
         "transaction_processing": common,
         naming.ROTATION_KEY: {
@@ -193,11 +199,16 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
     }
 
 
+def _json(value: Any) -> str:
+    """Compact JSON with sorted keys, as the handlers read structured settings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def merchant_access(cfg: Environment) -> str:
     """``lambda.merchant_access`` as the handlers read it: compact JSON, principal -> sorted merchant ids."""
     grants = {arn: sorted({ids} if isinstance(ids, str) else set(ids))
               for arn, ids in cfg.lambda_.merchant_access.items()}
-    return json.dumps(grants, sort_keys=True, separators=(",", ":"))
+    return _json(grants)
 
 
 def alb_path(route: str) -> str:

@@ -41,7 +41,7 @@ from paycommon import money
 from paycommon.access import MerchantAccess
 from paycommon.alb import HttpError, Request, Response, match_route
 from paycommon.aws import client
-from paycommon.config import ConfigError, env_csv, env_decimal, env_int, env_str
+from paycommon.config import ConfigError, decimal_value, env_csv, env_int, env_json, env_str
 from paycommon.logs import get_logger
 from paycommon.runtime import alb_handler
 from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore
@@ -49,6 +49,7 @@ from validation_rules import Assessment, MalformedRequest, PaymentRequest, asses
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+LIMITS_VARIABLE = "AMOUNT_LIMITS"
 logger = get_logger("payment_validation")
 
 
@@ -58,8 +59,7 @@ class Settings:
 
     table: str
     allowed_currencies: frozenset[str]
-    minimum: Decimal
-    maximum: Decimal
+    amount_limits: dict[str, tuple[Decimal, Decimal]]
     token_key_id: str
     idempotency_ttl_seconds: int
 
@@ -69,14 +69,34 @@ class Settings:
         unknown = sorted(code for code in currencies if not money.is_currency(code))
         if unknown:
             raise ConfigError(f"ALLOWED_CURRENCIES has unknown codes: {', '.join(unknown)}")
+        limits = _amount_limits()
+        missing = sorted(currencies - set(limits))
+        if missing:
+            raise ConfigError(f"{LIMITS_VARIABLE} has no limits for {', '.join(missing)}")
         return cls(
             table=env_str("TRANSACTIONS_TABLE"),
             allowed_currencies=currencies,
-            minimum=env_decimal("MIN_AMOUNT", "0", minimum=Decimal(0)),
-            maximum=env_decimal("MAX_AMOUNT", "10000", minimum=Decimal(0)),
+            amount_limits=limits,
             token_key_id=env_str("CARD_TOKEN_KMS_KEY_ID"),
             idempotency_ttl_seconds=3600 * env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 365),
         )
+
+
+def _amount_limits() -> dict[str, tuple[Decimal, Decimal]]:
+    """``AMOUNT_LIMITS``: currency -> {"min", "max"}, inclusive, in that currency's major units."""
+    raw = env_json(LIMITS_VARIABLE)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{LIMITS_VARIABLE} must be a JSON object of currency -> {{min, max}}")
+    limits: dict[str, tuple[Decimal, Decimal]] = {}
+    for code, bounds in raw.items():
+        if not isinstance(bounds, dict) or set(bounds) != {"min", "max"}:
+            raise ConfigError(f"{LIMITS_VARIABLE}[{code}] must be {{\"min\": ..., \"max\": ...}}")
+        low = decimal_value(bounds["min"], f"{LIMITS_VARIABLE}[{code}].min")
+        high = decimal_value(bounds["max"], f"{LIMITS_VARIABLE}[{code}].max")
+        if low > high:
+            raise ConfigError(f"{LIMITS_VARIABLE}[{code}]: min is above max")
+        limits[str(code).upper()] = (low, high)
+    return limits
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -240,8 +260,7 @@ def handler(request: Request) -> Response:
     assessment = assess(
         payment,
         allowed_currencies=settings.allowed_currencies,
-        minimum=settings.minimum,
-        maximum=settings.maximum,
+        amount_limits=settings.amount_limits,
         today=date(now.year, now.month, now.day),
     )
     tokenizer = CardTokenizer(client("kms"), settings.token_key_id)

@@ -63,7 +63,9 @@ for _directory in (
         sys.path.insert(0, _path)
 
 from lambda_testkit import (  # noqa: E402
+    AMOUNT_LIMITS,
     BUCKET,
+    FRAUD_AMOUNT_THRESHOLDS,
     MERCHANT_ACCESS,
     REGION,
     TABLE,
@@ -141,6 +143,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, aws_clients: dict[str, Any]) -> Iterato
         monkeypatch.setenv("AUDIT_BUCKET", BUCKET)
         monkeypatch.setenv("AUDIT_KMS_KEY_ID", resources.audit_key_id)
         monkeypatch.setenv("MERCHANT_ACCESS", json.dumps(MERCHANT_ACCESS))
+        monkeypatch.setenv("AMOUNT_LIMITS", json.dumps(AMOUNT_LIMITS))
+        monkeypatch.setenv("FRAUD_AMOUNT_THRESHOLDS", json.dumps(FRAUD_AMOUNT_THRESHOLDS))
         yield resources
 
 

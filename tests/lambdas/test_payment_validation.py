@@ -329,7 +329,11 @@ def test_logs_never_contain_card_data(aws: Any, capsys: pytest.CaptureFixture[st
         ("TRANSACTIONS_TABLE", ""),
         ("ALLOWED_CURRENCIES", "EUR,ABC"),
         ("CARD_TOKEN_KMS_KEY_ID", ""),
-        ("MAX_AMOUNT", "lots"),
+        ("AMOUNT_LIMITS", '{"EUR": {"min": "0", "max": "lots"}}'),
+        ("AMOUNT_LIMITS", '{"EUR": {"min": "0", "max": "1"}, "USD": {"min": "2", "max": "1"}}'),
+        ("AMOUNT_LIMITS", '{"EUR": {"min": "0"}}'),
+        ("AMOUNT_LIMITS", "[]"),
+        ("AMOUNT_LIMITS", "{"),
         ("IDEMPOTENCY_TTL_HOURS", "0"),
     ],
 )
@@ -341,12 +345,24 @@ def test_configuration_errors_are_500(aws: Any, monkeypatch: pytest.MonkeyPatch,
     assert aws.items() == []
 
 
-def test_bounds_come_from_the_environment(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIN_AMOUNT", "10")
-    monkeypatch.setenv("MAX_AMOUNT", "20")
+def test_bounds_come_from_the_environment_per_currency(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    limits = {"EUR": {"min": "10", "max": "20"}, "USD": {"min": 0, "max": 10000},
+              "JPY": {"min": "1000", "max": "2000000"}, "BHD": {"min": "0", "max": "4000"}}
+    monkeypatch.setenv("AMOUNT_LIMITS", json.dumps(limits))
     assert post(payment(amount="9.99")).status == 422
     assert post(payment(amount="20.01")).status == 422
     assert post(payment(amount="15")).status == 201
+    # 9999 JPY is about 60 EUR: within JPY's own limits, whatever EUR's are.
+    assert post(payment(amount="9999", currency="JPY")).status == 201
+    assert post(payment(amount="999", currency="JPY")).status == 422
+
+
+def test_an_allowed_currency_without_limits_is_a_configuration_error(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMOUNT_LIMITS", json.dumps({"EUR": {"min": "0", "max": "1"}}))
+    answer = post(payment())
+    assert answer.status == 500 and answer.body["message"] == "the service is misconfigured"
 
 
 def test_idempotency_marker_expires(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:

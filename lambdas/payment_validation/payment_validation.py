@@ -21,7 +21,16 @@ identical retry is recognised; clients that mean to submit two identical
 payments must send distinct keys). The marker and the transaction are written
 in one transaction, each only if absent (see ``paycommon.store``); a retry
 finds the marker and gets the original answer (status code and body) with
-``Idempotent-Replayed: true``, and nothing is written twice.
+``Idempotent-Replayed: true``, and nothing is written twice. A request that
+DynamoDB cancels because a concurrent one is writing the same marker
+(``TransactionConflict``) gets the same answer as a retry: the original one,
+or 409 "retry" while it is still being written.
+
+The fingerprint uses the parsed amount (``12.5`` and ``12.50`` are one
+request). Rejections leave no marker: a corrected request (a mistyped CVV,
+which is not part of the fingerprint) is validated afresh under the same key
+instead of being answered with the old 422; a key that already produced a
+payment still answers as before.
 """
 
 from __future__ import annotations
@@ -121,14 +130,18 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def fingerprint(payment: PaymentRequest, card_token: str) -> str:
-    """A digest identifying the request's content, without the card number or CVV."""
+def fingerprint(payment: PaymentRequest, card_token: str, amount: Decimal | None = None) -> str:
+    """A digest identifying the request's content, without the card number or CVV.
+
+    ``amount`` is the parsed amount: ``"12.5"``, ``"12.50"`` and ``12.5`` are one
+    request. An amount that did not parse is taken as sent.
+    """
     canonical = json.dumps(
         {
-            "v": 1,
+            "v": 2,
             "merchant_id": payment.merchant_id,
             "user_id": payment.user_id,
-            "amount": str(payment.amount),
+            "amount": format(amount.normalize(), "f") if amount is not None else str(payment.amount),
             "currency": payment.currency,
             "card_token": card_token,
             "expiry": f"{payment.expiry_month}/{payment.expiry_year}",
@@ -265,21 +278,26 @@ def handler(request: Request) -> Response:
     )
     tokenizer = CardTokenizer(client("kms"), settings.token_key_id)
     card_token = tokenizer.token(assessment.card_digits) if assessment.card_digits else ""
-    request_fingerprint = fingerprint(payment, card_token)
+    request_fingerprint = fingerprint(payment, card_token, assessment.amount)
     marker_key = marker_id(payment.merchant_id, key or f"derived:{request_fingerprint}")
 
     item = _transaction_item(payment, assessment, card_token, now)
-    marker = {
-        "transaction_id": marker_key,
-        "timestamp": 0,
-        "target_transaction_id": item["transaction_id"],
-        "target_timestamp": item["timestamp"],
-        "outcome": item["status"],
-        "request_fingerprint": request_fingerprint,
-        "created_at": item["created_at"],
-        "expires_at": int(now.timestamp()) + settings.idempotency_ttl_seconds,
-    }
     store = TransactionStore(client("dynamodb"), settings.table)
+    marker: dict[str, Any] | None = None
+    if assessment.valid:
+        marker = {
+            "transaction_id": marker_key,
+            "timestamp": 0,
+            "target_transaction_id": item["transaction_id"],
+            "target_timestamp": item["timestamp"],
+            "outcome": item["status"],
+            "request_fingerprint": request_fingerprint,
+            "created_at": item["created_at"],
+            "expires_at": int(now.timestamp()) + settings.idempotency_ttl_seconds,
+        }
+    elif store.get(marker_key, 0) is not None:
+        # The key (or this very request) already produced a payment: answer as before.
+        return _replay(store, marker_key, request_fingerprint)
     try:
         store.create(item, marker)
     except IdempotencyConflict:

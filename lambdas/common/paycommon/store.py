@@ -149,37 +149,29 @@ class TransactionStore:
         item = response.get("Item")
         return deserialize(item) if item else None
 
-    def create(self, transaction: Mapping[str, Any], marker: Mapping[str, Any]) -> None:
-        """Writes the marker and the transaction atomically, each only if absent.
+    def create(self, transaction: Mapping[str, Any], marker: Mapping[str, Any] | None) -> None:
+        """Writes the marker (when there is one) and the transaction atomically, each only if absent.
 
-        Raises IdempotencyConflict when the marker already exists (nothing is written).
+        Raises IdempotencyConflict when the marker already exists, or when DynamoDB
+        cancels the write because a concurrent request is writing the same marker
+        (``TransactionConflict``); nothing is written in either case.
         """
         condition = "attribute_not_exists(transaction_id)"
+        items = [transaction] if marker is None else [marker, transaction]
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": serialize(marker),
-                            "ConditionExpression": condition,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": serialize(transaction),
-                            "ConditionExpression": condition,
-                        }
-                    },
+                    {"Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": condition}}
+                    for item in items
                 ]
             )
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
+            codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons") or []]
             if (
-                _error_code(exc) == "TransactionCanceledException"
-                and reasons
-                and reasons[0].get("Code") == "ConditionalCheckFailed"
+                marker is not None
+                and _error_code(exc) == "TransactionCanceledException"
+                and codes
+                and codes[0] in ("ConditionalCheckFailed", "TransactionConflict")
             ):
                 raise IdempotencyConflict() from None
             raise

@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "lX0bBCxXv5r1dqfkFU22lc6DGORM68O0uJGbeAx2cNI="
+      source_code_hash               = "9N6mecVv7VXOPRtWyXfa9gRvwfcUujghhzOL205LAEE="
       timeout                        = 30
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "jY9kR266JcE/3ewCn/EAUSOMk5sTZVYL/X2bMINXztg="
+      source_code_hash               = "dRM6kEz+lHWrFDevnNel93kLXwly6iZt8JwqElfgG/c="
       timeout                        = 30
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-prod"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "8EegBYlJuiRKI9jXc/isfXbv1kZ64Q53VOz+iS0gRKI="
+      source_code_hash               = "Ec2u0g8kS8aJ8kOSdu40RtMa57sMgt44fX2PuOfBxBk="
       timeout                        = 60
     }
     db_secret_rotation = {

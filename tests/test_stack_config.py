@@ -134,3 +134,15 @@ def _line(prefix: str) -> int:
 def test_account_id_is_optional_and_kept_as_written() -> None:
     assert loaded("prod").model.aws_account_id is None
     assert loaded("prod", "aws_account_id: '011122223333'\n").model.aws_account_id == "011122223333"
+
+
+def test_every_allowed_currency_needs_its_own_limits() -> None:
+    from tests.stack import loaded
+    from tfgen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        loaded("dev", "lambda:\n  allowed_currencies: [EUR, JPY]\n")
+    assert "lambda.currency_limits: expected limits for every allowed currency" in str(caught.value)
+    assert "got none for JPY" in str(caught.value)
+    with pytest.raises(ConfigError, match=r"lambda\.currency_limits\.EUR\.min_amount: expected at most max_amount"):
+        loaded("dev", "lambda:\n  currency_limits:\n    EUR: {min_amount: 20.0, max_amount: 10.0}\n")

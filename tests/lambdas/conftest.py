@@ -15,8 +15,11 @@ The rotation tests need a real PostgreSQL server. The session fixture
 ``/usr/lib/postgresql/*/bin`` (newest first) and skips with a reason when they
 are missing (CI installs the ``postgresql`` package). It creates a cluster in
 a fresh temporary directory, listening on a free port on 127.0.0.1 only, with
-its unix socket inside that directory, SCRAM password authentication for TCP
-and, when ``openssl`` exists, TLS with a throw-away self-signed certificate.
+its unix socket inside that directory, TCP over TLS only (``hostssl``) with
+SCRAM password authentication (``PG_HBA``), and a certificate for 127.0.0.1
+signed by a throw-away test CA; an impostor certificate for the same address,
+signed by another CA, is made beside it (``openssl`` is required: the
+fixture skips with a reason without it).
 PostgreSQL refuses to run as root, so when the tests run as root the cluster
 is created and run as the ``postgres`` system user (created with ``useradd``
 when absent) through ``runuser``, and the directory is chowned to it.
@@ -26,6 +29,7 @@ The server is stopped and the directory removed at the end of the session.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import secrets
@@ -59,7 +63,10 @@ for _directory in (
         sys.path.insert(0, _path)
 
 from lambda_testkit import (  # noqa: E402
+    AMOUNT_LIMITS,
     BUCKET,
+    FRAUD_AMOUNT_THRESHOLDS,
+    MERCHANT_ACCESS,
     REGION,
     TABLE,
     AwsResources,
@@ -135,6 +142,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, aws_clients: dict[str, Any]) -> Iterato
         monkeypatch.setenv("FAILED_TRANSACTIONS_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("AUDIT_BUCKET", BUCKET)
         monkeypatch.setenv("AUDIT_KMS_KEY_ID", resources.audit_key_id)
+        monkeypatch.setenv("MERCHANT_ACCESS", json.dumps(MERCHANT_ACCESS))
+        monkeypatch.setenv("AMOUNT_LIMITS", json.dumps(AMOUNT_LIMITS))
+        monkeypatch.setenv("FRAUD_AMOUNT_THRESHOLDS", json.dumps(FRAUD_AMOUNT_THRESHOLDS))
         yield resources
 
 
@@ -196,38 +206,55 @@ def _run(command: list[str], user: str | None, cwd: Path) -> None:
         )
 
 
-def _make_certificate(directory: Path) -> tuple[Path, Path] | None:
+def _openssl(openssl: str, *args: str) -> None:
+    completed = subprocess.run([openssl, *args], capture_output=True, check=False, timeout=60)
+    if completed.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args)} failed:\n{completed.stderr.decode(errors='replace')}")
+
+
+def _issue(openssl: str, directory: Path, name: str, ca: str | None, subject: str) -> tuple[Path, Path]:
+    """A key and certificate: a self-signed CA when ``ca`` is None, else a server certificate for
+    127.0.0.1 signed by the CA named ``ca`` (files ``<name>.key`` / ``<name>.crt``)."""
+    key, cert = directory / f"{name}.key", directory / f"{name}.crt"
+    if ca is None:
+        _openssl(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject,
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                 "-keyout", str(key), "-out", str(cert))
+    else:
+        request = directory / f"{name}.csr"
+        extensions = directory / f"{name}.ext"
+        extensions.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        _openssl(openssl, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", subject,
+                 "-keyout", str(key), "-out", str(request))
+        _openssl(openssl, "x509", "-req", "-in", str(request), "-CA", str(directory / f"{ca}.crt"),
+                 "-CAkey", str(directory / f"{ca}.key"), "-CAcreateserial", "-days", "2",
+                 "-extfile", str(extensions), "-out", str(cert))
+    key.chmod(0o600)
+    return cert, key
+
+
+def _make_certificates(directory: Path) -> dict[str, Path] | None:
+    """A test CA and the server certificate it signs, and an impostor: another CA's certificate
+    for the same address. None without openssl."""
     openssl = shutil.which("openssl")
     if openssl is None:
         return None
-    cert, key = directory / "server.crt", directory / "server.key"
-    completed = subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    if completed.returncode != 0:
-        return None
-    key.chmod(0o600)
-    return cert, key
+    ca_cert, _ = _issue(openssl, directory, "ca", None, "/CN=payments test CA")
+    server_cert, server_key = _issue(openssl, directory, "server", "ca", "/CN=127.0.0.1")
+    impostor_ca, _ = _issue(openssl, directory, "impostor-ca", None, "/CN=payments test CA")
+    impostor_cert, impostor_key = _issue(openssl, directory, "impostor", "impostor-ca", "/CN=127.0.0.1")
+    return {"ca": ca_cert, "cert": server_cert, "key": server_key, "impostor_ca": impostor_ca,
+            "impostor_cert": impostor_cert, "impostor_key": impostor_key}
+
+
+# TCP connections only over TLS (as rds.force_ssl = 1 on the cluster), SCRAM for everyone but two
+# roles that exist to check the rotation client refuses clear-text and MD5 password requests.
+PG_HBA = """\
+local    all  all                                 trust
+hostssl  all  cleartext_login  127.0.0.1/32  password
+hostssl  all  md5_login        127.0.0.1/32  md5
+hostssl  all  all              127.0.0.1/32  scram-sha-256
+"""
 
 
 @pytest.fixture(scope="session")
@@ -245,7 +272,10 @@ def postgres() -> Iterator[PostgresServer]:
     sockets.mkdir()
     password_file = directory / "superuser-password"
     password_file.write_text(secrets.token_hex(16) + "\n")
-    certificate = _make_certificate(directory)
+    certificates = _make_certificates(directory)
+    if certificates is None:
+        shutil.rmtree(directory, ignore_errors=True)
+        pytest.skip("openssl is needed to make the test server's certificates (the server speaks TLS only)")
     if user is not None:
         record = pwd.getpwnam(user)
         for path in [directory, *directory.rglob("*")]:
@@ -259,13 +289,16 @@ def postgres() -> Iterator[PostgresServer]:
         "-c synchronous_commit=off",
         "-c full_page_writes=off",
         "-c max_connections=50",
+        "-c log_connections=on",
     ]
-    if certificate is not None:
-        options += [
-            "-c ssl=on",
-            f"-c ssl_cert_file={certificate[0]}",
-            f"-c ssl_key_file={certificate[1]}",
-        ]
+    # TLS settings go in postgresql.conf, not on the command line, so a test can change them
+    # with ALTER SYSTEM (the command line would take precedence).
+    tls_settings = (
+        "ssl = on\n"
+        f"ssl_ca_file = '{certificates['ca']}'\n"
+        f"ssl_cert_file = '{certificates['cert']}'\n"
+        f"ssl_key_file = '{certificates['key']}'\n"
+    )
     started = False
     try:
         _run(
@@ -285,6 +318,9 @@ def postgres() -> Iterator[PostgresServer]:
             user,
             directory,
         )
+        (data / "pg_hba.conf").write_text(PG_HBA)
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.write(tls_settings)
         _run(
             [
                 str(bindir / "pg_ctl"),
@@ -309,8 +345,11 @@ def postgres() -> Iterator[PostgresServer]:
             socket_dir=sockets,
             directory=directory,
             superuser="postgres",
-            tls=certificate is not None,
-            ca_file=certificate[0] if certificate is not None else None,
+            ca_file=certificates["ca"],
+            impostor_ca_file=certificates["impostor_ca"],
+            impostor_cert=certificates["impostor_cert"],
+            impostor_key=certificates["impostor_key"],
+            log_file=directory / "server.log",
         )
     finally:
         if started:

@@ -20,6 +20,24 @@ MASTERCARD = "5555555555554444"
 AMEX = "378282246310005"
 CVV = "737"
 FUTURE_YEAR = date.today().year + 3
+ACCOUNT = "123456789012"
+# The caller API Gateway names in x-payments-caller: a session of a role that may act for
+# the merchants the sample payments use (MERCHANT_ACCESS in the ``aws`` fixture).
+CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/session-1"
+OTHER_CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-other-merchant/session-9"
+MERCHANT_ACCESS = {
+    f"arn:aws:iam::{ACCOUNT}:role/payments-merchant": ["m-1001", "m-1", "m-2"],
+    f"arn:aws:iam::{ACCOUNT}:role/payments-other-merchant": ["m-2002"],
+}
+# Per-currency figures, in each currency's major units (AMOUNT_LIMITS, FRAUD_AMOUNT_THRESHOLDS).
+AMOUNT_LIMITS = {
+    "EUR": {"min": "0", "max": "10000"},
+    "USD": {"min": "0", "max": "10000"},
+    "JPY": {"min": "0", "max": "1500000"},
+    "BHD": {"min": "0", "max": "4000"},
+}
+FRAUD_AMOUNT_THRESHOLDS = {"EUR": "5000", "USD": "5000", "JPY": "750000", "BHD": "2000"}
+_DEFAULT = object()
 
 
 @dataclass
@@ -48,12 +66,19 @@ def alb_event(
     headers: Mapping[str, str] | None = None,
     base64_body: bool = False,
     multi_value: bool = False,
+    caller: Any = _DEFAULT,
 ) -> dict[str, Any]:
-    """An event as an ALB sends it to a Lambda target."""
+    """An event as an ALB sends it to a Lambda target.
+
+    ``caller`` is the ``x-payments-caller`` header API Gateway adds (``CALLER`` unless
+    given; None leaves it out).
+    """
     text = "" if body is None else body if isinstance(body, str) else json.dumps(body)
+    caller_value = CALLER if caller is _DEFAULT else caller
     all_headers = {
         "content-type": "application/json",
         "x-amzn-trace-id": "Root=1-00000000-000000000000000000000000",
+        **({"x-payments-caller": caller_value} if caller_value is not None else {}),
         **(headers or {}),
     }
     event: dict[str, Any] = {
@@ -164,6 +189,7 @@ def create_table(dynamodb: Any, name: str) -> None:
             {"AttributeName": "timestamp", "AttributeType": "N"},
             {"AttributeName": "user_id", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "card_token", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "transaction_id", "KeyType": "HASH"},
@@ -186,6 +212,14 @@ def create_table(dynamodb: Any, name: str) -> None:
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },
+            {
+                "IndexName": "card-token-index",
+                "KeySchema": [
+                    {"AttributeName": "card_token", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     )
 
@@ -199,8 +233,11 @@ class PostgresServer:
     socket_dir: Path
     directory: Path
     superuser: str
-    tls: bool
-    ca_file: Path | None
+    ca_file: Path  # the test CA that signed the server's certificate
+    impostor_ca_file: Path  # another CA, which signed impostor_cert for the same address
+    impostor_cert: Path
+    impostor_key: Path
+    log_file: Path
 
     def admin(self) -> Any:
         """A superuser connection over the unix socket (trust authentication)."""

@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "I2Rp3WdBUl7bxvjjYYFHnFEq1rj4efq0ileDj+IIyU8="
+      source_code_hash               = "us0z3cysh2mlN1BNNWSqfgZECVp1t24Ay4jSS9Tb+MI="
       timeout                        = 29
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "N/XK77CoUmFe+Wa5IukOJWdPj1f2YdogJiVn4xORT7g="
+      source_code_hash               = "f8XlWJeVC4rntuWVRQ64gzaUln4LAwkbTrteyITkpOk="
       timeout                        = 29
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-prod"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "NF7wKFqUfVUtUIPgZ49tM5TOyH8w+Wvkvp4toaQwFlU="
+      source_code_hash               = "W2Q1iRvu4/US1Bp6c+YoP4NoEpRoZJnwNxgH+f/f4Oc="
       timeout                        = 29
     }
     db_secret_rotation = {
@@ -47,7 +47,7 @@ locals {
       log_group                      = "/aws/lambda/db-secret-rotation-prod"
       memory_size                    = 256
       reserved_concurrent_executions = 1
-      source_code_hash               = "4k7gEsy26W+coBsPgaoMUqKhH/hQoryGE5/A7EZJis4="
+      source_code_hash               = "qCqNj6ZWFSKzoFarpaz7OyoBZp2wiQTb9HVK0fUd0gM="
       timeout                        = 60
     }
   }
@@ -56,24 +56,28 @@ locals {
   function_settings = {
     payment_validation = {
       ALLOWED_CURRENCIES    = "EUR,GBP,USD"
+      AMOUNT_LIMITS         = "{\"EUR\":{\"max\":\"10000\",\"min\":\"0\"},\"GBP\":{\"max\":\"10000\",\"min\":\"0\"},\"USD\":{\"max\":\"10000\",\"min\":\"0\"}}"
       ENVIRONMENT           = "prod"
       IDEMPOTENCY_TTL_HOURS = "24"
       LOG_LEVEL             = "INFO"
-      MAX_AMOUNT            = "10000"
-      MIN_AMOUNT            = "0"
+      MERCHANT_ACCESS       = "{}"
     }
     fraud_detection = {
-      ENVIRONMENT                     = "prod"
-      FRAUD_AMOUNT_THRESHOLD          = "10000"
-      FRAUD_FAILURE_MAX               = "3"
-      FRAUD_FAILURE_WINDOW_SECONDS    = "86400"
-      FRAUD_VELOCITY_MAX_TRANSACTIONS = "5"
-      FRAUD_VELOCITY_WINDOW_SECONDS   = "3600"
-      LOG_LEVEL                       = "INFO"
+      ENVIRONMENT                          = "prod"
+      FRAUD_AMOUNT_THRESHOLDS              = "{\"EUR\":\"10000\",\"GBP\":\"10000\",\"USD\":\"10000\"}"
+      FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS = "5"
+      FRAUD_CARD_VELOCITY_WINDOW_SECONDS   = "3600"
+      FRAUD_FAILURE_MAX                    = "3"
+      FRAUD_FAILURE_WINDOW_SECONDS         = "86400"
+      FRAUD_VELOCITY_MAX_TRANSACTIONS      = "5"
+      FRAUD_VELOCITY_WINDOW_SECONDS        = "3600"
+      LOG_LEVEL                            = "INFO"
+      MERCHANT_ACCESS                      = "{}"
     }
     transaction_processing = {
-      ENVIRONMENT = "prod"
-      LOG_LEVEL   = "INFO"
+      ENVIRONMENT     = "prod"
+      LOG_LEVEL       = "INFO"
+      MERCHANT_ACCESS = "{}"
     }
     db_secret_rotation = {
       LOG_LEVEL                = "INFO"

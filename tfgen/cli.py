@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from tfgen import __version__
+from tfgen.cli_plan import apply, plan
 from tfgen.cli_traffic import traffic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -145,9 +146,11 @@ def _terraform_command(action: str) -> Callable[..., None]:
     return command
 
 
-for _action in ("init", "plan", "apply", "destroy"):
+for _action in ("init", "destroy"):
     cli.command(name=_action, context_settings={"ignore_unknown_options": True})(_terraform_command(_action))
 
+cli.add_command(plan)
+cli.add_command(apply)
 cli.add_command(traffic)
 
 

@@ -271,3 +271,14 @@ def test_markdown_is_a_pull_request_comment() -> None:
     assert "| payment_validation | green | 4 → 5 | 0 % → 10 % | no |" in text
     assert "refuses" not in text
     assert "| replace | `aws_rds_cluster.this` |" in review.render_markdown(of("data_loss"))
+
+
+def test_a_policy_read_at_apply_shows_what_its_document_adds_to_the_current_policy() -> None:
+    # The document's inputs (a key ARN) are known only at apply, so the role policy's JSON is
+    # unknown; its statements are compared with the policy the role has now, Sid by Sid.
+    gains = {g.address: g for g in of("deferred_policy").access}
+    document = gains["data.aws_iam_policy_document.payment_validation"]
+    assert (document.kind, document.added) == ("policy document read at apply", (
+        {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
+         "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/transactions-dev"]},))
+    assert gains['aws_iam_role_policy.lambda["payment_validation"]'].added == ("document known only after apply",)

@@ -228,6 +228,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         access += gains
         if loss is None and not gains and not _traffic_address(rc["address"]):
             other.setdefault(kind, Counter())[action] += 1
+    access += _deferred_documents(plan, changes)
     return Review(
         env=env, plan_file=plan_file, rendered_digest=rendered_digest, counts=counts,
         data_loss=sorted(data_loss, key=lambda d: d.address), traffic=_traffic(by_address),
@@ -426,6 +427,70 @@ def _access(rc: Mapping[str, Any], action: str) -> Iterator[AccessGain]:
                        for name in names if after.get(name) is not None or unknown.get(name) is True}
             yield AccessGain(rc["address"], kind, kind.removeprefix("aws_").replace("_", " "), action,
                              (granted,))
+
+
+def _deferred_documents(plan: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> list[AccessGain]:
+    """Policy documents read only at apply time (an input is not known yet), so that the policies
+    built from them are "known after apply": the actions and principals their statements add to
+    what the current policies of those resources grant under the same Sid. Resources and
+    condition values are often unknown until apply and are not compared."""
+    current: dict[str, list[dict[str, set[str]]]] = {}
+    for rc in changes:
+        unknown = rc["change"].get("after_unknown") or {}
+        before = rc["change"].get("before") or {}
+        for attribute, _ in _DOCUMENTS.get(rc["type"], ()):
+            if unknown.get(attribute) is True:
+                for statement in _statements(before.get(attribute)):
+                    current.setdefault(str(statement.get("Sid", "")), []).append(_grants(statement))
+    gains = []
+    for rc in plan.get("resource_changes") or ():
+        if rc.get("mode") != "data" or rc.get("type") != "aws_iam_policy_document":
+            continue
+        added = []
+        for block in (rc["change"].get("after") or {}).get("statement") or ():
+            statement = document_statement(block)
+            if statement["Effect"] != "Allow":
+                continue
+            peers = current.get(str(statement.get("Sid", "")), [])
+            gained: dict[str, Any] = {k: statement[k] for k in ("Sid", "Effect") if k in statement}
+            for name in ("Action", "NotAction", "Principal", "NotPrincipal"):
+                values = _grants(statement).get(name, set())
+                new = sorted(values - set().union(*(peer.get(name, set()) for peer in peers)))
+                if new:
+                    gained[name] = new
+            if len(gained) > len([k for k in ("Sid", "Effect") if k in statement]):
+                if "Resource" in statement:
+                    gained["Resource"] = statement["Resource"]
+                added.append(gained)
+        if added:
+            gains.append(AccessGain(rc["address"], rc["type"], "policy document read at apply", "read",
+                                    tuple(added)))
+    return gains
+
+
+def document_statement(block: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``statement`` block of ``aws_iam_policy_document`` as a policy statement; values known
+    only at apply are left out."""
+    out: dict[str, Any] = {"Effect": block.get("effect") or "Allow"}
+    if block.get("sid"):
+        out["Sid"] = block["sid"]
+    for name, element in (("actions", "Action"), ("not_actions", "NotAction"), ("resources", "Resource"),
+                          ("not_resources", "NotResource")):
+        values = [v for v in block.get(name) or () if v is not None]
+        if values:
+            out[element] = sorted(values)
+    for name, element in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
+        principals: dict[str, list[str]] = {}
+        for p in block.get(name) or ():
+            principals.setdefault(str(p.get("type")), []).extend(i for i in p.get("identifiers") or () if i)
+        if principals:
+            out[element] = principals
+    conditions: dict[str, dict[str, list[str]]] = {}
+    for c in block.get("condition") or ():
+        conditions.setdefault(str(c.get("test")), {})[str(c.get("variable"))] = list(c.get("values") or ())
+    if conditions:
+        out["Condition"] = conditions
+    return out
 
 
 def _canonical(value: Any) -> str:

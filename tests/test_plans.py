@@ -157,7 +157,7 @@ def test_apply_refuses_data_loss_until_each_address_is_allowed(run: Run, project
     assert "--allow-data-loss aws_dynamodb_table.archive" in result.stderr
     assert not [c for c in calls(terraform_log) if c.startswith("apply")]
     addresses = ['aws_cloudwatch_log_group.lambda["refunds"]', "aws_dynamodb_table.archive", "aws_rds_cluster.this",
-                 "aws_rds_cluster_instance.writer", "aws_s3_bucket.this"]
+                 "aws_s3_bucket.this"]
     result = run("apply", "dev", *[arg for a in addresses for arg in ("--allow-data-loss", a)])
     assert result.exit_code == 0, result.output
     assert calls(terraform_log)[-1] == "apply -input=false plan/tfplan"

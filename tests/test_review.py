@@ -103,9 +103,18 @@ def test_data_loss_is_refused_unless_each_address_is_allowed() -> None:
     assert len(refusals) == 5
     assert refusals[2] == ('aws_rds_cluster.this: replace loses data (database_name forces replacement '
                            '("payments" -> "ledger")); allow it with --allow-data-loss aws_rds_cluster.this')
-    allowed = [d.address for d in result.data_loss]
+    allowed = [d.address for d in result.data_loss if d.follows is None]
     assert result.refusals(allow_data_loss=allowed) == []
     assert len(result.refusals(allow_data_loss=allowed[1:])) == 1
+
+
+def test_an_instance_replaced_with_its_cluster_is_allowed_with_the_cluster() -> None:
+    result = of("data_loss")
+    [instance] = [d for d in result.data_loss if d.type == "aws_rds_cluster_instance"]
+    assert instance.follows == "aws_rds_cluster.this"
+    assert not [line for line in result.refusals(allow_data_loss=["aws_rds_cluster.this"])
+                if line.startswith("aws_rds_cluster")]
+    assert result.refusals()[3].endswith("allow it with --allow-data-loss aws_rds_cluster.this")
 
 
 # --- live traffic -----------------------------------------------------------------------------
@@ -248,7 +257,8 @@ def test_json_has_the_documented_schema() -> None:
     assert {"env", "plan_file", "rendered_digest", "counts", "data_loss", "traffic", "access", "credentials",
             "other", "refusals", "changes"} <= set(plan)
     assert plan["data_loss"][1] == {"address": "aws_dynamodb_table.archive", "type": "aws_dynamodb_table",
-                                    "action": "delete", "reasons": ["removed from the configuration"]}
+                                    "action": "delete", "reasons": ["removed from the configuration"],
+                                    "follows": None}
     shift = of("shift").as_json()["traffic"][1]
     assert shift == {"function": "payment_validation", "colour": "green",
                      "address": 'aws_lambda_alias.this["payment_validation-green"]', "version_before": "4",

@@ -24,6 +24,7 @@ form (``Review.as_json``) is a stable schema documented in the README (``SCHEMA_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -103,6 +104,7 @@ class DataLoss:
     type: str
     action: str  # "delete" or "replace"
     reasons: tuple[str, ...]
+    follows: str | None = None  # the loss it is part of: allowing that one allows this one
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,8 @@ class Review:
         """What ``tfgen apply`` refuses, one line each, with the override or the fix."""
         allowed_loss, allowed_risk = set(allow_data_loss), set(allow_traffic_risk)
         lines = [f"{loss.address}: {loss.action} loses data ({'; '.join(loss.reasons)}); "
-                 f"allow it with --allow-data-loss {loss.address}"
-                 for loss in self.data_loss if loss.address not in allowed_loss]
+                 f"allow it with --allow-data-loss {loss.follows or loss.address}"
+                 for loss in self.data_loss if loss.address not in allowed_loss and loss.follows not in allowed_loss]
         for function in self.risky_functions():
             if function in allowed_risk:
                 continue
@@ -190,8 +192,8 @@ class Review:
             "rendered_digest": self.rendered_digest,
             "changes": self.changes,
             "counts": dict(self.counts),
-            "data_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons)}
-                          for d in self.data_loss],
+            "data_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons),
+                           "follows": d.follows} for d in self.data_loss],
             "traffic": [{"function": a.function, "colour": a.colour, "address": a.address,
                          "version_before": a.version_before, "version_after": a.version_after,
                          "publishes": a.version_after is None, "moves": a.moves,
@@ -231,7 +233,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
     access += _deferred_documents(plan, changes)
     return Review(
         env=env, plan_file=plan_file, rendered_digest=rendered_digest, counts=counts,
-        data_loss=sorted(data_loss, key=lambda d: d.address), traffic=_traffic(by_address),
+        data_loss=sorted(_followers(data_loss), key=lambda d: d.address), traffic=_traffic(by_address),
         access=sorted(access, key=lambda g: g.address), credentials=_credentials(by_address),
         other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
         drift=len(plan.get("resource_drift") or ()),
@@ -259,6 +261,18 @@ def _data_loss(rc: Mapping[str, Any], action: str) -> DataLoss | None:
     if action not in ("delete", "replace") or rc["type"] not in DATA_TYPES:
         return None
     return DataLoss(rc["address"], rc["type"], action, tuple(reasons_of(rc)))
+
+
+def _followers(losses: list[DataLoss]) -> list[DataLoss]:
+    """An Aurora instance replaced because its cluster is (its cluster_identifier is known only
+    after apply) follows the cluster's replacement: allowing the cluster allows it."""
+    clusters = [loss.address for loss in losses if loss.type == "aws_rds_cluster"]
+    if len(clusters) != 1:
+        return losses
+    return [dataclasses.replace(loss, follows=clusters[0])
+            if loss.type == "aws_rds_cluster_instance" and loss.action == "replace"
+            and any(reason.startswith("cluster_identifier forces replacement") for reason in loss.reasons)
+            else loss for loss in losses]
 
 
 def reasons_of(rc: Mapping[str, Any]) -> list[str]:

@@ -3,11 +3,16 @@
 Each row is min/median/max wall time of N runs of a fresh process, and the
 largest peak RSS seen. Environments for the 100/1000 rows are generated from
 the shipped dev file. Targets: --help <= 0.15 s, render --all <= 0.25 s,
-1000 environments <= 3 s and <= 1.5x the baseline, peak RSS <= 60 MB.
+1000 environments <= 3 s and <= 1.5x the baseline, peak RSS <= 60 MB, and the
+review of a prod plan's JSON (what `tfgen plan` does after `terraform show
+-json`: parse it, classify every change, render text, markdown and JSON)
+<= 0.3 s. The prod plan is tests/bench/prod-plan.json.gz, made against
+moto_server by tests/bench/make_prod_plan.py.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -21,6 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TFGEN = [sys.executable, "-m", "tfgen"]
+PROD_PLAN = Path(__file__).with_name("prod-plan.json.gz")
+
+REVIEW = r'''
+import json, sys
+from tfgen import review
+result = review.review(json.loads(open(sys.argv[1], encoding="utf-8").read()), env="prod", plan_file="tfplan")
+review.render_text(result); review.render_markdown(result); review.render_json([result])
+'''
 
 BASELINE = r'''
 import json, sys, yaml
@@ -132,6 +145,10 @@ def main() -> int:
                 [*TFGEN, "--environments", str(env_dir), "render", "--all", "--out", str(out)], out)))
             rows.append((f"baseline yaml+jinja2 ({count} envs)", *measure(
                 [sys.executable, "-c", BASELINE, str(env_dir), templates, str(out), str(base_file)], out)))
+        plan_json = base / "prod-plan.json"
+        plan_json.write_bytes(gzip.decompress(PROD_PLAN.read_bytes()))
+        rows.append((f"review of the prod plan JSON ({plan_json.stat().st_size // 1024} KB)",
+                     *measure([sys.executable, "-c", REVIEW, str(plan_json)], None)))
     width = max(len(name) for name, _, _ in rows)
     print(f"{'case'.ljust(width)}  {'min':>7}  {'median':>7}  {'max':>7}  {'peak RSS':>9}   ({RUNS} runs)")
     medians, peaks = {}, {}
@@ -155,6 +172,7 @@ def report_targets(medians: dict[str, float], peaks: dict[str, float], ratio: fl
         ("render --all, 1000 environments", medians["tfgen render --all (1000 envs)"], 3.0, "s"),
         ("1000 environments / baseline", ratio, 1.5, "x"),
         ("peak RSS of any tfgen run", tfgen_peak, 60.0, "MB"),
+        ("review of the prod plan JSON", next(v for k, v in medians.items() if k.startswith("review of")), 0.3, "s"),
     ]
     print("targets:")
     missed = 0

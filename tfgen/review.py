@@ -28,7 +28,7 @@ import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -158,8 +158,6 @@ class Review:
     access: list[AccessGain]
     credentials: list[str]
     other: dict[str, dict[str, int]]
-    drift: int = 0
-    errors: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> bool:
@@ -204,7 +202,6 @@ class Review:
             "credentials": list(self.credentials),
             "other": {kind: dict(actions) for kind, actions in self.other.items()},
             "refusals": self.refusals(),
-            "errors": list(self.errors),
         }
 
 
@@ -236,7 +233,6 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         data_loss=sorted(_followers(data_loss), key=lambda d: d.address), traffic=_traffic(by_address),
         access=sorted(access, key=lambda g: g.address), credentials=_credentials(by_address),
         other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
-        drift=len(plan.get("resource_drift") or ()),
     )
 
 

@@ -30,6 +30,7 @@ help:
 	@echo "make render | test | validate | fmt-check | compliance | bench | e2e | rds-ca-bundle | clean"
 	@echo "make preflight ENV=<env> [ARGS=--format=json]"
 	@echo "make init|plan|apply|destroy ENV=<env> [ARGS='extra terraform args']"
+	@echo "make apply ENV=<env> [ALLOW='--allow-data-loss ADDRESS ...'] applies the plan make plan saved"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -125,11 +126,14 @@ init: render
 	$(need_env)
 	$(TFGEN) init --out $(OUT) $(ENV) -- $(ARGS)
 
+# The reviewed flow: plan saves build/ENV/plan/ and prints its review; apply applies that
+# plan only (ALLOW='--allow-data-loss ADDRESS --allow-traffic-risk FUNCTION' for what it refuses).
 plan: init
 	$(TFGEN) plan --out $(OUT) $(ENV) -- $(ARGS)
 
-apply: init
-	$(TFGEN) apply --out $(OUT) $(ENV) -- $(ARGS)
+apply: render
+	$(need_env)
+	$(TFGEN) apply --out $(OUT) $(ENV) $(ALLOW) -- $(ARGS)
 
 destroy: init
 	$(TFGEN) destroy --out $(OUT) $(ENV) -- $(ARGS)

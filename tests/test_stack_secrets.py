@@ -35,6 +35,16 @@ def test_secret_holds_username_password_host_port_and_dbname_write_only(env: str
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_a_replaced_cluster_replaces_the_secret_version_in_the_same_run(env: str) -> None:
+    # A replaced cluster gets the run's ephemeral password; the secret version, replaced with it,
+    # writes the same value. The cluster's resource id is new for every cluster (the identifier is not).
+    version = resource(env, "secrets.tf", "aws_secretsmanager_secret_version", "db_credentials")
+    assert version["lifecycle"] == [{"replace_triggered_by": [ref("aws_rds_cluster.this.cluster_resource_id")]}]
+    cluster = resource(env, "database.tf", "aws_rds_cluster", "this")
+    assert cluster["master_password_wo_version"] == version["secret_string_wo_version"]
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
 def test_rotation_every_30_days_by_db_secret_rotation(env: str) -> None:
     rotation = resource(env, "secrets.tf", "aws_secretsmanager_secret_rotation", "db_credentials")
     assert rotation["rotation_lambda_arn"] == ref(f"{ROTATION_FUNCTION}.arn")

@@ -627,3 +627,63 @@ def test_a_failing_plan_sets_the_exit_code(
 ) -> None:
     monkeypatch.setattr(terraform, "stream", lambda args, cwd: 1)
     assert run("traffic", "dev", "rollback", "--plan").exit_code == 1
+
+
+# ---------------------------------------------------------------------------
+# pin
+# ---------------------------------------------------------------------------
+
+
+def alias_state(versions: dict[str, tuple[str, str]]) -> dict[str, object]:
+    """`terraform show -json` of a state holding the aliases (function: (blue, green) versions)."""
+    resources: list[dict[str, object]] = [
+        {"address": f'aws_lambda_alias.this["{key}-{colour}"]', "mode": "managed", "type": "aws_lambda_alias",
+         "name": "this", "index": f"{key}-{colour}", "values": {"name": colour, "function_version": version}}
+        for key, pair in versions.items() for colour, version in zip(("blue", "green"), pair, strict=True)]
+    resources.append({"address": "aws_lambda_function.this[\"payment_validation\"]", "mode": "managed",
+                      "type": "aws_lambda_function", "name": "this", "index": "payment_validation",
+                      "values": {"version": "9"}})
+    return {"format_version": "1.0", "values": {"root_module": {"resources": resources}}}
+
+
+@pytest.fixture
+def state(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """What `terraform show -json` answers in the output directory."""
+    shown: dict[str, object] = {}
+    monkeypatch.setattr(terraform, "show_json", lambda directory, *args: shown)
+    return shown
+
+
+def test_pin_writes_the_deployed_versions_into_the_environment_file(
+    run: Run, project: Path, env_file: Path, state: dict[str, object]
+) -> None:
+    state.update(alias_state({"payment_validation": ("4", "4"), "fraud_detection": ("2", "3"),
+                              "transaction_processing": ("1", "1")}))
+    result = moved(run, "pin")
+    assert f"{AT}payment_validation.traffic.blue_version: latest -> 4" in result.stdout.splitlines()[0]
+    text = env_file.read_text()
+    assert 'blue_version: "4"' in text and 'green_version: "3"' in text
+    rows = {line.split()[0]: line.split()[1:5] for line in moved(run).stdout.splitlines()[1:]}
+    assert rows == {"payment_validation": ["4", "90", "4", "10"], "fraud_detection": ["2", "90", "3", "10"],
+                    "transaction_processing": ["1", "90", "1", "10"]}
+    assert moved(run, "pin").stdout.splitlines()[0] == f"{env_file.relative_to(project)}: no change"
+
+
+def test_pin_only_the_named_function(run: Run, env_file: Path, state: dict[str, object]) -> None:
+    state.update(alias_state({"payment_validation": ("4", "5")}))
+    moved(run, "pin", "--function", "payment_validation")
+    text = env_file.read_text()
+    assert "fraud_detection" not in text and 'green_version: "5"' in text
+
+
+def test_pin_before_the_first_apply_is_refused_and_changes_nothing(
+    run: Run, project: Path, env_file: Path, state: dict[str, object]
+) -> None:
+    state.update(alias_state({"payment_validation": ("4", "5")}))
+    before = env_file.read_text()
+    result = run("traffic", "dev", "pin")
+    assert result.exit_code == 2
+    assert result.stderr == ("tfgen: dev: the state has no deployed blue and green alias of fraud_detection, "
+                             "transaction_processing: apply the environment first (`tfgen plan dev`, "
+                             "`tfgen apply dev`)\n")
+    assert env_file.read_text() == before

@@ -30,6 +30,8 @@ LAZY_COMMANDS = {
     "atlantis": ("tfgen.cli_integrations:atlantis",
                  "Write an Atlantis repo config: one project per environment (dir OUT/ENV) and a workflow that "
                  "runs `tfgen render` and `tfgen plan`. Run it from the repository root."),
+    "apply": ("tfgen.cli_plan:apply", "Apply the plan `tfgen plan ENV` saved, and nothing else."),
+    "plan": ("tfgen.cli_plan:plan", "Plan each ENV into OUT/ENV/plan/ and print its review."),
     "preflight": ("tfgen.cli_preflight:preflight",
                   "Check ENV's AWS account before an apply (credentials, state bucket, bucket names, Elastic IP "
                   "quota, Lambda concurrency); exit 1 on any problem. Reads only; uses the caller's credentials."),
@@ -232,12 +234,7 @@ def _terraform_command(action: str) -> Callable[..., None]:
     def command(env: str, terraform_args: tuple[str, ...], out: Path) -> None:
         from tfgen import terraform
 
-        project = project_from_context(out)
-        directory = project.require_current(env)
-        if action in ("plan", "apply"):
-            from tfgen.preflight import require_account
-
-            require_account(project.load([env])[0].model)
+        directory = project_from_context(out).require_current(env)
         code = terraform.stream([action, *terraform_args], directory)
         if code:
             sys.exit(code)
@@ -247,7 +244,7 @@ def _terraform_command(action: str) -> Callable[..., None]:
     return command
 
 
-for _action in ("init", "plan", "apply", "destroy"):
+for _action in ("init", "destroy"):
     cli.command(name=_action, context_settings={"ignore_unknown_options": True})(_terraform_command(_action))
 
 

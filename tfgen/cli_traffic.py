@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -75,7 +75,7 @@ def _plan(directory: Path) -> None:
         sys.exit(code)
 
 
-def _move(move: Move, functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
+def _move(move: Move | Mapping[str, Move], functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
     """Apply ``move``, report each changed setting and the written output, then diff or plan."""
     from tfgen import traffic as core
 
@@ -108,6 +108,7 @@ def traffic(ctx: click.Context, env: str, out: Path | None, plan: bool, fmt: str
     (current, stale, missing or edited).
 
     \b
+    Once:       pin                                   (aliases := deployed versions)
     A release:  shift --green 10 --green-version 7   (then 25, 50)
                 promote                               (green 100)
                 finalize                              (blue := green, blue 100)
@@ -204,3 +205,22 @@ def rollback(functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
     from tfgen import traffic as core
 
     _move(core.rolled_back, functions, out, plan)
+
+
+@traffic.command()
+@_functions
+@_common
+def pin(functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
+    """Pin each alias to the version it runs now, read from the state.
+
+    Reads `terraform show -json` of OUT/ENV's state and writes the published
+    version behind every blue and green alias into environments/ENV.yaml, so
+    that a later code deploy publishes a version no live alias runs until
+    `shift --green N --green-version VERSION` moves green to it.
+    """
+    from tfgen import terraform
+    from tfgen import traffic as core
+
+    project, env, _ = _target(out, plan)
+    state = terraform.show_json(project.target(env))
+    _move(core.pin_moves(env, state, functions or core.FUNCTIONS), functions, out, plan)

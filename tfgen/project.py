@@ -121,14 +121,14 @@ class Project:
                                            input_digest=digests[env.name])
             yield output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
 
-    def status(self, names: list[str]) -> list[tuple[str, list[str]]]:
+    def status(self, names: list[str], overrides: list[str] | None = None) -> list[tuple[str, list[str]]]:
         """Per environment, one line per output file that is missing, stale or edited."""
         from tfgen import output
 
         if self.current(names) is not None:
             return [(name, []) for name in names]
         return [(r.env, output.status(r, self.target(r.env)).lines(self.target(r.env)))
-                for r in self.render(names)]
+                for r in self.render(names, overrides)]
 
     def diff(self, names: list[str]) -> str:
         return "".join(self.diff_rendered(rendered) for rendered in self.render(names))
@@ -152,9 +152,10 @@ class Project:
                 chunks.append(_unified(old, new, f"a/{name}", f"b/{name}"))
         return "".join(chunks)
 
-    def require_current(self, env: str) -> Path:
-        """The environment's output directory, if it matches a fresh render; a Finding if not."""
-        [(name, lines)] = self.status([env])
+    def require_current(self, env: str, overrides: list[str] | None = None) -> Path:
+        """The environment's output directory, if it matches a fresh render (with ``overrides``, the
+        ``--set`` settings it was rendered with); a Finding if not."""
+        [(name, lines)] = self.status([env], overrides)
         if lines:
             advice = f"{self.target(name)}: output is not current: run `tfgen render {name}`"
             raise Finding("\n".join([*lines, advice]))

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tfgen import hcl
 from tfgen.errors import TerraformError
@@ -80,6 +81,18 @@ def stream(args: Sequence[str], cwd: Path) -> int:
     """Run one terraform command in ``cwd`` with the tfgen environment, streaming, and return its code."""
     with environment() as env:
         return run(args, cwd, env).returncode
+
+
+def show_json(directory: Path, *args: str) -> Any:
+    """``terraform show -json [ARGS]`` in ``directory`` (the state, or a plan file), parsed."""
+    import json
+
+    with environment() as env:
+        shown = run(["show", "-json", "-no-color", *args], directory, env, capture=True)
+    if shown.returncode != 0:
+        raise TerraformError(f"{directory}: terraform show -json exited with {shown.returncode}:\n"
+                             f"{(shown.stderr or shown.stdout).strip()}")
+    return json.loads(shown.stdout)
 
 
 def validate(module: Path) -> list[str]:

@@ -23,8 +23,9 @@ import dataclasses
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,36 @@ def rolled_back(split: Split) -> Split:
     return dataclasses.replace(split, blue_weight=100, green_weight=0)
 
 
+def pinned(split: Split, deployed: Mapping[str, str]) -> Split:
+    """Each alias pinned to the version it runs now (``deployed``: colour -> version)."""
+    return dataclasses.replace(split, blue_version=deployed["blue"], green_version=deployed["green"])
+
+
+def deployed_versions(state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Function -> colour -> the published version its alias runs, from ``terraform show -json``
+    of the state."""
+    found: dict[str, dict[str, str]] = {}
+    resources = ((state.get("values") or {}).get("root_module") or {}).get("resources") or ()
+    for resource in resources:
+        if resource.get("type") != "aws_lambda_alias" or resource.get("mode") != "managed":
+            continue
+        function, _, colour = str(resource.get("index", "")).rpartition("-")
+        version = str((resource.get("values") or {}).get("function_version") or "")
+        if function in FUNCTIONS and colour in naming.COLORS and version.isdigit():
+            found.setdefault(function, {})[colour] = version
+    return found
+
+
+def pin_moves(env: str, state: Mapping[str, Any], functions: Sequence[str] = FUNCTIONS) -> dict[str, Move]:
+    """One move per function that pins both aliases to what they run in ``state``."""
+    deployed = deployed_versions(state)
+    missing = [key for key in functions if set(deployed.get(key, {})) != set(naming.COLORS)]
+    if missing:
+        raise UsageError(f"{env}: the state has no deployed blue and green alias of {', '.join(missing)}: "
+                         f"apply the environment first (`tfgen plan {env}`, `tfgen apply {env}`)")
+    return {key: partial(pinned, deployed=deployed[key]) for key in functions}
+
+
 # ---------------------------------------------------------------------------
 # Reading the current state
 # ---------------------------------------------------------------------------
@@ -181,8 +212,10 @@ class Applied:
     diff: str
 
 
-def apply(project: Project, env: str, move: Move, functions: Sequence[str] = FUNCTIONS) -> Applied:
-    """Move the traffic of ``functions`` in ``env``; validate and render before writing anything."""
+def apply(project: Project, env: str, move: Move | Mapping[str, Move],
+          functions: Sequence[str] = FUNCTIONS) -> Applied:
+    """Move the traffic of ``functions`` in ``env`` (``move`` for each, or each function's own);
+    validate and render before writing anything."""
     [loaded] = project.load([env])
     before = splits(loaded.model)
     after = {**before, **_moved(env, before, move, functions)}
@@ -205,7 +238,7 @@ def apply(project: Project, env: str, move: Move, functions: Sequence[str] = FUN
 _FIELDS = tuple(f.name for f in dataclasses.fields(Split))
 
 
-def _moved(env: str, before: dict[str, Split], move: Move,
+def _moved(env: str, before: dict[str, Split], move: Move | Mapping[str, Move],
            functions: Sequence[str]) -> dict[str, Split]:
     """``move`` applied to each function; every refusal reported at once."""
     moved, refusals = {}, []
@@ -213,7 +246,7 @@ def _moved(env: str, before: dict[str, Split], move: Move,
         if key not in before:
             raise UsageError(f"function {key!r}: expected one of {', '.join(FUNCTIONS)}")
         try:
-            moved[key] = move(before[key])
+            moved[key] = (move[key] if isinstance(move, Mapping) else move)(before[key])
         except UsageError as exc:
             refusals.append(f"{env}: {key}: {exc}")
     if refusals:

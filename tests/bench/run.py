@@ -14,12 +14,16 @@ Targets (each printed met or MISSED; exit status 1 if any is missed): an unchang
 <= 1.5x, ``--help`` <= 2x ``python -c pass``, peak RSS <= 50 MB (48-49 MB before the no-op path);
 ``--help`` and shell completion <= 0.15 s of wall time; in a git repository of 1000 environments after
 a one-line ``defaults.yaml`` edit they all inherit, ``tfgen affected`` <= 2x a plain ``render --all``
-of the same tree (the baseline side of that pair).
+of the same tree (the baseline side of that pair); the review of a prod plan's JSON (what ``tfgen
+plan`` does after ``terraform show -json``: parse it, classify every change, render text, markdown and
+JSON) <= 0.3 s of wall time. That plan is tests/bench/prod-plan.json.gz, made against moto_server by
+tests/bench/make_prod_plan.py.
 """
 
 from __future__ import annotations
 
 import compileall
+import gzip
 import os
 import shutil
 import statistics
@@ -33,6 +37,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
 TFGEN = [sys.executable, "-m", "tfgen"]
+PROD_PLAN = Path(__file__).with_name("prod-plan.json.gz")
+
+REVIEW = r'''
+import json, sys
+from tfgen import review
+result = review.review(json.loads(open(sys.argv[1], encoding="utf-8").read()), env="prod", plan_file="tfplan")
+review.render_text(result); review.render_markdown(result); review.render_json([result])
+'''
 
 BASELINE = r'''
 import json, sys, yaml
@@ -182,6 +194,12 @@ def main() -> int:
                           tfgen("render", "--all", env_dir=many, fresh=True), baseline(many, True)))
         pairs[-1].measure()
         pairs += integration_pairs(base)
+        plan_json = base / "prod-plan.json"
+        plan_json.write_bytes(gzip.decompress(PROD_PLAN.read_bytes()))
+        pairs.append(Pair(f"review of the prod plan JSON ({plan_json.stat().st_size // 1024} KB) / python -c pass",
+                          Side([sys.executable, "-c", REVIEW, str(plan_json)], None),
+                          Side([sys.executable, "-c", "pass"], None)))
+        pairs[-1].measure()
     return report(pairs)
 
 
@@ -234,6 +252,8 @@ def report(pairs: list[Pair]) -> int:
     )]
     targets += [(f"{name}: tfgen wall seconds", statistics.median(by_name[name].tfgen.wall), 0.15, "s")
                 for name in ("tfgen --help / python -c pass", "completion of ENV / python -c pass")]
+    review = next(pair for pair in pairs if pair.name.startswith("review of"))
+    targets.append(("review of the prod plan JSON: wall seconds", statistics.median(review.tfgen.wall), 0.3, "s"))
     targets.append(("peak RSS of any tfgen run", peak, 50.0, "MB"))
     print("targets (median of the paired CPU-time ratios; the click row is what importing click alone costs):")
     missed = 0

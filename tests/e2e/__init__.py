@@ -8,5 +8,7 @@
 - ``provider.py``: the ``--set`` overrides that point the provider at the emulator, and the
   check that every API the module calls has an emulator endpoint.
 - ``verify.py``: what boto3 must find in the emulator after apply.
+- ``harness.py``: terraform's environment, timed phases running terraform, progress lines.
 - ``test_apply.py``: render -> init -> apply -> verify -> re-plan -> destroy -> empty state.
+- ``test_day2.py``: day-2 changes through ``tfgen plan`` and ``tfgen apply``, each reviewed.
 """

@@ -15,6 +15,13 @@ resource "aws_secretsmanager_secret" "db_credentials" {
 # Written once per database.master_password_version, with the ephemeral
 # password the cluster received in the same run; later versions come from
 # rotation. Write-only: the value is in neither the plan nor the state.
+#
+# The cluster receives a password only when it is created or replaced, or when
+# master_password_version changes; this version is rewritten in exactly those
+# runs, from the same ephemeral value: replace_triggered_by replaces it with a
+# replaced cluster (whose cluster_resource_id is new), and the version bump
+# updates both. `tfgen apply` refuses the plans terraform cannot keep in step:
+# see "Database password and secret" in the README.
 resource "aws_secretsmanager_secret_version" "db_credentials" {
   secret_id = aws_secretsmanager_secret.db_credentials.id
   secret_string_wo = jsonencode({
@@ -27,6 +34,10 @@ resource "aws_secretsmanager_secret_version" "db_credentials" {
     password            = ephemeral.aws_secretsmanager_random_password.master.random_password
   })
   secret_string_wo_version = 1
+
+  lifecycle {
+    replace_triggered_by = [aws_rds_cluster.this.cluster_resource_id]
+  }
 }
 
 ################################################################################

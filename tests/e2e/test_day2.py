@@ -1,0 +1,305 @@
+"""Day-2 changes to a live ``dev`` stack through ``tfgen plan`` and ``tfgen apply``, against
+moto_server.
+
+One emulator and one private copy of the project (environments, templates, lambdas: the
+scenarios edit them) are shared by the scenarios, which run in file order, each on the stack
+the one before left. Three applies in all (an apply against the emulator costs a minute,
+mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
+
+    (d) partial first apply: the cluster alone, the full plan refused, the documented
+        recovery (a master_password_version bump) planned and applied: the first deploy
+    (a) pin, then a code release: applied
+    (b) a green canary: its review; applied by (c)'s apply
+    (e) a role policy gaining an action: its review; applied by (c)'s apply
+    (c) an Aurora replacement: refused, the cluster untouched; applied with
+        --allow-data-loss; then the emulator holds (b), (c) and (e)
+
+Each scenario asserts the review's JSON (`tfgen plan --format json`) and what the emulator
+holds. The commands run in-process; terraform runs as tfgen runs it (provider mirror), with
+the environment the apply test gives it. Only ``--set`` settings point the provider at the
+emulator, as in test_apply.py. The plans after the first deploy skip terraform's refresh
+(nothing changes the emulator behind terraform's back), which halves their time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from click.testing import CliRunner
+
+from tests.conftest import copy_inputs, requires_terraform
+from tfgen import cli, render, terraform
+from tfgen.yaml_edit import set_values
+
+from .emulator import Emulator, EmulatorError
+from .harness import Run, progress, sigterm_interrupts, terraform_environment
+from .provider import overrides
+
+pytestmark = [pytest.mark.e2e, requires_terraform]
+
+ENV = "dev"
+CLUSTER = "aws_rds_cluster.this"
+SECRET = f"payment-db-credentials-{ENV}"
+
+
+@dataclass
+class Stack:
+    """The deployed copy of the project, the emulator and the commands that act on them."""
+
+    root: Path
+    endpoint: str
+    sets: list[str]
+    say: Callable[[str], None]
+    durations: dict[str, float] = field(default_factory=dict)
+    expected: dict[str, str] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def out(self) -> Path:
+        return self.root / "build"
+
+    def tfgen(self, *args: str, expect: int | None = 0) -> tuple[int, str, str]:
+        """Run tfgen in-process on the copy; returns (exit code, stdout, stderr)."""
+        argv = ["--environments", str(self.root / "environments"), "--templates", str(self.root / "templates"),
+                "--lambdas", str(self.root / "lambdas"), *args]
+        # A command in a process of its own reads templates and builds packages afresh.
+        render.jinja_env.cache_clear()
+        render._packages.cache_clear()
+        with CliRunner().isolation() as (out, err, _):
+            code = cli.main(argv)
+            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+        if expect is not None:
+            assert code == expect, f"tfgen {' '.join(args)} exited with {code}, not {expect}:\n{stderr}{stdout[-3000:]}"
+        return code, stdout, stderr
+
+    def with_sets(self, extra: tuple[str, ...] = ()) -> list[str]:
+        return [arg for setting in (*self.sets, *extra) for arg in ("--set", setting)]
+
+    def render(self, env: str = ENV, *extra: str) -> None:
+        self.tfgen("render", env, "--out", str(self.out), *self.with_sets(extra))
+
+    def plan(self, env: str = ENV, *extra: str, refresh: bool = False) -> dict[str, Any]:
+        """`tfgen plan --format json` of ``env``: its one review."""
+        start = time.monotonic()
+        _, stdout, _ = self.tfgen("plan", env, "--out", str(self.out), "--format", "json", *self.with_sets(extra),
+                                  "--", *([] if refresh else ["-refresh=false"]))
+        self.durations[f"plan {env}"] = self.durations.get(f"plan {env}", 0) + time.monotonic() - start
+        [review] = json.loads(stdout)["plans"]
+        assert isinstance(review, dict)
+        return review
+
+    def apply(self, *options: str, env: str = ENV, extra: tuple[str, ...] = (), expect: int = 0) -> str:
+        start = time.monotonic()
+        _, _, stderr = self.tfgen("apply", env, "--out", str(self.out), *options, *self.with_sets(extra),
+                                  "--", "-no-color", expect=expect)
+        self.durations[f"apply {env}"] = self.durations.get(f"apply {env}", 0) + time.monotonic() - start
+        return stderr
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.session.Session().client(
+                service, region_name="us-east-1", endpoint_url=self.endpoint, aws_access_key_id="test",
+                aws_secret_access_key="test", config=Config(retries={"max_attempts": 2}, proxies={}))
+        return self._clients[service]
+
+    def aliases(self, function: str) -> dict[str, str]:
+        answer = self.client("lambda").list_aliases(FunctionName=function)
+        return {alias["Name"]: alias["FunctionVersion"] for alias in answer["Aliases"]}
+
+    def cluster(self) -> dict[str, Any]:
+        [cluster] = self.client("rds").describe_db_clusters(DBClusterIdentifier=f"aurora-cluster-{ENV}")["DBClusters"]
+        assert isinstance(cluster, dict)
+        return cluster
+
+
+def traffic(review: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
+    return {alias["colour"]: alias for alias in review["traffic"] if alias["function"] == function}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """dev rendered from a copy of the project for a fresh emulator, and initialised."""
+    root = copy_inputs(tmp_path_factory.mktemp("day2"))
+    logs = root / "logs"
+    logs.mkdir()
+    say = progress(request, "e2e day-2")
+    server = Emulator(logs / "moto_server.log")
+    with sigterm_interrupts(), pytest.MonkeyPatch.context() as env:
+        try:
+            start = time.monotonic()
+            try:
+                endpoint = server.start()
+            except EmulatorError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            # tfgen runs terraform with the process environment: the apply test's, without ambient AWS settings.
+            wanted = terraform_environment(dict(os.environ))
+            for key in set(os.environ) - set(wanted):
+                env.delenv(key)
+            for key, value in wanted.items():
+                env.setenv(key, value)
+            result = Stack(root, endpoint, overrides(endpoint), say)
+            say(f"moto_server at {endpoint}; logs in {logs}")
+            result.render()
+            with terraform.environment() as base:
+                run = Run(result.out / ENV, logs, terraform_environment(base), say)
+                run.require("init", run.terraform("init", "-input=false", "-no-color"))
+            result.durations["setup"] = time.monotonic() - start
+            yield result
+        finally:
+            server.stop()
+            if "result" in locals():
+                say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
+
+
+def test_d_a_partial_first_apply_is_refused_until_the_recovery(stack: Stack) -> None:
+    with terraform.environment() as base:
+        run = Run(stack.out / ENV, stack.root / "logs", terraform_environment(base), stack.say)
+        start = time.monotonic()
+        run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color",
+                                           f"-target={CLUSTER}"))
+        stack.durations["apply -target"] = time.monotonic() - start
+
+    review = stack.plan(refresh=True)
+    [problem] = review["credentials"]
+    assert problem.startswith("aws_secretsmanager_secret_version.db_credentials: writes a newly generated password")
+    assert "bump database.master_password_version" in problem and problem in review["refusals"]
+    assert "bump database.master_password_version" in stack.apply(expect=1)
+    secrets = stack.client("secretsmanager")
+    assert not secrets.list_secrets(Filters=[{"Key": "name", "Values": [SECRET]}])["SecretList"]
+
+    # The recovery the README gives: bump the version in the environment file, render, plan, apply.
+    env_file = stack.root / "environments" / f"{ENV}.yaml"
+    env_file.write_text(set_values(env_file.read_text(), {("database", "master_password_version"): 2}))
+    stack.render()
+    review = stack.plan(refresh=True)
+    assert (review["credentials"], review["refusals"], review["data_loss"]) == ([], [], [])
+    assert review["counts"]["create"] > 50
+    # No live traffic yet: every alias runs the version this apply publishes, and that is no risk.
+    assert all(alias["publishes"] and not alias["risk"] for alias in review["traffic"])
+    stack.apply()
+    assert [s["Name"] for s in secrets.list_secrets(Filters=[{"Key": "name", "Values": [SECRET]}])["SecretList"]] \
+        == [SECRET]
+    assert stack.aliases(f"payment-validation-{ENV}") == {"blue": "1", "green": "1"}
+
+
+def test_a_a_pinned_release_publishes_a_version_no_live_alias_runs(stack: Stack) -> None:
+    stack.tfgen("traffic", ENV, "pin", "--out", str(stack.out))
+    env_file = (stack.root / "environments" / f"{ENV}.yaml").read_text()
+    assert 'blue_version: "1"' in env_file and 'green_version: "1"' in env_file
+    handler = stack.root / "lambdas" / "payment_validation" / "payment_validation.py"
+    handler.write_text(handler.read_text() + "\n# release 2\n")
+    stack.render()  # the pin rewrote the output without the emulator settings
+
+    review = stack.plan()
+    pv = traffic(review, "payment_validation")
+    assert pv["blue"]["code_changes"] and pv["green"]["code_changes"]
+    moving = [a for a in review["traffic"] if a["moves"] or a["weight_before"] != a["weight_after"]]
+    assert moving == [], moving
+    assert (review["refusals"], review["data_loss"]) == ([], [])
+    function = f"payment-validation-{ENV}"
+    published = stack.client("lambda").list_versions_by_function(FunctionName=function)["Versions"]
+    stack.apply()
+    assert stack.aliases(function) == {"blue": "1", "green": "1"}
+    versions = stack.client("lambda").list_versions_by_function(FunctionName=function)["Versions"]
+    assert len(versions) > len(published)
+
+
+def test_b_a_green_canary_moves_only_green_and_the_weights(stack: Stack) -> None:
+    function = f"payment-validation-{ENV}"
+    versions = stack.client("lambda").list_versions_by_function(FunctionName=function)["Versions"]
+    newest = str(max(int(v["Version"]) for v in versions if v["Version"] != "$LATEST"))
+    stack.tfgen("traffic", ENV, "shift", "--out", str(stack.out), "--green", "20", "--green-version", newest,
+                "--function", "payment_validation")
+    stack.render()
+
+    review = stack.plan()
+    changed = [(a["function"], a["colour"], a["version_before"], a["version_after"], a["weight_before"],
+                a["weight_after"]) for a in review["traffic"] if a["moves"] or a["weight_before"] != a["weight_after"]]
+    assert changed == [("payment_validation", "blue", "1", "1", 90, 80),
+                       ("payment_validation", "green", "1", newest, 10, 20)]
+    assert not any(a["code_changes"] for a in review["traffic"])
+    assert review["refusals"] == []
+    stack.expected["green"] = newest  # applied, and checked, with (c)
+
+
+def _listener(stack: Stack) -> str:
+    elb = stack.client("elbv2")
+    [balancer] = elb.describe_load_balancers(Names=[f"payment-alb-{ENV}"])["LoadBalancers"]
+    [listener] = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    return str(listener["ListenerArn"])
+
+
+def test_e_an_iam_policy_gaining_an_action_is_shown_under_access(stack: Stack) -> None:
+    template = stack.root / "templates" / "iam.tf.j2"
+    text = template.read_text()
+    old = 'actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]'
+    assert text.count(old) == 1
+    new = 'actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]'
+    template.write_text(text.replace(old, new))
+    stack.render()
+
+    review = stack.plan()
+    # Against the emulator the document is read only at apply (see allowlist.py: the keys' pending
+    # rotation period); against AWS the role policy's JSON is known at plan. Either shows the action.
+    gained = [(entry["address"], statement.get("Sid"), statement.get("Action")) for entry in review["access"]
+              for statement in entry["added"] if isinstance(statement, dict)]
+    assert gained in ([("data.aws_iam_policy_document.payment_validation", "TransactionsTable",
+                        ["dynamodb:DeleteItem"])],
+                      [('aws_iam_role_policy.lambda["payment_validation"]', "TransactionsTable",
+                        ["dynamodb:DeleteItem"])]), gained
+    assert review["refusals"] == []  # applied, and checked, with (c)
+
+
+def _role(stack: Stack, function: str) -> str:
+    config = stack.client("lambda").get_function_configuration(FunctionName=function)
+    return str(config["Role"].rsplit("/", 1)[-1])
+
+
+def test_c_an_aurora_replacement_is_refused_until_allowed(stack: Stack) -> None:
+    replace = ("database.database_name=ledger",)
+    stack.render(ENV, *replace)
+    before = stack.cluster()
+
+    review = stack.plan(ENV, *replace)
+    losses = {loss["address"]: loss for loss in review["data_loss"]}
+    assert losses[CLUSTER]["action"] == "replace"
+    assert losses[CLUSTER]["reasons"] == ['database_name forces replacement ("payments" -> "ledger")']
+    assert review["credentials"] == []  # the secret version is replaced with the cluster
+    stderr = stack.apply(extra=replace, expect=1)
+    assert f"--allow-data-loss {CLUSTER}" in stderr
+    after = stack.cluster()
+    assert (after["DbClusterResourceId"], after["DatabaseName"]) == (before["DbClusterResourceId"], "payments")
+
+    function = f"payment-validation-{ENV}"
+    assert stack.aliases(function)["green"] == "1"  # (b) is not applied either
+
+    stack.apply("--allow-data-loss", CLUSTER, extra=replace)
+    replaced = stack.cluster()
+    assert replaced["DatabaseName"] == "ledger"
+    assert replaced["DbClusterResourceId"] != before["DbClusterResourceId"]
+    secret = json.loads(stack.client("secretsmanager").get_secret_value(SecretId=SECRET)["SecretString"])
+    assert (secret["dbname"], secret["host"]) == ("ledger", replaced["Endpoint"])
+    # (b): green runs the new version with 20 %, blue the pinned one with 80 %.
+    assert stack.aliases(function) == {"blue": "1", "green": stack.expected["green"]}
+    rules = stack.client("elbv2").describe_rules(ListenerArn=_listener(stack))["Rules"]
+    [rule] = [rule for rule in rules if rule["Priority"] == "100"]  # payment_validation's (render.routes)
+    weights = sorted(group["Weight"] for action in rule["Actions"]
+                     for group in action.get("ForwardConfig", {}).get("TargetGroups", []))
+    assert weights == [20, 80]
+    # (e): the role may now delete items.
+    iam = stack.client("iam")
+    role = _role(stack, function)
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    actions = {a for s in document["Statement"] if s.get("Sid") == "TransactionsTable"
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert "dynamodb:DeleteItem" in actions

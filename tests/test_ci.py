@@ -119,8 +119,13 @@ def test_one_project_per_environment_planned_when_its_inputs_change(project: Pat
 def test_the_workflow_renders_then_plans_from_the_project_directory(project: Path,
                                                                     atlantis_config: dict[str, Any]) -> None:
     steps = atlantis_config["workflows"]["tfgen"]["plan"]["steps"]
-    assert steps[1] == "init" and atlantis_config["workflows"]["tfgen"]["apply"]["steps"] == ["apply"]
-    assert steps[2]["run"].endswith('plan --out build "$PROJECT_NAME" -- -input=false -out="$PLANFILE"')
+    from tfgen.plans import PLAN_FILE
+
+    assert steps[1] == "init"
+    assert steps[2]["run"].endswith('plan --out build --format markdown "$PROJECT_NAME" -- -input=false')
+    assert steps[3]["run"] == f'cp {PLAN_FILE} "$PLANFILE"'
+    [apply] = atlantis_config["workflows"]["tfgen"]["apply"]["steps"]
+    assert apply["run"].endswith('apply --out build "$PROJECT_NAME" -- -input=false')
     render = steps[0]["run"]
     directory = project / "build" / "staging"
     directory.mkdir(parents=True)

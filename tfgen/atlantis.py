@@ -5,7 +5,11 @@ committed with the templates so Atlantis finds it). A change to the templates,
 the shared defaults, the environment's own file or the Lambda sources plans it
 automatically; the ``tfgen`` workflow renders the environment first, so the
 plan is always of what the inputs render, then plans through ``tfgen plan``,
-which refuses output that is not current. Atlantis applies the saved plan.
+which refuses output that is not current, saves the plan and prints its review
+(markdown, into Atlantis's comment). The saved plan is copied to ``$PLANFILE``
+so Atlantis knows there is one; the apply step is ``tfgen apply``, which applies
+that saved plan only and refuses data loss, traffic risk and credential drift
+(an override is a reviewed ``tfgen apply --allow-…`` run outside Atlantis).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import yaml
 
 from tfgen.config import DEFAULTS_FILE
 from tfgen.errors import UsageError
+from tfgen.plans import PLAN_FILE
 from tfgen.project import Project
 
 WORKFLOW = "tfgen"
@@ -60,15 +65,17 @@ def config(project: Project, names: list[str]) -> dict[str, Any]:
     plan_steps: list[Any] = [
         {"run": f'{tfgen} render --out {shlex.quote(out)} "$PROJECT_NAME"'},
         "init",
-        {"run": f'{tfgen} plan --out {shlex.quote(out)} "$PROJECT_NAME" -- -input=false -out="$PLANFILE"'},
+        {"run": f'{tfgen} plan --out {shlex.quote(out)} --format markdown "$PROJECT_NAME" -- -input=false'},
+        {"run": f'cp {PLAN_FILE} "$PLANFILE"'},
     ]
+    apply_steps: list[Any] = [{"run": f'{tfgen} apply --out {shlex.quote(out)} "$PROJECT_NAME" -- -input=false'}]
     return {
         "version": 3,
         "automerge": False,
         "parallel_plan": True,
         "parallel_apply": False,
         "projects": projects,
-        "workflows": {WORKFLOW: {"plan": {"steps": plan_steps}, "apply": {"steps": ["apply"]}}},
+        "workflows": {WORKFLOW: {"plan": {"steps": plan_steps}, "apply": {"steps": apply_steps}}},
     }
 
 

@@ -78,6 +78,25 @@ def test_plan_passes_terraform_arguments_and_plans_several_environments(run: Run
     assert calls(terraform_log)[0] == "plan -input=false -no-color -out=plan/tfplan -target=aws_vpc.this"
 
 
+def test_plan_all_runs_side_by_side_each_failure_grouped_and_the_highest_exit_code(
+        run: Run, project: Path, terraform_log: Path) -> None:
+    assert run("render", "--all").exit_code == 0
+    with open(project / "build" / "staging" / "kms.tf", "a", encoding="utf-8") as handle:
+        handle.write("# edited by hand\n")
+    result = run("plan", "--all", "--jobs", "3", "--format", "json")
+    assert result.exit_code == 1
+    assert [p["env"] for p in json.loads(result.stdout)["plans"]] == ["dev", "prod"]
+    assert result.stderr.startswith("==> staging (exit 1)\n")
+    assert "build/staging/kms.tf" in result.stderr and "run `tfgen render staging`" in result.stderr
+    assert sorted(calls(terraform_log)) == ["plan -input=false -no-color -out=plan/tfplan"] * 2 + [
+        "show -json -no-color plan/tfplan"] * 2
+
+
+def test_plan_needs_an_environment_or_all(run: Run, terraform_log: Path) -> None:
+    result = run("plan")
+    assert (result.exit_code, result.stderr) == (2, "tfgen: plan: name at least one environment, or --all\n")
+
+
 @pytest.mark.parametrize(("fixture", "code"), [("no_changes", 0), ("shift", 4), ("data_loss", 5)])
 def test_detailed_exitcode_tells_no_changes_from_changes_from_refused_changes(
         run: Run, terraform_log: Path, fixture: str, code: int) -> None:

@@ -34,6 +34,9 @@ def _set(func: click.decorators.FC) -> click.decorators.FC:
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="ENV [ENV...] [-- TF_ARGS]",
                 shell_complete=environment_names)
+@click.option("--all", "all_envs", is_flag=True, help="Plan every environment.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Plan up to this many environments side by side.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="text (coloured on a terminal), json (documented schema), markdown.")
 @click.option("--detailed-exitcode", is_flag=True,
@@ -41,24 +44,30 @@ def _set(func: click.decorators.FC) -> click.decorators.FC:
                    f"{EXIT_REFUSED} with changes it refuses without an override.")
 @_out
 @_set
-def plan(words: tuple[str, ...], fmt: str, detailed_exitcode: bool, out: Path, overrides: tuple[str, ...]) -> None:
+def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_exitcode: bool, out: Path,
+         overrides: tuple[str, ...]) -> None:
     """Plan each ENV into OUT/ENV/plan/ and print its review.
 
     Refuses output that is not current. Runs `terraform plan -out`, keeps the
     plan file, its `terraform show -json` and the digest of the rendered tree,
     then reviews the plan: counts, data loss, live traffic, access gained,
     credentials, the rest. Terraform arguments (after `--`) start with '-':
-    write `-var=name=value`, `-target=ADDRESS`.
+    write `-var=name=value`, `-target=ADDRESS`. With several environments, one
+    that fails is reported (on stderr, under its name) and the others go on;
+    the exit code is the highest of any.
     """
     from tfgen import plans, review
     from tfgen.cli import project_from_context
     from tfgen.errors import UsageError
 
     envs, terraform_args = _split(words)
-    if not envs:
-        raise UsageError("plan: name at least one environment")
     project = project_from_context(out)
-    results = [plans.plan_environment(project, env, overrides, terraform_args).review for env in envs]
+    if all_envs:
+        envs = project.names((), True)
+    if not envs:
+        raise UsageError("plan: name at least one environment, or --all")
+    planned = plans.plan_many(project, envs, overrides, terraform_args, jobs)
+    results = [p.review for p in planned if p.review is not None]
     if fmt == "json":
         click.echo(review.render_json(results), nl=False)
     elif fmt == "markdown":
@@ -66,6 +75,12 @@ def plan(words: tuple[str, ...], fmt: str, detailed_exitcode: bool, out: Path, o
     else:
         color = sys.stdout.isatty()
         click.echo("\n".join(review.render_text(result, color) for result in results), nl=False, color=color)
+    failed = [p for p in planned if p.review is None]
+    for failure in failed:
+        click.echo(failure.error if len(envs) == 1 else f"==> {failure.env} (exit {failure.exit_code})\n"
+                   f"{failure.error}", err=True)
+    if failed:
+        sys.exit(max(p.exit_code for p in failed))
     if detailed_exitcode and any(r.changes for r in results):
         sys.exit(EXIT_REFUSED if any(r.refusals() for r in results) else EXIT_CHANGES)
 

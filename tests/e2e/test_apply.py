@@ -4,7 +4,7 @@ One test walks the whole life of the ``dev`` environment (``TFGEN_E2E_ENV``
 picks another): tfgen's command line renders it (in-process), then the real
 terraform binary is run directly, not through ``tfgen apply``/``destroy``:
 
-    emulator -> render -> init -> apply -> verify -> re-plan -> destroy -> empty state
+    emulator -> render -> init -> apply -> verify -> data plane -> re-plan -> destroy -> empty state
 
 Only command-line ``--set`` overrides point the provider at the emulator; no
 template or environment file knows about it. Each phase prints one line with
@@ -34,7 +34,7 @@ from tests.conftest import requires_terraform
 from tests.stack import ENV_DIR, LAMBDAS, TEMPLATES
 from tfgen import cli, environment, terraform
 
-from . import allowlist, verify
+from . import allowlist, dataplane, verify
 from .emulator import Emulator, EmulatorError, die_with_parent
 from .provider import overrides, uncovered_types
 
@@ -250,6 +250,18 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
             report = verify.Verifier(ENV, cfg, endpoint, outputs, state_text).run()
             run.failures += [f"verify: {failure}" for failure in report.failures]
             say(f"verify: {report.passed} checks passed, {len(report.failures)} failed")
+
+        with run.phase("dataplane"):
+            # The deployed functions serving payments through the deployed routing, each with its
+            # own role, IAM enforced by the emulator for this phase only (dataplane.py).
+            try:
+                plane = dataplane.DataPlane(ENV, cfg, endpoint, run.module, logs, say,
+                                            tls=(emulator.tls_url, emulator.ca_file)).run()
+            except Exception as exc:  # recorded, so the re-plan and destroy still run
+                run.failures.append(f"dataplane: {type(exc).__name__}: {exc}")
+            else:
+                run.failures += [f"dataplane: {failure}" for failure in plane.failures]
+                say(f"dataplane: {plane.passed} checks passed, {len(plane.failures)} failed")
 
         with run.phase("plan"):
             # Whether the plan is empty is judged from its JSON below (allowlist.check), not from

@@ -143,7 +143,7 @@ def test_handlers_are_told_the_resources_they_use(env: str) -> None:
 @pytest.mark.parametrize(("env", "level"), [("dev", "DEBUG"), ("staging", "INFO"), ("prod", "INFO")])
 def test_business_rules_and_log_level_come_from_configuration(env: str, level: str) -> None:
     settings = local(env, "lambda.tf", "function_settings")
-    common = {"ENVIRONMENT": env, "LOG_LEVEL": level}
+    common = {"ENVIRONMENT": env, "LOG_LEVEL": level, "MERCHANT_ACCESS": "{}"}
     assert settings["payment_validation"] == {**common, "ALLOWED_CURRENCIES": "EUR,GBP,USD", "MIN_AMOUNT": "0",
                                               "MAX_AMOUNT": "10000", "IDEMPOTENCY_TTL_HOURS": "24"}
     assert settings["fraud_detection"] == {**common, "FRAUD_AMOUNT_THRESHOLD": "10000",

@@ -167,7 +167,7 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
     function uses (table, topic, bucket, keys) are added in templates/lambda.tf.j2.
     """
     lam = cfg.lambda_
-    common = {"ENVIRONMENT": env, "LOG_LEVEL": lam.log_level}
+    common = {"ENVIRONMENT": env, "LOG_LEVEL": lam.log_level, "MERCHANT_ACCESS": merchant_access(cfg)}
     return {
         "payment_validation": {
             **common,
@@ -191,6 +191,13 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
             "PASSWORD_LENGTH": _number(cfg.database.master_password_length),
         },
     }
+
+
+def merchant_access(cfg: Environment) -> str:
+    """``lambda.merchant_access`` as the handlers read it: compact JSON, principal -> sorted merchant ids."""
+    grants = {arn: sorted({ids} if isinstance(ids, str) else set(ids))
+              for arn, ids in cfg.lambda_.merchant_access.items()}
+    return json.dumps(grants, sort_keys=True, separators=(",", ":"))
 
 
 def alb_path(route: str) -> str:

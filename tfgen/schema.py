@@ -27,6 +27,11 @@ DynamoDbOperation = Literal[
     "BatchGetItem", "BatchWriteItem", "DeleteItem", "GetItem", "PutItem", "Query", "Scan",
     "TransactGetItems", "TransactWriteItems", "UpdateItem",
 ]
+# An IAM identity allowed to call the API, as lambdas/common/paycommon/access.py matches it: a role
+# (its sessions' assumed-role ARNs match it) or a user, with or without a path, or an account root.
+PrincipalArn = Annotated[
+    str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:((role|user)/([\w+=,.@-]+/)*[\w+=,.@-]+|root)$")]
+MerchantId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$")]
 RetentionDays = Literal[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
@@ -238,8 +243,24 @@ class Lambda(Model):
     traffic_max_step: Annotated[int, Field(ge=1, le=100)]
     fraud_failure_window_s: WindowSeconds
     fraud_failure_max: PositiveInt
+    # Which merchants each caller may act for (MERCHANT_ACCESS); a single id may be written as a string.
+    merchant_access: dict[PrincipalArn, list[MerchantId] | MerchantId] = {}
     functions: Functions
     rotation: Rotation
+
+
+    @field_validator("merchant_access")
+    @classmethod
+    def _merchant_access(cls, value: dict[str, list[str] | str]) -> dict[str, list[str] | str]:
+        size = sum(len(arn) + sum(len(m) + 3 for m in ([ids] if isinstance(ids, str) else ids)) + 6
+                   for arn, ids in value.items())
+        if size > MERCHANT_ACCESS_MAX_CHARS:
+            raise ValueError(f"expected at most {MERCHANT_ACCESS_MAX_CHARS} characters of JSON (Lambda keeps 4 KB "
+                             f"of environment variables per function), got about {size}")
+        return value
+
+
+MERCHANT_ACCESS_MAX_CHARS = 3000
 
 
 class Api(Model):

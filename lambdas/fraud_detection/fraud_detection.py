@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from fraud_rules import FraudLimits, evaluate
 from paycommon import money
+from paycommon.access import MerchantAccess
 from paycommon.alb import HttpError, Request, Response, dumps, match_route
 from paycommon.aws import client
 from paycommon.config import env_decimal, env_int, env_optional, env_str
@@ -140,8 +141,16 @@ def handler(request: Request) -> Response:
     """The Lambda entry point (``fraud_detection.handler``)."""
     params = match_route(request, "POST", ROUTE)
     settings = Settings.from_env()
+    caller = MerchantAccess.from_env().caller(request)
     store = TransactionStore(client("dynamodb"), settings.table)
     item = store.find(params["transaction_id"])
+    if item is not None and not caller.may_act_for(item.get("merchant_id")):
+        # Another merchant's transaction is answered exactly like a missing one.
+        logger.warning(
+            "transaction of a merchant the caller may not act for",
+            extra={"caller": caller.principal, "transaction_id": item["transaction_id"]},
+        )
+        item = None
     if item is None:
         raise HttpError(404, "not_found", "no such transaction")
     if item["status"] == Status.FLAGGED and item.get("alert_status") == ALERT_PENDING:

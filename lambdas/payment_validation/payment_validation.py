@@ -38,6 +38,7 @@ from typing import Any
 
 from card_tokens import CardTokenizer
 from paycommon import money
+from paycommon.access import MerchantAccess
 from paycommon.alb import HttpError, Request, Response, match_route
 from paycommon.aws import client
 from paycommon.config import ConfigError, env_csv, env_decimal, env_int, env_str
@@ -169,7 +170,10 @@ def result(item: dict[str, Any], outcome: str) -> Response:
         "created_at": item["created_at"],
     }
     if "amount" in item and "currency" in item:
-        body["amount"] = money.format_amount(Decimal(item["amount"]), item["currency"])
+        amount = Decimal(item["amount"])
+        exact = amount == money.normalize(amount, item["currency"])
+        # A rejected amount is shown as sent (12.345 EUR), never rounded into a different one.
+        body["amount"] = money.format_amount(amount, item["currency"]) if exact else format(amount, "f")
         body["currency"] = item["currency"]
     if "card_brand" in item:
         body["card"] = {"brand": item["card_brand"], "last4": item.get("card_last4")}
@@ -207,6 +211,7 @@ def handler(request: Request) -> Response:
     """The Lambda entry point (``payment_validation.handler``)."""
     match_route(request, "POST", ROUTE)
     settings = Settings.from_env()
+    caller = MerchantAccess.from_env().caller(request)
     key = _idempotency_key(request)
     body = request.json_object()
     try:
@@ -218,6 +223,18 @@ def handler(request: Request) -> Response:
             "the request is malformed",
             details={"errors": [problem.as_dict() for problem in exc.problems]},
         ) from None
+    if not caller.may_act_for(payment.merchant_id):
+        logger.warning(
+            "caller may not act for the merchant",
+            extra={"caller": caller.principal, "merchant_id": payment.merchant_id},
+        )
+        raise HttpError(
+            403,
+            "forbidden",
+            "the caller may not act for this merchant",
+            details={"errors": [{"field": "merchant_id", "code": "merchant_not_allowed",
+                                 "message": "the caller may not act for this merchant"}]},
+        )
 
     now = datetime.fromtimestamp(time.time(), UTC)
     assessment = assess(
@@ -255,6 +272,7 @@ def handler(request: Request) -> Response:
             "transaction_id": item["transaction_id"],
             "status": item["status"],
             "merchant_id": payment.merchant_id,
+            "caller": caller.principal,
             "card_brand": item.get("card_brand"),
             "card_last4": item.get("card_last4"),
             "reasons": [problem.code for problem in assessment.problems],

@@ -111,8 +111,44 @@ def _is_int_like(value: object) -> bool:
     )
 
 
+def _card_numbers_elsewhere(value: Any, path: str) -> list[Problem]:
+    """A problem for every field other than ``card.number`` that holds a card number.
+
+    Strings and numbers are checked (``paycommon.cards.contains_pan``: NFKC, separators,
+    numbers next to other digits), and so are the names of fields; a field name holding a
+    number is reported as ``<path>.<field name>`` so it is not echoed either.
+    """
+    problems: list[Problem] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = str(key)
+            if cards.contains_pan(name):
+                label = f"{path}.<field name>" if path else "<field name>"
+                problems.append(Problem(label, "card_number_not_allowed", f"{label} looks like a card number"))
+                continue
+            child = f"{path}.{name}" if path else name
+            if child != "card.number":
+                problems.extend(_card_numbers_elsewhere(item, child))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems.extend(_card_numbers_elsewhere(item, f"{path}[{index}]"))
+    elif isinstance(value, str | int | Decimal) and not isinstance(value, bool):
+        text = value if isinstance(value, str) else format(value, "f")
+        if cards.contains_pan(text):
+            message = f"{path} looks like a card number; send it only in card.number"
+            problems.append(Problem(path, "card_number_not_allowed", message))
+    return problems
+
+
 def parse_request(body: Mapping[str, Any]) -> PaymentRequest:
-    """The request's fields, or MalformedRequest listing every shape problem."""
+    """The request's fields, or MalformedRequest listing every shape problem.
+
+    A card number anywhere but in ``card.number`` makes the request malformed on its own:
+    only those problems are listed, so no other message can repeat the value or its field name.
+    """
+    misplaced = _card_numbers_elsewhere(body, "")
+    if misplaced:
+        raise MalformedRequest(misplaced)
     problems: list[Problem] = []
     for name in sorted(set(body) - set(_REQUIRED) - set(_OPTIONAL)):
         problems.append(Problem(name, "unknown_field", f"{name} is not a known field"))
@@ -224,6 +260,8 @@ def assess(
             )
         if not cards.luhn_valid(digits):
             problems.append(Problem("card.number", "card_number_checksum", "card number fails the Luhn check"))
+        elif not digits.strip("0"):
+            problems.append(Problem("card.number", "card_number_invalid", "card number must not be all zeros"))
 
     problems.extend(_expiry_problems(request.expiry_month, request.expiry_year, today))
 

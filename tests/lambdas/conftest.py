@@ -18,6 +18,7 @@ installs the ``postgresql`` package).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,7 @@ for _directory in (
 
 from lambda_testkit import (  # noqa: E402
     BUCKET,
+    MERCHANT_ACCESS,
     REGION,
     TABLE,
     AwsResources,
@@ -121,6 +123,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, aws_clients: dict[str, Any]) -> Iterato
         monkeypatch.setenv("FAILED_TRANSACTIONS_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("AUDIT_BUCKET", BUCKET)
         monkeypatch.setenv("AUDIT_KMS_KEY_ID", resources.audit_key_id)
+        monkeypatch.setenv("MERCHANT_ACCESS", json.dumps(MERCHANT_ACCESS))
         yield resources
 
 

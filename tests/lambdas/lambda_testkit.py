@@ -21,6 +21,16 @@ MASTERCARD = "5555555555554444"
 AMEX = "378282246310005"
 CVV = "737"
 FUTURE_YEAR = date.today().year + 3
+ACCOUNT = "123456789012"
+# The caller API Gateway names in x-payments-caller: a session of a role that may act for
+# the merchants the sample payments use (MERCHANT_ACCESS in the ``aws`` fixture).
+CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/session-1"
+OTHER_CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-other-merchant/session-9"
+MERCHANT_ACCESS = {
+    f"arn:aws:iam::{ACCOUNT}:role/payments-merchant": ["m-1001", "m-1", "m-2"],
+    f"arn:aws:iam::{ACCOUNT}:role/payments-other-merchant": ["m-2002"],
+}
+_DEFAULT = object()
 
 
 @dataclass
@@ -49,12 +59,19 @@ def alb_event(
     headers: Mapping[str, str] | None = None,
     base64_body: bool = False,
     multi_value: bool = False,
+    caller: Any = _DEFAULT,
 ) -> dict[str, Any]:
-    """An event as an ALB sends it to a Lambda target."""
+    """An event as an ALB sends it to a Lambda target.
+
+    ``caller`` is the ``x-payments-caller`` header API Gateway adds (``CALLER`` unless
+    given; None leaves it out).
+    """
     text = "" if body is None else body if isinstance(body, str) else json.dumps(body)
+    caller_value = CALLER if caller is _DEFAULT else caller
     all_headers = {
         "content-type": "application/json",
         "x-amzn-trace-id": "Root=1-00000000-000000000000000000000000",
+        **({"x-payments-caller": caller_value} if caller_value is not None else {}),
         **(headers or {}),
     }
     event: dict[str, Any] = {

@@ -25,11 +25,19 @@ LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 
 def _trace_id(event: Any) -> str:
-    headers = event.get("headers") if isinstance(event, Mapping) else None
-    if isinstance(headers, Mapping):
+    """The ALB trace id, from ``headers`` or (multi-value headers on) ``multiValueHeaders``."""
+    if not isinstance(event, Mapping):
+        return ""
+    for name in ("headers", "multiValueHeaders"):
+        headers = event.get(name)
+        if not isinstance(headers, Mapping):
+            continue
         for key, value in headers.items():
-            if str(key).lower() == "x-amzn-trace-id":
-                return str(value)
+            if str(key).lower() != "x-amzn-trace-id":
+                continue
+            if isinstance(value, list):
+                value = value[-1] if value else ""
+            return str(value)
     return ""
 
 

@@ -29,6 +29,13 @@ resource "aws_apigatewayv2_integration" "alb" {
   connection_id          = aws_apigatewayv2_vpc_link.this.id
   payload_format_version = "1.0"
 
+  # The authenticated caller (the IAM identity that signed the request), for
+  # the handlers' merchant authorisation. "overwrite" replaces whatever a
+  # client sent in this header; only the VPC link reaches the internal ALB.
+  request_parameters = {
+    "overwrite:header.x-payments-caller" = "$context.identity.userArn"
+  }
+
   dynamic "tls_config" {
     for_each = local.https_enabled ? [null] : []
 

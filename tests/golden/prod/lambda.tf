@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "I2Rp3WdBUl7bxvjjYYFHnFEq1rj4efq0ileDj+IIyU8="
+      source_code_hash               = "z+jGcGLH0/8alVX1/Es6BUmjAwgtX4BTsUINE12HBRo="
       timeout                        = 30
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "N/XK77CoUmFe+Wa5IukOJWdPj1f2YdogJiVn4xORT7g="
+      source_code_hash               = "AYeF3ajRtJOlor/LP+1H+6tAZ8oXF7kUp0q7f35Pf2I="
       timeout                        = 30
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-prod"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "NF7wKFqUfVUtUIPgZ49tM5TOyH8w+Wvkvp4toaQwFlU="
+      source_code_hash               = "2z5MlRKR52bW14cBJyuPa/A0R4hW5UJUWjcxzR19G0U="
       timeout                        = 60
     }
     db_secret_rotation = {
@@ -60,6 +60,7 @@ locals {
       IDEMPOTENCY_TTL_HOURS = "24"
       LOG_LEVEL             = "INFO"
       MAX_AMOUNT            = "10000"
+      MERCHANT_ACCESS       = "{}"
       MIN_AMOUNT            = "0"
     }
     fraud_detection = {
@@ -70,10 +71,12 @@ locals {
       FRAUD_VELOCITY_MAX_TRANSACTIONS = "5"
       FRAUD_VELOCITY_WINDOW_SECONDS   = "3600"
       LOG_LEVEL                       = "INFO"
+      MERCHANT_ACCESS                 = "{}"
     }
     transaction_processing = {
-      ENVIRONMENT = "prod"
-      LOG_LEVEL   = "INFO"
+      ENVIRONMENT     = "prod"
+      LOG_LEVEL       = "INFO"
+      MERCHANT_ACCESS = "{}"
     }
     db_secret_rotation = {
       LOG_LEVEL                = "INFO"

@@ -82,6 +82,38 @@ VISA = "4111111111111111"
 CVV = "737"
 
 
+# --- callers ---------------------------------------------------------------------------------
+
+MERCHANTS = ("m-e2e-1", "m-e2e-2")
+
+
+def emulator_account(endpoint: str) -> str:
+    """The account id the emulator answers for (sts:GetCallerIdentity)."""
+    return str(_client("sts", endpoint, "us-east-1", "test", "test").get_caller_identity()["Account"])
+
+
+def merchant_access(account: str) -> dict[str, list[str]]:
+    """The ``lambda.merchant_access`` the run configures: one IAM role per merchant."""
+    return {f"arn:aws:iam::{account}:role/e2e-{merchant}": [merchant] for merchant in MERCHANTS}
+
+
+def merchant_callers(account: str) -> dict[str, dict[str, str]]:
+    """Per merchant, the API context of a request signed by a session of that merchant's role."""
+    return {merchant: {"$context.identity.userArn": f"arn:aws:sts::{account}:assumed-role/e2e-{merchant}/e2e"}
+            for merchant in MERCHANTS}
+
+
+def grant_merchants(env_file: Path, access: Mapping[str, list[str]]) -> None:
+    """Write ``lambda.merchant_access`` into an environment file (a copy the run renders from)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    data = yaml.load(env_file.read_text()) or {}
+    data.setdefault("lambda", {})["merchant_access"] = {principal: list(ids) for principal, ids in access.items()}
+    with env_file.open("w") as stream:
+        yaml.dump(data, stream)
+
+
 # --- deployed artefacts ---------------------------------------------------------------------
 
 
@@ -249,7 +281,7 @@ class DataPlane:
 
     def __init__(self, env: str, cfg: Any, endpoint: str, module: Path, logs: Path,
                  say: Callable[[str], None], tls: tuple[str, Path] | None = None,
-                 callers: Mapping[str, Any] | None = None) -> None:
+                 callers: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.env = env
         self.cfg = cfg
         self.endpoint = endpoint  # the harness's own calls
@@ -263,7 +295,7 @@ class DataPlane:
         self.routes = render.routes(cfg)
         self.report = Report()
         self.functions: dict[str, Function] = {}  # alias or function ARN -> function
-        self.callers = dict(callers or {})
+        self.callers = dict(callers or {})  # merchant -> the API context of a caller allowed it
         self._keys = ("test", "test")
         self.account = ""
 
@@ -280,35 +312,47 @@ class DataPlane:
         self.say(f"  dataplane {name}: {outcome} in {time.monotonic() - start:.1f} s")
 
     def run(self) -> Report:
-        try:
-            with self.step("read the deployment"):
-                self._harness_user()
-                self._read_functions()
-                self.router = Router.read(self.client("elbv2"), self.client("apigatewayv2"), self.names["alb"],
-                                          self.names["api"])
-                self._alert_queue()
-            if not self.functions:
-                return self.report
-            with self.step("start the functions"):
-                self._start_workers()
-            with enforced_iam(self.endpoint):
-                with self.step("payment life cycle"):
-                    self.life_cycle()
-                with self.step("weighted routing"):
-                    self.weighted_routing()
-                with self.step("least privilege (call audit)"):
-                    self.call_audit()
-                with self.step("negative control"):
-                    self.negative_control()
-                with self.step("secret rotation"):
-                    self.rotation()
-            with self.step("parameters"):
-                self.parameters()
-        finally:
-            for function in self.functions.values():
-                if function.worker is not None:
-                    function.worker.stop()
+        """Every check of the phase; the workers stay up for ``routing`` until ``close``."""
+        with self.step("read the deployment"):
+            self._harness_user()
+            self._read_functions()
+            self.router = Router.read(self.client("elbv2"), self.client("apigatewayv2"), self.names["alb"],
+                                      self.names["api"])
+            self._alert_queue()
+        if not self.functions:
+            return self.report
+        with self.step("start the functions"):
+            self._start_workers()
+        with enforced_iam(self.endpoint):
+            with self.step("payment life cycle"):
+                self.life_cycle()
+            with self.step("weighted routing"):
+                self.weighted_routing(self.routes)
+            with self.step("least privilege (call audit)"):
+                self.call_audit()
+            with self.step("negative control"):
+                self.negative_control()
+            with self.step("secret rotation"):
+                self.rotation()
+        with self.step("parameters"):
+            self.parameters()
         return self.report
+
+    def routing(self, cfg: Any) -> Report:
+        """After a traffic move and its apply: the listener rules read again, the split checked against
+        ``cfg``'s weights (a report of its own)."""
+        self.report = Report()
+        with self.step("weighted routing"):
+            self.router = Router.read(self.client("elbv2"), self.client("apigatewayv2"), self.names["alb"],
+                                      self.names["api"])
+            self.weighted_routing(render.routes(cfg))
+        return self.report
+
+    def close(self) -> None:
+        for function in self.functions.values():
+            if function.worker is not None:
+                function.worker.stop()
+                function.worker = None
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -379,7 +423,7 @@ class DataPlane:
     # --- requests -----------------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None,
-                caller: str | None = None) -> tuple[int, dict[str, Any], str]:
+                caller: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
         """Send ``method path`` through the router to the chosen alias; (status, body, target group)."""
         text = "" if body is None else json.dumps(body)
         routed = self.router.route(method, path, text, headers, caller)
@@ -407,12 +451,12 @@ class DataPlane:
 
     # --- checks -----------------------------------------------------------------------------
 
-    def merchant(self) -> tuple[str, str | None]:
-        """A merchant the request may act for, and the caller identity to send (None: no caller-bound
-        authorisation is configured, so none is sent)."""
+    def merchant(self) -> tuple[str, Mapping[str, str] | None]:
+        """A merchant, and the API context of a caller allowed to act for it (None when the run
+        configures no callers)."""
         if self.callers:
-            principal, merchants = next(iter(self.callers.items()))
-            return sorted(merchants)[0], principal
+            merchant = sorted(self.callers)[0]
+            return merchant, self.callers[merchant]
         return f"merchant-{secrets.token_hex(3)}", None
 
     def life_cycle(self) -> None:
@@ -426,6 +470,7 @@ class DataPlane:
         status, replay, _ = self.request("POST", "/payments", request["body"], request["headers"], caller)
         r.check(status in (200, 201) and replay.get("transaction_id") == tid,
                 f"POST /payments replayed with the same Idempotency-Key: expected {tid}, got {status} {replay}")
+        self._other_merchant(merchant, tid)
         status, checked, _ = self.request("POST", f"/payments/{tid}/fraud-check", None, None, caller)
         r.equal((status, checked.get("status")), (200, "APPROVED"), f"fraud-check of {tid} (answer {checked})")
         status, processed, _ = self.request("POST", f"/payments/{tid}/process", None, None, caller)
@@ -443,7 +488,6 @@ class DataPlane:
                     f"DynamoDB item {tid} holds the card number")
         self._audit_record(tid)
         self._flagged(merchant, caller)
-        self._other_merchant(tid, caller)
 
     def _audit_record(self, tid: str) -> None:
         r, s3 = self.report, self.client("s3")
@@ -460,7 +504,7 @@ class DataPlane:
         r.check(VISA not in text and f'"{CVV}"' not in text and "cvv" not in text.lower(),
                 f"audit record {keys[0]} holds card data")
 
-    def _flagged(self, merchant: str, caller: str | None) -> None:
+    def _flagged(self, merchant: str, caller: Mapping[str, str] | None) -> None:
         """More payments by one user than the deployed velocity limit: the last one is flagged. (The
         amount rule cannot be used where its threshold is the largest amount validation accepts.)"""
         r = self.report
@@ -486,24 +530,33 @@ class DataPlane:
                 f"({len(bodies)} messages)")
         r.check(all(VISA not in body for body in bodies), "an alert holds the card number")
 
-    def _other_merchant(self, tid: str, caller: str | None) -> None:
-        """With caller-bound authorisation, the same request by a caller not allowed the merchant is refused."""
-        others = [principal for principal in self.callers if principal != caller]
-        if caller is None or not others:
+    def _other_merchant(self, merchant: str, tid: str) -> None:
+        """The same requests by a caller allowed another merchant are refused; without a caller, too."""
+        r = self.report
+        others = [m for m in self.callers if m != merchant]
+        if not others:
             return
-        status, answer, _ = self.request("POST", f"/payments/{tid}/fraud-check", None, None, others[0])
-        self.report.check(status in (403, 404), f"fraud-check of {tid} as {others[0]} (not allowed that "
-                                                f"merchant): expected 403 or 404, got {status} {answer}")
+        other = self.callers[others[0]]
+        who = other["$context.identity.userArn"]
+        request = self.payment(merchant, "5.00")
+        status, answer, _ = self.request("POST", "/payments", request["body"], request["headers"], other)
+        r.equal(status, 403, f"POST /payments for {merchant} as {who} (answer {answer})")
+        for step in ("fraud-check", "process"):
+            status, answer, _ = self.request("POST", f"/payments/{tid}/{step}", None, None, other)
+            r.equal(status, 404, f"{step} of {merchant}'s {tid} as {who} (answer {answer})")
+        status, answer, _ = self.request("POST", "/payments", request["body"], request["headers"], None)
+        r.equal(status, 403, f"POST /payments without a caller (not through the API) (answer {answer})")
 
-    def weighted_routing(self) -> None:
+    def weighted_routing(self, routes: Mapping[str, Any]) -> None:
         r = self.report
         key = naming.FUNCTION_KEYS[0]
-        route = self.routes[key]
+        route = routes[key]
         groups = self.names["target_groups"][key]
         counts = {color: 0 for color in route["weights"]}
-        malformed = {"merchant_id": "", "amount": "x"}  # refused by validation: no AWS call, nothing stored
+        merchant, caller = self.merchant()
+        malformed = {"merchant_id": merchant, "amount": "x"}  # refused by validation: no AWS call, nothing stored
         for _ in range(WEIGHTED_REQUESTS):
-            routed = self.router.route(route["method"], "/payments", json.dumps(malformed))
+            routed = self.router.route(route["method"], "/payments", json.dumps(malformed), None, caller)
             if routed is None:
                 r.check(False, f"{route['method']} /payments: no listener rule matches")
                 return
@@ -606,8 +659,9 @@ class DataPlane:
                 r.check(False, f"secret rotation: {exc}")
                 return
             admin = database.admin()
-            admin.run(f"CREATE ROLE {pg8000.native.identifier(old['username'])} LOGIN PASSWORD "
-                      f"{pg8000.native.literal(old['password'])}")
+            user = pg8000.native.identifier(old["username"])
+            admin.run(f"CREATE ROLE {user} LOGIN PASSWORD {pg8000.native.literal(old['password'])}")
+            admin.run(f"CREATE DATABASE {pg8000.native.identifier(old.get('dbname', 'postgres'))} OWNER {user}")
             admin.close()
             network = {f"{old['host']}:{old.get('port', 5432)}": f"{database.host}:{database.port}"}
             function.worker = self._worker(function, arn, runtime_path(self.logs / "runtime"), network)
@@ -630,7 +684,8 @@ class DataPlane:
             def logs_in(password: str) -> bool:
                 try:
                     pg8000.native.Connection(user=old["username"], password=password, host=database.host,
-                                             port=database.port, database="postgres", timeout=10).close()
+                                             port=database.port, database=old.get("dbname", "postgres"),
+                                             timeout=10).close()
                 except pg8000.native.DatabaseError:
                     return False
                 return True

@@ -117,8 +117,11 @@ class Router:
         return cls(rules, aliases, multi_value, headers)
 
     def route(self, method: str, path: str, body: str = "", headers: Mapping[str, str] | None = None,
-              caller: str | None = None) -> Routed | None:
-        """Where the ALB sends ``method path``, with the event it sends; None when no rule matches."""
+              caller: Mapping[str, str] | None = None) -> Routed | None:
+        """Where the ALB sends ``method path``, with the event it sends; None when no rule matches.
+
+        ``caller``: the API's context variables of the request (``$context.identity.userArn``: the
+        ARN that signed it); None for a request that did not come through the API."""
         rule = next((r for r in self.rules if r.matches(method, path)), None)
         if rule is None:
             return None
@@ -127,11 +130,12 @@ class Router:
         group = self.rng.choices(groups, weights=weights)[0] if sum(weights) else groups[0]
         all_headers = {"content-type": "application/json", "x-forwarded-proto": "https",
                        **{k.lower(): v for k, v in (headers or {}).items()}}
-        for header in self.headers_from_caller:
+        for header, source in self.headers_from_caller.items():
+            all_headers.pop(header, None)  # an overwrite mapping replaces what the client sent
             if caller is not None:
-                all_headers[header] = caller
-            else:
-                all_headers.pop(header, None)  # an overwrite mapping replaces what the client sent
+                if source not in caller:
+                    raise KeyError(f"the integration maps {source} to {header}; the caller has no such value")
+                all_headers[header] = caller[source]
         event: dict[str, Any] = {"requestContext": {"elb": {"targetGroupArn": group}}, "httpMethod": method,
                                  "path": path, "body": body, "isBase64Encoded": False}
         if self.multi_value.get(group):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,12 +108,12 @@ class Run:
             self.durations[name] = elapsed = time.monotonic() - start
             self.say(f"{name}: {outcome} in {elapsed:.1f} s")
 
-    def terraform(self, *args: str, stdout_to: Path | None = None) -> int:
-        """Run ``terraform ARGS`` in the module; its output goes to logs/<subcommand>.log
+    def terraform(self, *args: str, stdout_to: Path | None = None, log_name: str | None = None) -> int:
+        """Run ``terraform ARGS`` in the module; its output goes to logs/<log_name or subcommand>.log
         (stdout to ``stdout_to`` instead, if given)."""
         binary = terraform.require_binary()
         phase = args[0]
-        log = self.logs / f"{phase}.log"
+        log = self.logs / f"{log_name or phase}.log"
         timeout = TIMEOUTS_S[phase]
         with log.open("wb") as err, (stdout_to or Path(os.devnull)).open("wb") as out:
             # Its own process group, so a timeout or an interrupt stops terraform and its provider
@@ -132,9 +133,9 @@ class Run:
                 _stop(process)
                 raise
 
-    def require(self, phase: str, code: int) -> None:
+    def require(self, phase: str, code: int, log_name: str | None = None) -> None:
         if code != 0:
-            log = self.logs / f"{phase}.log"
+            log = self.logs / f"{log_name or phase}.log"
             raise PhaseFailed(f"terraform {phase} exited with {code}; last output ({log}):\n{tail(log)}")
 
     def json_of(self, *args: str) -> Any:
@@ -202,6 +203,22 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _tfgen(env_dir: Path, *args: str) -> None:
+    code = cli.main(["--environments", str(env_dir), "--templates", str(TEMPLATES), "--lambdas", str(LAMBDAS), *args])
+    assert code == 0, f"tfgen {' '.join(args)} exited with {code}"
+
+
+def _render(env_dir: Path, out: Path, sets: list[str]) -> None:
+    _tfgen(env_dir, "render", ENV, "--out", str(out), *(arg for setting in sets for arg in ("--set", setting)))
+
+
+# The traffic moves after the data plane: each is made with `tfgen traffic` on the run's copy of
+# the environment files, rendered with the emulator's settings and applied; then the split of
+# the requests must follow the new weights. Both aliases run the same version here, so the
+# shift needs --force (its guard against sending traffic to an unchanged green).
+TRAFFIC_MOVES = (("shift", ("shift", "--green", "50", "--force")), ("rollback", ("rollback",)))
+
+
 def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], None]) -> None:
     run = Run(out / ENV, logs, {}, say)
 
@@ -215,19 +232,19 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
         say(f"warning: {note}; expect the failure that fix prevents")
 
     sets = overrides(endpoint)
+    # The environment files are copied: the run grants its merchants' callers in dev.yaml.
+    env_dir = out.parent / "environments"
+    shutil.copytree(ENV_DIR, env_dir)
+    account = dataplane.emulator_account(endpoint)
+    dataplane.grant_merchants(env_dir / f"{ENV}.yaml", dataplane.merchant_access(account))
     with run.phase("render"):
         # That these settings render a provider pointed at the emulator, and a local backend, is
         # test_harness.py's test_the_overrides_point_every_endpoint_at_the_emulator.
-        args = ["--environments", str(ENV_DIR), "--templates", str(TEMPLATES), "--lambdas", str(LAMBDAS),
-                "render", ENV, "--out", str(out)]
-        for setting in sets:
-            args += ["--set", setting]
-        code = cli.main(args)
-        assert code == 0, f"tfgen render {ENV} exited with {code}"
+        _render(env_dir, out, sets)
         uncovered = uncovered_types(run.module)
         assert not uncovered, "the rendered module calls APIs the emulator is not configured for:\n" + \
             "\n".join(uncovered)
-        cfg = environment.load(ENV_DIR, ENV, sets).model
+        cfg = environment.load(env_dir, ENV, sets).model
 
     if not os.environ.get(terraform.PLUGIN_DIR_VAR):
         say(f"note: {terraform.PLUGIN_DIR_VAR} is not set, so terraform init uses the registry "
@@ -254,14 +271,33 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
         with run.phase("dataplane"):
             # The deployed functions serving payments through the deployed routing, each with its
             # own role, IAM enforced by the emulator for this phase only (dataplane.py).
+            plane = dataplane.DataPlane(ENV, cfg, endpoint, run.module, logs, say,
+                                        tls=(emulator.tls_url, emulator.ca_file),
+                                        callers=dataplane.merchant_callers(account))
             try:
-                plane = dataplane.DataPlane(ENV, cfg, endpoint, run.module, logs, say,
-                                            tls=(emulator.tls_url, emulator.ca_file)).run()
+                report = plane.run()
             except Exception as exc:  # recorded, so the re-plan and destroy still run
                 run.failures.append(f"dataplane: {type(exc).__name__}: {exc}")
             else:
-                run.failures += [f"dataplane: {failure}" for failure in plane.failures]
-                say(f"dataplane: {plane.passed} checks passed, {len(plane.failures)} failed")
+                run.failures += [f"dataplane: {failure}" for failure in report.failures]
+                say(f"dataplane: {report.passed} checks passed, {len(report.failures)} failed")
+
+        try:
+            for move, arguments in TRAFFIC_MOVES:
+                with run.phase(f"traffic {move}"):
+                    try:
+                        _tfgen(env_dir, "traffic", ENV, *arguments, "--out", str(out.parent / "traffic"))
+                        _render(env_dir, out, sets)
+                        run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color",
+                                                           log_name=f"apply-{move}"), f"apply-{move}")
+                        cfg = environment.load(env_dir, ENV, sets).model
+                        report = plane.routing(cfg)
+                    except Exception as exc:  # recorded, so the re-plan and destroy still run
+                        run.failures.append(f"traffic {move}: {type(exc).__name__}: {exc}")
+                        break
+                    run.failures += [f"traffic {move}: {failure}" for failure in report.failures]
+        finally:
+            plane.close()
 
         with run.phase("plan"):
             # Whether the plan is empty is judged from its JSON below (allowlist.check), not from

@@ -80,8 +80,11 @@ def test_the_caller_header_is_set_as_the_integration_maps_it() -> None:
                                          "overwrite:path": "$request.path"}}
     assert header_mappings(integration) == {"x-payments-caller": "$context.identity.userArn"}
     routes = router({"pv-blue": 1}, headers_from_caller=header_mappings(integration))
-    sent = routes.route("POST", "/payments", headers={"X-Payments-Caller": "forged"}, caller="arn:aws:iam::1:user/m")
+    caller = {"$context.identity.userArn": "arn:aws:iam::1:user/m"}
+    sent = routes.route("POST", "/payments", headers={"X-Payments-Caller": "forged"}, caller=caller)
     assert sent is not None and sent.event["headers"]["x-payments-caller"] == "arn:aws:iam::1:user/m"
+    with pytest.raises(KeyError, match=r"identity\.userArn"):
+        routes.route("POST", "/payments", caller={"$context.identity.caller": "x"})
     anonymous = routes.route("POST", "/payments", headers={"X-Payments-Caller": "forged"})
     assert anonymous is not None and "x-payments-caller" not in anonymous.event["headers"]
 

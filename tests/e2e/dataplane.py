@@ -328,12 +328,12 @@ class DataPlane:
                 self.life_cycle()
             with self.step("weighted routing"):
                 self.weighted_routing(self.routes)
+            with self.step("secret rotation"):
+                self.rotation()
             with self.step("least privilege (call audit)"):
                 self.call_audit()
             with self.step("negative control"):
                 self.negative_control()
-            with self.step("secret rotation"):
-                self.rotation()
         with self.step("parameters"):
             self.parameters()
         return self.report

@@ -85,10 +85,13 @@ class Recorder:
         if http_response.status_code >= 300:
             error = parsed.get("Error", {})
             code = error.get("Code", "")
+            message = error.get("Message", "")
             text = http_response.text if hasattr(http_response, "text") else ""
-            if "AccessDenied" in text and "AccessDenied" not in code:  # moto's XML error on a JSON protocol
+            if "<Code>AccessDenied</Code>" in text and "AccessDenied" not in code:
+                # moto answers a JSON-protocol call with an XML error, which botocore cannot parse
                 code = "AccessDenied"
-            call["error"] = f"{code}: {error.get('Message', '')}".strip()
+                message = text.partition("<Message>")[2].partition("</Message>")[0]
+            call["error"] = f"{code}: {message}".strip()
 
 
 def _plain(value: Any) -> Any:

@@ -288,8 +288,11 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
                     try:
                         _tfgen(env_dir, "traffic", ENV, *arguments, "--out", str(out.parent / "traffic"))
                         _render(env_dir, out, sets)
+                        # No refresh: this run applied the state moments ago, and the re-plan below
+                        # refreshes everything; a refresh here would re-apply the emulator's artefacts.
                         run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color",
-                                                           log_name=f"apply-{move}"), f"apply-{move}")
+                                                           "-refresh=false", log_name=f"apply-{move}"),
+                                    f"apply-{move}")
                         cfg = environment.load(env_dir, ENV, sets).model
                         report = plane.routing(cfg)
                     except Exception as exc:  # recorded, so the re-plan and destroy still run

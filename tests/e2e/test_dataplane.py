@@ -258,7 +258,8 @@ def test_a_worker_runs_the_zip_with_its_role_and_the_emulator_enforces_its_actio
     assert [(c["service"], c["operation"], c["params"]["TableName"], c["status"]) for c in answer["calls"]] == [
         ("dynamodb", "GetItem", "t", 200), ("dynamodb", "PutItem", "t", 403)]
     assert {c["url"] for c in answer["calls"]} == {moto.tls_url + "/"}  # over the TLS listener
-    assert answer["calls"][1]["error"].startswith("AccessDenied")
+    assert answer["calls"][1]["error"] == ("AccessDenied: User: arn:aws:sts::123456789012:assumed-role/fn/fn-session "
+                                           "is not authorized to perform: dynamodb:PutItem")
     _client("sts", moto.url).get_caller_identity()  # enforcement is off again
 
 
@@ -309,3 +310,59 @@ def test_only_the_runtime_modules_are_importable_in_a_worker(tmp_path: Path) -> 
         worker.stop()
     assert answer["result"] == {"boto3": True, "botocore": True, "pg8000": False, "moto": False, "tfgen": False,
                                 "pytest": False, "tests": False}
+
+
+def test_a_transaction_is_authorised_as_its_items_actions(moto: Emulator) -> None:
+    iam, ddb, sts = _client("iam", moto.url), _client("dynamodb", moto.url), _client("sts", moto.url)
+    ddb.create_table(TableName="tx", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="writer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="writer", PolicyName="writer", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}]}))
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName="writer")["Credentials"]
+    writer = _client("dynamodb", moto.url, aws_access_key_id=credentials["AccessKeyId"],
+                     aws_secret_access_key=credentials["SecretAccessKey"],
+                     aws_session_token=credentials["SessionToken"])
+    with dataplane.enforced_iam(moto.url):
+        writer.transact_write_items(TransactItems=[{"Put": {"TableName": "tx", "Item": {"k": {"S": "a"}}}}])
+        with pytest.raises(writer.exceptions.ClientError, match=r"dynamodb:UpdateItem"):
+            writer.transact_write_items(TransactItems=[
+                {"Put": {"TableName": "tx", "Item": {"k": {"S": "b"}}}},
+                {"Update": {"TableName": "tx", "Key": {"k": {"S": "a"}}, "UpdateExpression": "SET v = :v",
+                            "ExpressionAttributeValues": {":v": {"S": "1"}}}}])
+
+
+def test_rotate_secret_only_labels_a_pending_version_for_the_function_to_fill(moto: Emulator) -> None:
+    iam, lam, sm = _client("iam", moto.url), _client("lambda", moto.url), _client("secretsmanager", moto.url)
+    role = iam.create_role(RoleName="rotation", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("rotate.py", "def handler(event, context):\n    return None\n")
+    function = lam.create_function(FunctionName="rotate", Runtime="python3.12", Role=role, Handler="rotate.handler",
+                                   Code={"ZipFile": package.getvalue()})["FunctionArn"]
+    arn = sm.create_secret(Name="db", SecretString='{"password": "old"}')["ARN"]
+    [current] = sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    token = "0f9c4d53-7c5e-4a6b-9d0e-2f1a3b4c5d6e"
+    sm.rotate_secret(SecretId=arn, ClientRequestToken=token, RotationLambdaARN=function,
+                     RotationRules={"AutomaticallyAfterDays": 30})
+    assert sm.describe_secret(SecretId=arn)["VersionIdsToStages"] == {current: ["AWSCURRENT"], token: ["AWSPENDING"]}
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == '{"password": "old"}'
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):  # the function's createSecret fills it
+        sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")
+
+
+def test_the_run_grants_its_merchants_in_its_copy_of_the_environment_files(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.stack import ENV_DIR
+    from tfgen import environment
+
+    shutil.copytree(ENV_DIR, tmp_path / "environments")
+    dataplane.grant_merchants(tmp_path / "environments" / "dev.yaml", dataplane.merchant_access(ACCOUNT))
+    model = environment.load(tmp_path / "environments", "dev").model
+    assert model.lambda_.merchant_access == {f"arn:aws:iam::{ACCOUNT}:role/e2e-m-e2e-1": ["m-e2e-1"],
+                                             f"arn:aws:iam::{ACCOUNT}:role/e2e-m-e2e-2": ["m-e2e-2"]}
+    assert dataplane.merchant_callers(ACCOUNT)["m-e2e-1"] == {
+        "$context.identity.userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/e2e-m-e2e-1/e2e"}

@@ -387,9 +387,8 @@ class DataPlane:
             role_name = role_arn.rsplit("/", 1)[-1]
             policies = {policy: _document(iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"])
                         for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]}
-            arn = configuration["FunctionArn"]
-            if qualifier and not arn.endswith(f":{qualifier}"):
-                arn = f"{arn.rsplit(':', 1)[0] if arn.count(':') > 6 else arn}:{qualifier}"
+            unqualified = ":".join(configuration["FunctionArn"].split(":")[:7])
+            arn = f"{unqualified}:{qualifier}" if qualifier else unqualified  # as the ALB targets name it
             function = Function(key, name, qualifier, configuration, package, role_arn, policies)
             function.configuration["e2e_credentials"] = sts.assume_role(
                 RoleArn=role_arn, RoleSessionName=f"{name}-{qualifier or 'latest'}"[:64])["Credentials"]
@@ -484,8 +483,8 @@ class DataPlane:
         if r.equal(len(records), 1, f"DynamoDB items of transaction {tid}"):
             item = records[0]
             r.equal(item["status"]["S"], "PROCESSED", f"DynamoDB item {tid} status")
-            r.check(VISA not in json.dumps(item) and CVV not in json.dumps(item.get("card_last4", "")),
-                    f"DynamoDB item {tid} holds the card number")
+            stored = json.dumps(item)
+            r.check(VISA not in stored and "cvv" not in stored.lower(), f"DynamoDB item {tid} holds card data")
         self._audit_record(tid)
         self._flagged(merchant, caller)
 

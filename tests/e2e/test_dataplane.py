@@ -366,3 +366,28 @@ def test_the_run_grants_its_merchants_in_its_copy_of_the_environment_files(tmp_p
                                              f"arn:aws:iam::{ACCOUNT}:role/e2e-m-e2e-2": ["m-e2e-2"]}
     assert dataplane.merchant_callers(ACCOUNT)["m-e2e-1"] == {
         "$context.identity.userArn": f"arn:aws:sts::{ACCOUNT}:assumed-role/e2e-m-e2e-1/e2e"}
+
+
+def test_a_worker_reaches_a_deployed_host_at_its_stand_in(tmp_path: Path) -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    package = tmp_path / "dial.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("dial.py", "import socket\n"
+                                    "def handler(event, context):\n"
+                                    "    socket.create_connection((event['host'], event['port']), timeout=5).close()\n"
+                                    "    return 'connected'\n")
+    env = dataplane.worker_environment({}, "http://127.0.0.1:9", REGION,
+                                       {"AccessKeyId": "a", "SecretAccessKey": "b", "SessionToken": "c"},
+                                       {"FunctionName": "dial"}, dataplane.runtime_path(tmp_path / "runtime"))
+    env["E2E_NETWORK_MAP"] = json.dumps({"aurora.cluster.example:5432": f"127.0.0.1:{listener.getsockname()[1]}"})
+    worker = dataplane.Worker("dial", package, "dial.handler", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dial",
+                              env, tmp_path / "dial.log")
+    try:
+        assert worker.invoke({"host": "aurora.cluster.example", "port": 5432})["result"] == "connected"
+    finally:
+        worker.stop()
+        listener.close()

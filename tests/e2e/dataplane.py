@@ -144,6 +144,24 @@ def runtime_path(directory: Path) -> Path:
     return directory
 
 
+def runtime_interpreter(runtime: str) -> tuple[str, str | None]:
+    """The Python for a deployed ``runtime`` ("python3.12"): that version if this machine has it (on
+    PATH, or installed by pyenv), else this interpreter, with a note saying so."""
+    import glob
+    import shutil
+
+    if runtime.startswith("python3"):
+        candidates = [shutil.which(runtime) or "",
+                      *sorted(glob.glob(str(Path.home() / ".pyenv" / "versions" / "*" / "bin" / runtime)))]
+        for candidate in filter(None, candidates):
+            completed = subprocess.run([candidate, "-c", "import sys; print(sys.executable)"], capture_output=True,
+                                       text=True, timeout=60, check=False)  # a shim answers only if it can run it
+            if completed.returncode == 0 and completed.stdout.strip():
+                return completed.stdout.strip(), None
+    return sys.executable, (f"no {runtime} on this machine: the functions run under Python "
+                            f"{sys.version_info.major}.{sys.version_info.minor}")
+
+
 def worker_environment(deployed: Mapping[str, str], endpoint: str, region: str, credentials: Mapping[str, str],
                        function: Mapping[str, Any], python_path: Path, ca_file: Path | None = None) -> dict[str, str]:
     """The environment of a function's worker: the deployed variables, the emulator, the role's credentials."""
@@ -164,7 +182,6 @@ def worker_environment(deployed: Mapping[str, str], endpoint: str, region: str, 
         "LAMBDA_TASK_ROOT": "/var/task",
         "PYTHONPATH": str(python_path),
         "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
@@ -182,12 +199,12 @@ class Worker:
     """One deployed function (alias) in a process of its own; ``invoke`` is one Lambda invocation."""
 
     def __init__(self, name: str, package: Path, handler: str, function_arn: str, env: dict[str, str],
-                 log: Path) -> None:
+                 log: Path, python: str = sys.executable) -> None:
         self.name = name
         read_end, write_end = os.pipe()
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-S", str(WORKER), str(package), handler, function_arn],
+            [python, "-S", str(WORKER), str(package), handler, function_arn],
             stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(write_end,),
             env={**env, "E2E_ANSWER_FD": str(write_end)},
             preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
@@ -297,6 +314,7 @@ class DataPlane:
         self.functions: dict[str, Function] = {}  # alias or function ARN -> function
         self.callers = dict(callers or {})  # merchant -> the API context of a caller allowed it
         self._keys = ("test", "test")
+        self.notes: list[str] = []
         self.account = ""
 
     def client(self, service: str) -> Any:
@@ -416,8 +434,12 @@ class DataPlane:
                                  self.cfg.region, config["e2e_credentials"], config, python_path, self.ca_file)
         if network:
             env["E2E_NETWORK_MAP"] = json.dumps(network)
+        python, note = runtime_interpreter(config["Runtime"])
+        if note and note not in self.notes:
+            self.notes.append(note)
+            self.say(f"  note: {note}")
         return Worker(function.label, function.package, config["Handler"], arn, env,
-                      self.logs / f"{function.label.replace(':', '-')}.log")
+                      self.logs / f"{function.label.replace(':', '-')}.log", python)
 
     # --- requests -----------------------------------------------------------------------------
 

@@ -193,6 +193,20 @@ def test_the_worker_environment_is_the_deployed_one_pointed_at_the_emulator(tmp_
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SESSION_TOKEN"], env["PYTHONPATH"]) == ("ASIA1", "t", str(tmp_path))
 
 
+def test_the_functions_run_under_the_deployed_python_where_the_machine_has_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    (tmp_path / "python3.42").symlink_to(sys.executable)  # a machine that has the runtime's version
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    python, note = dataplane.runtime_interpreter("python3.42")
+    assert note is None and python.endswith("python3.42")
+    python, note = dataplane.runtime_interpreter("python3.99")
+    assert (python, note) == (sys.executable, f"no python3.99 on this machine: the functions run under Python "
+                                              f"{sys.version_info.major}.{sys.version_info.minor}")
+
+
 def test_an_action_is_removed_from_a_policy_document() -> None:
     reduced = dataplane._without_action(POLICY, "dynamodb:GetItem")
     assert reduced["Statement"][0]["Action"] == ["dynamodb:PutItem"]
@@ -302,8 +316,9 @@ def test_only_the_runtime_modules_are_importable_in_a_worker(tmp_path: Path) -> 
     env = dataplane.worker_environment({}, "http://127.0.0.1:9", REGION,
                                        {"AccessKeyId": "a", "SecretAccessKey": "b", "SessionToken": "c"},
                                        {"FunctionName": "probe"}, dataplane.runtime_path(tmp_path / "runtime"))
+    python, _ = dataplane.runtime_interpreter("python3.12")  # the deployed runtime, where the machine has it
     worker = dataplane.Worker("probe", package, "probe.handler", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:p",
-                              env, tmp_path / "probe.log")
+                              env, tmp_path / "probe.log", python)
     try:
         answer = worker.invoke(["boto3", "botocore", "pg8000", "moto", "tfgen", "pytest", "tests"])
     finally:

@@ -13,20 +13,25 @@ endpoint's private DNS would resolve it) and credentials from ``sts:AssumeRole``
 
 IAM in the emulator (moto 5.2, ``moto/core/authorization.py``, ``moto/iam/access_control.py``):
 
-- Enforcement starts once ``INITIAL_NO_AUTH_ACTION_COUNT`` requests have been served (default
-  infinity: never). ``POST /moto-api/reset-auth`` with a number sets it at run time and
-  resets the count, so ``enforced_iam`` sends 0 for this phase and ``inf`` after it;
-  terraform's apply, re-plan and destroy run without enforcement.
+- A request is checked when the count of unchecked requests served so far has reached
+  ``INITIAL_NO_AUTH_ACTION_COUNT`` (from the environment; default infinity: never); each
+  unchecked request adds one. ``POST /moto-api/reset-auth`` with a number as the plain-text
+  body sets it at run time and resets the count, so ``enforced_iam`` sends 0 for this phase
+  and the previous value (``inf``) after it; terraform's apply, re-plan and destroy and the
+  traffic moves' applies run without enforcement.
 - Enforced, every request must be signed (SigV4 recomputed and compared) by a known IAM
   user's access key or an assumed role's temporary credentials (with its session token);
   the ``test`` keys terraform uses are refused (``InvalidClientTokenId``), so the harness
   itself uses an IAM user it creates with an allow-all policy before switching enforcement on.
 - Allowed = some statement of the caller's identity policies (inline and attached) allows
-  the action and none denies it. Actions are matched with wildcards. Resources are compared
-  only where moto determines the resource: S3 (``arn:aws:s3:::bucket/key``), IAM roles, SQS
-  and sts:AssumeRole; for every other service (DynamoDB, KMS, SNS, Secrets Manager, ...) moto
-  checks against ``"*"``, which no resource-scoped statement matches, so the launcher fix
-  ``iam-unknown-resource`` (moto_launcher.py) makes such a check action-only.
+  the action and none denies it; sts:GetCallerIdentity is always allowed. Actions are matched
+  with wildcards; the action is the operation's name (the launcher fix
+  ``iam-transaction-actions`` checks DynamoDB transactions as their items' actions, as AWS
+  does). Resources are compared only where moto determines the resource: S3
+  (``arn:aws:s3:::bucket/key``), IAM roles, SQS and sts:AssumeRole; for every other service
+  (DynamoDB, KMS, SNS, Secrets Manager, ...) moto checks against ``"*"``, which no
+  resource-scoped statement matches, so the launcher fix ``iam-unknown-resource``
+  (moto_launcher.py) makes such a check action-only.
 - Conditions are evaluated only for StringEquals against values moto supplies, which it does
   only for trust policies; every other condition in an identity policy counts as met. S3
   bucket policies are evaluated by S3 itself on every object request, enforced or not (see the

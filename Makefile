@@ -24,10 +24,10 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION)
 ENVS            := $(filter-out defaults,$(basename $(notdir $(wildcard environments/*.yaml))))
 
-.PHONY: help venv dev render envs check diff validate fmt-check compliance test e2e bench init plan apply destroy clean
+.PHONY: help venv dev render envs check diff validate fmt-check compliance test e2e bench init plan apply destroy clean rds-ca-bundle
 
 help:
-	@echo "make render | test | validate | fmt-check | compliance | bench | e2e | clean"
+	@echo "make render | test | validate | fmt-check | compliance | bench | e2e | rds-ca-bundle | clean"
 	@echo "make init|plan|apply|destroy ENV=<env> [ARGS='extra terraform args']"
 
 $(VENV)/.installed: pyproject.toml
@@ -100,6 +100,20 @@ e2e: $(VENV)/.dev-installed $(E2E_NODE_STAMP)
 
 bench: $(VENV)/.installed
 	$(BIN)/python tests/bench/run.py
+
+# The Amazon RDS CA bundle the rotation function verifies the database with, from AWS's trust
+# store; the download must match the SHA-256 pinned in lambdas/certs (review a new bundle, then
+# update the pin on purpose). The bundle is in the repository: rendering never downloads it.
+RDS_CA_BUNDLE_URL := https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+RDS_CA_BUNDLE     := lambdas/certs/rds-global-bundle.pem
+
+rds-ca-bundle:
+	@tmp=$$(mktemp) && trap 'rm -f "$$tmp"' EXIT && \
+	  curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 -o "$$tmp" '$(RDS_CA_BUNDLE_URL)' && \
+	  want=$$(cut -d' ' -f1 $(RDS_CA_BUNDLE).sha256) && got=$$(sha256sum "$$tmp" | cut -d' ' -f1) && \
+	  if [ "$$got" != "$$want" ]; then \
+	    echo "$(RDS_CA_BUNDLE_URL): SHA-256 $$got, not the pinned $$want ($(RDS_CA_BUNDLE).sha256)"; exit 1; fi && \
+	  cp "$$tmp" $(RDS_CA_BUNDLE) && chmod 644 $(RDS_CA_BUNDLE) && echo "$(RDS_CA_BUNDLE): matches the pinned SHA-256"
 
 define need_env
 	@test -n "$(ENV)" || { echo "usage: make $@ ENV=<environment>"; exit 2; }

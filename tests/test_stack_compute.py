@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -144,12 +145,18 @@ def test_handlers_are_told_the_resources_they_use(env: str) -> None:
 def test_business_rules_and_log_level_come_from_configuration(env: str, level: str) -> None:
     settings = local(env, "lambda.tf", "function_settings")
     common = {"ENVIRONMENT": env, "LOG_LEVEL": level, "MERCHANT_ACCESS": "{}"}
-    assert settings["payment_validation"] == {**common, "ALLOWED_CURRENCIES": "EUR,GBP,USD", "MIN_AMOUNT": "0",
-                                              "MAX_AMOUNT": "10000", "IDEMPOTENCY_TTL_HOURS": "24"}
-    assert settings["fraud_detection"] == {**common, "FRAUD_AMOUNT_THRESHOLD": "10000",
+    limits = {code: {"min": "0", "max": "10000"} for code in ("EUR", "GBP", "USD")}
+    assert json.loads(settings["payment_validation"].pop("AMOUNT_LIMITS")) == limits
+    assert settings["payment_validation"] == {**common, "ALLOWED_CURRENCIES": "EUR,GBP,USD",
+                                              "IDEMPOTENCY_TTL_HOURS": "24"}
+    thresholds = dict.fromkeys(("EUR", "GBP", "USD"), "10000")
+    assert json.loads(settings["fraud_detection"].pop("FRAUD_AMOUNT_THRESHOLDS")) == thresholds
+    assert settings["fraud_detection"] == {**common,
                                            "FRAUD_VELOCITY_WINDOW_SECONDS": "3600",
                                            "FRAUD_VELOCITY_MAX_TRANSACTIONS": "5",
-                                           "FRAUD_FAILURE_WINDOW_SECONDS": "86400", "FRAUD_FAILURE_MAX": "3"}
+                                           "FRAUD_FAILURE_WINDOW_SECONDS": "86400", "FRAUD_FAILURE_MAX": "3",
+                                           "FRAUD_CARD_VELOCITY_WINDOW_SECONDS": "3600",
+                                           "FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS": "5"}
     assert settings["transaction_processing"] == common
     assert settings[ROTATION_KEY] == {"LOG_LEVEL": level, "PASSWORD_LENGTH": "32",
                                       "SECRETS_MANAGER_ENDPOINT": "https://secretsmanager.us-east-1.amazonaws.com"}
@@ -157,7 +164,16 @@ def test_business_rules_and_log_level_come_from_configuration(env: str, level: s
 
 def test_fractional_amounts_reach_the_handlers_as_plain_decimals() -> None:
     settings = local("prod", "lambda.tf", "function_settings", "lambda:\n  min_amount: 0.5\n")
-    assert settings["payment_validation"]["MIN_AMOUNT"] == "0.5"
+    assert json.loads(settings["payment_validation"]["AMOUNT_LIMITS"])["EUR"]["min"] == "0.5"
+
+
+def test_each_currency_has_its_own_limits_in_its_own_major_units() -> None:
+    extra = ("lambda:\n  allowed_currencies: [EUR, JPY]\n  currency_limits:\n"
+             "    JPY: {max_amount: 1500000.0, fraud_amount_threshold: 750000.0}\n")
+    settings = local("prod", "lambda.tf", "function_settings", extra)
+    assert json.loads(settings["payment_validation"]["AMOUNT_LIMITS"]) == {
+        "EUR": {"min": "0", "max": "10000"}, "JPY": {"min": "0", "max": "1500000"}}
+    assert json.loads(settings["fraud_detection"]["FRAUD_AMOUNT_THRESHOLDS"]) == {"EUR": "10000", "JPY": "750000"}
 
 
 @pytest.mark.parametrize(("env", "retention"), [("dev", 30), ("staging", 365), ("prod", 365)])
@@ -182,7 +198,7 @@ def test_active_tracing_and_eni_permissions_before_the_vpc_attachment(env: str) 
 
 def test_tiny_amounts_are_not_written_in_exponent_notation() -> None:
     settings = local("prod", "lambda.tf", "function_settings", "lambda:\n  min_amount: 0.00001\n")
-    assert settings["payment_validation"]["MIN_AMOUNT"] == "0.00001"
+    assert json.loads(settings["payment_validation"]["AMOUNT_LIMITS"])["EUR"]["min"] == "0.00001"
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)

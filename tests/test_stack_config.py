@@ -106,3 +106,15 @@ def _line(prefix: str) -> int:
     lines = (ENV_DIR / "defaults.yaml").read_text().splitlines()
     [number] = [index for index, line in enumerate(lines, 1) if line.startswith(prefix)]
     return number
+
+
+def test_every_allowed_currency_needs_its_own_limits() -> None:
+    from tests.stack import loaded
+    from tfgen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        loaded("dev", "lambda:\n  allowed_currencies: [EUR, JPY]\n")
+    assert "lambda.currency_limits: expected limits for every allowed currency" in str(caught.value)
+    assert "got none for JPY" in str(caught.value)
+    with pytest.raises(ConfigError, match=r"lambda\.currency_limits\.EUR\.min_amount: expected at most max_amount"):
+        loaded("dev", "lambda:\n  currency_limits:\n    EUR: {min_amount: 20.0, max_amount: 10.0}\n")

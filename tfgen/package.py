@@ -9,7 +9,9 @@ run and every machine, which keeps Terraform's ``source_code_hash`` stable:
 - ``__pycache__`` directories, ``*.pyc`` / ``*.pyo`` files and anything whose
   name starts with a dot are left out; paths are relative to their source
   directory (never absolute); a path present in two sources is an error;
-- symbolic links to files are followed; links to directories are skipped.
+- symbolic links to files are followed; links to directories are skipped;
+- data files (``DataFile``: a CA bundle) are added at their own zip path, and a
+  missing one, or one whose SHA-256 differs from its pin, is an error naming it.
 
 Requirements are vendored with pip (``sys.executable -m pip install
 --only-binary=:all: --platform manylinux2014_<arch> --python-version 3.X
@@ -71,6 +73,16 @@ class PackagingError(TfgenError):
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """A file shipped at ``path`` in the zip (e.g. a CA bundle), checked against ``sha256`` when pinned."""
+
+    path: str
+    source: Path
+    sha256: str | None = None
+    hint: str = ""  # how to obtain the file, said when it is missing
+
+
+@dataclass(frozen=True)
 class PackageSpec:
     """What goes into one function's deployment package."""
 
@@ -79,6 +91,7 @@ class PackageSpec:
     requirements: Path | None
     runtime: str
     architecture: str
+    data_files: tuple[DataFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,28 @@ def _collect_sources(spec: PackageSpec) -> dict[str, bytes]:
             except OSError as exc:
                 raise PackagingError(f"package {spec.name}: cannot read {file}: {exc}") from None
             origin[path] = source
+    for data in spec.data_files:
+        if data.path in files:
+            raise PackagingError(f"package {spec.name}: {data.path} is in both {origin[data.path]} and {data.source}")
+        files[data.path] = _read_data_file(spec.name, data)
     return files
+
+
+def _read_data_file(package: str, data: DataFile) -> bytes:
+    try:
+        content = data.source.read_bytes()
+    except FileNotFoundError:
+        hint = f"; {data.hint}" if data.hint else ""
+        raise PackagingError(f"package {package}: {data.source} does not exist{hint}") from None
+    except OSError as exc:
+        raise PackagingError(f"package {package}: cannot read {data.source}: {exc}") from None
+    if data.sha256 is not None:
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != data.sha256:
+            raise PackagingError(
+                f"package {package}: {data.source} has SHA-256 {digest}, not the pinned {data.sha256}"
+            )
+    return content
 
 
 def _read_requirements(spec: PackageSpec) -> bytes | None:

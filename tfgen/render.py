@@ -24,7 +24,7 @@ from tfgen.environment import Loaded
 from tfgen.errors import RenderError, UsageError
 
 if TYPE_CHECKING:
-    from tfgen.package import BuiltPackage
+    from tfgen.package import BuiltPackage, DataFile
     from tfgen.schema import Environment
 
 TEMPLATE_SUFFIX = ".tf.j2"
@@ -166,23 +166,29 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
     lambdas/README.md lists what each handler reads; the names of the resources a
     function uses (table, topic, bucket, keys) are added in templates/lambda.tf.j2.
     """
+    from tfgen.schema import currency_limits
+
     lam = cfg.lambda_
     common = {"ENVIRONMENT": env, "LOG_LEVEL": lam.log_level, "MERCHANT_ACCESS": merchant_access(cfg)}
+    limits = {code: currency_limits(lam, code) for code in sorted(lam.allowed_currencies)}
     return {
         "payment_validation": {
             **common,
             "ALLOWED_CURRENCIES": ",".join(lam.allowed_currencies),
-            "MIN_AMOUNT": _number(lam.min_amount),
-            "MAX_AMOUNT": _number(lam.max_amount),
+            "AMOUNT_LIMITS": _json({code: {"min": _number(low), "max": _number(high)}
+                                    for code, (low, high, _) in limits.items()}),
             "IDEMPOTENCY_TTL_HOURS": _number(lam.idempotency_ttl_hours),
         },
         "fraud_detection": {
             **common,
-            "FRAUD_AMOUNT_THRESHOLD": _number(lam.fraud_amount_threshold),
+            "FRAUD_AMOUNT_THRESHOLDS": _json({code: _number(threshold)
+                                              for code, (_, _, threshold) in limits.items()}),
             "FRAUD_VELOCITY_WINDOW_SECONDS": _number(lam.fraud_velocity_window_s),
             "FRAUD_VELOCITY_MAX_TRANSACTIONS": _number(lam.fraud_velocity_max),
             "FRAUD_FAILURE_WINDOW_SECONDS": _number(lam.fraud_failure_window_s),
             "FRAUD_FAILURE_MAX": _number(lam.fraud_failure_max),
+            "FRAUD_CARD_VELOCITY_WINDOW_SECONDS": _number(lam.fraud_card_velocity_window_s),
+            "FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS": _number(lam.fraud_card_velocity_max),
         },
         "transaction_processing": common,
         naming.ROTATION_KEY: {
@@ -193,11 +199,16 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
     }
 
 
+def _json(value: Any) -> str:
+    """Compact JSON with sorted keys, as the handlers read structured settings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def merchant_access(cfg: Environment) -> str:
     """``lambda.merchant_access`` as the handlers read it: compact JSON, principal -> sorted merchant ids."""
     grants = {arn: sorted({ids} if isinstance(ids, str) else set(ids))
               for arn, ids in cfg.lambda_.merchant_access.items()}
-    return json.dumps(grants, sort_keys=True, separators=(",", ":"))
+    return _json(grants)
 
 
 def alb_path(route: str) -> str:
@@ -255,22 +266,49 @@ def packages(loaded: Loaded, lambda_dir: Path) -> dict[str, BuiltPackage]:
     if not lambda_dir.is_dir():
         raise UsageError(f"{lambda_dir}: no such lambdas directory (the functions' source)")
     cfg = loaded.model.lambda_
-    return _packages(lambda_dir, cfg.runtime, cfg.architecture)
+    return _packages(lambda_dir, cfg.runtime, cfg.architecture, cfg.rotation.ca_bundle)
+
+
+# The Amazon RDS CA bundle in the repository (lambdas/README.md, "TLS to the database"), the file
+# pinning its SHA-256, and where the rotation function finds the bundle it is given in its zip.
+RDS_CA_BUNDLE = "certs/rds-global-bundle.pem"
+CA_BUNDLE_ZIP_PATH = "rds-ca-bundle.pem"
+
+
+def ca_bundle(lambda_dir: Path, configured: str | None) -> DataFile:
+    """The CA bundle shipped with the rotation function: ``lambda.rotation.ca_bundle`` (relative to
+    the repository root) or the pinned RDS bundle under ``lambda_dir``."""
+    from tfgen.package import DataFile
+
+    if configured is not None:
+        path = Path(configured)
+        return DataFile(CA_BUNDLE_ZIP_PATH, path if path.is_absolute() else lambda_dir.parent / path,
+                        hint="lambda.rotation.ca_bundle names it")
+    bundle = lambda_dir / RDS_CA_BUNDLE
+    pin_file = bundle.with_name(bundle.name + ".sha256")
+    try:
+        pin = pin_file.read_text(encoding="ascii").split()[0]
+    except (OSError, IndexError, UnicodeDecodeError):
+        raise UsageError(f"{pin_file}: cannot read the pinned SHA-256 of the RDS CA bundle") from None
+    return DataFile(CA_BUNDLE_ZIP_PATH, bundle, sha256=pin,
+                    hint="run `make rds-ca-bundle`, or name a bundle in lambda.rotation.ca_bundle")
 
 
 @lru_cache(maxsize=8)
-def _packages(lambda_dir: Path, runtime: str, architecture: str) -> dict[str, BuiltPackage]:
-    """Packages depend only on the sources, runtime and architecture: built once per process."""
+def _packages(lambda_dir: Path, runtime: str, architecture: str, bundle: str | None) -> dict[str, BuiltPackage]:
+    """Packages depend only on the sources, runtime, architecture and CA bundle: built once per process."""
     from tfgen.package import PackageSpec, build_package
 
     built = {}
     for key in (*naming.FUNCTION_KEYS, naming.ROTATION_KEY):
         source = lambda_dir / key
         requirements = source / "requirements.txt"
-        sources = (source,) if key == naming.ROTATION_KEY else (source, lambda_dir / "common")
+        rotation = key == naming.ROTATION_KEY
+        sources = (source,) if rotation else (source, lambda_dir / "common")
         spec = PackageSpec(name=key, sources=sources,
                            requirements=requirements if requirements.is_file() else None,
-                           runtime=runtime, architecture=architecture)
+                           runtime=runtime, architecture=architecture,
+                           data_files=(ca_bundle(lambda_dir, bundle),) if rotation else ())
         built[key] = build_package(spec, cache_dir())
     return built
 

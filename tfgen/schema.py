@@ -223,6 +223,17 @@ class Rotation(Model):
     timeout_s: Annotated[int, Field(ge=30, le=900)]  # a rotation step needs at least 30 s
     reserved_concurrency: Annotated[int, Field(ge=1)] | None
     rotation_days: Annotated[int, Field(ge=1, le=1000)]
+    # PEM CA bundle shipped as the function's DB_TLS_CA_FILE, relative to the repository root;
+    # unset: the pinned Amazon RDS bundle lambdas/certs/rds-global-bundle.pem.
+    ca_bundle: Annotated[str, Field(min_length=1)] | None = None
+
+
+class CurrencyLimits(Model):
+    """One currency's figures, in its own major units; unset ones are the lambda-wide figures."""
+
+    min_amount: Annotated[float, Field(ge=0)] | None = None
+    max_amount: Annotated[float, Field(gt=0)] | None = None
+    fraud_amount_threshold: Annotated[float, Field(gt=0)] | None = None
 
 
 class Lambda(Model):
@@ -243,6 +254,10 @@ class Lambda(Model):
     traffic_max_step: Annotated[int, Field(ge=1, le=100)]
     fraud_failure_window_s: WindowSeconds
     fraud_failure_max: PositiveInt
+    fraud_card_velocity_window_s: WindowSeconds = 3600
+    fraud_card_velocity_max: PositiveInt = 5
+    # Every allowed currency's limits (AMOUNT_LIMITS, FRAUD_AMOUNT_THRESHOLDS).
+    currency_limits: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], CurrencyLimits] = {}
     # Which merchants each caller may act for (MERCHANT_ACCESS); a single id may be written as a string.
     merchant_access: dict[PrincipalArn, list[MerchantId] | MerchantId] = {}
     functions: Functions
@@ -468,6 +483,29 @@ def _plain_http_skip_problems(cfg: Environment) -> list[Problem]:
     return found
 
 
+def currency_limits(lam: Lambda, currency: str) -> tuple[float, float, float]:
+    """``(min_amount, max_amount, fraud_amount_threshold)`` of a currency, in its major units."""
+    own = lam.currency_limits.get(currency) or CurrencyLimits()
+    return (lam.min_amount if own.min_amount is None else own.min_amount,
+            lam.max_amount if own.max_amount is None else own.max_amount,
+            lam.fraud_amount_threshold if own.fraud_amount_threshold is None else own.fraud_amount_threshold)
+
+
+def _currency_limit_problems(lam: Lambda) -> list[Problem]:
+    found: list[Problem] = []
+    missing = [code for code in lam.allowed_currencies if code not in lam.currency_limits]
+    if missing:
+        found.append((("lambda", "currency_limits"),
+                      "expected limits for every allowed currency, in its own major units ({} takes the "
+                      f"lambda-wide figures), got none for {', '.join(missing)}"))
+    for code, own in sorted(lam.currency_limits.items()):
+        low, high, _ = currency_limits(lam, code)
+        if (own.min_amount is not None or own.max_amount is not None) and low > high:
+            found.append((("lambda", "currency_limits", code, "min_amount"),
+                          f"expected at most max_amount ({high}), got {low}"))
+    return found
+
+
 def cross_problems(cfg: Environment) -> list[Problem]:
     """Checks that span several fields; run once every field is valid on its own."""
     found = _network_problems(cfg.network)
@@ -484,6 +522,7 @@ def cross_problems(cfg: Environment) -> list[Problem]:
     if cfg.lambda_.min_amount > cfg.lambda_.max_amount:
         found.append((("lambda", "min_amount"),
                       f"expected at most max_amount ({cfg.lambda_.max_amount}), got {cfg.lambda_.min_amount}"))
+    found += _currency_limit_problems(cfg.lambda_)
     functions = cfg.lambda_.functions
     shorts: dict[str, str] = {}
     for key in type(functions).model_fields:

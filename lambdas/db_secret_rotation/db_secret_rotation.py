@@ -14,7 +14,8 @@ may be retried and is idempotent, as in AWS's reference rotation functions:
 - ``finishSecret``: move AWSCURRENT to the new version (Secrets Manager then
   labels the old one AWSPREVIOUS); nothing to do if it is already there.
 
-Before any step the handler checks that rotation is enabled and that the
+Before any step the handler checks that rotation is enabled (``RotationEnabled``
+is true; a secret whose description lacks it is refused) and that the
 token is a version of the secret labelled AWSPENDING (or already AWSCURRENT,
 in which case there is nothing left to do).
 
@@ -38,6 +39,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from rotation_db import (
     DEFAULT_EXCLUDE_CHARACTERS,
+    DEFAULT_TLS_MODE,
+    DatabaseTlsError,
+    InsecureAuthentication,
     RotationError,
     check_login,
     connect,
@@ -68,9 +72,17 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at emit time (Lambda and test capture alike)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def _configure_logging() -> None:
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(_JsonFormatter())
         logger.addHandler(handler)
         logger.propagate = False
@@ -105,7 +117,7 @@ def _int_env(name: str, default: int, minimum: int, maximum: int) -> int:
 
 def _db_options() -> dict[str, Any]:
     return {
-        "tls_mode": os.environ.get("DB_TLS_MODE", "require").strip() or "require",
+        "tls_mode": os.environ.get("DB_TLS_MODE", "").strip() or DEFAULT_TLS_MODE,
         "ca_file": os.environ.get("DB_TLS_CA_FILE", "").strip() or None,
         "timeout": float(_int_env("DB_CONNECT_TIMEOUT_SECONDS", 5, 1, 60)),
     }
@@ -254,7 +266,7 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
 
     client = secrets_client()
     metadata = client.describe_secret(SecretId=arn)
-    if "RotationEnabled" in metadata and not metadata["RotationEnabled"]:
+    if metadata.get("RotationEnabled") is not True:
         raise RotationError(f"rotation is not enabled for secret {arn}")
     versions = metadata.get("VersionIdsToStages", {})
     if token not in versions:
@@ -266,4 +278,11 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
         raise RotationError(f"version {token} is not set as AWSPENDING for rotation of {arn}")
 
     logger.info("rotation step", extra={"secret_arn": arn, "step": step, "version": token})
-    STEPS[step](client, arn, token)
+    try:
+        STEPS[step](client, arn, token)
+    except DatabaseTlsError as exc:
+        logger.error("TLS failure: %s", exc, extra={"secret_arn": arn, "step": step})
+        raise
+    except InsecureAuthentication as exc:
+        logger.error("insecure authentication refused: %s", exc, extra={"secret_arn": arn, "step": step})
+        raise

@@ -8,10 +8,20 @@ pgaudit) can therefore never capture a usable password. Clients then log in
 with SCRAM, which PostgreSQL also uses for ``md5`` entries in pg_hba.conf
 when the stored password is a SCRAM verifier.
 
-TLS, from ``DB_TLS_MODE``: ``require`` (default: encrypted, server not
-verified, like libpq's sslmode=require), ``verify-full`` (verified against
-``DB_TLS_CA_FILE``, e.g. the RDS CA bundle shipped in the package, or the
-system store), or ``disable``.
+TLS, from ``DB_TLS_MODE``: ``verify-full`` (default) checks the server's
+certificate chain against ``DB_TLS_CA_FILE`` (default: the Amazon RDS CA
+bundle shipped in the package, ``rds-ca-bundle.pem`` next to this module) and
+its name against the secret's ``host``; ``require`` encrypts without checking
+who answers and is meant only for a database without a verifiable
+certificate. There is no clear-text mode. A connection whose certificate
+cannot be verified fails during the TLS handshake, before the startup message
+and so before any password could be sent, and is reported as a TLS failure
+(``DatabaseTlsError``), never as a failed login.
+
+Authentication: only SCRAM-SHA-256 is accepted. A server that asks for a
+clear-text (``password``) or MD5 password is refused before anything is sent:
+a genuine Aurora cluster never asks for either, so such a request can only
+come from a misconfiguration or an impostor.
 """
 
 from __future__ import annotations
@@ -23,18 +33,53 @@ import os
 import secrets
 import ssl
 import string
+import struct
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pg8000.native
 
 SCRAM_ITERATIONS = 4096
 DEFAULT_EXCLUDE_CHARACTERS = "/@\"'\\"
-TLS_MODES = ("disable", "require", "verify-full")
+TLS_MODES = ("verify-full", "require")
+DEFAULT_TLS_MODE = "verify-full"
+# The CA bundle tfgen ships in the package (lambdas/README.md, "TLS to the database").
+DEFAULT_CA_FILE = Path(__file__).resolve().parent / "rds-ca-bundle.pem"
+_AUTH_CLEARTEXT = 3
+_AUTH_MD5 = 5
+_AUTH_SASL = 10
+_SCRAM_MECHANISMS = frozenset({"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"})
 
 
 class RotationError(Exception):
     """A rotation step cannot complete; Secrets Manager retries the step."""
+
+
+class DatabaseTlsError(RotationError):
+    """The TLS connection to the database failed: the server is not who the secret names, or refuses TLS."""
+
+
+class InsecureAuthentication(RotationError):
+    """The server asked for an authentication method that would expose the password."""
+
+
+class _Connection(pg8000.native.Connection):  # type: ignore[misc]
+    """A pg8000 connection that answers only SCRAM-SHA-256 authentication requests."""
+
+    def handle_AUTHENTICATION_REQUEST(self, data: bytes, context: Any) -> None:
+        code = struct.unpack("!i", data[:4])[0]
+        if code == _AUTH_CLEARTEXT:
+            raise InsecureAuthentication("the server asked for a clear-text password; refused, nothing was sent")
+        if code == _AUTH_MD5:
+            raise InsecureAuthentication("the server asked for an MD5 password; refused, nothing was sent")
+        if code == _AUTH_SASL:
+            offered = {name.decode("ascii", "replace") for name in data[4:].split(b"\x00") if name}
+            if not offered & _SCRAM_MECHANISMS:
+                raise InsecureAuthentication(
+                    f"the server offered no SCRAM-SHA-256 mechanism ({', '.join(sorted(offered))}); refused"
+                )
+        super().handle_AUTHENTICATION_REQUEST(data, context)
 
 
 def scram_sha256_verifier(password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
@@ -84,43 +129,59 @@ def generate_password(length: int, exclude: str) -> str:
             return password
 
 
-def _ssl_context(mode: str, ca_file: str | None) -> ssl.SSLContext | None:
-    if mode == "disable":
-        return None
+def ssl_context(mode: str, ca_file: str | None) -> ssl.SSLContext:
+    """The TLS settings for ``DB_TLS_MODE`` (TLS 1.2 or later in every mode)."""
+    if mode not in TLS_MODES:
+        raise RotationError(f"DB_TLS_MODE must be one of {', '.join(TLS_MODES)}")
     if mode == "require":
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        return context
-    if mode == "verify-full":
-        return ssl.create_default_context(cafile=ca_file)
-    raise RotationError(f"DB_TLS_MODE must be one of {', '.join(TLS_MODES)}")
+    else:
+        path = Path(ca_file) if ca_file else DEFAULT_CA_FILE
+        if not path.is_file():
+            raise DatabaseTlsError(f"the CA bundle {path} for verify-full does not exist (DB_TLS_CA_FILE)")
+        try:
+            context = ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, ValueError) as exc:
+            raise DatabaseTlsError(f"the CA bundle {path} holds no usable certificates: {exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def connect(
     secret: Mapping[str, Any],
     *,
-    tls_mode: str,
+    tls_mode: str = DEFAULT_TLS_MODE,
     ca_file: str | None = None,
     timeout: float = 5.0,
 ) -> pg8000.native.Connection | None:
-    """A connection logged in with the secret's credentials, or None if login fails.
+    """A connection logged in with the secret's credentials, or None if the login is refused.
 
-    A configuration problem (bad TLS mode) raises instead: it would fail
-    with every secret.
+    Raises DatabaseTlsError when the server cannot be verified or refuses TLS,
+    InsecureAuthentication when it asks for a clear-text or MD5 password, and
+    RotationError for a bad TLS mode: those fail with every secret, so they are
+    reported as what they are instead of trying the next credentials.
     """
-    context = _ssl_context(tls_mode, ca_file)
+    context = ssl_context(tls_mode, ca_file)
+    host = str(secret["host"])
     try:
-        return pg8000.native.Connection(
+        return _Connection(
             user=str(secret["username"]),
             password=str(secret["password"]),
-            host=str(secret["host"]),
+            host=host,
             port=int(secret.get("port", 5432)),
             database=str(secret.get("dbname", "postgres")),
             ssl_context=context,
             timeout=timeout,
             application_name="db-secret-rotation",
         )
+    except ssl.SSLError as exc:
+        raise DatabaseTlsError(f"TLS with the database at {host} failed: {exc}") from None
+    except pg8000.native.InterfaceError as exc:
+        if "SSL" in str(exc):
+            raise DatabaseTlsError(f"the database at {host} refuses TLS") from None
+        return None
     except (pg8000.native.Error, OSError):
         return None
 

@@ -1,6 +1,7 @@
 """``POST /payments/{id}/fraud-check``: approve or flag a validated transaction.
 
-Answers 200 with the decision and every rule's result (see ``fraud_rules``),
+Answers 200 with the decision and the names of the rules that triggered (the
+rules' limits and observations stay in the stored item; see ``fraud_rules``),
 404 for an unknown id, 409 when the transaction is not VALIDATED (the body
 carries its current status and, once checked, its decision).
 
@@ -30,12 +31,13 @@ from paycommon import money
 from paycommon.access import MerchantAccess
 from paycommon.alb import HttpError, Request, Response, dumps, match_route
 from paycommon.aws import client
-from paycommon.config import env_decimal, env_int, env_optional, env_str
+from paycommon.config import ConfigError, decimal_value, env_int, env_json, env_optional, env_str
 from paycommon.logs import get_logger
 from paycommon.runtime import alb_handler
 from paycommon.store import StateConflict, Status, TransactionStore
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/(?P<transaction_id>[^/]+)/fraud-check/?")
+THRESHOLDS_VARIABLE = "FRAUD_AMOUNT_THRESHOLDS"
 ALERT_PENDING = "PENDING"
 ALERT_SENT = "SENT"
 logger = get_logger("fraud_detection")
@@ -55,13 +57,28 @@ class Settings:
             table=env_str("TRANSACTIONS_TABLE"),
             topic_arn=env_str("FAILED_TRANSACTIONS_TOPIC_ARN"),
             limits=FraudLimits(
-                amount_threshold=env_decimal("FRAUD_AMOUNT_THRESHOLD", "5000", minimum=Decimal(0)),
+                amount_thresholds=_thresholds(),
                 velocity_window_seconds=env_int("FRAUD_VELOCITY_WINDOW_SECONDS", 3600, minimum=1, maximum=30 * 86400),
                 velocity_max=env_int("FRAUD_VELOCITY_MAX_TRANSACTIONS", 5, minimum=1),
                 failure_window_seconds=env_int("FRAUD_FAILURE_WINDOW_SECONDS", 86400, minimum=1, maximum=30 * 86400),
                 failure_max=env_int("FRAUD_FAILURE_MAX", 3, minimum=1),
+                card_velocity_window_seconds=env_int(
+                    "FRAUD_CARD_VELOCITY_WINDOW_SECONDS", 3600, minimum=1, maximum=30 * 86400
+                ),
+                card_velocity_max=env_int("FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS", 5, minimum=1),
             ),
         )
+
+
+def _thresholds() -> dict[str, Decimal]:
+    """``FRAUD_AMOUNT_THRESHOLDS``: currency -> threshold in that currency's major units."""
+    raw = env_json(THRESHOLDS_VARIABLE)
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{THRESHOLDS_VARIABLE} must be a JSON object of currency -> threshold")
+    return {
+        str(code): decimal_value(value, f"{THRESHOLDS_VARIABLE}[{code}]")
+        for code, value in raw.items()
+    }
 
 
 def _now() -> str:
@@ -71,7 +88,8 @@ def _now() -> str:
 def _body(item: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"transaction_id": item["transaction_id"], "status": item["status"]}
     if "fraud" in item:
-        body["fraud"] = item["fraud"]
+        # The decision and the rules that triggered; never the limits, windows or counts.
+        body["fraud"] = {"decision": item["fraud"].get("decision"), "reasons": item["fraud"].get("reasons", [])}
         body["fraud_checked_at"] = item.get("fraud_checked_at")
     return body
 
@@ -159,9 +177,18 @@ def handler(request: Request) -> Response:
         raise _conflict(item)
 
     limits = settings.limits
+    if item.get("currency") not in limits.amount_thresholds:
+        raise ConfigError(f"{THRESHOLDS_VARIABLE} has no threshold for {item.get('currency')}")
     created = int(item["timestamp"])
-    history = store.user_history(item["user_id"], created - limits.history_window_seconds * 1000, created)
-    decision = evaluate(item, history, limits)
+    history = store.user_history(
+        item["merchant_id"], item["user_id"], created - limits.history_window_seconds * 1000, created
+    )
+    card_history = (
+        store.card_history(item["card_token"], created - limits.card_velocity_window_seconds * 1000, created)
+        if item.get("card_token")
+        else []
+    )
+    decision = evaluate(item, history, limits, card_history)
     stamp = _now()
     changes: dict[str, Any] = {
         "status": decision.status.value,

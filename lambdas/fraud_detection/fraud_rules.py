@@ -5,12 +5,25 @@ end at the transaction's own creation time (not "now"), so re-evaluating a
 transaction later gives the same answer; the transaction itself is not part
 of its history.
 
-- ``amount_threshold``: the amount is above ``amount_threshold`` (in the
-  transaction's currency, major units).
-- ``velocity``: the user made more than ``velocity_max`` transactions
-  (this one included) within ``velocity_window_seconds``.
+- ``amount_threshold``: the amount is above the threshold configured for the
+  transaction's currency (``amount_thresholds``, in that currency's major
+  units: 10000 JPY and 10000 KWD are very different sums).
+- ``velocity``: the user made more than ``velocity_max`` transactions with
+  this merchant (this one included) within ``velocity_window_seconds``.
 - ``repeated_failures``: the user had at least ``failure_max`` REJECTED or
-  FLAGGED transactions within ``failure_window_seconds``.
+  FLAGGED transactions with this merchant within ``failure_window_seconds``.
+- ``card_velocity``: the card (its token) was used in more than
+  ``card_velocity_max`` validated transactions (this one included, any user
+  id, any merchant) within ``card_velocity_window_seconds``.
+
+User history is scoped to ``(merchant_id, user_id)``: a user id is chosen by
+the merchant, so one merchant's rejections must not flag another merchant's
+payments for the same id. The card is the one thing a caller cannot rename,
+so card velocity counts across user ids and merchants.
+
+The rules' observations stay in the stored item for investigation; answers
+to the client carry only the decision and the names of the rules that
+triggered (limits and counts would help evade them).
 """
 
 from __future__ import annotations
@@ -29,15 +42,17 @@ _FAILED = frozenset({Status.REJECTED.value, Status.FLAGGED.value})
 class FraudLimits:
     """The configured limits of the rules."""
 
-    amount_threshold: Decimal
+    amount_thresholds: Mapping[str, Decimal]
     velocity_window_seconds: int
     velocity_max: int
     failure_window_seconds: int
     failure_max: int
+    card_velocity_window_seconds: int = 3600
+    card_velocity_max: int = 5
 
     @property
     def history_window_seconds(self) -> int:
-        """How far back the history must reach for every rule."""
+        """How far back the user's history must reach for its rules."""
         return max(self.velocity_window_seconds, self.failure_window_seconds)
 
 
@@ -90,18 +105,19 @@ def evaluate(
     transaction: Mapping[str, Any],
     history: Sequence[Mapping[str, Any]],
     limits: FraudLimits,
+    card_history: Sequence[Mapping[str, Any]] = (),
 ) -> Decision:
-    """Applies every rule to ``transaction`` given the user's ``history``."""
+    """Applies every rule to ``transaction`` given the user's ``history`` (with this merchant) and the
+    card's ``card_history``. A currency without a threshold raises KeyError (checked by the caller)."""
     amount = Decimal(transaction["amount"])
     currency = transaction.get("currency", "")
+    threshold = limits.amount_thresholds[currency]
     amount_rule = RuleResult(
         rule="amount_threshold",
-        triggered=amount > limits.amount_threshold,
+        triggered=amount > threshold,
         observed=f"{amount} {currency}".strip(),
-        limit=str(limits.amount_threshold),
-        explanation=f"amount above {limits.amount_threshold}"
-        if amount > limits.amount_threshold
-        else f"amount at most {limits.amount_threshold}",
+        limit=f"{threshold} {currency}",
+        explanation=f"amount above {threshold}" if amount > threshold else f"amount at most {threshold}",
     )
 
     recent = len(_since(transaction, history, limits.velocity_window_seconds)) + 1
@@ -110,7 +126,7 @@ def evaluate(
         triggered=recent > limits.velocity_max,
         observed=str(recent),
         limit=str(limits.velocity_max),
-        explanation=f"{recent} transactions by this user within "
+        explanation=f"{recent} transactions by this user with this merchant within "
         f"{limits.velocity_window_seconds}s (limit {limits.velocity_max})",
     )
 
@@ -122,10 +138,20 @@ def evaluate(
         triggered=failures >= limits.failure_max,
         observed=str(failures),
         limit=str(limits.failure_max),
-        explanation=f"{failures} rejected or flagged transactions by this user within "
+        explanation=f"{failures} rejected or flagged transactions by this user with this merchant within "
         f"{limits.failure_window_seconds}s (flagged from {limits.failure_max})",
     )
 
-    results = (amount_rule, velocity_rule, failure_rule)
+    card_uses = len(_since(transaction, card_history, limits.card_velocity_window_seconds)) + 1
+    card_rule = RuleResult(
+        rule="card_velocity",
+        triggered=card_uses > limits.card_velocity_max,
+        observed=str(card_uses),
+        limit=str(limits.card_velocity_max),
+        explanation=f"{card_uses} transactions with this card within "
+        f"{limits.card_velocity_window_seconds}s (limit {limits.card_velocity_max})",
+    )
+
+    results = (amount_rule, velocity_rule, failure_rule, card_rule)
     flagged = any(result.triggered for result in results)
     return Decision(Status.FLAGGED if flagged else Status.APPROVED, results)

@@ -21,7 +21,16 @@ identical retry is recognised; clients that mean to submit two identical
 payments must send distinct keys). The marker and the transaction are written
 in one transaction, each only if absent (see ``paycommon.store``); a retry
 finds the marker and gets the original answer (status code and body) with
-``Idempotent-Replayed: true``, and nothing is written twice.
+``Idempotent-Replayed: true``, and nothing is written twice. A request that
+DynamoDB cancels because a concurrent one is writing the same marker
+(``TransactionConflict``) gets the same answer as a retry: the original one,
+or 409 "retry" while it is still being written.
+
+The fingerprint uses the parsed amount (``12.5`` and ``12.50`` are one
+request). Rejections leave no marker: a corrected request (a mistyped CVV,
+which is not part of the fingerprint) is validated afresh under the same key
+instead of being answered with the old 422; a key that already produced a
+payment still answers as before.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from paycommon import money
 from paycommon.access import MerchantAccess
 from paycommon.alb import HttpError, Request, Response, match_route
 from paycommon.aws import client
-from paycommon.config import ConfigError, env_csv, env_decimal, env_int, env_str
+from paycommon.config import ConfigError, decimal_value, env_csv, env_int, env_json, env_str
 from paycommon.logs import get_logger
 from paycommon.runtime import alb_handler
 from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore
@@ -49,6 +58,7 @@ from validation_rules import Assessment, MalformedRequest, PaymentRequest, asses
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+LIMITS_VARIABLE = "AMOUNT_LIMITS"
 logger = get_logger("payment_validation")
 
 
@@ -58,8 +68,7 @@ class Settings:
 
     table: str
     allowed_currencies: frozenset[str]
-    minimum: Decimal
-    maximum: Decimal
+    amount_limits: dict[str, tuple[Decimal, Decimal]]
     token_key_id: str
     idempotency_ttl_seconds: int
 
@@ -69,14 +78,34 @@ class Settings:
         unknown = sorted(code for code in currencies if not money.is_currency(code))
         if unknown:
             raise ConfigError(f"ALLOWED_CURRENCIES has unknown codes: {', '.join(unknown)}")
+        limits = _amount_limits()
+        missing = sorted(currencies - set(limits))
+        if missing:
+            raise ConfigError(f"{LIMITS_VARIABLE} has no limits for {', '.join(missing)}")
         return cls(
             table=env_str("TRANSACTIONS_TABLE"),
             allowed_currencies=currencies,
-            minimum=env_decimal("MIN_AMOUNT", "0", minimum=Decimal(0)),
-            maximum=env_decimal("MAX_AMOUNT", "10000", minimum=Decimal(0)),
+            amount_limits=limits,
             token_key_id=env_str("CARD_TOKEN_KMS_KEY_ID"),
             idempotency_ttl_seconds=3600 * env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 365),
         )
+
+
+def _amount_limits() -> dict[str, tuple[Decimal, Decimal]]:
+    """``AMOUNT_LIMITS``: currency -> {"min", "max"}, inclusive, in that currency's major units."""
+    raw = env_json(LIMITS_VARIABLE)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{LIMITS_VARIABLE} must be a JSON object of currency -> {{min, max}}")
+    limits: dict[str, tuple[Decimal, Decimal]] = {}
+    for code, bounds in raw.items():
+        if not isinstance(bounds, dict) or set(bounds) != {"min", "max"}:
+            raise ConfigError(f"{LIMITS_VARIABLE}[{code}] must be {{\"min\": ..., \"max\": ...}}")
+        low = decimal_value(bounds["min"], f"{LIMITS_VARIABLE}[{code}].min")
+        high = decimal_value(bounds["max"], f"{LIMITS_VARIABLE}[{code}].max")
+        if low > high:
+            raise ConfigError(f"{LIMITS_VARIABLE}[{code}]: min is above max")
+        limits[str(code).upper()] = (low, high)
+    return limits
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -101,14 +130,18 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def fingerprint(payment: PaymentRequest, card_token: str) -> str:
-    """A digest identifying the request's content, without the card number or CVV."""
+def fingerprint(payment: PaymentRequest, card_token: str, amount: Decimal | None = None) -> str:
+    """A digest identifying the request's content, without the card number or CVV.
+
+    ``amount`` is the parsed amount: ``"12.5"``, ``"12.50"`` and ``12.5`` are one
+    request. An amount that did not parse is taken as sent.
+    """
     canonical = json.dumps(
         {
-            "v": 1,
+            "v": 2,
             "merchant_id": payment.merchant_id,
             "user_id": payment.user_id,
-            "amount": str(payment.amount),
+            "amount": format(amount.normalize(), "f") if amount is not None else str(payment.amount),
             "currency": payment.currency,
             "card_token": card_token,
             "expiry": f"{payment.expiry_month}/{payment.expiry_year}",
@@ -240,27 +273,31 @@ def handler(request: Request) -> Response:
     assessment = assess(
         payment,
         allowed_currencies=settings.allowed_currencies,
-        minimum=settings.minimum,
-        maximum=settings.maximum,
+        amount_limits=settings.amount_limits,
         today=date(now.year, now.month, now.day),
     )
     tokenizer = CardTokenizer(client("kms"), settings.token_key_id)
     card_token = tokenizer.token(assessment.card_digits) if assessment.card_digits else ""
-    request_fingerprint = fingerprint(payment, card_token)
+    request_fingerprint = fingerprint(payment, card_token, assessment.amount)
     marker_key = marker_id(payment.merchant_id, key or f"derived:{request_fingerprint}")
 
     item = _transaction_item(payment, assessment, card_token, now)
-    marker = {
-        "transaction_id": marker_key,
-        "timestamp": 0,
-        "target_transaction_id": item["transaction_id"],
-        "target_timestamp": item["timestamp"],
-        "outcome": item["status"],
-        "request_fingerprint": request_fingerprint,
-        "created_at": item["created_at"],
-        "expires_at": int(now.timestamp()) + settings.idempotency_ttl_seconds,
-    }
     store = TransactionStore(client("dynamodb"), settings.table)
+    marker: dict[str, Any] | None = None
+    if assessment.valid:
+        marker = {
+            "transaction_id": marker_key,
+            "timestamp": 0,
+            "target_transaction_id": item["transaction_id"],
+            "target_timestamp": item["timestamp"],
+            "outcome": item["status"],
+            "request_fingerprint": request_fingerprint,
+            "created_at": item["created_at"],
+            "expires_at": int(now.timestamp()) + settings.idempotency_ttl_seconds,
+        }
+    elif store.get(marker_key, 0) is not None:
+        # The key (or this very request) already produced a payment: answer as before.
+        return _replay(store, marker_key, request_fingerprint)
     try:
         store.create(item, marker)
     except IdempotencyConflict:

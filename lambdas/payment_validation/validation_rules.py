@@ -4,7 +4,7 @@
    fields, each of the right JSON type, and well-formed identifiers. Any
    problem here makes the request malformed (HTTP 400) and nothing is stored.
 2. ``assess`` checks the meaning: amount (plain decimal, positive, exact in
-   the currency's minor unit, within bounds), currency (ISO 4217 and in the
+   the currency's minor unit, within that currency's bounds), currency (ISO 4217 and in the
    configured list), card number (digits, the brand's length, Luhn), expiry
    (a real month, not past), CVV (three digits, four for American Express).
    Problems here reject the payment (HTTP 422) and the rejection is stored.
@@ -219,8 +219,7 @@ def assess(
     request: PaymentRequest,
     *,
     allowed_currencies: frozenset[str],
-    minimum: Decimal,
-    maximum: Decimal,
+    amount_limits: Mapping[str, tuple[Decimal, Decimal]],
     today: date,
 ) -> Assessment:
     """Every reason to reject the payment, plus what may be kept about it."""
@@ -237,6 +236,8 @@ def assess(
     try:
         amount = money.parse_amount(request.amount)
         if currency is not None:
+            # A currency that is not accepted has no limits; it is rejected for that reason.
+            minimum, maximum = amount_limits.get(currency, (Decimal(0), Decimal("Infinity")))
             money.check_amount(amount, currency, minimum, maximum)
     except money.AmountError as exc:
         problems.append(Problem("amount", exc.code, exc.message))

@@ -12,8 +12,9 @@ published) and sets the handlers' environment.
 
 The rotation tests need a real PostgreSQL server: the session fixture
 ``postgres`` runs one (tests/postgres_server.py, shared with the end-to-end
-data plane) and skips with a reason when the server binaries are missing (CI
-installs the ``postgresql`` package).
+data plane: TLS only, SCRAM, a certificate from a test CA and an impostor's)
+and skips with a reason when the server binaries or ``openssl`` are missing
+(CI installs the ``postgresql`` package).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ for _directory in (
         sys.path.insert(0, _path)
 
 from lambda_testkit import (  # noqa: E402
+    AMOUNT_LIMITS,
     BUCKET,
+    FRAUD_AMOUNT_THRESHOLDS,
     MERCHANT_ACCESS,
     REGION,
     TABLE,
@@ -124,6 +127,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, aws_clients: dict[str, Any]) -> Iterato
         monkeypatch.setenv("AUDIT_BUCKET", BUCKET)
         monkeypatch.setenv("AUDIT_KMS_KEY_ID", resources.audit_key_id)
         monkeypatch.setenv("MERCHANT_ACCESS", json.dumps(MERCHANT_ACCESS))
+        monkeypatch.setenv("AMOUNT_LIMITS", json.dumps(AMOUNT_LIMITS))
+        monkeypatch.setenv("FRAUD_AMOUNT_THRESHOLDS", json.dumps(FRAUD_AMOUNT_THRESHOLDS))
         yield resources
 
 
@@ -133,7 +138,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, aws_clients: dict[str, Any]) -> Iterato
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session (tests/postgres_server.py); skipped with the
-    reason when the server binaries are missing."""
+    reason when the server binaries or openssl are missing."""
     try:
         with postgres_server() as server:
             yield server

@@ -30,6 +30,14 @@ MERCHANT_ACCESS = {
     f"arn:aws:iam::{ACCOUNT}:role/payments-merchant": ["m-1001", "m-1", "m-2"],
     f"arn:aws:iam::{ACCOUNT}:role/payments-other-merchant": ["m-2002"],
 }
+# Per-currency figures, in each currency's major units (AMOUNT_LIMITS, FRAUD_AMOUNT_THRESHOLDS).
+AMOUNT_LIMITS = {
+    "EUR": {"min": "0", "max": "10000"},
+    "USD": {"min": "0", "max": "10000"},
+    "JPY": {"min": "0", "max": "1500000"},
+    "BHD": {"min": "0", "max": "4000"},
+}
+FRAUD_AMOUNT_THRESHOLDS = {"EUR": "5000", "USD": "5000", "JPY": "750000", "BHD": "2000"}
 _DEFAULT = object()
 
 
@@ -182,6 +190,7 @@ def create_table(dynamodb: Any, name: str) -> None:
             {"AttributeName": "timestamp", "AttributeType": "N"},
             {"AttributeName": "user_id", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "card_token", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "transaction_id", "KeyType": "HASH"},
@@ -203,6 +212,14 @@ def create_table(dynamodb: Any, name: str) -> None:
                     {"AttributeName": "timestamp", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "card-token-index",
+                "KeySchema": [
+                    {"AttributeName": "card_token", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],
     )

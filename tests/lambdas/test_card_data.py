@@ -133,6 +133,11 @@ def test_sensitive_pairs_lose_their_whole_value(text: str, secret: str) -> None:
     assert secret not in scrubbed and logs.REDACTED in scrubbed
 
 
+def test_all_zero_runs_are_no_card_numbers() -> None:
+    trace = "Root=1-00000000-000000000000000000000000"
+    assert logs.scrub_text(trace) == trace
+
+
 def test_harmless_pairs_stay() -> None:
     assert logs.scrub_text("company=acme expanded=1") == "company=acme expanded=1"
 

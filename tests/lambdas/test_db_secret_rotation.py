@@ -12,6 +12,11 @@ import base64
 import io
 import json
 import secrets
+import socket
+import ssl
+import struct
+import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -29,8 +34,12 @@ from scramp import ScramMechanism
 
 
 @pytest.fixture
-def role(postgres: PostgresServer) -> Iterator[tuple[str, str]]:
-    """A fresh login role with a random password: (name, password)."""
+def role(postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """A fresh login role with a random password: (name, password).
+
+    The handler verifies the server against the test CA (verify-full, the default mode).
+    """
+    monkeypatch.setenv("DB_TLS_CA_FILE", str(postgres.ca_file))
     name = f"app_{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(18)
     admin = postgres.admin()
@@ -47,7 +56,7 @@ def secrets_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Moto's Secrets Manager (and a no-op Lambda for RotateSecret to name)."""
     with mock_aws(config={"lambda": {"use_docker": False}}):
         rotation._secrets_client.cache_clear()
-        monkeypatch.setenv("DB_TLS_MODE", "disable")
+        monkeypatch.delenv("DB_TLS_MODE", raising=False)
         yield boto3.client("secretsmanager", region_name=REGION)
     rotation._secrets_client.cache_clear()
 
@@ -110,7 +119,7 @@ def _stage_value(client: Any, arn: str, stage: str) -> dict[str, Any]:
 
 def _can_login(postgres: PostgresServer, username: str, password: str) -> bool:
     secret = _credentials(postgres, username, password)
-    connection = rotation_db.connect(secret, tls_mode="disable")
+    connection = rotation_db.connect(secret, ca_file=str(postgres.ca_file))
     if connection is None:
         return False
     connection.close()
@@ -372,7 +381,6 @@ class _FailingClient:
 def test_unexpected_secrets_manager_errors_propagate(
     postgres: PostgresServer, role: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DB_TLS_MODE", "disable")
     username, password = role
     client = _FailingClient("AccessDeniedException", _credentials(postgres, username, password))
     with pytest.raises(ClientError, match="AccessDenied"):
@@ -428,22 +436,216 @@ def test_password_generation_needs_characters() -> None:
         rotation_db.generate_password(32, everything)
 
 
-def test_unknown_tls_mode_is_a_configuration_error() -> None:
-    with pytest.raises(rotation_db.RotationError, match="DB_TLS_MODE"):
-        rotation_db.connect({"username": "u", "password": "p", "host": "h"}, tls_mode="sometimes")
+def test_unknown_or_clear_text_tls_modes_are_configuration_errors() -> None:
+    for mode in ("sometimes", "disable", "prefer"):
+        with pytest.raises(rotation_db.RotationError, match="DB_TLS_MODE must be one of verify-full, require"):
+            rotation_db.connect({"username": "u", "password": "p", "host": "h"}, tls_mode=mode)
 
 
-def test_tls_modes_against_the_server(postgres: PostgresServer, role: tuple[str, str]) -> None:
-    if not postgres.tls:
-        pytest.skip("openssl is not available to make the test server's certificate")
-    username, password = role
-    secret = _credentials(postgres, username, password)
-    for mode, ca_file in (("require", None), ("verify-full", str(postgres.ca_file))):
-        connection = rotation_db.connect(secret, tls_mode=mode, ca_file=ca_file)
-        assert connection is not None, mode
+def _ssl_in_use(connection: Any) -> bool:
+    return bool(connection.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == [[True]])
+
+
+def test_verify_full_is_the_default_and_succeeds_against_the_test_ca(
+    postgres: PostgresServer, role: tuple[str, str]
+) -> None:
+    secret = _credentials(postgres, *role)
+    assert rotation._db_options()["tls_mode"] == "verify-full"
+    connection = rotation_db.connect(secret, ca_file=str(postgres.ca_file))
+    assert connection is not None
+    try:
+        assert _ssl_in_use(connection)
+    finally:
+        connection.close()
+
+
+def test_require_mode_encrypts_without_verifying(postgres: PostgresServer, role: tuple[str, str]) -> None:
+    connection = rotation_db.connect(_credentials(postgres, *role), tls_mode="require")
+    assert connection is not None
+    try:
+        assert _ssl_in_use(connection)
+    finally:
+        connection.close()
+
+
+def _log_since(postgres: PostgresServer, offset: int, *, waiting_for: str | None = None) -> str:
+    """The server log written after ``offset``; with ``waiting_for``, once that text is in it (the
+    backend that refused a connection logs why a moment later)."""
+    for _ in range(100):
+        log = postgres.log_file.read_bytes()[offset:].decode("utf-8", "replace")
+        if waiting_for is None or waiting_for in log:
+            return log
+        time.sleep(0.05)
+    raise AssertionError(f"the server log never said {waiting_for!r}:\n{log}")
+
+
+def test_a_server_the_ca_did_not_sign_is_a_tls_failure_before_any_password_is_sent(
+    postgres: PostgresServer, role: tuple[str, str]
+) -> None:
+    username, _ = role
+    offset = postgres.log_file.stat().st_size
+    # The real server, seen by a client that trusts another CA: exactly an impostor's position.
+    with pytest.raises(rotation_db.DatabaseTlsError, match=r"TLS with the database at 127\.0\.0\.1 failed"):
+        rotation_db.connect(_credentials(postgres, *role), ca_file=str(postgres.impostor_ca_file))
+    log = _log_since(postgres, offset, waiting_for="could not accept SSL connection")
+    assert username not in log  # the startup message (and so any password) never came
+
+
+def test_a_name_the_certificate_does_not_carry_is_a_tls_failure(
+    postgres: PostgresServer, role: tuple[str, str]
+) -> None:
+    secret = {**_credentials(postgres, *role), "host": "localhost"}  # the certificate names 127.0.0.1 only
+    with pytest.raises(rotation_db.DatabaseTlsError, match="localhost"):
+        rotation_db.connect(secret, ca_file=str(postgres.ca_file))
+
+
+def test_the_system_store_does_not_stand_in_for_the_bundle(
+    postgres: PostgresServer, role: tuple[str, str], tmp_path: Any
+) -> None:
+    with pytest.raises(rotation_db.DatabaseTlsError, match="does not exist"):
+        rotation_db.connect(_credentials(postgres, *role), ca_file=str(tmp_path / "missing.pem"))
+    empty = tmp_path / "empty.pem"
+    empty.write_text("not a certificate\n")
+    with pytest.raises(rotation_db.DatabaseTlsError, match="no usable certificates"):
+        rotation_db.connect(_credentials(postgres, *role), ca_file=str(empty))
+
+
+@pytest.fixture
+def impostor(postgres: PostgresServer) -> Iterator[None]:
+    """The real server presenting the impostor certificate (another CA's, same address) for one test."""
+
+    def serve(cert: Any, key: Any, trusted: Any) -> None:
+        admin = postgres.admin()
         try:
-            assert connection.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == [[True]]
+            admin.run(f"ALTER SYSTEM SET ssl_cert_file = {pg8000.native.literal(str(cert))}")
+            admin.run(f"ALTER SYSTEM SET ssl_key_file = {pg8000.native.literal(str(key))}")
+            admin.run("SELECT pg_reload_conf()")
         finally:
-            connection.close()
-    # The self-signed certificate is not in the system store: verification must fail.
-    assert rotation_db.connect(secret, tls_mode="verify-full") is None
+            admin.close()
+        context = rotation_db.ssl_context("verify-full", str(trusted))
+        for _ in range(100):  # the postmaster reloads its TLS settings asynchronously
+            try:
+                pg8000.native.Connection("nobody", host=postgres.host, port=postgres.port, ssl_context=context,
+                                         password="x", timeout=5)
+            except ssl.SSLError:
+                time.sleep(0.05)
+                continue
+            except pg8000.native.DatabaseError:
+                return  # TLS done, login refused: the expected certificate is being served
+        raise AssertionError(f"the server did not start serving {cert}")
+
+    serve(postgres.impostor_cert, postgres.impostor_key, postgres.impostor_ca_file)
+    try:
+        yield
+    finally:
+        admin = postgres.admin()
+        try:
+            admin.run("ALTER SYSTEM RESET ssl_cert_file")
+            admin.run("ALTER SYSTEM RESET ssl_key_file")
+        finally:
+            admin.close()
+        serve(postgres.directory / "server.crt", postgres.directory / "server.key", postgres.ca_file)
+
+
+def test_rotation_against_an_impostor_certificate_fails_as_tls_before_any_password_is_sent(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any, impostor: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    offset = postgres.log_file.stat().st_size
+
+    with pytest.raises(rotation_db.DatabaseTlsError, match="certificate verify failed"):
+        _step(arn, token, "setSecret")
+
+    log = _log_since(postgres, offset, waiting_for="could not accept SSL connection")
+    time.sleep(0.5)
+    log = _log_since(postgres, offset)
+    assert log.count("could not accept SSL connection") == 1  # refused at the first, pending, attempt
+    assert "connection authorized" not in log and username not in log
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any(line["level"] == "ERROR" and line["message"].startswith("TLS failure: ") for line in lines)
+
+
+@pytest.fixture
+def weak_login(postgres: PostgresServer) -> Iterator[dict[str, str]]:
+    """Roles pg_hba.conf authenticates with clear-text and MD5 passwords: name -> password."""
+    roles = {"cleartext_login": secrets.token_urlsafe(12), "md5_login": secrets.token_urlsafe(12)}
+    admin = postgres.admin()
+    try:
+        admin.run("SET password_encryption = 'md5'")  # an MD5 verifier, or the server would use SCRAM anyway
+        for name, password in roles.items():
+            admin.run(f"CREATE ROLE {name} LOGIN PASSWORD {pg8000.native.literal(password)}")
+        yield roles
+        for name in roles:
+            admin.run(f"DROP ROLE IF EXISTS {name}")
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize(("name", "method"), [("cleartext_login", "clear-text"), ("md5_login", "MD5")])
+def test_clear_text_and_md5_password_requests_are_refused_without_sending_anything(
+    postgres: PostgresServer, weak_login: dict[str, str], name: str, method: str
+) -> None:
+    secret = _credentials(postgres, name, weak_login[name])
+    # The stock client logs in: the password really would have been accepted.
+    context = rotation_db.ssl_context("verify-full", str(postgres.ca_file))
+    pg8000.native.Connection(name, host=postgres.host, port=postgres.port, password=weak_login[name],
+                             database="postgres", ssl_context=context).close()
+    offset = postgres.log_file.stat().st_size
+    with pytest.raises(rotation_db.InsecureAuthentication, match=f"asked for an? {method} password; refused"):
+        rotation_db.connect(secret, ca_file=str(postgres.ca_file))
+    assert "connection authorized" not in _log_since(postgres, offset)
+
+
+def test_a_sasl_request_without_scram_is_refused() -> None:
+    connection = object.__new__(rotation_db._Connection)
+    with pytest.raises(rotation_db.InsecureAuthentication, match="no SCRAM-SHA-256"):
+        connection.handle_AUTHENTICATION_REQUEST(struct.pack("!i", 10) + b"OTHER-MECH\x00\x00", None)
+
+
+def test_a_server_refusing_tls_is_a_tls_failure(unused_tcp_port_server: Any) -> None:
+    host, port = unused_tcp_port_server
+    with pytest.raises(rotation_db.DatabaseTlsError, match="refuses TLS"):
+        rotation_db.connect({"username": "u", "password": "p", "host": host, "port": port}, tls_mode="require")
+
+
+@pytest.fixture
+def unused_tcp_port_server() -> Iterator[tuple[str, int]]:
+    """A listener answering PostgreSQL's SSLRequest with 'N' (no TLS), as a server with ssl = off does."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    received: list[bytes] = []
+
+    def answer() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            received.append(connection.recv(8))
+            connection.sendall(b"N")
+            received.append(connection.recv(1024))
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", int(listener.getsockname()[1])
+    finally:
+        thread.join(timeout=5)
+        listener.close()
+    assert received[0] == struct.pack("!ii", 8, 80877103)  # the SSLRequest
+    assert received[1] == b""  # and nothing after it: the client hung up
+
+
+class _NoRotationFlagClient:
+    """Secrets Manager describing a pending version but saying nothing about rotation."""
+
+    def describe_secret(self, **request: Any) -> dict[str, Any]:
+        return {"ARN": request["SecretId"], "VersionIdsToStages": {"t": ["AWSPENDING"]}}
+
+
+def test_rotation_is_refused_when_the_secret_does_not_say_it_is_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rotation, "secrets_client", _NoRotationFlagClient)
+    with pytest.raises(rotation_db.RotationError, match="rotation is not enabled"):
+        _step("arn", "t", "createSecret")

@@ -45,16 +45,16 @@ def test_ordinary_payment_is_approved(aws: Any) -> None:
 
     assert answer.status == 200
     assert answer.body["status"] == "APPROVED"
-    fraud = answer.body["fraud"]
-    assert fraud["decision"] == "APPROVED"
-    assert fraud["reasons"] == []
-    assert [rule["rule"] for rule in fraud["rules"]] == [
+    # The decision and reason codes only: limits, windows and counts would help evade the rules.
+    assert answer.body["fraud"] == {"decision": "APPROVED", "reasons": []}
+    item = stored(aws, transaction_id)
+    assert [rule["rule"] for rule in item["fraud"]["rules"]] == [
         "amount_threshold",
         "velocity",
         "repeated_failures",
+        "card_velocity",
     ]
-    assert not any(rule["triggered"] for rule in fraud["rules"])
-    item = stored(aws, transaction_id)
+    assert not any(rule["triggered"] for rule in item["fraud"]["rules"])
     assert item["status"] == "APPROVED"
     assert "alert_status" not in item
     assert aws.published() == []
@@ -81,10 +81,24 @@ def test_large_amount_is_flagged_and_announced(aws: Any) -> None:
     assert VISA not in text and "1111" not in text and "tok_" not in text
 
 
-def test_threshold_comes_from_the_environment(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FRAUD_AMOUNT_THRESHOLD", "100")
+def test_thresholds_come_from_the_environment_per_currency(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUD_AMOUNT_THRESHOLDS", json.dumps({"EUR": "100", "JPY": "1000000", "BHD": 1000}))
     assert check(validate(amount="100.00")).body["status"] == "APPROVED"
-    assert check(validate(amount="100.01")).body["status"] == "FLAGGED"
+    assert check(validate(amount="100.01", user_id="u-2")).body["status"] == "FLAGGED"
+    # 9999 JPY (about 60 EUR) is not a large payment; 3000 BHD (about 7000 EUR) is.
+    assert check(validate(amount="9999", currency="JPY", user_id="u-3")).body["status"] == "APPROVED"
+    flagged = check(validate(amount="3000.000", currency="BHD", user_id="u-4"))
+    assert flagged.body["fraud"]["reasons"] == ["amount_threshold"]
+
+
+@pytest.mark.parametrize("value", ['{"USD": "100"}', "[]", '{"EUR": "many"}', '{"EUR": -1}', "{}", "nope"])
+def test_a_currency_without_a_threshold_or_a_bad_table_is_a_configuration_error(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    transaction_id = validate()
+    monkeypatch.setenv("FRAUD_AMOUNT_THRESHOLDS", value)
+    assert check(transaction_id).status == 500
+    assert stored(aws, transaction_id)["status"] == "VALIDATED"
 
 
 def test_velocity_over_the_user_index(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,8 +111,9 @@ def test_velocity_over_the_user_index(aws: Any, monkeypatch: pytest.MonkeyPatch)
     answer = check(third)  # 3 > 2
     assert answer.body["status"] == "FLAGGED"
     assert answer.body["fraud"]["reasons"] == ["velocity"]
-    velocity = answer.body["fraud"]["rules"][1]
+    velocity = stored(aws, third)["fraud"]["rules"][1]
     assert (velocity["observed"], velocity["limit"]) == ("3", "2")
+    assert "rules" not in answer.body["fraud"] and "2" not in json.dumps(answer.body["fraud"])
     assert check(other_user).body["status"] == "APPROVED"
 
 
@@ -114,6 +129,7 @@ def test_transactions_outside_the_window_do_not_count(aws: Any, monkeypatch: pyt
                 "timestamp": old,
                 "status": "PROCESSED",
                 "user_id": "u-42",
+                "merchant_id": "m-1001",
             }
         ),
     )
@@ -126,6 +142,45 @@ def test_repeated_failures_flag_the_next_payment(aws: Any) -> None:
     answer = check(validate(amount="5.00"))
     assert answer.body["status"] == "FLAGGED"
     assert answer.body["fraud"]["reasons"] == ["repeated_failures"]
+
+
+def test_another_merchants_failures_for_the_same_user_id_do_not_count(aws: Any) -> None:
+    for amount in ("1.001", "2.002", "3.003"):
+        validate(amount=amount, merchant_id="m-1")  # rejected, at another merchant
+    assert check(validate(amount="5.00")).body["status"] == "APPROVED"
+    assert check(validate(amount="5.00", merchant_id="m-1", card={"number": "5555555555554444"})).body[
+        "fraud"
+    ]["reasons"] == ["repeated_failures"]
+
+
+def test_another_merchants_transactions_do_not_count_towards_velocity(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUD_VELOCITY_MAX_TRANSACTIONS", "1")
+    monkeypatch.setenv("FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS", "10")
+    validate(merchant_id="m-2")
+    assert check(validate(merchant_id="m-1001")).body["status"] == "APPROVED"
+
+
+def test_the_same_card_under_fresh_user_ids_is_counted(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS", "5")
+    answers = [check(validate(user_id=f"u-fresh-{n}", amount=f"{n}.00")).body for n in range(1, 9)]
+    assert [body["status"] for body in answers] == ["APPROVED"] * 5 + ["FLAGGED"] * 3
+    assert answers[5]["fraud"]["reasons"] == ["card_velocity"]
+    other_card = check(validate(user_id="u-fresh-9", card={"number": "5555555555554444"}))
+    assert other_card.body["status"] == "APPROVED"
+
+
+def test_card_velocity_has_its_own_window(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS", "1")
+    monkeypatch.setenv("FRAUD_CARD_VELOCITY_WINDOW_SECONDS", "60")
+    first = validate(user_id="u-a")
+    item = stored(aws, first)
+    aws.dynamodb.delete_item(TableName=aws.table, Key=serialize(
+        {"transaction_id": first, "timestamp": item["timestamp"]}))
+    aws.dynamodb.put_item(TableName=aws.table, Item=serialize({**item, "timestamp": item["timestamp"] - 120_000}))
+    assert check(validate(user_id="u-b")).body["status"] == "APPROVED"
+    assert check(validate(user_id="u-c")).body["fraud"]["reasons"] == ["card_velocity"]
 
 
 def test_unknown_and_malformed_ids_are_404(aws: Any) -> None:
@@ -206,11 +261,13 @@ def test_missing_configuration_is_500(aws: Any, monkeypatch: pytest.MonkeyPatch)
 # --- the rules alone --------------------------------------------------------------------
 
 LIMITS = FraudLimits(
-    amount_threshold=Decimal(100),
+    amount_thresholds={"EUR": Decimal(100)},
     velocity_window_seconds=60,
     velocity_max=2,
     failure_window_seconds=600,
     failure_max=2,
+    card_velocity_window_seconds=30,
+    card_velocity_max=1,
 )
 
 
@@ -247,3 +304,13 @@ def test_rule_boundaries() -> None:
     one_failure = [_txn(now - 500_000, "REJECTED"), _txn(now - 400_000, "PROCESSED")]
     assert evaluate(current, one_failure, LIMITS).reasons == []
     assert LIMITS.history_window_seconds == 600
+
+
+def test_card_velocity_rule_boundaries() -> None:
+    now = 1_000_000_000
+    current = _txn(now)
+    assert evaluate(current, [], LIMITS, [_txn(now - 30_001)]).reasons == []
+    assert evaluate(current, [], LIMITS, [_txn(now - 30_000)]).reasons == ["card_velocity"]
+    assert evaluate(current, [], LIMITS, [current]).reasons == []
+    rule = evaluate(current, [], LIMITS, [_txn(now - 1)]).results[3]
+    assert (rule.rule, rule.observed, rule.limit) == ("card_velocity", "2", "1")

@@ -467,8 +467,10 @@ def test_store_errors_other_than_conditions_propagate(aws: Any) -> None:
 
 def test_user_history_reads_every_page(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     for index in range(7):
-        item = _transaction(f"0f8fad5b-d9cb-469f-a165-7086772895{index:02d}", 1000 + index)
+        item = _transaction(f"0f8fad5b-d9cb-469f-a165-7086772895{index:02d}", 1000 + index, merchant_id="m-1")
         aws.dynamodb.put_item(TableName=aws.table, Item=store.serialize(item))
+    other_merchant = _transaction("0f8fad5b-d9cb-469f-a165-708677289599", 1003, merchant_id="m-2")
+    aws.dynamodb.put_item(TableName=aws.table, Item=store.serialize(other_merchant))
     transactions = store.TransactionStore(aws.dynamodb, aws.table)
     real_query = aws.dynamodb.query
     calls: list[dict[str, Any]] = []
@@ -479,12 +481,12 @@ def test_user_history_reads_every_page(aws: Any, monkeypatch: pytest.MonkeyPatch
             return real_query(**request, Limit=2)
 
     transactions._client = Paging()
-    history = transactions.user_history("u-1", 1001, 1006)
+    history = transactions.user_history("m-1", "u-1", 1001, 1006)
     assert [item["timestamp"] for item in history] == [1001, 1002, 1003, 1004, 1005, 1006]
     assert set(history[0]) == {"transaction_id", "timestamp", "status"}
     assert len(calls) >= 3
     monkeypatch.setattr(store, "_MAX_HISTORY_PAGES", 1)
-    assert len(transactions.user_history("u-1", 0, 10**13)) == 2
+    assert len(transactions.user_history("m-1", "u-1", 0, 10**13)) <= 2
 
 
 def test_clients_are_cached_until_reset(aws: Any) -> None:

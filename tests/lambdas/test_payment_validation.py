@@ -10,6 +10,7 @@ from typing import Any
 
 import payment_validation
 import pytest
+from botocore.exceptions import ClientError
 from lambda_testkit import AMEX, CVV, FUTURE_YEAR, MASTERCARD, VISA, alb_event, invoke, payment
 from paycommon.store import TRANSACTION_ID, IdempotencyConflict, Status, TransactionStore
 
@@ -266,13 +267,57 @@ def test_without_a_key_an_identical_retry_is_recognised(aws: Any) -> None:
     assert len(aws.transactions()) == 2
 
 
-def test_rejections_replay_too(aws: Any) -> None:
-    body = payment(currency="GBP")
-    first = post(body, headers={"Idempotency-Key": "r-1"})
-    again = post(body, headers={"Idempotency-Key": "r-1"})
+def test_rejections_leave_no_marker_so_a_corrected_request_is_validated(aws: Any) -> None:
+    headers = {"Idempotency-Key": "r-1"}
+    first = post(payment(card={"cvv": "12"}), headers=headers)
+    again = post(payment(card={"cvv": "12"}), headers=headers)
     assert first.status == again.status == 422
-    assert again.body == first.body
-    assert len(aws.transactions()) == 1
+    assert again.body["errors"] == first.body["errors"] and "idempotent-replayed" not in again.headers
+    assert not [item for item in aws.items() if item["transaction_id"]["S"].startswith("idem#")]
+    corrected = post(payment(), headers=headers)  # the CVV is not part of the fingerprint
+    assert corrected.status == 201
+    replay = post(payment(card={"cvv": "12"}), headers=headers)  # the key has a payment now
+    assert replay.status == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert post(payment(currency="GBP"), headers=headers).body["error"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize("other", ['"12.50"', "12.5", "12.500"])
+def test_the_same_amount_written_differently_is_one_request(aws: Any, other: str) -> None:
+    first = post(payment(amount="12.5"), headers={"Idempotency-Key": "amount"})
+    body = json.dumps(payment(amount="AMOUNT")).replace('"AMOUNT"', other)
+    again = post(body, headers={"Idempotency-Key": "amount"})
+    assert again.status == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.body["transaction_id"] == first.body["transaction_id"]
+    post(payment(amount="7.5"))  # without a key, the derived key is the same too
+    retried = post(json.dumps(payment(amount="AMOUNT")).replace('"AMOUNT"', "7.50"))
+    assert retried.headers["idempotent-replayed"] == "true"
+
+
+def test_a_transaction_conflict_answers_the_retry_response(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB cancels a write racing another on the same marker with TransactionConflict."""
+
+    def conflicting(self: Any, **request: Any) -> Any:
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+
+    class Racing:
+        def __init__(self, real: Any) -> None:
+            self._real = real
+
+        def __getattr__(self, name: str) -> Any:
+            return conflicting.__get__(self) if name == "transact_write_items" else getattr(self._real, name)
+
+    real_client = payment_validation.client
+    monkeypatch.setattr(payment_validation, "client",
+                        lambda service: Racing(real_client(service)) if service == "dynamodb" else real_client(service))
+    answer = post(payment(), headers={"Idempotency-Key": "racing"})
+    assert answer.status == 409
+    assert answer.body == {"error": "conflict", "message": "a concurrent request is in progress; retry"}
 
 
 def test_replay_reports_the_original_outcome_after_later_changes(aws: Any) -> None:
@@ -329,7 +374,11 @@ def test_logs_never_contain_card_data(aws: Any, capsys: pytest.CaptureFixture[st
         ("TRANSACTIONS_TABLE", ""),
         ("ALLOWED_CURRENCIES", "EUR,ABC"),
         ("CARD_TOKEN_KMS_KEY_ID", ""),
-        ("MAX_AMOUNT", "lots"),
+        ("AMOUNT_LIMITS", '{"EUR": {"min": "0", "max": "lots"}}'),
+        ("AMOUNT_LIMITS", '{"EUR": {"min": "0", "max": "1"}, "USD": {"min": "2", "max": "1"}}'),
+        ("AMOUNT_LIMITS", '{"EUR": {"min": "0"}}'),
+        ("AMOUNT_LIMITS", "[]"),
+        ("AMOUNT_LIMITS", "{"),
         ("IDEMPOTENCY_TTL_HOURS", "0"),
     ],
 )
@@ -341,12 +390,24 @@ def test_configuration_errors_are_500(aws: Any, monkeypatch: pytest.MonkeyPatch,
     assert aws.items() == []
 
 
-def test_bounds_come_from_the_environment(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIN_AMOUNT", "10")
-    monkeypatch.setenv("MAX_AMOUNT", "20")
+def test_bounds_come_from_the_environment_per_currency(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    limits = {"EUR": {"min": "10", "max": "20"}, "USD": {"min": 0, "max": 10000},
+              "JPY": {"min": "1000", "max": "2000000"}, "BHD": {"min": "0", "max": "4000"}}
+    monkeypatch.setenv("AMOUNT_LIMITS", json.dumps(limits))
     assert post(payment(amount="9.99")).status == 422
     assert post(payment(amount="20.01")).status == 422
     assert post(payment(amount="15")).status == 201
+    # 9999 JPY is about 60 EUR: within JPY's own limits, whatever EUR's are.
+    assert post(payment(amount="9999", currency="JPY")).status == 201
+    assert post(payment(amount="999", currency="JPY")).status == 422
+
+
+def test_an_allowed_currency_without_limits_is_a_configuration_error(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMOUNT_LIMITS", json.dumps({"EUR": {"min": "0", "max": "1"}}))
+    answer = post(payment())
+    assert answer.status == 500 and answer.body["message"] == "the service is misconfigured"
 
 
 def test_idempotency_marker_expires(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:

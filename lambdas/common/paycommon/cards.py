@@ -86,13 +86,18 @@ def mask(digits: str) -> str:
 
 
 def _luhn_windows(digits: str) -> list[tuple[int, int]]:
-    """Every ``(start, end)`` window of 13-19 digits of ``digits`` that passes the Luhn check."""
+    """Every ``(start, end)`` window of 13-19 digits of ``digits`` that passes the Luhn check
+    (all zeros pass it but are no card number)."""
     return [
         (start, start + length)
         for length in PAN_LENGTHS
         for start in range(len(digits) - length + 1)
-        if luhn_valid(digits[start : start + length])
+        if _card_like(digits[start : start + length])
     ]
+
+
+def _card_like(digits: str) -> bool:
+    return luhn_valid(digits) and bool(digits.strip("0"))
 
 
 def pan_spans(text: str) -> list[tuple[int, int]]:
@@ -118,7 +123,7 @@ def pan_spans(text: str) -> list[tuple[int, int]]:
                 digits += groups[last][2]
                 if len(digits) > PAN_LENGTHS.stop - 1:
                     break
-                if last > first and len(digits) in PAN_LENGTHS and luhn_valid(digits):
+                if last > first and len(digits) in PAN_LENGTHS and _card_like(digits):
                     spans.append((groups[first][0], groups[last][1]))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):

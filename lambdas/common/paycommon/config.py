@@ -7,6 +7,7 @@ can change it with ``monkeypatch.setenv``.
 
 from __future__ import annotations
 
+import json
 import os
 from decimal import Decimal, InvalidOperation
 
@@ -78,3 +79,23 @@ def env_csv(name: str, default: str | None = None) -> tuple[str, ...]:
     if not items:
         raise ConfigError(f"environment variable {name} must list at least one value")
     return items
+
+
+def env_json(name: str) -> object:
+    """A required variable holding JSON (numbers parsed as Decimal)."""
+    raw = env_str(name)
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_int=Decimal)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be JSON") from None
+
+
+def decimal_value(value: object, what: str) -> Decimal:
+    """A finite, non-negative decimal from a JSON string or number; ConfigError naming ``what`` otherwise."""
+    try:
+        result = Decimal(str(value)) if isinstance(value, str | int | Decimal) and not isinstance(value, bool) else None
+    except InvalidOperation:
+        result = None
+    if result is None or not result.is_finite() or result < 0:
+        raise ConfigError(f"{what} must be a non-negative decimal number")
+    return result

@@ -1,8 +1,10 @@
 """The transactions table: item layout, lookups and conditional state changes.
 
 Table: hash key ``transaction_id`` (S), range key ``timestamp`` (N); GSIs
-``user-index`` (``user_id`` + ``timestamp``) and ``status-index``
-(``status`` + ``timestamp``).
+``user-index`` (``user_id`` + ``timestamp``, projecting at least ``status``
+and ``merchant_id``), ``status-index`` (``status`` + ``timestamp``) and
+``card-token-index`` (``card_token`` + ``timestamp``, keys only: card
+velocity only counts).
 
 One item per transaction::
 
@@ -55,6 +57,7 @@ from botocore.exceptions import ClientError
 
 USER_INDEX = "user-index"
 STATUS_INDEX = "status-index"
+CARD_TOKEN_INDEX = "card-token-index"
 MARKER_PREFIX = "idem#"
 TRANSACTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _MAX_HISTORY_PAGES = 20
@@ -146,37 +149,29 @@ class TransactionStore:
         item = response.get("Item")
         return deserialize(item) if item else None
 
-    def create(self, transaction: Mapping[str, Any], marker: Mapping[str, Any]) -> None:
-        """Writes the marker and the transaction atomically, each only if absent.
+    def create(self, transaction: Mapping[str, Any], marker: Mapping[str, Any] | None) -> None:
+        """Writes the marker (when there is one) and the transaction atomically, each only if absent.
 
-        Raises IdempotencyConflict when the marker already exists (nothing is written).
+        Raises IdempotencyConflict when the marker already exists, or when DynamoDB
+        cancels the write because a concurrent request is writing the same marker
+        (``TransactionConflict``); nothing is written in either case.
         """
         condition = "attribute_not_exists(transaction_id)"
+        items = [transaction] if marker is None else [marker, transaction]
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": serialize(marker),
-                            "ConditionExpression": condition,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": serialize(transaction),
-                            "ConditionExpression": condition,
-                        }
-                    },
+                    {"Put": {"TableName": self._table, "Item": serialize(item), "ConditionExpression": condition}}
+                    for item in items
                 ]
             )
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
+            codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons") or []]
             if (
-                _error_code(exc) == "TransactionCanceledException"
-                and reasons
-                and reasons[0].get("Code") == "ConditionalCheckFailed"
+                marker is not None
+                and _error_code(exc) == "TransactionCanceledException"
+                and codes
+                and codes[0] in ("ConditionalCheckFailed", "TransactionConflict")
             ):
                 raise IdempotencyConflict() from None
             raise
@@ -216,21 +211,40 @@ class TransactionStore:
             raise
         return deserialize(response["Attributes"])
 
-    def user_history(self, user_id: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-        """The user's transactions created in ``[start_ms, end_ms]`` (user-index).
+    def user_history(self, merchant_id: str, user_id: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        """The user's transactions with ``merchant_id`` created in ``[start_ms, end_ms]`` (user-index).
 
         Returns ``transaction_id``, ``timestamp`` and ``status`` of each. Index
         reads are eventually consistent; at most 20 pages are read.
         """
+        return self._index_history(
+            {
+                "IndexName": USER_INDEX,
+                "KeyConditionExpression": "user_id = :key AND #ts BETWEEN :start AND :end",
+                "FilterExpression": "merchant_id = :merchant",
+                "ProjectionExpression": "transaction_id, #ts, #status",
+                "ExpressionAttributeNames": {"#ts": "timestamp", "#status": "status"},
+                "ExpressionAttributeValues": serialize(
+                    {":key": user_id, ":merchant": merchant_id, ":start": start_ms, ":end": end_ms}
+                ),
+            }
+        )
+
+    def card_history(self, card_token: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        """Transactions with this card token created in ``[start_ms, end_ms]`` (card-token-index, keys only)."""
+        return self._index_history(
+            {
+                "IndexName": CARD_TOKEN_INDEX,
+                "KeyConditionExpression": "card_token = :key AND #ts BETWEEN :start AND :end",
+                "ProjectionExpression": "transaction_id, #ts",
+                "ExpressionAttributeNames": {"#ts": "timestamp"},
+                "ExpressionAttributeValues": serialize({":key": card_token, ":start": start_ms, ":end": end_ms}),
+            }
+        )
+
+    def _index_history(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": USER_INDEX,
-            "KeyConditionExpression": "user_id = :user AND #ts BETWEEN :start AND :end",
-            "ProjectionExpression": "transaction_id, #ts, #status",
-            "ExpressionAttributeNames": {"#ts": "timestamp", "#status": "status"},
-            "ExpressionAttributeValues": serialize({":user": user_id, ":start": start_ms, ":end": end_ms}),
-        }
+        request: dict[str, Any] = {"TableName": self._table, **query}
         for _ in range(_MAX_HISTORY_PAGES):
             response = self._client.query(**request)
             items.extend(deserialize(item) for item in response.get("Items", []))

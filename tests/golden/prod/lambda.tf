@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "z+jGcGLH0/8alVX1/Es6BUmjAwgtX4BTsUINE12HBRo="
+      source_code_hash               = "9N6mecVv7VXOPRtWyXfa9gRvwfcUujghhzOL205LAEE="
       timeout                        = 30
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "AYeF3ajRtJOlor/LP+1H+6tAZ8oXF7kUp0q7f35Pf2I="
+      source_code_hash               = "dRM6kEz+lHWrFDevnNel93kLXwly6iZt8JwqElfgG/c="
       timeout                        = 30
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-prod"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "2z5MlRKR52bW14cBJyuPa/A0R4hW5UJUWjcxzR19G0U="
+      source_code_hash               = "Ec2u0g8kS8aJ8kOSdu40RtMa57sMgt44fX2PuOfBxBk="
       timeout                        = 60
     }
     db_secret_rotation = {
@@ -47,7 +47,7 @@ locals {
       log_group                      = "/aws/lambda/db-secret-rotation-prod"
       memory_size                    = 256
       reserved_concurrent_executions = 1
-      source_code_hash               = "4k7gEsy26W+coBsPgaoMUqKhH/hQoryGE5/A7EZJis4="
+      source_code_hash               = "qCqNj6ZWFSKzoFarpaz7OyoBZp2wiQTb9HVK0fUd0gM="
       timeout                        = 60
     }
   }
@@ -56,22 +56,23 @@ locals {
   function_settings = {
     payment_validation = {
       ALLOWED_CURRENCIES    = "EUR,GBP,USD"
+      AMOUNT_LIMITS         = "{\"EUR\":{\"max\":\"10000\",\"min\":\"0\"},\"GBP\":{\"max\":\"10000\",\"min\":\"0\"},\"USD\":{\"max\":\"10000\",\"min\":\"0\"}}"
       ENVIRONMENT           = "prod"
       IDEMPOTENCY_TTL_HOURS = "24"
       LOG_LEVEL             = "INFO"
-      MAX_AMOUNT            = "10000"
       MERCHANT_ACCESS       = "{}"
-      MIN_AMOUNT            = "0"
     }
     fraud_detection = {
-      ENVIRONMENT                     = "prod"
-      FRAUD_AMOUNT_THRESHOLD          = "10000"
-      FRAUD_FAILURE_MAX               = "3"
-      FRAUD_FAILURE_WINDOW_SECONDS    = "86400"
-      FRAUD_VELOCITY_MAX_TRANSACTIONS = "5"
-      FRAUD_VELOCITY_WINDOW_SECONDS   = "3600"
-      LOG_LEVEL                       = "INFO"
-      MERCHANT_ACCESS                 = "{}"
+      ENVIRONMENT                          = "prod"
+      FRAUD_AMOUNT_THRESHOLDS              = "{\"EUR\":\"10000\",\"GBP\":\"10000\",\"USD\":\"10000\"}"
+      FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS = "5"
+      FRAUD_CARD_VELOCITY_WINDOW_SECONDS   = "3600"
+      FRAUD_FAILURE_MAX                    = "3"
+      FRAUD_FAILURE_WINDOW_SECONDS         = "86400"
+      FRAUD_VELOCITY_MAX_TRANSACTIONS      = "5"
+      FRAUD_VELOCITY_WINDOW_SECONDS        = "3600"
+      LOG_LEVEL                            = "INFO"
+      MERCHANT_ACCESS                      = "{}"
     }
     transaction_processing = {
       ENVIRONMENT     = "prod"

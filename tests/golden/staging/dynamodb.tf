@@ -35,6 +35,11 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
+  attribute {
+    name = "card_token"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = "user-index"
     hash_key        = "user_id"
@@ -47,6 +52,15 @@ resource "aws_dynamodb_table" "this" {
     hash_key        = "status"
     range_key       = "timestamp"
     projection_type = "ALL"
+  }
+
+  # Card velocity (fraud-detection): how often one card token was used, whatever
+  # the user id. Validated transactions carry the token; counting needs keys only.
+  global_secondary_index {
+    name            = "card-token-index"
+    hash_key        = "card_token"
+    range_key       = "timestamp"
+    projection_type = "KEYS_ONLY"
   }
 
   # Idempotency markers of payment-validation carry expires_at (epoch seconds);

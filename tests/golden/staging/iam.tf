@@ -142,7 +142,7 @@ data "aws_iam_policy_document" "fraud_detection" {
   statement {
     sid       = "UserIndex"
     actions   = ["dynamodb:Query"]
-    resources = ["${aws_dynamodb_table.this.arn}/index/user-index"]
+    resources = ["${aws_dynamodb_table.this.arn}/index/user-index", "${aws_dynamodb_table.this.arn}/index/card-token-index"]
   }
 
   statement {

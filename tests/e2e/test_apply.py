@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import requires_terraform
+from tests.postgres_server import PostgresUnavailable, make_ca
 from tests.stack import ENV_DIR, LAMBDAS, TEMPLATES
 from tfgen import cli, environment, terraform
 
@@ -237,6 +238,16 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
     shutil.copytree(ENV_DIR, env_dir)
     account = dataplane.emulator_account(endpoint)
     dataplane.grant_merchants(env_dir / f"{ENV}.yaml", dataplane.merchant_access(account))
+    # The rotation package ships the CA of the database that stands in for the cluster in the data
+    # plane (the configured bundle, lambda.rotation.ca_bundle; the RDS CA cannot sign for it).
+    try:
+        database_ca: tuple[Path, Path] | None = make_ca(out.parent / "database-ca")
+    except PostgresUnavailable as exc:
+        database_ca = None
+        say(f"note: {exc}; the rotation check will fail")
+    else:
+        dataplane.set_in_environment(env_dir / f"{ENV}.yaml", ("lambda", "rotation", "ca_bundle"),
+                                     str(database_ca[0]))
     with run.phase("render"):
         # That these settings render a provider pointed at the emulator, and a local backend, is
         # test_harness.py's test_the_overrides_point_every_endpoint_at_the_emulator.
@@ -273,7 +284,7 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
             # own role, IAM enforced by the emulator for this phase only (dataplane.py).
             plane = dataplane.DataPlane(ENV, cfg, endpoint, run.module, logs, say,
                                         tls=(emulator.tls_url, emulator.ca_file),
-                                        callers=dataplane.merchant_callers(account))
+                                        callers=dataplane.merchant_callers(account), database_ca=database_ca)
             try:
                 report = plane.run()
             except Exception as exc:  # recorded, so the re-plan and destroy still run
@@ -289,7 +300,8 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
                         _tfgen(env_dir, "traffic", ENV, *arguments, "--out", str(out.parent / "traffic"))
                         _render(env_dir, out, sets)
                         # No refresh: this run applied the state moments ago, and the re-plan below
-                        # refreshes everything; a refresh here would re-apply the emulator's artefacts.
+                        # refreshes everything. (The emulator's artefacts in allowlist.py are applied
+                        # again all the same: they are in the state since the first apply read them.)
                         run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color",
                                                            "-refresh=false", log_name=f"apply-{move}"),
                                     f"apply-{move}")

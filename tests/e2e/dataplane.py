@@ -117,6 +117,9 @@ def set_in_environment(env_file: Path, path: tuple[str, ...], value: Any) -> Non
     from ruamel.yaml import YAML
 
     yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # no re-wrapped lines: `tfgen traffic` must still be able to edit the file in place
+    yaml.indent(mapping=2, sequence=4, offset=2)
     data = yaml.load(env_file.read_text()) or {}
     target = data
     for key in path[:-1]:

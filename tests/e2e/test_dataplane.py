@@ -376,7 +376,13 @@ def test_the_run_grants_its_merchants_in_its_copy_of_the_environment_files(tmp_p
 
     shutil.copytree(ENV_DIR, tmp_path / "environments")
     dataplane.grant_merchants(tmp_path / "environments" / "dev.yaml", dataplane.merchant_access(ACCOUNT))
+    (tmp_path / "ca.pem").write_text("-")
+    dataplane.set_in_environment(tmp_path / "environments" / "dev.yaml", ("lambda", "rotation", "ca_bundle"),
+                                 str(tmp_path / "ca.pem"))
+    original = (ENV_DIR / "dev.yaml").read_text().splitlines()
+    assert set(original) <= set((tmp_path / "environments" / "dev.yaml").read_text().splitlines())  # lines kept
     model = environment.load(tmp_path / "environments", "dev").model
+    assert model.lambda_.rotation.ca_bundle == str(tmp_path / "ca.pem")
     assert model.lambda_.merchant_access == {f"arn:aws:iam::{ACCOUNT}:role/e2e-m-e2e-1": ["m-e2e-1"],
                                              f"arn:aws:iam::{ACCOUNT}:role/e2e-m-e2e-2": ["m-e2e-2"]}
     assert dataplane.merchant_callers(ACCOUNT)["m-e2e-1"] == {
@@ -406,3 +412,25 @@ def test_a_worker_reaches_a_deployed_host_at_its_stand_in(tmp_path: Path) -> Non
     finally:
         worker.stop()
         listener.close()
+
+
+def test_the_stand_in_database_has_a_certificate_for_the_cluster_name_from_the_shipped_ca(tmp_path: Path) -> None:
+    import ssl
+
+    import pg8000.native
+    from cryptography import x509
+
+    from tests.postgres_server import make_ca, postgres_server
+
+    ca = make_ca(tmp_path / "ca")  # PostgresUnavailable fails the test: the e2e rotation needs the server
+    with postgres_server(ca, ["aurora-cluster-dev.cluster-x.us-east-1.rds.amazonaws.com"]) as database:
+        certificate = x509.load_pem_x509_certificate((database.directory / "server.crt").read_bytes())
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert names.get_values_for_type(x509.DNSName) == ["aurora-cluster-dev.cluster-x.us-east-1.rds.amazonaws.com"]
+        assert certificate.issuer == x509.load_pem_x509_certificate(ca[0].read_bytes()).subject
+        admin = database.admin()
+        admin.run("CREATE ROLE probe LOGIN PASSWORD 'probe-password-1'")
+        admin.close()
+        pg8000.native.Connection(user="probe", password="probe-password-1", host=database.host, port=database.port,
+                                 database="postgres", ssl_context=ssl.create_default_context(cafile=str(ca[0])),
+                                 timeout=10).close()

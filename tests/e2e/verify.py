@@ -170,7 +170,8 @@ class Verifier:
         r.equal((types.get("transaction_id"), types.get("timestamp")), ("S", "N"), f"{name} key types")
         indexes = {i["IndexName"]: _keys(i["KeySchema"]) for i in table.get("GlobalSecondaryIndexes", [])}
         r.equal(indexes, {"user-index": {"HASH": "user_id", "RANGE": "timestamp"},
-                          "status-index": {"HASH": "status", "RANGE": "timestamp"}}, f"{name} GSIs")
+                          "status-index": {"HASH": "status", "RANGE": "timestamp"},
+                          "card-token-index": {"HASH": "card_token", "RANGE": "timestamp"}}, f"{name} GSIs")
         r.equal(table.get("BillingModeSummary", {}).get("BillingMode"), "PAY_PER_REQUEST", f"{name} billing mode")
         sse = table.get("SSEDescription", {})
         r.equal((sse.get("Status"), sse.get("SSEType")), ("ENABLED", "KMS"), f"{name} SSE")

@@ -15,6 +15,9 @@ carries neither the role's path nor anything stable about the session), and
 ``arn:aws:iam::111122223333:user/ops/alice`` is
 ``arn:aws:iam::111122223333:user/alice`` (role and user names are unique in an
 account whatever their path). Configured principals are reduced the same way.
+An account root (``arn:aws:iam::111122223333:root``) and a federated user
+(``arn:aws:sts::111122223333:federated-user/NAME``) are compared as they are;
+any other value is no authenticated caller.
 
 ``MERCHANT_ACCESS`` (a JSON object, rendered from the environment file's
 ``lambda.merchant_access``) maps each principal to the merchant ids it may

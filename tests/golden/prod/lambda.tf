@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "9N6mecVv7VXOPRtWyXfa9gRvwfcUujghhzOL205LAEE="
+      source_code_hash               = "us0z3cysh2mlN1BNNWSqfgZECVp1t24Ay4jSS9Tb+MI="
       timeout                        = 30
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-prod"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "dRM6kEz+lHWrFDevnNel93kLXwly6iZt8JwqElfgG/c="
+      source_code_hash               = "f8XlWJeVC4rntuWVRQ64gzaUln4LAwkbTrteyITkpOk="
       timeout                        = 30
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-prod"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "Ec2u0g8kS8aJ8kOSdu40RtMa57sMgt44fX2PuOfBxBk="
+      source_code_hash               = "W2Q1iRvu4/US1Bp6c+YoP4NoEpRoZJnwNxgH+f/f4Oc="
       timeout                        = 60
     }
     db_secret_rotation = {

@@ -89,11 +89,19 @@ compliance: render $(CHECKOV_STAMP)
 	    || status=1; \
 	done; exit $$status
 
+# The end-to-end data plane checks IAM with @cloud-copilot/iam-simulate (Node), pinned in
+# tests/e2e/package-lock.json (tests/e2e/iam_audit.py).
+E2E_NODE_STAMP := tests/e2e/node_modules/.installed
+
+$(E2E_NODE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # tests/test_compliance.py runs checkov from $(CHECKOV_VENV), built here so it never skips.
-test: $(VENV)/.dev-installed $(CHECKOV_STAMP)
+test: $(VENV)/.dev-installed $(CHECKOV_STAMP) $(E2E_NODE_STAMP)
 	$(BIN)/python -m pytest --cov=lambdas --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
 
-e2e: $(VENV)/.dev-installed
+e2e: $(VENV)/.dev-installed $(E2E_NODE_STAMP)
 	$(BIN)/python -m pytest -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed

@@ -9,6 +9,12 @@
   check that every API the module calls has an emulator endpoint.
 - ``verify.py``: what boto3 must find in the emulator after apply.
 - ``harness.py``: terraform's environment, timed phases running terraform, progress lines.
-- ``test_apply.py``: render -> init -> apply -> verify -> re-plan -> destroy -> empty state.
+- ``dataplane.py``: the deployed functions serving payments through the deployed routing, each
+  with its own role, IAM enforced by the emulator; ``lambda_worker.py`` runs one function from
+  its zip, ``router.py`` stands in for the API and ALB, ``iam_audit.py`` checks every AWS call
+  against the deployed policies (``iam_simulate.mjs``, ``package.json``).
+- ``test_apply.py``: render -> init -> apply -> verify -> data plane -> traffic shift/rollback
+  -> re-plan -> destroy -> empty state.
 - ``test_day2.py``: day-2 changes through ``tfgen plan`` and ``tfgen apply``, each reviewed.
+- ``test_harness.py``, ``test_dataplane.py``: the harness's own parts, without terraform.
 """

@@ -25,6 +25,7 @@ from typing import IO
 
 HOST = "127.0.0.1"
 LAUNCHER = Path(__file__).with_name("moto_launcher.py")
+TLS_MINIMUM = "1.2"  # the TLS listener refuses older versions (see moto_launcher's tls-listener)
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 START_ATTEMPTS = 3
@@ -65,6 +66,7 @@ class Emulator:
         self.log_path = log_path
         self.command = command or [sys.executable, str(LAUNCHER)]
         self.port: int | None = None
+        self.tls_port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -73,6 +75,45 @@ class Emulator:
         if self.port is None:
             raise EmulatorError("moto_server is not running")
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """The same server over TLS (a second listener; see moto_launcher's tls-listener)."""
+        if self.tls_port is None:
+            raise EmulatorError("moto_server is not running")
+        return f"https://{HOST}:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The TLS listener's self-signed certificate, to trust (AWS_CA_BUNDLE for boto3)."""
+        return self.log_path.parent / "tls" / "moto.crt"
+
+    def _make_certificate(self) -> None:
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+        now = datetime.datetime.now(datetime.UTC)
+        certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                       .serial_number(x509.random_serial_number())
+                       .not_valid_before(now - datetime.timedelta(minutes=5))
+                       .not_valid_after(now + datetime.timedelta(days=2))
+                       .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]),
+                                      critical=False)
+                       .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                       .sign(key, hashes.SHA256()))
+        self.ca_file.parent.mkdir(parents=True, exist_ok=True)
+        self.ca_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_file = self.ca_file.with_suffix(".key")
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        key_file.chmod(0o600)
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -83,6 +124,9 @@ class Emulator:
             "PYTHONUNBUFFERED": "1",
         })
         env.pop("MOTO_PORT", None)
+        if self.tls_port is not None:
+            env.update({"E2E_TLS_PORT": str(self.tls_port), "E2E_TLS_CERT": str(self.ca_file),
+                        "E2E_TLS_KEY": str(self.ca_file.with_suffix(".key")), "E2E_TLS_MINIMUM": TLS_MINIMUM})
         return env
 
     def start(self) -> str:
@@ -90,9 +134,11 @@ class Emulator:
         if self.process is not None:
             return self.url
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_certificate()
         failures = []
         for _ in range(START_ATTEMPTS):
             port = free_port()
+            self.tls_port = free_port()
             try:
                 self._spawn(port)
                 self._wait_ready()

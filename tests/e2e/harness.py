@@ -87,12 +87,12 @@ class Run:
             self.durations[name] = elapsed = time.monotonic() - start
             self.say(f"{name}: {outcome} in {elapsed:.1f} s")
 
-    def terraform(self, *args: str, stdout_to: Path | None = None) -> int:
-        """Run ``terraform ARGS`` in the module; its output goes to logs/<subcommand>.log
+    def terraform(self, *args: str, stdout_to: Path | None = None, log_name: str | None = None) -> int:
+        """Run ``terraform ARGS`` in the module; its output goes to logs/<log_name or subcommand>.log
         (stdout to ``stdout_to`` instead, if given)."""
         binary = terraform.require_binary()
         phase = args[0]
-        log = self.logs / f"{phase}.log"
+        log = self.logs / f"{log_name or phase}.log"
         timeout = TIMEOUTS_S[phase]
         with log.open("wb") as err, (stdout_to or Path(os.devnull)).open("wb") as out:
             # Its own process group, so a timeout or an interrupt stops terraform and its provider
@@ -112,9 +112,9 @@ class Run:
                 _stop(process)
                 raise
 
-    def require(self, phase: str, code: int) -> None:
+    def require(self, phase: str, code: int, log_name: str | None = None) -> None:
         if code != 0:
-            log = self.logs / f"{phase}.log"
+            log = self.logs / f"{log_name or phase}.log"
             raise PhaseFailed(f"terraform {phase} exited with {code}; last output ({log}):\n{tail(log)}")
 
     def json_of(self, *args: str) -> Any:

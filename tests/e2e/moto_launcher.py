@@ -55,6 +55,49 @@ answer-resent-requests
     attempt produced, waiting for it if it is still running, instead of
     carrying the call out twice. Server errors (5xx) are not kept: their
     resend runs again, as on AWS.
+
+tls-listener
+    Not a fix: AWS is reached over TLS, and a bucket policy may refuse anything else
+    (``aws:SecureTransport``). When E2E_TLS_PORT, E2E_TLS_CERT and E2E_TLS_KEY are set
+    (emulator.py sets them), the same application (same backends) is also served over TLS
+    on that port, refusing TLS versions below E2E_TLS_MINIMUM; terraform keeps the plain
+    HTTP port, the data-plane functions use the TLS one (trusting the certificate through
+    AWS_CA_BUNDLE). moto_server's own ``-c CERT -k KEY`` would serve TLS only.
+
+iam-unknown-resource
+    With IAM enforcement on (the data-plane phase, see dataplane.py), moto compares each
+    statement's Resource with the resource of the request, but it determines that resource
+    only for S3, IAM roles, SQS and sts:AssumeRole; for every other service it passes "*",
+    which no resource-scoped statement matches (``arn:...:table/x`` against ``*``), so every
+    least-privilege policy would be refused everything. AWS evaluates the real resource. The
+    fix makes a statement's Resource match when moto does not know the resource: the emulator
+    then checks actions, and the data-plane call audit (iam_audit.py) checks the resource ARNs.
+
+iam-transaction-actions
+    moto authorises each request as the action named like its operation. AWS does so too,
+    except for DynamoDB's transactions: TransactWriteItems is authorised as one PutItem,
+    UpdateItem, DeleteItem or ConditionCheckItem per item, TransactGetItems as GetItem, and
+    there is no IAM action "dynamodb:TransactWriteItems" to grant. The fix checks a
+    transaction as those actions.
+
+rotation-by-the-function
+    AWS's RotateSecret labels a new version AWSPENDING (without a value) and invokes the
+    rotation function, whose four steps create the value, set it in the database, test it
+    and move AWSCURRENT. moto's RotateSecret runs the function in its own Lambda emulation
+    (Docker, absent here), ignores the outcome and moves AWSCURRENT to the new version itself,
+    which then has no value. The fix keeps RotateSecret to what AWS does before the function
+    runs: the pending version is created, nothing is invoked and AWSCURRENT stays; the
+    data-plane phase then runs the four steps with the deployed rotation package.
+
+bucket-policy-conditions
+    moto's S3 applies a bucket policy on every object request, but evaluates conditions only
+    as StringEquals against values it supplies, and it supplies none for a bucket policy: a
+    Deny statement's condition always counts as met. The audit bucket's TLS-only statements
+    (Deny when ``aws:SecureTransport`` is false or ``s3:TlsVersion`` is below the minimum) thus
+    refuse every request, over TLS or not. AWS applies them only when the condition holds.
+    The fix leaves out of moto's evaluation the statements with a Condition; the data-plane
+    call audit evaluates the whole bucket policy, conditions included, with the transport each
+    call really used.
 """
 
 from __future__ import annotations
@@ -261,11 +304,144 @@ def _answer_resent_requests() -> None:
     setattr(moto.server, "run_simple", run_simple)  # noqa: B010 - a deliberate monkeypatch
 
 
+def _tls_listener() -> None:
+    import os
+
+    if not os.environ.get("E2E_TLS_PORT"):
+        return
+    import ssl
+    import threading
+
+    import moto.server
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    port, cert, key = int(os.environ["E2E_TLS_PORT"]), os.environ["E2E_TLS_CERT"], os.environ["E2E_TLS_KEY"]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[
+        os.environ.get("E2E_TLS_MINIMUM", "1.2")]
+    context.load_cert_chain(cert, key)
+    serve = moto.server.run_simple
+
+    def run_simple(hostname: str, plain_port: int, application: Any, *args: Any, **kwargs: Any) -> None:
+        server = make_server(hostname, port, application, threaded=True, request_handler=MotoRequestHandler,
+                             ssl_context=context)
+        threading.Thread(target=server.serve_forever, name="tls-listener", daemon=True).start()
+        serve(hostname, plain_port, application, *args, **kwargs)
+
+    setattr(moto.server, "run_simple", run_simple)  # noqa: B010
+
+
+def _iam_unknown_resource() -> None:
+    from moto.iam.access_control import IAMPolicyStatement
+
+    matches = IAMPolicyStatement._check_element_matches
+
+    def check_element_matches(self: Any, statement_element: Any, value: str) -> bool:
+        if statement_element == "Resource" and value == "*":  # moto did not determine the resource
+            return True
+        return bool(matches(self, statement_element, value))
+
+    setattr(IAMPolicyStatement, "_check_element_matches", check_element_matches)  # noqa: B010
+
+
+_TRANSACTION_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
+                             "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem",
+                             "Get": "dynamodb:GetItem"}
+
+
+def _iam_transaction_actions() -> None:
+    import json
+
+    from moto.iam.access_control import IAMRequestBase
+
+    check = IAMRequestBase.check_action_permitted
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        if self._action not in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+            return check(self, resource)
+        body = self._body.decode() if isinstance(self._body, bytes) else (self._body or "{}")
+        items = json.loads(body or "{}").get("TransactItems", [])
+        transaction = self._action
+        try:
+            for action in sorted({_TRANSACTION_ITEM_ACTIONS[kind] for item in items for kind in item}):
+                self._action = action  # also what an AccessDenied message names
+                check(self, resource)
+        finally:
+            self._action = transaction
+        return None
+
+    setattr(IAMRequestBase, "check_action_permitted", check_action_permitted)  # noqa: B010
+
+
+def _rotation_by_the_function() -> None:
+    import threading
+
+    import moto.awslambda.utils as lambda_utils
+    from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
+
+    for owner, attribute in ((lambda_utils, "get_backend"), (FakeSecret, "set_default_version_id"),
+                             (SecretsManagerBackend, "rotate_secret")):
+        if not callable(getattr(owner, attribute, None)):
+            raise AttributeError(f"{getattr(owner, '__name__', owner)}.{attribute}")
+    rotate = SecretsManagerBackend.rotate_secret
+    lock = threading.Lock()
+
+    class NotInvoked:
+        def __init__(self, backend: Any) -> None:
+            self.backend = backend
+
+        def get_function(self, *args: Any, **kwargs: Any) -> Any:  # RotateSecret checks the function exists
+            return self.backend.get_function(*args, **kwargs)
+
+        def invoke(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    def rotate_secret(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            get_backend, set_default = lambda_utils.get_backend, FakeSecret.set_default_version_id
+            lambda_utils.get_backend = lambda *a, **k: NotInvoked(get_backend(*a, **k))
+            FakeSecret.set_default_version_id = lambda secret, version_id: None  # type: ignore[method-assign]
+            try:
+                return rotate(self, *args, **kwargs)
+            finally:
+                lambda_utils.get_backend = get_backend
+                FakeSecret.set_default_version_id = set_default  # type: ignore[method-assign]
+
+    setattr(SecretsManagerBackend, "rotate_secret", rotate_secret)  # noqa: B010
+
+
+def _bucket_policy_conditions() -> None:
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    if not callable(getattr(FakeBucket, "get_permission", None)):
+        raise AttributeError("FakeBucket.get_permission")
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode())
+        statements = document.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        unconditional = [statement for statement in statements if "Condition" not in statement]
+        return IAMPolicy(json.dumps({**document, "Statement": unconditional})).is_action_permitted(action, resource)
+
+    setattr(FakeBucket, "get_permission", get_permission)  # noqa: B010
+
+
 FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies,
          "one-request-per-connection": _one_request_per_connection,
          "s3-lifecycle-minimum-object-size": _s3_lifecycle_minimum_object_size,
          "log-resent-requests": _log_resent_requests,
-         "answer-resent-requests": _answer_resent_requests}
+         "answer-resent-requests": _answer_resent_requests,
+         "tls-listener": _tls_listener,
+         "iam-unknown-resource": _iam_unknown_resource,
+         "iam-transaction-actions": _iam_transaction_actions,
+         "rotation-by-the-function": _rotation_by_the_function,
+         "bucket-policy-conditions": _bucket_policy_conditions}
 
 
 def main(argv: list[str]) -> None:

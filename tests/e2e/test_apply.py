@@ -4,7 +4,7 @@ One test walks the whole life of the ``dev`` environment (``TFGEN_E2E_ENV``
 picks another): tfgen's command line renders it (in-process), then the real
 terraform binary is run directly, not through ``tfgen apply``/``destroy``:
 
-    emulator -> render -> init -> apply -> verify -> re-plan -> destroy -> empty state
+    emulator -> render -> init -> apply -> verify -> data plane -> re-plan -> destroy -> empty state
 
 Only command-line ``--set`` overrides point the provider at the emulator; no
 template or environment file knows about it. Each phase prints one line with
@@ -18,16 +18,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import requires_terraform
+from tests.postgres_server import PostgresUnavailable, make_ca
 from tests.stack import ENV_DIR, LAMBDAS, TEMPLATES
 from tfgen import cli, environment, terraform
 
-from . import allowlist, verify
+from . import allowlist, dataplane, verify
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, tail, terraform_environment
 from .provider import overrides, uncovered_types
@@ -65,6 +67,22 @@ def test_environment_applies_converges_and_tears_down(tmp_path: Path, emulator: 
         _life_cycle(emulator, out, logs, say)
 
 
+def _tfgen(env_dir: Path, *args: str) -> None:
+    code = cli.main(["--environments", str(env_dir), "--templates", str(TEMPLATES), "--lambdas", str(LAMBDAS), *args])
+    assert code == 0, f"tfgen {' '.join(args)} exited with {code}"
+
+
+def _render(env_dir: Path, out: Path, sets: list[str]) -> None:
+    _tfgen(env_dir, "render", ENV, "--out", str(out), *(arg for setting in sets for arg in ("--set", setting)))
+
+
+# The traffic moves after the data plane: each is made with `tfgen traffic` on the run's copy of
+# the environment files, rendered with the emulator's settings and applied; then the split of
+# the requests must follow the new weights. Both aliases run the same version here, so the
+# shift needs --force (its guard against sending traffic to an unchanged green).
+TRAFFIC_MOVES = (("shift", ("shift", "--green", "50", "--force")), ("rollback", ("rollback",)))
+
+
 def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], None]) -> None:
     run = Run(out / ENV, logs, {}, say)
 
@@ -78,19 +96,29 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
         say(f"warning: {note}; expect the failure that fix prevents")
 
     sets = overrides(endpoint)
+    # The environment files are copied: the run grants its merchants' callers in dev.yaml.
+    env_dir = out.parent / "environments"
+    shutil.copytree(ENV_DIR, env_dir)
+    account = dataplane.emulator_account(endpoint)
+    dataplane.grant_merchants(env_dir / f"{ENV}.yaml", dataplane.merchant_access(account))
+    # The rotation package ships the CA of the database that stands in for the cluster in the data
+    # plane (the configured bundle, lambda.rotation.ca_bundle; the RDS CA cannot sign for it).
+    try:
+        database_ca: tuple[Path, Path] | None = make_ca(out.parent / "database-ca")
+    except PostgresUnavailable as exc:
+        database_ca = None
+        say(f"note: {exc}; the rotation check will fail")
+    else:
+        dataplane.set_in_environment(env_dir / f"{ENV}.yaml", ("lambda", "rotation", "ca_bundle"),
+                                     str(database_ca[0]))
     with run.phase("render"):
         # That these settings render a provider pointed at the emulator, and a local backend, is
         # test_harness.py's test_the_overrides_point_every_endpoint_at_the_emulator.
-        args = ["--environments", str(ENV_DIR), "--templates", str(TEMPLATES), "--lambdas", str(LAMBDAS),
-                "render", ENV, "--out", str(out)]
-        for setting in sets:
-            args += ["--set", setting]
-        code = cli.main(args)
-        assert code == 0, f"tfgen render {ENV} exited with {code}"
+        _render(env_dir, out, sets)
         uncovered = uncovered_types(run.module)
         assert not uncovered, "the rendered module calls APIs the emulator is not configured for:\n" + \
             "\n".join(uncovered)
-        cfg = environment.load(ENV_DIR, ENV, sets).model
+        cfg = environment.load(env_dir, ENV, sets).model
 
     if not os.environ.get(terraform.PLUGIN_DIR_VAR):
         say(f"note: {terraform.PLUGIN_DIR_VAR} is not set, so terraform init uses the registry "
@@ -113,6 +141,41 @@ def _life_cycle(emulator: Emulator, out: Path, logs: Path, say: Callable[[str], 
             report = verify.Verifier(ENV, cfg, endpoint, outputs, state_text).run()
             run.failures += [f"verify: {failure}" for failure in report.failures]
             say(f"verify: {report.passed} checks passed, {len(report.failures)} failed")
+
+        with run.phase("dataplane"):
+            # The deployed functions serving payments through the deployed routing, each with its
+            # own role, IAM enforced by the emulator for this phase only (dataplane.py).
+            plane = dataplane.DataPlane(ENV, cfg, endpoint, run.module, logs, say,
+                                        tls=(emulator.tls_url, emulator.ca_file),
+                                        callers=dataplane.merchant_callers(account), database_ca=database_ca)
+            try:
+                report = plane.run()
+            except Exception as exc:  # recorded, so the re-plan and destroy still run
+                run.failures.append(f"dataplane: {type(exc).__name__}: {exc}")
+            else:
+                run.failures += [f"dataplane: {failure}" for failure in report.failures]
+                say(f"dataplane: {report.passed} checks passed, {len(report.failures)} failed")
+
+        try:
+            for move, arguments in TRAFFIC_MOVES:
+                with run.phase(f"traffic {move}"):
+                    try:
+                        _tfgen(env_dir, "traffic", ENV, *arguments, "--out", str(out.parent / "traffic"))
+                        _render(env_dir, out, sets)
+                        # No refresh: this run applied the state moments ago, and the re-plan below
+                        # refreshes everything. (The emulator's artefacts in allowlist.py are applied
+                        # again all the same: they are in the state since the first apply read them.)
+                        run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color",
+                                                           "-refresh=false", log_name=f"apply-{move}"),
+                                    f"apply-{move}")
+                        cfg = environment.load(env_dir, ENV, sets).model
+                        report = plane.routing(cfg)
+                    except Exception as exc:  # recorded, so the re-plan and destroy still run
+                        run.failures.append(f"traffic {move}: {type(exc).__name__}: {exc}")
+                        break
+                    run.failures += [f"traffic {move}: {failure}" for failure in report.failures]
+        finally:
+            plane.close()
 
         with run.phase("plan"):
             # Whether the plan is empty is judged from its JSON below (allowlist.check), not from

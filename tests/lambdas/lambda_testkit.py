@@ -9,8 +9,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
+
+from tests.postgres_server import PostgresServer  # noqa: F401 - the tests import it from here
 
 REGION = "us-east-1"
 TABLE = "transactions-test"
@@ -222,29 +223,3 @@ def create_table(dynamodb: Any, name: str) -> None:
             },
         ],
     )
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    """A running throw-away PostgreSQL cluster."""
-
-    host: str
-    port: int
-    socket_dir: Path
-    directory: Path
-    superuser: str
-    ca_file: Path  # the test CA that signed the server's certificate
-    impostor_ca_file: Path  # another CA, which signed impostor_cert for the same address
-    impostor_cert: Path
-    impostor_key: Path
-    log_file: Path
-
-    def admin(self) -> Any:
-        """A superuser connection over the unix socket (trust authentication)."""
-        import pg8000.native
-
-        return pg8000.native.Connection(
-            user=self.superuser,
-            unix_sock=str(self.socket_dir / f".s.PGSQL.{self.port}"),
-            database="postgres",
-        )

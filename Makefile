@@ -99,7 +99,7 @@ $(E2E_NODE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
 
 # tests/test_compliance.py runs checkov from $(CHECKOV_VENV), built here so it never skips.
 test: $(VENV)/.dev-installed $(CHECKOV_STAMP) $(E2E_NODE_STAMP)
-	$(BIN)/python -m pytest --cov=lambdas --cov-report=term:skip-covered --cov-fail-under=90 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov=lambdas --cov-report=term:skip-covered --cov-fail-under=95 $(PYTEST_ARGS)
 
 e2e: $(VENV)/.dev-installed $(E2E_NODE_STAMP)
 	$(BIN)/python -m pytest -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)

@@ -136,6 +136,16 @@ def test_account_id_is_optional_and_kept_as_written() -> None:
     assert loaded("prod", "aws_account_id: '011122223333'\n").model.aws_account_id == "011122223333"
 
 
+def test_the_provider_allows_only_the_environments_account_when_it_is_set() -> None:
+    from tests.stack import hcl
+
+    [provider] = [block["aws"] for block in hcl("prod", "providers.tf")["provider"]]
+    assert "allowed_account_ids" not in provider
+    extra = "aws_account_id: '011122223333'\n"
+    [provider] = [block["aws"] for block in hcl("prod", "providers.tf", extra)["provider"]]
+    assert provider["allowed_account_ids"] == ["011122223333"]
+
+
 def test_every_allowed_currency_needs_its_own_limits() -> None:
     from tests.stack import loaded
     from tfgen.errors import ConfigError

@@ -17,7 +17,8 @@ VARIANTS = {
         CERTIFICATE +
         "lambda:\n  tracing: false\n  functions:\n    payment_validation:\n      traffic:\n"
         "        blue_version: '4'\n        green_version: '5'\n        blue_weight: 50\n        green_weight: 50\n"
-        "storage:\n  audit_expiration_days: 2555\n  noncurrent_expiration_days: 400\n"),
+        "storage:\n  audit_expiration_days: 2555\n  noncurrent_expiration_days: 400\n"
+        "aws_account_id: '011122223333'\n"),
     "no VPC endpoints: the Lambdas use the NAT gateways": (
         "network:\n  gateway_endpoints: []\n  interface_endpoints: []\n"
         "database:\n  log_exports: []\n"),

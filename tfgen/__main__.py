@@ -1,3 +1,3 @@
-from tfgen.cli import main
+from tfgen.launch import main
 
 raise SystemExit(main())

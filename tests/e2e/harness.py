@@ -124,12 +124,20 @@ class Run:
 
 
 def progress(request: pytest.FixtureRequest, label: str) -> Callable[[str], None]:
-    """One progress line per call, shown even while pytest captures output (and with -s)."""
+    """One progress line per call, shown even while pytest captures output (and with -s); under
+    pytest-xdist, on standard error, which workers share with the run."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
 
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+
     def write(message: str) -> None:
         line = f"[{label} {time.strftime('%H:%M:%S')}] {message}"
+        if worker:  # a pytest-xdist worker: its standard error is the run's own
+            if sys.__stderr__ is not None:
+                sys.__stderr__.write(f"[{worker}] {line}\n")
+                sys.__stderr__.flush()
+            return
         if reporter is None:
             print(line, flush=True)
             return

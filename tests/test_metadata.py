@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
+import venv
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -17,3 +20,16 @@ def test_license_is_an_spdx_string_and_setuptools_is_new_enough_to_read_it() -> 
     [setuptools] = [req for req in meta["build-system"]["requires"] if req.startswith("setuptools")]
     match = re.fullmatch(r"setuptools>=(\d+)(\.\d+)*", setuptools)
     assert match and int(match.group(1)) >= 77
+
+
+def test_a_fresh_editable_install_prints_no_setuptools_notice(tmp_path: Path) -> None:
+    """What `make venv` runs on a fresh clone: setuptools (fetched for the isolated build) must
+    print neither a deprecation wall nor its editable-install notice."""
+    venv.create(tmp_path / "venv", with_pip=True)
+    done = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                           "--no-deps", "-e", str(ROOT)], capture_output=True, text=True, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout + done.stderr
+    for notice in ("!!", "BuildBackendWarning", "SetuptoolsDeprecationWarning", "Editable installation"):
+        assert notice not in printed, printed

@@ -26,8 +26,10 @@ def test_a_fresh_editable_install_prints_no_setuptools_notice(tmp_path: Path) ->
     """What `make venv` runs on a fresh clone: setuptools (fetched for the isolated build) must
     print neither a deprecation wall nor its editable-install notice."""
     venv.create(tmp_path / "venv", with_pip=True)
-    done = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                           "--no-deps", "-e", str(ROOT)], capture_output=True, text=True, check=False,
+    pip = [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    # A current pip, as make venv installs first: older ones do not pass the build's notices on.
+    subprocess.run([*pip, "--upgrade", "pip"], capture_output=True, check=True, stdin=subprocess.DEVNULL)
+    done = subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], capture_output=True, text=True, check=False,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     printed = done.stdout + done.stderr

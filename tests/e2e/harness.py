@@ -133,10 +133,11 @@ def progress(request: pytest.FixtureRequest, label: str) -> Callable[[str], None
 
     def write(message: str) -> None:
         line = f"[{label} {time.strftime('%H:%M:%S')}] {message}"
-        if worker:  # a pytest-xdist worker: its standard error is the run's own
-            if sys.__stderr__ is not None:
-                sys.__stderr__.write(f"[{worker}] {line}\n")
-                sys.__stderr__.flush()
+        if worker:  # a pytest-xdist worker: with capture suspended, its standard error is the run's own
+            with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+                if sys.__stderr__ is not None:
+                    sys.__stderr__.write(f"[{worker}] {line}\n")
+                    sys.__stderr__.flush()
             return
         if reporter is None:
             print(line, flush=True)

@@ -60,7 +60,7 @@ def count_resources(files: Mapping[str, bytes]) -> int:
 
 
 def excluded(name: str) -> bool:
-    """Files and directories no package is built from (the same rule as tfgen.package)."""
+    """Files and directories no package is built from, and no input digest covers."""
     return name.startswith(".") or name == "__pycache__" or name.endswith((".pyc", ".pyo"))
 
 

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfgen.errors import TfgenError
+from tfgen.inputs import excluded
 
 FORMAT_VERSION = 1
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -168,18 +169,14 @@ def _platform(architecture: str) -> str:
         raise PackagingError(f"architecture {architecture!r} is not supported (use {choices})") from None
 
 
-def _excluded(name: str) -> bool:
-    return name.startswith(".") or name == "__pycache__" or name.endswith((".pyc", ".pyo"))
-
-
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
     """(zip path, file) for every file under ``root`` that belongs in a package."""
     for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames if not _excluded(name))
+        dirnames[:] = sorted(name for name in dirnames if not excluded(name))
         base = Path(directory)
         for filename in sorted(filenames):
             path = base / filename
-            if _excluded(filename) or not path.is_file():
+            if excluded(filename) or not path.is_file():
                 continue
             yield path.relative_to(root).as_posix(), path
 

@@ -157,6 +157,23 @@ def test_blue_without_weight_running_new_code_is_no_risk() -> None:
     assert review.review(plan).risky_functions() == []
 
 
+def test_new_settings_published_to_a_live_alias_outside_green_are_a_risk_too() -> None:
+    """A settings-only change (an environment variable, say) publishes a version too, which an
+    alias on `latest` runs at once: the canary would be skipped just the same."""
+    plan = load("release")
+    for rc in plan["resource_changes"]:
+        if rc["address"] == 'aws_lambda_function.this["payment_validation"]':
+            rc["change"]["after"]["source_code_hash"] = rc["change"]["before"]["source_code_hash"]
+            rc["change"]["after_unknown"].pop("source_code_hash", None)
+    result = review.review(plan, env="prod")
+    blue = next(a for a in result.traffic if a.function == "payment_validation" and a.colour == "blue")
+    assert not blue.code_changes and blue.risk
+    assert result.refusals() == [
+        "payment_validation: new settings would reach live traffic through blue (90 %), not through green: "
+        "pin the live versions (`tfgen traffic prod pin`), or allow it with "
+        "--allow-traffic-risk payment_validation"]
+
+
 def test_a_shift_moves_green_and_the_weights_only() -> None:
     result = of("shift")
     assert [(a.colour, a.version_before, a.version_after, a.weight_before, a.weight_after, a.code_changes)

@@ -131,11 +131,16 @@ class Alias:
 
     @property
     def risk(self) -> bool:
-        """New code reaching live traffic other than through green: the function's code changes
-        (it existed before), this alias runs the version the apply publishes, it is not green,
-        and it takes traffic."""
-        return (self.code_changes and self.version_after is None and self.colour != GREEN
+        """A new version reaching live traffic other than through green: this alias existed before
+        and runs the version the apply publishes (for new code, or new settings: either publishes
+        a version), it is not green, and it takes traffic."""
+        return (self.version_after is None and self.colour != GREEN
                 and (self.weight_after or 0) > 0 and not self.created)
+
+    @property
+    def novelty(self) -> str:
+        """What the version this alias would run brings: new code, or only new settings."""
+        return "new code" if self.code_changes else "new settings"
 
 
 @dataclass(frozen=True)
@@ -175,9 +180,9 @@ class Review:
         for function in self.risky_functions():
             if function in allowed_risk:
                 continue
-            colours = ", ".join(f"{a.colour} ({a.weight_after} %)" for a in self.traffic
-                                if a.function == function and a.risk)
-            lines.append(f"{function}: new code would reach live traffic through {colours}, not through "
+            risky = [a for a in self.traffic if a.function == function and a.risk]
+            colours = ", ".join(f"{a.colour} ({a.weight_after} %)" for a in risky)
+            lines.append(f"{function}: {risky[0].novelty} would reach live traffic through {colours}, not through "
                          f"green: pin the live versions (`tfgen traffic {self.env} pin`), or allow it with "
                          f"--allow-traffic-risk {function}")
         return lines + list(self.credentials)
@@ -658,7 +663,7 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
                                               for d in result.data_loss]))
     moving = [a for a in result.traffic if a.changed]
     if moving:
-        lines = [_alias_line(a) + ("  <- new code on live traffic outside green" if a.risk else "")
+        lines = [_alias_line(a) + (f"  <- {a.novelty} on live traffic outside green" if a.risk else "")
                  for a in moving]
         steady = sorted({a.function for a in result.traffic} - {a.function for a in moving})
         if steady:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 from click.shell_completion import CompletionItem
 
-_DEFAULTS = "defaults.yaml"
-
 
 def environment_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The environments of the project's environments directory (``--environments``, if given
     before the command) whose names start with ``incomplete``."""
+    from tfgen import inputs
+    from tfgen.errors import UsageError
+
     directory = ctx.find_root().params.get("environments") or Path("environments")
     try:
-        entries = os.listdir(directory)
-    except OSError:
+        names = inputs.environment_names(Path(directory))
+    except (UsageError, OSError):
         return []
-    names = sorted(entry[:-5] for entry in entries if entry.endswith(".yaml") and entry != _DEFAULTS)
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]

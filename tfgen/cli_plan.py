@@ -56,7 +56,7 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
     that fails is reported (on stderr, under its name) and the others go on;
     the exit code is the highest of any.
     """
-    from tfgen import plans, review
+    from tfgen import plans, review_format
     from tfgen.cli import project_from_context
     from tfgen.errors import UsageError
 
@@ -69,12 +69,12 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
     planned = plans.plan_many(project, envs, overrides, terraform_args, jobs)
     results = [p.review for p in planned if p.review is not None]
     if fmt == "json":
-        click.echo(review.render_json(results), nl=False)
+        click.echo(review_format.render_json(results), nl=False)
     elif fmt == "markdown":
-        click.echo("\n".join(review.render_markdown(result) for result in results), nl=False)
+        click.echo("\n".join(review_format.render_markdown(result) for result in results), nl=False)
     else:
         color = sys.stdout.isatty()
-        click.echo("\n".join(review.render_text(result, color) for result in results), nl=False, color=color)
+        click.echo("\n".join(review_format.render_text(result, color) for result in results), nl=False, color=color)
     failed = [p for p in planned if p.review is None]
     for failure in failed:
         click.echo(failure.error if len(envs) == 1 else f"==> {failure.env} (exit {failure.exit_code})\n"

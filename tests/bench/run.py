@@ -41,9 +41,9 @@ PROD_PLAN = Path(__file__).with_name("prod-plan.json.gz")
 
 REVIEW = r'''
 import json, sys
-from tfgen import review
+from tfgen import review, review_format
 result = review.review(json.loads(open(sys.argv[1], encoding="utf-8").read()), env="prod", plan_file="tfplan")
-review.render_text(result); review.render_markdown(result); review.render_json([result])
+review_format.render_text(result); review_format.render_markdown(result); review_format.render_json([result])
 '''
 
 BASELINE = r'''

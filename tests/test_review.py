@@ -192,6 +192,19 @@ def test_a_first_deploy_is_no_traffic_risk() -> None:
     assert not alias.risk
 
 
+def test_an_alias_created_by_the_apply_is_no_traffic_risk_even_with_weight() -> None:
+    """A blue alias this apply creates (it was not there before) runs what the apply publishes
+    from the start: nothing live moves onto new code."""
+    plan = load("release")
+    for rc in plan["resource_changes"]:
+        if rc["address"] == 'aws_lambda_alias.this["payment_validation-blue"]':
+            rc["change"]["actions"], rc["change"]["before"] = ["create"], None
+    result = review.review(plan, env="prod")
+    blue = next(a for a in result.traffic if a.function == "payment_validation" and a.colour == "blue")
+    assert blue.created and blue.version_before is None and blue.weight_after == 90
+    assert not blue.risk and result.refusals() == []
+
+
 # --- access -----------------------------------------------------------------------------------
 
 def test_access_shows_only_what_each_document_or_rule_adds() -> None:

@@ -120,7 +120,10 @@ class Alias:
     weight_before: int | None
     weight_after: int | None
     code_changes: bool
-    created: bool = False
+
+    @property
+    def created(self) -> bool:
+        return self.version_before is None
 
     @property
     def moves(self) -> bool:
@@ -370,7 +373,6 @@ def _traffic(by_address: Mapping[str, Mapping[str, Any]]) -> list[Alias]:
             version_after=None if unknown else after.get("function_version"),
             weight_before=weights_before.get(colour), weight_after=weights_after.get(colour),
             code_changes=_code_changes(by_address.get(f'{FUNCTION}["{function}"]')),
-            created=action_of(change["actions"]) == "create" or change.get("before") is None,
         ))
     order = {"blue": 0, "green": 1}
     return sorted(aliases, key=lambda a: (a.function, order.get(a.colour, 2), a.colour))

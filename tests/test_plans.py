@@ -116,6 +116,17 @@ def test_a_failed_plan_exits_1_with_terraforms_last_lines_and_leaves_no_plan(
     assert not (project / "build" / "dev" / "plan" / "tfplan").exists()
 
 
+def test_a_failed_show_exits_1_with_terraforms_error_and_leaves_nothing_to_apply(
+        run: Run, project: Path, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered(run)
+    monkeypatch.setenv("FAKE_TF_PLAN", str(project / "no-such-plan.json"))
+    result = run("plan", "dev")
+    assert result.exit_code == 1
+    assert "terraform show -json exited with 1" in result.stderr and "no-such-plan.json" in result.stderr
+    assert not (project / "build" / "dev" / "plan" / "plan.json").exists()
+    assert "no saved plan" in run("apply", "dev").stderr
+
+
 def test_markdown_output(run: Run, terraform_log: Path) -> None:
     rendered(run)
     result = run("plan", "dev", "--format", "markdown")

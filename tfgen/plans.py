@@ -77,14 +77,11 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
             (directory / PLAN_FILE).unlink(missing_ok=True)
             raise TerraformError(f"{env}: terraform plan exited with {planned.returncode}; last lines of "
                                  f"{directory / LOG_FILE}:\n{_tail(planned.stdout + planned.stderr)}")
-        shown = terraform.run(["show", "-json", "-no-color", PLAN_FILE], directory, env_vars, capture=True)
-        if shown.returncode != 0:
-            raise TerraformError(f"{env}: terraform show -json exited with {shown.returncode}:\n"
-                                 f"{_tail(shown.stderr)}")
-    (directory / SHOW_FILE).write_text(shown.stdout, encoding="utf-8")
+        shown = terraform.show(directory, env_vars, PLAN_FILE)
+    (directory / SHOW_FILE).write_text(shown, encoding="utf-8")
     meta = {"env": env, "rendered_digest": digest, "tfgen_version": __version__}
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    result = review.review(json.loads(shown.stdout), env=env, plan_file=str(directory / PLAN_FILE),
+    result = review.review(json.loads(shown), env=env, plan_file=str(directory / PLAN_FILE),
                            rendered_digest=digest)
     return PlanResult(env, directory, result)
 

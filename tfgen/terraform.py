@@ -83,16 +83,21 @@ def stream(args: Sequence[str], cwd: Path) -> int:
         return run(args, cwd, env).returncode
 
 
-def show_json(directory: Path, *args: str) -> Any:
-    """``terraform show -json [ARGS]`` in ``directory`` (the state, or a plan file), parsed."""
-    import json
-
-    with environment() as env:
-        shown = run(["show", "-json", "-no-color", *args], directory, env, capture=True)
+def show(directory: Path, env: dict[str, str], *args: str) -> str:
+    """The JSON text of ``terraform show -json [ARGS]`` in ``directory`` (the state, or a plan file)."""
+    shown = run(["show", "-json", "-no-color", *args], directory, env, capture=True)
     if shown.returncode != 0:
         raise TerraformError(f"{directory}: terraform show -json exited with {shown.returncode}:\n"
                              f"{(shown.stderr or shown.stdout).strip()}")
-    return json.loads(shown.stdout)
+    return shown.stdout
+
+
+def show_json(directory: Path, *args: str) -> Any:
+    """``terraform show -json [ARGS]`` in ``directory``, parsed."""
+    import json
+
+    with environment() as env:
+        return json.loads(show(directory, env, *args))
 
 
 def validate(module: Path) -> list[str]:

@@ -24,13 +24,25 @@ def _weight(value: int | None, before: bool = False) -> str:
     return f"{value} %"
 
 
+def _versions(alias: Alias, arrow: str) -> str:
+    """The alias's version, or its move as ``before ARROW after``."""
+    if not alias.moves:
+        return _version(alias.version_after)
+    return f"{_version(alias.version_before, True)} {arrow} {_version(alias.version_after)}"
+
+
+def _weights(alias: Alias, arrow: str) -> str:
+    """The alias's weight, or its change as ``before ARROW after``."""
+    if alias.weight_before == alias.weight_after:
+        return _weight(alias.weight_after)
+    return f"{_weight(alias.weight_before, True)} {arrow} {_weight(alias.weight_after)}"
+
+
 def _alias_line(alias: Alias) -> str:
-    version = (f"version {_version(alias.version_before, True)} -> {_version(alias.version_after)}"
-               if alias.moves else f"version {_version(alias.version_after)} (unchanged)")
-    weight = (f"weight {_weight(alias.weight_before, True)} -> {_weight(alias.weight_after)}"
-              if alias.weight_before != alias.weight_after else f"weight {_weight(alias.weight_after)}")
+    unchanged = "" if alias.moves else " (unchanged)"
     code = "; code changes" if alias.code_changes else ""
-    return f"{alias.function} {alias.colour}: {version}, {weight}{code}"
+    return f"{alias.function} {alias.colour}: version {_versions(alias, '->')}{unchanged}, " \
+           f"weight {_weights(alias, '->')}{code}"
 
 
 def _statement_text(item: Any) -> str:
@@ -98,14 +110,8 @@ def render_markdown(result: Review) -> str:
     if moving:
         out += ["", "#### Live traffic", "", "| function | colour | version | weight | code changes |",
                 "|---|---|---|---|---|"]
-        for a in moving:
-            version = f"{_version(a.version_before, True)} → {_version(a.version_after)}" if a.moves \
-                else _version(a.version_after)
-            weight = f"{_weight(a.weight_before, True)} → {_weight(a.weight_after)}" \
-                if a.weight_before != a.weight_after else _weight(a.weight_after)
-            flag = " :warning:" if a.risk else ""
-            out.append(f"| {a.function} | {a.colour}{flag} | {version} | {weight} | "
-                       f"{'yes' if a.code_changes else 'no'} |")
+        out += [f"| {a.function} | {a.colour}{' :warning:' if a.risk else ''} | {_versions(a, '→')} | "
+                f"{_weights(a, '→')} | {'yes' if a.code_changes else 'no'} |" for a in moving]
     if result.access:
         out += ["", "#### Access gained", ""]
         for g in result.access:

@@ -75,12 +75,17 @@ def _plan(directory: Path) -> None:
         sys.exit(code)
 
 
-def _move(move: Move | Mapping[str, Move], functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
-    """Apply ``move``, report each changed setting and the written output, then diff or plan."""
+def _each(functions: tuple[str, ...], move: Move) -> dict[str, Move]:
+    """``move`` for each of ``functions`` (all payment functions when none is named)."""
+    return dict.fromkeys(functions or FUNCTION_KEYS, move)
+
+
+def _move(moves: Mapping[str, Move], out: Path | None, plan: bool) -> None:
+    """Apply ``moves``, report each changed setting and the written output, then diff or plan."""
     from tfgen import traffic as core
 
     project, env, run_plan = _target(out, plan)
-    applied = core.apply(project, env, move, functions or core.FUNCTIONS)
+    applied = core.apply(project, env, moves)
     for change in applied.changes:
         click.echo(f"{applied.env_file}: {change}")
     if not applied.changes:
@@ -159,8 +164,8 @@ def shift(green: int, green_version: str | None, max_step: int | None, force: bo
     if max_step is None:
         project, env, _ = _target(out, plan)
         max_step = project.load([env])[0].model.lambda_.traffic_max_step
-    _move(partial(core.shifted, green=green, green_version=green_version, max_step=max_step,
-                  force=force), functions, out, plan)
+    _move(_each(functions, partial(core.shifted, green=green, green_version=green_version, max_step=max_step,
+                                   force=force)), out, plan)
 
 
 @traffic.command()
@@ -175,7 +180,7 @@ def promote(force: bool, functions: tuple[str, ...], out: Path | None, plan: boo
     """
     from tfgen import traffic as core
 
-    _move(partial(core.promoted, force=force), functions, out, plan)
+    _move(_each(functions, partial(core.promoted, force=force)), out, plan)
 
 
 @traffic.command()
@@ -190,7 +195,7 @@ def finalize(functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
     """
     from tfgen import traffic as core
 
-    _move(core.finalized, functions, out, plan)
+    _move(_each(functions, core.finalized), out, plan)
 
 
 @traffic.command()
@@ -204,7 +209,7 @@ def rollback(functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
     """
     from tfgen import traffic as core
 
-    _move(core.rolled_back, functions, out, plan)
+    _move(_each(functions, core.rolled_back), out, plan)
 
 
 @traffic.command()
@@ -223,4 +228,4 @@ def pin(functions: tuple[str, ...], out: Path | None, plan: bool) -> None:
 
     project, env, _ = _target(out, plan)
     state = terraform.show_json(project.target(env))
-    _move(core.pin_moves(env, state, functions or core.FUNCTIONS), functions, out, plan)
+    _move(core.pin_moves(env, state, functions or core.FUNCTIONS), out, plan)

@@ -212,13 +212,12 @@ class Applied:
     diff: str
 
 
-def apply(project: Project, env: str, move: Move | Mapping[str, Move],
-          functions: Sequence[str] = FUNCTIONS) -> Applied:
-    """Move the traffic of ``functions`` in ``env`` (``move`` for each, or each function's own);
-    validate and render before writing anything."""
+def apply(project: Project, env: str, moves: Mapping[str, Move]) -> Applied:
+    """Move the traffic of each function of ``moves`` in ``env`` by its move; validate and render
+    before writing anything."""
     [loaded] = project.load([env])
     before = splits(loaded.model)
-    after = {**before, **_moved(env, before, move, functions)}
+    after = {**before, **_moved(env, before, moves)}
     changes = [Change(key, name, getattr(before[key], name), getattr(after[key], name))
                for key in FUNCTIONS for name in _FIELDS
                if getattr(before[key], name) != getattr(after[key], name)]
@@ -238,15 +237,14 @@ def apply(project: Project, env: str, move: Move | Mapping[str, Move],
 _FIELDS = tuple(f.name for f in dataclasses.fields(Split))
 
 
-def _moved(env: str, before: dict[str, Split], move: Move | Mapping[str, Move],
-           functions: Sequence[str]) -> dict[str, Split]:
-    """``move`` applied to each function; every refusal reported at once."""
+def _moved(env: str, before: dict[str, Split], moves: Mapping[str, Move]) -> dict[str, Split]:
+    """Each function's move applied to it; every refusal reported at once."""
     moved, refusals = {}, []
-    for key in dict.fromkeys(functions):
+    for key, move in moves.items():
         if key not in before:
             raise UsageError(f"function {key!r}: expected one of {', '.join(FUNCTIONS)}")
         try:
-            moved[key] = (move[key] if isinstance(move, Mapping) else move)(before[key])
+            moved[key] = move(before[key])
         except UsageError as exc:
             refusals.append(f"{env}: {key}: {exc}")
     if refusals:

@@ -15,6 +15,7 @@ import tfgen
 from tests.conftest import SHIPPED_ENVS, Run
 from tfgen import inputs, package, render
 from tfgen.cli import LAZY_COMMANDS
+from tfgen.errors import Finding
 from tfgen.project import Project
 
 HEAVY = ("pydantic", "jinja2", "yaml", "tfgen.schema", "tfgen.render", "tfgen.config", "tfgen.environment")
@@ -172,6 +173,16 @@ def test_changed_set_values_fall_through(run: Run, project: Path) -> None:
     assert not current(project, overrides=[second]) and not current(project)
     assert "dev: 0 written, " not in rendered(run, "dev", "--set", second)
     assert run("check", "dev").exit_code == 0  # dev.yaml itself has single_nat_gateway: true
+
+
+def test_output_rendered_without_set_values_is_not_current_for_a_run_with_them(run: Run, project: Path) -> None:
+    rendered(run, "dev")
+    changed = "network.single_nat_gateway=false"  # dev.yaml has true
+    assert project_at(project).status(["dev"]) == [("dev", [])]
+    [(env, lines)] = project_at(project).status(["dev"], [changed])
+    assert env == "dev" and lines
+    with pytest.raises(Finding, match="output is not current"):
+        project_at(project).require_current("dev", [changed])
 
 
 def test_another_tfgen_version_falls_through(run: Run, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

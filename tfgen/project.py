@@ -125,7 +125,7 @@ class Project:
         """Per environment, one line per output file that is missing, stale or edited."""
         from tfgen import output
 
-        if self.current(names) is not None:
+        if self.current(names, overrides) is not None:
             return [(name, []) for name in names]
         return [(r.env, output.status(r, self.target(r.env)).lines(self.target(r.env)))
                 for r in self.render(names, overrides)]

@@ -224,8 +224,16 @@ def test_the_digest_ignores_what_no_package_or_template_is_built_from(run: Run, 
     assert current(project)
 
 
-def test_the_digest_and_the_packages_share_one_exclusion_rule() -> None:
-    assert package.excluded is inputs.excluded
+def test_the_digest_and_the_packages_share_one_exclusion_rule(tmp_path: Path) -> None:
+    assert package.tree is inputs.tree
+    for name in ("a.py", ".hidden", "x.pyc", "x.pyo", "requirements.txt", "__pycache__/m.pyc", ".git/HEAD",
+                 "sub/b.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / "linked").symlink_to(tmp_path / "sub", target_is_directory=True)
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    assert [rel for rel, _ in package._walk(tmp_path)] == ["a.py", "requirements.txt", "sub/b.py"]
+    assert [rel for rel, _ in inputs.tree(tmp_path)] == ["a.py", "dangling", "requirements.txt", "sub/b.py"]
     assert [name for name in ("a.py", ".hidden", "__pycache__", "x.pyc", "x.pyo", "requirements.txt", ".git")
             if inputs.excluded(name)] == [".hidden", "__pycache__", "x.pyc", "x.pyo", ".git"]
 

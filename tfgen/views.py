@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from tfgen.traffic import View
     from tfgen.validation import Validated
 
-FORMATS = ("text", "json")
-
 
 def dump(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True)

@@ -102,6 +102,13 @@ class _Digest:
         return self._hash.hexdigest()
 
 
+def tree_digest(root: Path) -> str:
+    """The digest of the files under ``root`` that an input digest covers (paths and bytes)."""
+    result = _Digest()
+    result.tree("", root)
+    return result.hexdigest()
+
+
 # The libraries whose behaviour shapes the output (import name, distribution name).
 _LIBRARIES = (("jinja2", "jinja2"), ("markupsafe", "markupsafe"), ("pydantic", "pydantic"),
               ("pydantic_core", "pydantic_core"), ("yaml", "pyyaml"))

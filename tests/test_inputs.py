@@ -15,6 +15,7 @@ import tfgen
 from tests.conftest import SHIPPED_ENVS, Run
 from tfgen import inputs, package, render
 from tfgen.cli import LAZY_COMMANDS
+from tfgen.errors import Finding
 from tfgen.project import Project
 
 HEAVY = ("pydantic", "jinja2", "yaml", "tfgen.schema", "tfgen.render", "tfgen.config", "tfgen.environment")
@@ -174,6 +175,16 @@ def test_changed_set_values_fall_through(run: Run, project: Path) -> None:
     assert run("check", "dev").exit_code == 0  # dev.yaml itself has single_nat_gateway: true
 
 
+def test_output_rendered_without_set_values_is_not_current_for_a_run_with_them(run: Run, project: Path) -> None:
+    rendered(run, "dev")
+    changed = "network.single_nat_gateway=false"  # dev.yaml has true
+    assert project_at(project).status(["dev"]) == [("dev", [])]
+    [(env, lines)] = project_at(project).status(["dev"], [changed])
+    assert env == "dev" and lines
+    with pytest.raises(Finding, match="output is not current"):
+        project_at(project).require_current("dev", [changed])
+
+
 def test_another_tfgen_version_falls_through(run: Run, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered(run, "dev")
     monkeypatch.setattr(tfgen, "__version__", "99.0.0")
@@ -213,8 +224,16 @@ def test_the_digest_ignores_what_no_package_or_template_is_built_from(run: Run, 
     assert current(project)
 
 
-def test_the_digest_and_the_packages_share_one_exclusion_rule() -> None:
-    assert package.excluded is inputs.excluded
+def test_the_digest_and_the_packages_share_one_exclusion_rule(tmp_path: Path) -> None:
+    assert package.tree is inputs.tree
+    for name in ("a.py", ".hidden", "x.pyc", "x.pyo", "requirements.txt", "__pycache__/m.pyc", ".git/HEAD",
+                 "sub/b.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / "linked").symlink_to(tmp_path / "sub", target_is_directory=True)
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    assert [rel for rel, _ in package._walk(tmp_path)] == ["a.py", "requirements.txt", "sub/b.py"]
+    assert [rel for rel, _ in inputs.tree(tmp_path)] == ["a.py", "dangling", "requirements.txt", "sub/b.py"]
     assert [name for name in ("a.py", ".hidden", "__pycache__", "x.pyc", "x.pyo", "requirements.txt", ".git")
             if inputs.excluded(name)] == [".hidden", "__pycache__", "x.pyc", "x.pyo", ".git"]
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import moto
 import pytest
 
 from tests.conftest import Run
@@ -21,9 +23,6 @@ from tests.stack import loaded
 from tfgen import preflight
 from tfgen.errors import UsageError
 from tfgen.preflight import Check
-
-boto3 = pytest.importorskip("boto3")
-moto = pytest.importorskip("moto")
 
 ACCOUNT = "123456789012"  # moto's account
 OTHER = "111122223333"

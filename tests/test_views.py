@@ -37,6 +37,7 @@ def test_envs(run: Run) -> None:
     assert [env["name"] for env in doc["environments"]] == list(SHIPPED_ENVS)
     dev = doc["environments"][0]
     assert (dev["nat_gateways"], dev["aurora_readers"], dev["deletion_protection"]) == (1, 0, False)
+    assert {env["name"]: env["nat_gateways"] for env in doc["environments"]} == {"dev": 1, "prod": 3, "staging": 3}
     assert run("envs").stdout.startswith("ENV ")  # text stays the default
 
 

@@ -18,7 +18,6 @@ environments the comparison is spread over forked workers, one per CPU.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -30,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tfgen import config as layers
-from tfgen import environment, output, render
+from tfgen import environment, inputs, output, render
 from tfgen.errors import ConfigError, UsageError
 from tfgen.project import Project
 
@@ -194,19 +193,6 @@ def extract(files: dict[str, tuple[str, bytes]], dest: Path) -> None:
 # Rendering both sides
 # ---------------------------------------------------------------------------
 
-def _tree_digest(directory: Path) -> str:
-    """One digest of every file under ``directory`` (paths and bytes), caches left out."""
-    digest = hashlib.sha256()
-    if directory.is_dir():
-        for root, dirs, files in os.walk(directory):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(f for f in files if not f.endswith(".pyc")):
-                path = Path(root, name)
-                digest.update(f"{path.relative_to(directory).as_posix()}\0".encode())
-                digest.update(path.read_bytes() if not path.is_symlink() else os.readlink(path).encode())
-    return digest.hexdigest()
-
-
 def _digests(rendered: render.Rendered) -> Digests:
     return {path: output.sha256(data) for path, data in rendered.files.items()}
 
@@ -334,8 +320,8 @@ def affected(project: Project, since: str) -> Affected:
         extract({path: entry for path, entry in files.items()
                  if any(path.startswith(f"{d}/") or not d for d in code)}, root)
         then = replace(project, template_dir=root / relative["template_dir"], lambda_dir=root / relative["lambda_dir"])
-        same_code = (_tree_digest(then.template_dir) == _tree_digest(project.template_dir)
-                     and _tree_digest(then.lambda_dir) == _tree_digest(project.lambda_dir))
+        same_code = all(inputs.tree_digest(old) == inputs.tree_digest(new) for old, new in
+                        ((then.template_dir, project.template_dir), (then.lambda_dir, project.lambda_dir)))
         names = sorted(now_names | revision.names)
         results = _compare_all(_Job(project, then, revision, now_names, same_code, since), names)
     problems = [problem for result in results if isinstance(result, list) for problem in result]

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from tfgen.config import DEFAULTS_FILE
 from tfgen.errors import UsageError
+from tfgen.inputs import DEFAULTS_FILE
 from tfgen.plans import PLAN_FILE
 from tfgen.project import Project
 

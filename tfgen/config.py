@@ -18,7 +18,6 @@ import yaml
 
 from tfgen.errors import ConfigError, UsageError
 from tfgen.inputs import DEFAULTS_FILE as DEFAULTS_FILE
-from tfgen.inputs import ENV_NAME as ENV_NAME
 from tfgen.inputs import check_env_name as check_env_name
 from tfgen.inputs import environment_names as environment_names
 

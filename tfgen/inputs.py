@@ -64,7 +64,7 @@ def excluded(name: str) -> bool:
     return name.startswith(".") or name == "__pycache__" or name.endswith((".pyc", ".pyo"))
 
 
-def _tree(root: Path) -> Iterator[tuple[str, Path]]:
+def tree(root: Path) -> Iterator[tuple[str, Path]]:
     """(relative path, file) for every file under ``root`` that is not excluded, sorted."""
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(name for name in dirnames if not excluded(name))
@@ -95,11 +95,18 @@ class _Digest:
 
     def tree(self, label: str, root: Path) -> None:
         self.field(f"tree {label}".encode())
-        for rel, path in _tree(root):
+        for rel, path in tree(root):
             self.file(rel, path)
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+
+def tree_digest(root: Path) -> str:
+    """The digest of the files under ``root`` that an input digest covers (paths and bytes)."""
+    result = _Digest()
+    result.tree("", root)
+    return result.hexdigest()
 
 
 # The libraries whose behaviour shapes the output (import name, distribution name).

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfgen.errors import TfgenError
-from tfgen.inputs import excluded
+from tfgen.inputs import tree
 
 FORMAT_VERSION = 1
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -170,15 +170,9 @@ def _platform(architecture: str) -> str:
 
 
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
-    """(zip path, file) for every file under ``root`` that belongs in a package."""
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames if not excluded(name))
-        base = Path(directory)
-        for filename in sorted(filenames):
-            path = base / filename
-            if excluded(filename) or not path.is_file():
-                continue
-            yield path.relative_to(root).as_posix(), path
+    """(zip path, file) for every file under ``root`` that belongs in a package: the files the
+    input digest covers (tfgen.inputs.tree), less what is not a file (a dangling link)."""
+    return ((rel, path) for rel, path in tree(root) if path.is_file())
 
 
 def _collect_sources(spec: PackageSpec) -> dict[str, bytes]:

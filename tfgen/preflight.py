@@ -233,7 +233,7 @@ def _owned_by(tags: list[dict[str, str]], env: str, cfg: Environment) -> bool:
 def _check_elastic_ips(env: str, cfg: Environment, clients: Clients) -> Check:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    needed = 1 if cfg.network.single_nat_gateway else len(cfg.network.availability_zones)
+    needed = cfg.network.nat_gateways
     try:
         addresses = clients("ec2").describe_addresses()["Addresses"]
     except (BotoCoreError, ClientError) as exc:

@@ -70,10 +70,13 @@ class Project:
             raise UsageError(f"{self.template_dir}: no such templates directory")
         return render.render(loaded, self.template_dir, self.lambda_dir)
 
-    def render(self, names: list[str], overrides: list[str] | None = None) -> list[Rendered]:
+    def render(self, names: list[str], overrides: list[str] | None = None,
+               digests: dict[str, str] | None = None) -> list[Rendered]:
         """Each environment rendered in memory, with the digest of the inputs it was rendered from
-        (taken before they are read: an input changed meanwhile makes the next run take the full path)."""
-        digests = self.input_digests(names, overrides)
+        (``digests`` when already taken; taken before the inputs are read: an input changed meanwhile
+        makes the next run take the full path)."""
+        if digests is None:
+            digests = self.input_digests(names, overrides)
         return [dataclasses.replace(self.render_loaded(env), input_digest=digests[env.name])
                 for env in self.load(names, overrides)]
 
@@ -125,10 +128,11 @@ class Project:
         """Per environment, one line per output file that is missing, stale or edited."""
         from tfgen import output
 
-        if self.current(names) is not None:
+        digests = self.input_digests(names, overrides)
+        if self.current(names, overrides, digests) is not None:
             return [(name, []) for name in names]
         return [(r.env, output.status(r, self.target(r.env)).lines(self.target(r.env)))
-                for r in self.render(names, overrides)]
+                for r in self.render(names, overrides, digests)]
 
     def diff(self, names: list[str]) -> str:
         return "".join(self.diff_rendered(rendered) for rendered in self.render(names))

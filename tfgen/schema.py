@@ -108,6 +108,11 @@ class Network(Model):
             _cidr(cidr)
         return value
 
+    @property
+    def nat_gateways(self) -> int:
+        """How many NAT gateways (and Elastic IPs for them) the network has: one, or one per zone."""
+        return 1 if self.single_nat_gateway else len(self.availability_zones)
+
 
 class Kms(Model):
     deletion_window_days: Annotated[int, Field(ge=7, le=30)]

@@ -17,7 +17,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-SCHEMA_FILE = "schema.json"
+from tfgen import inputs
+from tfgen.inputs import SCHEMA_FILE
+
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # The first line of an environment file that points an editor at the schema.
 MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=(\S+)\s*$")
@@ -81,8 +83,6 @@ def _verified_stamp(checked: bytes) -> Path:
     """Where a match of ``checked`` with this tfgen's model is remembered: a name made of the
     digest of tfgen itself (its sources and the libraries that shape the model) and of the
     schema's bytes, so that an unchanged ``tfgen check`` need not import the model to know."""
-    from tfgen import inputs
-
     key = hashlib.sha256(inputs.tool_digest().encode() + b"\0" + checked).hexdigest()
     return inputs.cache_root() / "schema-verified" / key
 

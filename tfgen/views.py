@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from tfgen.traffic import View
     from tfgen.validation import Validated
 
-FORMATS = ("text", "json")
-
 
 def dump(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True)
@@ -33,7 +31,7 @@ def environments(envs: list[Loaded]) -> dict[str, Any]:
             "name": loaded.name,
             "region": cfg.region,
             "availability_zones": list(net.availability_zones),
-            "nat_gateways": 1 if net.single_nat_gateway else len(net.availability_zones),
+            "nat_gateways": net.nat_gateways,
             "aurora_readers": db.reader_count,
             "min_capacity": db.min_capacity,
             "max_capacity": db.max_capacity,

@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from click.testing import CliRunner
 
 from tests.conftest import copy_inputs, requires_terraform
@@ -43,6 +41,7 @@ from tfgen.yaml_edit import set_values
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment
 from .provider import overrides
+from .verify import client
 
 pytestmark = [pytest.mark.e2e, requires_terraform]
 
@@ -106,9 +105,7 @@ class Stack:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.session.Session().client(
-                service, region_name="us-east-1", endpoint_url=self.endpoint, aws_access_key_id="test",
-                aws_secret_access_key="test", config=Config(retries={"max_attempts": 2}, proxies={}))
+            self._clients[service] = client(service, self.endpoint)
         return self._clients[service]
 
     def aliases(self, function: str) -> dict[str, str]:

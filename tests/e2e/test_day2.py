@@ -41,6 +41,7 @@ from tfgen.yaml_edit import set_values
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment
 from .provider import overrides
+from .router import rule_of
 from .verify import client
 
 pytestmark = [pytest.mark.e2e, requires_terraform]
@@ -288,11 +289,10 @@ def test_c_an_aurora_replacement_is_refused_until_allowed(stack: Stack) -> None:
     assert (secret["dbname"], secret["host"]) == ("ledger", replaced["Endpoint"])
     # (b): green runs the new version with 20 %, blue the pinned one with 80 %.
     assert stack.aliases(function) == {"blue": "1", "green": stack.expected["green"]}
-    rules = stack.client("elbv2").describe_rules(ListenerArn=_listener(stack))["Rules"]
-    [rule] = [rule for rule in rules if rule["Priority"] == "100"]  # payment_validation's (render.routes)
-    weights = sorted(group["Weight"] for action in rule["Actions"]
-                     for group in action.get("ForwardConfig", {}).get("TargetGroups", []))
-    assert weights == [20, 80]
+    described = stack.client("elbv2").describe_rules(ListenerArn=_listener(stack))["Rules"]
+    rules = [rule for rule in map(rule_of, described) if rule is not None]
+    [rule] = [rule for rule in rules if rule.priority == 100]  # payment_validation's (render.routes)
+    assert sorted(weight for _, weight in rule.targets) == [20, 80]
     # (e): the role may now delete items.
     iam = stack.client("iam")
     role = _role(stack, function)

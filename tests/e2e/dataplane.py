@@ -67,16 +67,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-from botocore.config import Config
-
 from tfgen import names as naming
 from tfgen import render
 
 from . import iam_audit
 from .emulator import TLS_MINIMUM, die_with_parent
 from .router import Router, binomial_bounds
-from .verify import Report
+from .verify import Report, client
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
 # What the Lambda Python runtime provides besides the standard library: boto3 and what it needs.
@@ -98,7 +95,7 @@ MERCHANTS = ("m-e2e-1", "m-e2e-2")
 
 def emulator_account(endpoint: str) -> str:
     """The account id the emulator answers for (sts:GetCallerIdentity)."""
-    return str(_client("sts", endpoint, "us-east-1", "test", "test").get_caller_identity()["Account"])
+    return str(client("sts", endpoint).get_caller_identity()["Account"])
 
 
 def merchant_access(account: str) -> dict[str, list[str]]:
@@ -308,12 +305,6 @@ def enforced_iam(endpoint: str) -> Iterator[None]:
 # --- the phase --------------------------------------------------------------------------------
 
 
-def _client(service: str, endpoint: str, region: str, key: str, secret: str) -> Any:
-    return boto3.session.Session().client(
-        service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30, proxies={}))
-
-
 class DataPlane:
     """The data-plane checks of one applied environment (see the module docstring)."""
 
@@ -343,7 +334,7 @@ class DataPlane:
         self.account = ""
 
     def client(self, service: str) -> Any:
-        return _client(service, self.endpoint, self.cfg.region, *self._keys)
+        return client(service, self.endpoint, self.cfg.region, *self._keys)
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:

@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from click.testing import CliRunner
 
 from tests.conftest import copy_inputs, requires_terraform
@@ -43,6 +41,8 @@ from tfgen.yaml_edit import set_values
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment
 from .provider import overrides
+from .router import rule_of
+from .verify import client
 
 pytestmark = [pytest.mark.e2e, requires_terraform]
 
@@ -104,11 +104,15 @@ class Stack:
         self.durations[f"apply {env}"] = self.durations.get(f"apply {env}", 0) + time.monotonic() - start
         return stderr
 
+    def terraform(self, *args: str) -> None:
+        """Run the terraform binary itself in the rendered module (logs/<subcommand>.log); it must succeed."""
+        with terraform.environment() as base:
+            run = Run(self.out / ENV, self.root / "logs", terraform_environment(base), self.say)
+            run.require(args[0], run.terraform(*args))
+
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.session.Session().client(
-                service, region_name="us-east-1", endpoint_url=self.endpoint, aws_access_key_id="test",
-                aws_secret_access_key="test", config=Config(retries={"max_attempts": 2}, proxies={}))
+            self._clients[service] = client(service, self.endpoint)
         return self._clients[service]
 
     def aliases(self, function: str) -> dict[str, str]:
@@ -149,9 +153,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
             result = Stack(root, endpoint, overrides(endpoint), say)
             say(f"moto_server at {endpoint}; logs in {logs}")
             result.render()
-            with terraform.environment() as base:
-                run = Run(result.out / ENV, logs, terraform_environment(base), say)
-                run.require("init", run.terraform("init", "-input=false", "-no-color"))
+            result.terraform("init", "-input=false", "-no-color")
             result.durations["setup"] = time.monotonic() - start
             yield result
         finally:
@@ -161,12 +163,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
 
 
 def test_d_a_partial_first_apply_is_refused_until_the_recovery(stack: Stack) -> None:
-    with terraform.environment() as base:
-        run = Run(stack.out / ENV, stack.root / "logs", terraform_environment(base), stack.say)
-        start = time.monotonic()
-        run.require("apply", run.terraform("apply", "-auto-approve", "-input=false", "-no-color",
-                                           f"-target={CLUSTER}"))
-        stack.durations["apply -target"] = time.monotonic() - start
+    start = time.monotonic()
+    stack.terraform("apply", "-auto-approve", "-input=false", "-no-color", f"-target={CLUSTER}")
+    stack.durations["apply -target"] = time.monotonic() - start
 
     review = stack.plan(refresh=True)
     [problem] = review["credentials"]
@@ -290,11 +289,10 @@ def test_c_an_aurora_replacement_is_refused_until_allowed(stack: Stack) -> None:
     assert (secret["dbname"], secret["host"]) == ("ledger", replaced["Endpoint"])
     # (b): green runs the new version with 20 %, blue the pinned one with 80 %.
     assert stack.aliases(function) == {"blue": "1", "green": stack.expected["green"]}
-    rules = stack.client("elbv2").describe_rules(ListenerArn=_listener(stack))["Rules"]
-    [rule] = [rule for rule in rules if rule["Priority"] == "100"]  # payment_validation's (render.routes)
-    weights = sorted(group["Weight"] for action in rule["Actions"]
-                     for group in action.get("ForwardConfig", {}).get("TargetGroups", []))
-    assert weights == [20, 80]
+    described = stack.client("elbv2").describe_rules(ListenerArn=_listener(stack))["Rules"]
+    rules = [rule for rule in map(rule_of, described) if rule is not None]
+    [rule] = [rule for rule in rules if rule.priority == 100]  # payment_validation's (render.routes)
+    assert sorted(weight for _, weight in rule.targets) == [20, 80]
     # (e): the role may now delete items.
     iam = stack.client("iam")
     role = _role(stack, function)

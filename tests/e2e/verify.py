@@ -58,6 +58,14 @@ class Report:
             self.failures.append(f"{name}: {type(exc).__name__}: {exc}")
 
 
+def client(service: str, endpoint: str, region: str = "us-east-1", key: str = "test", secret: str = "test") -> Any:
+    """A boto3 client of the emulator at ``endpoint`` (the keys terraform uses unless given), with
+    bounded retries and waits and no proxy."""
+    return boto3.session.Session().client(
+        service, region_name=region, endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30, proxies={}))
+
+
 class Verifier:
     """Checks one applied environment through boto3 against the emulator at ``endpoint``."""
 
@@ -76,12 +84,7 @@ class Verifier:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.session.Session().client(
-                service, region_name=self.cfg.region, endpoint_url=self.endpoint,
-                aws_access_key_id="test", aws_secret_access_key="test",
-                config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30,
-                              proxies={}),
-            )
+            self._clients[service] = client(service, self.endpoint, self.cfg.region)
         return self._clients[service]
 
     def run(self) -> Report:

@@ -88,6 +88,7 @@ def test_plan_all_runs_side_by_side_each_failure_grouped_and_the_highest_exit_co
     assert [p["env"] for p in json.loads(result.stdout)["plans"]] == ["dev", "prod"]
     assert result.stderr.startswith("==> staging (exit 1)\n")
     assert "build/staging/kms.tf" in result.stderr and "run `tfgen render staging`" in result.stderr
+    assert result.stderr.endswith("\n3 environment(s), 2 ok: failed staging\n")
     assert sorted(calls(terraform_log)) == ["plan -input=false -no-color -out=plan/tfplan"] * 2 + [
         "show -json -no-color plan/tfplan"] * 2
 

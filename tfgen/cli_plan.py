@@ -56,7 +56,7 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
     that fails is reported (on stderr, under its name) and the others go on;
     the exit code is the highest of any.
     """
-    from tfgen import plans, review_format
+    from tfgen import fanout, plans, review_format
     from tfgen.cli import project_from_context
     from tfgen.errors import UsageError
 
@@ -75,12 +75,14 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
     else:
         color = sys.stdout.isatty()
         click.echo("\n".join(review_format.render_text(result, color) for result in results), nl=False, color=color)
-    failed = [p for p in planned if p.review is None]
-    for failure in failed:
-        click.echo(failure.error if len(envs) == 1 else f"==> {failure.env} (exit {failure.exit_code})\n"
-                   f"{failure.error}", err=True)
+    failed = [p.outcome for p in planned if p.review is None]
+    if len(envs) == 1 and failed:
+        click.echo(failed[0].output, err=True)
+    elif failed:
+        click.echo("".join(fanout.group(outcome) for outcome in failed), nl=False, err=True)
+        click.echo(fanout.summary([p.outcome for p in planned]), err=True)
     if failed:
-        sys.exit(max(p.exit_code for p in failed))
+        sys.exit(fanout.exit_code(failed))
     if detailed_exitcode and any(r.changes for r in results):
         sys.exit(EXIT_REFUSED if any(r.refusals() for r in results) else EXIT_CHANGES)
 

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tfgen import __version__, output, review, terraform
+from tfgen import __version__, fanout, output, review, terraform
 from tfgen.errors import Finding, TerraformError, UsageError
+from tfgen.fanout import Outcome
 from tfgen.project import Project
 
 PLAN_DIR = "plan"
@@ -96,27 +97,24 @@ def require_account(project: Project, env: str, overrides: Sequence[str]) -> Non
 
 @dataclass(frozen=True)
 class Planned:
-    """One environment's part of a plan of several: its review, or why there is none."""
+    """One environment's part of a plan of several: how its planning ended (tfgen.fanout), and
+    its review when it succeeded."""
 
-    env: str
+    outcome: Outcome
     review: review.Review | None
-    exit_code: int
-    error: str
 
 
 def plan_many(project: Project, envs: Sequence[str], overrides: Sequence[str] = (),
               terraform_args: Sequence[str] = (), jobs: int = 1) -> list[Planned]:
     """Plan each of ``envs``, up to ``jobs`` side by side, in the order given; one environment's
     failure is its own outcome and does not stop the others."""
-    from tfgen import fanout
-
     reviews: dict[str, review.Review] = {}
 
     def task(env: str) -> tuple[int, str]:
         reviews[env] = plan_environment(project, env, overrides, terraform_args).review
         return 0, ""
 
-    return [Planned(o.env, reviews.get(o.env), o.exit_code, o.output) for o in fanout.each(envs, task, jobs)]
+    return [Planned(o, reviews.get(o.env)) for o in fanout.each(envs, task, jobs)]
 
 
 def saved_review(directory: Path, env: str) -> review.Review:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +140,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, aws_clients: dict[str, Any]) -> Iterato
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session (tests/postgres_server.py); skipped with the
     reason when the server binaries or openssl are missing."""
-    try:
-        with postgres_server() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(postgres_server())
+        except PostgresUnavailable as exc:  # only a server that cannot start skips; a failure after is an error
+            pytest.skip(str(exc))
+        yield server

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 from hypothesis import settings
 
-from tfgen import cli as tfgen_cli
-from tfgen import terraform
+from tfgen.cli import main as tfgen_cli
+from tfgen.deploy import terraform
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_ENVS = ("dev", "prod", "staging")
@@ -28,6 +28,12 @@ settings.load_profile("deterministic")
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="Rewrite tests/golden/ from a fresh render instead of comparing.")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end modules first, so that under pytest-xdist (--dist loadfile, in collection
+    order) they start at once on two workers while the rest share the third."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0].startswith("tests/e2e/") is False)
 
 
 @pytest.fixture

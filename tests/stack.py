@@ -14,10 +14,10 @@ from functools import cache
 from typing import Any
 
 from tests.conftest import ROOT
-from tfgen import config as layers
-from tfgen import environment, render
-from tfgen.lint import parse
-from tfgen.names import ROTATION_KEY
+from tfgen.config import environment, layers
+from tfgen.config.names import ROTATION_KEY
+from tfgen.render import templates as render
+from tfgen.render.lint import parse
 
 ENV_DIR = ROOT / "environments"
 TEMPLATES = ROOT / "templates"

@@ -119,7 +119,7 @@ def test_one_project_per_environment_planned_when_its_inputs_change(project: Pat
 def test_the_workflow_renders_then_plans_from_the_project_directory(project: Path,
                                                                     atlantis_config: dict[str, Any]) -> None:
     steps = atlantis_config["workflows"]["tfgen"]["plan"]["steps"]
-    from tfgen.plans import PLAN_FILE
+    from tfgen.deploy.plans import PLAN_FILE
 
     assert steps[1] == "init"
     assert steps[2]["run"].endswith('plan --out build --format markdown "$PROJECT_NAME" -- -input=false')

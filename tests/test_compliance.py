@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import ROOT, SHIPPED_ENVS
 from tests.stack import CERTIFICATE, loaded, rendered
-from tfgen import hcl
+from tfgen.render import hcl
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 

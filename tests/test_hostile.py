@@ -22,7 +22,7 @@ import yaml
 from click.testing import Result
 
 from tests.conftest import SHIPPED_ENVS, Run, copy_inputs, snapshot
-from tfgen import cli as tfgen_cli
+from tfgen.cli import main as tfgen_cli
 
 CORPUS = Path(__file__).resolve().parent / "hostile"
 CASES: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))

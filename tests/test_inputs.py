@@ -13,12 +13,15 @@ import pytest
 
 import tfgen
 from tests.conftest import SHIPPED_ENVS, Run
-from tfgen import inputs, package, render
-from tfgen.cli import LAZY_COMMANDS
+from tfgen import inputs
+from tfgen.cli.main import LAZY_COMMANDS
 from tfgen.errors import Finding
 from tfgen.project import Project
+from tfgen.render import package
+from tfgen.render import templates as render
 
-HEAVY = ("pydantic", "jinja2", "yaml", "tfgen.schema", "tfgen.render", "tfgen.config", "tfgen.environment")
+HEAVY = ("pydantic", "jinja2", "yaml", "tfgen.config.model", "tfgen.render.templates", "tfgen.config.layers",
+         "tfgen.config.environment")
 
 
 @pytest.fixture(autouse=True)
@@ -256,18 +259,18 @@ def imported_by(code: str, cwd: Path, env: dict[str, str] | None = None) -> list
     return result
 
 
-MAIN = "from tfgen.cli import main\ncode = main({args!r})\nassert code == {code}, code"
+MAIN = "from tfgen.cli.main import main\ncode = main({args!r})\nassert code == {code}, code"
 
 
 def test_importing_the_cli_imports_no_model_template_or_yaml_library(tmp_path: Path) -> None:
-    assert imported_by("import tfgen.cli", tmp_path) == []
+    assert imported_by("import tfgen.cli.main", tmp_path) == []
     assert imported_by(MAIN.format(args=["--help"], code=0), tmp_path) == []
     assert imported_by(MAIN.format(args=["render", "--help"], code=0), tmp_path) == []
 
 
 def test_completion_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
     env = {"_TFGEN_COMPLETE": "bash_complete", "COMP_WORDS": "tfgen tr", "COMP_CWORD": "1"}
-    code = "from tfgen.cli import main\nmain([])\nassert 'tfgen.cli_traffic' not in sys.modules"
+    code = "from tfgen.cli.main import main\nmain([])\nassert 'tfgen.cli.traffic' not in sys.modules"
     assert python(code, tmp_path, env) == ["plain,traffic", "[]"]
 
 
@@ -283,7 +286,7 @@ def test_an_unchanged_render_and_check_import_neither_model_nor_jinja(run: Run, 
 def test_a_lazy_command_is_listed_with_its_own_help(name: str) -> None:
     from click import Command
 
-    from tfgen.cli import cli
+    from tfgen.cli.main import cli
 
     target, text = LAZY_COMMANDS[name]
     module, _, attribute = target.partition(":")
@@ -294,7 +297,7 @@ def test_a_lazy_command_is_listed_with_its_own_help(name: str) -> None:
 
 
 def test_help_lists_every_command_with_the_help_click_would_show(run: Run) -> None:
-    from tfgen.cli import cli
+    from tfgen.cli.main import cli
 
     listed = run("--help").stdout.split("Commands:\n")[1].splitlines()
     assert [line.split()[0] for line in listed] == sorted(cli.list_commands(None))  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from tests.conftest import ROOT, SHIPPED_ENVS, copy_inputs, files
-from tfgen.render import cache_dir
+from tfgen.render.templates import cache_dir
 
 ITERATIONS = 15
 EARLY = 3  # iterations killed before anything is written

@@ -8,8 +8,9 @@ import pytest
 
 from tests.conftest import ROOT, SHIPPED_ENVS
 from tests.stack import hcl, local, ref, resource
-from tfgen import environment, render
-from tfgen.lint import parse
+from tfgen.config import environment
+from tfgen.render import templates as render
+from tfgen.render.lint import parse
 
 
 def zones(env: str) -> dict[str, dict[str, str]]:

@@ -36,8 +36,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT, requires_terraform
-from tfgen import config, environment, hcl, render, terraform
-from tfgen.lint import parse
+from tfgen.config import environment
+from tfgen.config import layers as config
+from tfgen.deploy import terraform
+from tfgen.render import hcl
+from tfgen.render import templates as render
+from tfgen.render.lint import parse
 
 # Each example renders an environment (examples are the same on every run: tests/conftest.py).
 RENDERING = settings(max_examples=250, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from tests.conftest import ROOT
-from tfgen.schema import Environment
+from tfgen.config.model import Environment
 
 
 def key_paths(model: Any, prefix: str = "") -> list[str]:

@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.stack import rendered
-from tfgen import render
-from tfgen.package import DataFile, PackageSpec, PackagingError, build_package
+from tfgen.render import templates as render
+from tfgen.render.package import DataFile, PackageSpec, PackagingError, build_package
 
 LAMBDAS = ROOT / "lambdas"
 BUNDLE = LAMBDAS / render.RDS_CA_BUNDLE

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import SHIPPED_ENVS
 from tests.stack import CERTIFICATE, local, ref, resource, resources_of
-from tfgen.names import FUNCTION_KEYS
+from tfgen.config.names import FUNCTION_KEYS
 
 SHORT = {"payment_validation": "pv", "fraud_detection": "fd", "transaction_processing": "tp"}
 ROUTES = {"payment_validation": ("POST /payments", "/payments"),

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SHIPPED_ENVS
 from tests.stack import local, readme_variables, ref, rendered, resource
-from tfgen.names import FUNCTION_KEYS, ROTATION_KEY
+from tfgen.config.names import FUNCTION_KEYS, ROTATION_KEY
 
 ALL_FUNCTIONS = (*FUNCTION_KEYS, ROTATION_KEY)
 PINNED = ("lambda:\n  functions:\n    fraud_detection:\n      traffic:\n"

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import SHIPPED_ENVS
 from tests.stack import loaded, local, ref, resource, resources_of, text
+from tfgen.config.names import FUNCTION_KEYS, ROTATION_KEY
 from tfgen.errors import ConfigError
-from tfgen.names import FUNCTION_KEYS, ROTATION_KEY
 
 SYSTEM_ERRORS = [ref("aws_sns_topic.system_errors.arn")]
 

@@ -1,4 +1,4 @@
-"""Every AWS name of the stack comes from tfgen/names.py and fits the limits AWS puts on it."""
+"""Every AWS name of the stack comes from tfgen/config/names.py and fits the limits AWS puts on it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import SHIPPED_ENVS
 from tests.stack import all_blocks, loaded, local
-from tfgen import names
+from tfgen.config import names
 
 # Arguments that hold the AWS name of what a resource creates.
 NAME_ARGUMENTS = ("name", "bucket", "cluster_identifier", "identifier", "function_name", "alarm_name",

@@ -20,7 +20,7 @@ from tests.stack import (
     resources_of,
     statements,
 )
-from tfgen.names import FUNCTION_KEYS, ROTATION_KEY
+from tfgen.config.names import FUNCTION_KEYS, ROTATION_KEY
 
 ALL_FUNCTIONS = (*FUNCTION_KEYS, ROTATION_KEY)
 

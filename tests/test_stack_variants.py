@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import requires_terraform
 from tests.stack import CERTIFICATE, rendered
-from tfgen import lint, terraform
+from tfgen.deploy import terraform
+from tfgen.render import lint
 
 pytestmark = [pytest.mark.terraform, requires_terraform]
 

@@ -1,3 +1,3 @@
-from tfgen.launch import main
+from tfgen.cli.launch import main
 
 raise SystemExit(main())

@@ -17,8 +17,9 @@ from tfgen import inputs
 from tfgen.errors import ConfigError, Finding, UsageError
 
 if TYPE_CHECKING:
-    from tfgen import environment, output
-    from tfgen.render import Rendered
+    from tfgen.config import environment
+    from tfgen.render import output
+    from tfgen.render.templates import Rendered
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Project:
 
     def _each_valid(self, names: list[str], overrides: list[str] | None) -> Iterator[environment.Loaded]:
         """Each valid environment in turn; at the end, a ConfigError with every problem found."""
-        from tfgen import environment
+        from tfgen.config import environment
 
         problems = []
         for name in names:
@@ -64,7 +65,7 @@ class Project:
             raise ConfigError(list(dict.fromkeys(problems)))
 
     def render_loaded(self, loaded: environment.Loaded) -> Rendered:
-        from tfgen import render
+        from tfgen.render import templates as render
 
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
@@ -103,7 +104,7 @@ class Project:
         """Validate every environment first (nothing is written if any is invalid), then render
         and write them one at a time, each atomically. When every one is current, nothing is
         loaded, rendered or written."""
-        from tfgen import output
+        from tfgen.render import output
 
         digests = self.input_digests(names, overrides)
         unchanged = self.current(names, overrides, digests)
@@ -112,7 +113,8 @@ class Project:
                 yield output.WriteResult(env=current.env, path=current.path, unchanged=current.files,
                                          resources=current.resources)
             return
-        from tfgen import environment, render
+        from tfgen.config import environment
+        from tfgen.render import templates as render
 
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
@@ -126,7 +128,7 @@ class Project:
 
     def status(self, names: list[str], overrides: list[str] | None = None) -> list[tuple[str, list[str]]]:
         """Per environment, one line per output file that is missing, stale or edited."""
-        from tfgen import output
+        from tfgen.render import output
 
         digests = self.input_digests(names, overrides)
         if self.current(names, overrides, digests) is not None:
@@ -139,7 +141,8 @@ class Project:
 
     def diff_rendered(self, rendered: Rendered, include_manifest: bool = True) -> str:
         """What writing ``rendered`` would change on disk, as a unified diff."""
-        from tfgen import output, render
+        from tfgen.render import output
+        from tfgen.render import templates as render
 
         target = self.target(rendered.env)
         files = dict(rendered.files)

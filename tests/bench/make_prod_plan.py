@@ -26,7 +26,9 @@ from tests.conftest import copy_inputs  # noqa: E402
 from tests.e2e.emulator import Emulator  # noqa: E402
 from tests.e2e.harness import terraform_environment  # noqa: E402
 from tests.e2e.provider import overrides  # noqa: E402
-from tfgen import cli, render, terraform  # noqa: E402
+from tfgen.cli import main as cli  # noqa: E402
+from tfgen.deploy import terraform  # noqa: E402
+from tfgen.render import templates as render  # noqa: E402
 
 TARGET = Path(__file__).with_name("prod-plan.json.gz")
 ENV = "prod"

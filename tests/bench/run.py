@@ -41,7 +41,8 @@ PROD_PLAN = Path(__file__).with_name("prod-plan.json.gz")
 
 REVIEW = r'''
 import json, sys
-from tfgen import review, review_format
+from tfgen.deploy import review
+from tfgen.deploy import review_format
 result = review.review(json.loads(open(sys.argv[1], encoding="utf-8").read()), env="prod", plan_file="tfplan")
 review_format.render_text(result); review_format.render_markdown(result); review_format.render_json([result])
 '''
@@ -50,8 +51,9 @@ BASELINE = r'''
 import json, sys, yaml
 from pathlib import Path
 import jinja2
-from tfgen import hcl, render
-from tfgen.names import FUNCTION_KEYS, ROTATION_KEY
+from tfgen.render import hcl
+from tfgen.render import templates as render
+from tfgen.config.names import FUNCTION_KEYS, ROTATION_KEY
 FUNCTIONS = (*FUNCTION_KEYS, ROTATION_KEY)
 class Loaded:
     def __init__(self, name, model):

@@ -67,8 +67,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tfgen import names as naming
-from tfgen import render
+from tfgen.config import names as naming
+from tfgen.render import templates as render
 
 from . import iam_audit
 from .emulator import TLS_MINIMUM, die_with_parent

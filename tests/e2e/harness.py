@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tfgen import terraform
+from tfgen.deploy import terraform
 
 from .emulator import die_with_parent
 

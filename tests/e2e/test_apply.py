@@ -27,7 +27,9 @@ import pytest
 from tests.conftest import requires_terraform
 from tests.postgres_server import PostgresUnavailable, make_ca
 from tests.stack import ENV_DIR, LAMBDAS, TEMPLATES
-from tfgen import cli, environment, terraform
+from tfgen.cli import main as cli
+from tfgen.config import environment
+from tfgen.deploy import terraform
 
 from . import allowlist, dataplane, verify
 from .emulator import Emulator, EmulatorError

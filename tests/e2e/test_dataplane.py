@@ -372,7 +372,7 @@ def test_the_run_grants_its_merchants_in_its_copy_of_the_environment_files(tmp_p
     import shutil
 
     from tests.stack import ENV_DIR
-    from tfgen import environment
+    from tfgen.config import environment
 
     shutil.copytree(ENV_DIR, tmp_path / "environments")
     dataplane.grant_merchants(tmp_path / "environments" / "dev.yaml", dataplane.merchant_access(ACCOUNT))

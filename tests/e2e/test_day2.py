@@ -35,8 +35,10 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import copy_inputs, requires_terraform
-from tfgen import cli, render, terraform
-from tfgen.yaml_edit import set_values
+from tfgen.cli import main as cli
+from tfgen.config.yaml_edit import set_values
+from tfgen.deploy import terraform
+from tfgen.render import templates as render
 
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment

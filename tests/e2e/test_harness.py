@@ -16,8 +16,9 @@ from botocore.config import Config
 
 from tests.conftest import SHIPPED_ENVS
 from tests.stack import ENV_DIR, LAMBDAS, TEMPLATES
-from tfgen import environment, render
-from tfgen.lint import parse
+from tfgen.config import environment
+from tfgen.render import templates as render
+from tfgen.render.lint import parse
 
 from . import allowlist
 from .emulator import Emulator, EmulatorError

@@ -1,7 +1,7 @@
 """What boto3 must find in the emulator after ``terraform apply``.
 
 Figures come from the environment's validated model (the same configuration
-tfgen rendered), names from ``tfgen.names`` and routes from ``tfgen.render``,
+tfgen rendered), names from ``tfgen.config.names`` and routes from ``tfgen.render.templates``,
 the way the templates get them. That the model and the rendered HCL hold the
 SPEC's figures is asserted by the fast tests of the stack (tests/test_stack_*.py,
 tests/test_network.py); here the question is whether what was applied is what
@@ -20,8 +20,8 @@ from typing import Any, TypeGuard
 import boto3
 from botocore.config import Config
 
-from tfgen import names as naming
-from tfgen import render
+from tfgen.config import names as naming
+from tfgen.render import templates as render
 
 # The SPEC's figures that the checks against the emulator use (shared/SPEC.md).
 SPEC_MIN_RETENTION_DAYS = 365

@@ -1,0 +1,116 @@
+"""``tfgen plan`` and ``tfgen apply``: a reviewed, saved plan, and applying exactly that plan."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tfgen.cli.completion import environment_names
+from tfgen.config.names import FUNCTION_KEYS
+
+# --detailed-exitcode: 0 no changes; these when there are changes (1-3 keep their meaning).
+EXIT_CHANGES = 4
+EXIT_REFUSED = 5
+
+
+def _split(words: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Environment names, then terraform arguments (every word starting with '-')."""
+    envs = [w for w in words if not w.startswith("-")]
+    return envs, [w for w in words if w.startswith("-")]
+
+
+def _out(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("build"),
+                        show_default=True, help="Output root; each environment is in OUT/ENV.")(func)
+
+
+def _set(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+                        help="The --set settings OUT/ENV was rendered with.")(func)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="ENV [ENV...] [-- TF_ARGS]",
+                shell_complete=environment_names)
+@click.option("--all", "all_envs", is_flag=True, help="Plan every environment.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Plan up to this many environments side by side.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="text (coloured on a terminal), json (documented schema), markdown.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help=f"Exit 0 without changes, {EXIT_CHANGES} with changes `tfgen apply` accepts, "
+                   f"{EXIT_REFUSED} with changes it refuses without an override.")
+@_out
+@_set
+def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_exitcode: bool, out: Path,
+         overrides: tuple[str, ...]) -> None:
+    """Plan each ENV into OUT/ENV/plan/ and print its review.
+
+    Refuses output that is not current. Runs `terraform plan -out`, keeps the
+    plan file, its `terraform show -json` and the digest of the rendered tree,
+    then reviews the plan: counts, data loss, live traffic, access gained,
+    credentials, the rest. Terraform arguments (after `--`) start with '-':
+    write `-var=name=value`, `-target=ADDRESS`. With several environments, one
+    that fails is reported (on stderr, under its name) and the others go on;
+    the exit code is the highest of any.
+    """
+    from tfgen.cli.main import project_from_context
+    from tfgen.deploy import fanout, plans, review_format
+    from tfgen.errors import UsageError
+
+    envs, terraform_args = _split(words)
+    project = project_from_context(out)
+    if all_envs:
+        envs = project.names((), True)
+    if not envs:
+        raise UsageError("plan: name at least one environment, or --all")
+    planned = plans.plan_many(project, envs, overrides, terraform_args, jobs)
+    results = [p.review for p in planned if p.review is not None]
+    if fmt == "json":
+        click.echo(review_format.render_json(results), nl=False)
+    elif fmt == "markdown":
+        click.echo("\n".join(review_format.render_markdown(result) for result in results), nl=False)
+    else:
+        color = sys.stdout.isatty()
+        click.echo("\n".join(review_format.render_text(result, color) for result in results), nl=False, color=color)
+    failed = [p.outcome for p in planned if p.review is None]
+    if len(envs) == 1 and failed:
+        click.echo(failed[0].output, err=True)
+    elif failed:
+        click.echo("".join(fanout.group(outcome) for outcome in failed), nl=False, err=True)
+        click.echo(fanout.summary([p.outcome for p in planned]), err=True)
+    if failed:
+        sys.exit(fanout.exit_code(failed))
+    if detailed_exitcode and any(r.changes for r in results):
+        sys.exit(EXIT_REFUSED if any(r.refusals() for r in results) else EXIT_CHANGES)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("env", shell_complete=environment_names)
+@click.argument("terraform_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--allow-data-loss", "allow_data_loss", multiple=True, metavar="ADDRESS",
+              help="Apply this one delete or replace of a data-bearing resource (repeatable).")
+@click.option("--allow-traffic-risk", "allow_traffic_risk", multiple=True, type=click.Choice(FUNCTION_KEYS),
+              metavar="FUNCTION", help="Let new code of this function reach an alias other than green "
+                                       "that takes traffic (repeatable; for a bootstrap).")
+@_out
+@_set
+def apply(env: str, terraform_args: tuple[str, ...], allow_data_loss: tuple[str, ...],
+          allow_traffic_risk: tuple[str, ...], out: Path, overrides: tuple[str, ...]) -> None:
+    """Apply the plan `tfgen plan ENV` saved, and nothing else.
+
+    Refuses, changing nothing: without a saved plan; when OUT/ENV changed since
+    the plan was made; when the plan deletes or replaces data not allowed by
+    --allow-data-loss, sends new code to live traffic outside green
+    (--allow-traffic-risk), or would leave the database password and its
+    secret different. Terraform checks the plan file against the state last.
+    """
+    from tfgen.cli.main import project_from_context
+    from tfgen.deploy import plans
+
+    code = plans.apply_environment(project_from_context(out), env, overrides, allow_data_loss,
+                                   allow_traffic_risk, terraform_args)
+    if code:
+        sys.exit(code)

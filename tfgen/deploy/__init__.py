@@ -1,0 +1,1 @@
+"""Terraform runs and their judges: plan, review, apply, traffic moves, preflight checks."""

@@ -1,0 +1,1 @@
+"""Other tools' formats: what changed for a CI system, and Atlantis's repository configuration."""

@@ -445,8 +445,8 @@ def test_a_second_plan_or_apply_while_one_runs_is_refused_at_once(
         before = calls(terraform_log)
         result = run(command, "dev", *(["--allow-traffic-risk", "payment_validation"] if command == "apply" else []))
         assert result.exit_code == 1
-        assert result.stderr == (f"{target}: busy: tfgen plan dev (pid {holder.pid}) is running on this environment; "
-                                 f"{command} refused, nothing changed: try again when it ends\n")
+        assert result.stderr == (f"{Path('build/dev')}: busy: tfgen plan dev (pid {holder.pid}) is running on this "
+                                 f"environment; {command} refused, nothing changed: try again when it ends\n")
         assert calls(terraform_log) == before
     finally:
         holder.communicate("")

@@ -75,6 +75,8 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
     else:
         color = sys.stdout.isatty()
         click.echo("\n".join(review_format.render_text(result, color) for result in results), nl=False, color=color)
+    for note in (note for p in planned for note in p.notes):
+        click.echo(f"tfgen: {note}", err=True)
     failed = [p.outcome for p in planned if p.review is None]
     if len(envs) == 1 and failed:
         click.echo(failed[0].output, err=True)

@@ -13,7 +13,7 @@ ignores them):
 ``plan_environment`` does one environment's work and shares nothing with another call, so
 several environments can be planned side by side. ``apply_environment`` refuses, changing
 nothing, when there is no saved plan, when the rendered tree changed since, or when the plan
-holds data loss, a traffic risk or a credentials problem that the caller did not allow.
+holds data loss, a traffic risk, an outage or a credentials problem that the caller did not allow.
 Terraform's own check that the plan file still matches the state stays the last line.
 """
 
@@ -85,7 +85,7 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
     meta = {"env": env, "rendered_digest": digest, "tfgen_version": __version__}
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     result = review.review(json.loads(shown), env=env, plan_file=str(directory / PLAN_FILE),
-                           rendered_digest=digest)
+                           rendered_digest=digest, max_step=max_step(project, env, overrides))
     return PlanResult(env, directory, result)
 
 
@@ -95,6 +95,12 @@ def require_account(project: Project, env: str, overrides: Sequence[str]) -> Non
 
     [loaded] = project.load([env], list(overrides))
     preflight.require_account(loaded.model)
+
+
+def max_step(project: Project, env: str, overrides: Sequence[str]) -> int:
+    """The environment's ``lambda.traffic_max_step``: the review judges a canary's step by it."""
+    [loaded] = project.load([env], list(overrides))
+    return int(loaded.model.lambda_.traffic_max_step)
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ def plan_many(project: Project, envs: Sequence[str], overrides: Sequence[str] = 
     return [Planned(o, reviews.get(o.env)) for o in fanout.each(envs, task, jobs)]
 
 
-def saved_review(directory: Path, env: str) -> review.Review:
+def saved_review(directory: Path, env: str, max_step: int = review.DEFAULT_MAX_STEP) -> review.Review:
     """The review of the plan saved in ``directory``; refused when there is none."""
     try:
         meta: dict[str, Any] = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
@@ -131,16 +137,16 @@ def saved_review(directory: Path, env: str) -> review.Review:
     if plan is None or not (directory / PLAN_FILE).is_file():
         raise Refused(f"{directory / PLAN_FILE}: no saved plan: run `tfgen plan {env}`, review it, then apply")
     return review.review(plan, env=env, plan_file=str(directory / PLAN_FILE),
-                         rendered_digest=str(meta.get("rendered_digest", "")))
+                         rendered_digest=str(meta.get("rendered_digest", "")), max_step=max_step)
 
 
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
-                      terraform_args: Sequence[str] = ()) -> int:
+                      terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = ()) -> int:
     """Apply the saved plan of ``env`` after the checks; returns terraform's exit code."""
     directory = project.require_current(env, list(overrides))
     require_account(project, env, overrides)
-    result = saved_review(directory, env)
+    result = saved_review(directory, env, max_step(project, env, overrides))
     digest = rendered_digest(directory)
     if result.rendered_digest != digest:
         raise Refused(f"{directory}: the rendered tree changed since the plan was made "
@@ -151,7 +157,7 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
     if unknown:
         raise UsageError("\n".join(f"--allow-data-loss {address}: the plan deletes or replaces no such "
                                    "data-bearing resource" for address in unknown))
-    refusals = result.refusals(allow_data_loss, allow_traffic_risk)
+    refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage)
     if refusals:
         raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed:",
                                  *(f"  {line}" for line in refusals)]))

@@ -321,13 +321,14 @@ def test_an_alias_created_next_to_live_traffic_runs_a_new_version_and_is_refused
 # --- outages ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("address", "actions", "says"), [
-    (alias("green"), ["delete"], 'delete aws_lambda_alias.this["payment_validation-green"]: the green alias, 10 % '
-                                 "is deleted"),
+    (alias("green"), ["delete"], 'delete aws_lambda_alias.this["payment_validation-green"]: the green alias '
+                                 "(10 % of its requests) is deleted"),
     (f'aws_lb_target_group.this["{PV}-blue"]', ["create", "delete"],
-     'replace aws_lb_target_group.this["payment_validation-blue"]: the blue, 90 % target group is deleted'),
+     'replace aws_lb_target_group.this["payment_validation-blue"]: the blue target group (90 % of its requests) '
+     "is deleted"),
     (f'aws_lb_target_group_attachment.this["{PV}-blue"]', ["delete"],
-     'delete aws_lb_target_group_attachment.this["payment_validation-blue"]: the blue, 90 % alias is detached '
-     "from its target group"),
+     'delete aws_lb_target_group_attachment.this["payment_validation-blue"]: the blue alias (90 % of its '
+     "requests) is detached from its target group"),
     (f'aws_lambda_permission.alb["{PV}-blue"]', ["delete", "create"],
      'replace aws_lambda_permission.alb["payment_validation-blue"]: the load balancer may no longer invoke the '
      "function"),
@@ -455,6 +456,9 @@ def test_a_forget_is_a_change_counted_and_shown(actions: list[str]) -> None:
     [serving] = result.traffic
     assert serving.changes == ('forget aws_lambda_alias.this["payment_validation-green"]: terraform stops managing '
                                "it (a `removed` block); it keeps serving as it is",)
+    green = table(result)["green"]
+    assert (green.exists_after, green.version_after, green.served) == (True, "1", True)
+    assert result.refusals() == []
     assert "2 to forget" in review_format.render_text(result)
 
 

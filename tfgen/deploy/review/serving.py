@@ -151,6 +151,8 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         action = action_of(change["actions"]) if rc is not None else None
         exists_after = rc is not None and action != "delete" and (not recreated or action in ("create", "replace"))
         unknown_version = (change.get("after_unknown") or {}).get("function_version") is True
+        if change.get("actions") == ["forget"]:  # left in place, unmanaged: it runs what it ran
+            change = {**change, "after": change.get("before")}
         aliases.append(Alias(
             function=function, colour=colour, address=address,
             version_before=_version(change.get("before")),
@@ -248,18 +250,18 @@ def _outages(resources: Resources, function: str, aliases: Sequence[Alias], rule
                 and before.get("reserved_concurrent_executions") != 0:
             lines.append(f"update {fn['address']}: reserved concurrency 0 throttles every request")
     for alias in aliases:
-        weight = "" if alias.weight_before is None else f", {alias.weight_before} %"
+        weight = "" if alias.weight_before is None else f" ({alias.weight_before} % of its requests)"
         rc = resources.listed.get(alias.address)
         action = action_of(rc["change"]["actions"]) if rc else None
         if action in GONE:
             lines.append(f"{action} {alias.address}: the {alias.colour} alias{weight} is deleted")
-        pieces = ((f'{TARGET_GROUP}["{function}-{alias.colour}"]', "target group is deleted"),
-                  (f'{ATTACHMENT}["{function}-{alias.colour}"]', "alias is detached from its target group"))
-        for address, what in pieces:
+        pieces = ((f'{TARGET_GROUP}["{function}-{alias.colour}"]', "target group", "is deleted"),
+                  (f'{ATTACHMENT}["{function}-{alias.colour}"]', "alias", "is detached from its target group"))
+        for address, noun, what in pieces:
             rc = resources.listed.get(address)
             action = action_of(rc["change"]["actions"]) if rc else None
             if action in GONE:
-                lines.append(f"{action} {address}: the {alias.colour}{weight} {what}")
+                lines.append(f"{action} {address}: the {alias.colour} {noun}{weight} {what}")
     name = ((fn or {}).get("change", {}).get("before") or {}).get("function_name")
     for address, rc in sorted(resources.listed.items()):
         before = rc["change"].get("before") or {}

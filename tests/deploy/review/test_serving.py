@@ -434,6 +434,27 @@ def test_a_weight_before_to_a_target_group_the_plan_does_not_name_is_unknown() -
         "payment_validation"]
 
 
+def test_what_the_plan_does_not_touch_needs_no_judgement() -> None:
+    """Unknowns refuse only a function whose serving the plan changes."""
+    state = stack()
+    document = plan(state, {FN: (["no-op"], state[FN]), "aws_sqs_queue.jobs": (["create"], {"name": "jobs"})},
+                    partial=True)
+    del document["prior_state"]
+    assert judged(document).refusals() == []
+    state = stack()
+    del state[f'aws_lb_target_group.this["{PV}-green"]']
+    assert judged(plan(state, {"aws_sqs_queue.jobs": (["create"], {"name": "jobs"})})).refusals() == []
+
+
+def test_an_alias_on_latest_runs_what_the_apply_publishes() -> None:
+    state = stack(blue=("$LATEST", 90), green=("1", 10))
+    result = judged(plan(state, {FN: release(state)}))
+    blue = table(result)["blue"]
+    assert blue.publishes and not blue.served
+    assert result.refusals()[0].startswith("payment_validation: blue would move from version $LATEST to the version "
+                                           "this apply publishes (new code)")
+
+
 def test_a_partial_plan_judges_the_secret_it_leaves_out_as_it_is() -> None:
     """-target of the cluster with a new password: the secret keeps the old one."""
     cluster = {"cluster_identifier": "aurora-cluster-prod", "port": 5432, "master_password_wo_version": 1}

@@ -150,7 +150,9 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         change = rc["change"] if rc is not None else {}
         action = action_of(change["actions"]) if rc is not None else None
         exists_after = rc is not None and action != "delete" and (not recreated or action in ("create", "replace"))
-        unknown_version = (change.get("after_unknown") or {}).get("function_version") is True
+        # $LATEST runs whatever the function was last given: a version this apply publishes, too.
+        unknown_version = (change.get("after_unknown") or {}).get("function_version") is True or \
+            (publishing and _version(change.get("after")) == "$LATEST")
         if change.get("actions") == ["forget"]:  # left in place, unmanaged: it runs what it ran
             change = {**change, "after": change.get("before")}
         aliases.append(Alias(
@@ -167,16 +169,20 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     first_deploy = not before_unknown and not any((a.weight_before or 0) > 0 for a in aliases)
     unseen = [a for a in (rule_address, f'{FUNCTION}["{function}"]', *(a.address for a in aliases))
               if not resources.known(a)]
+    touched = any(action_of(rc["change"]["actions"]) for address, rc in resources.listed.items()
+                  if address in (rule_address, f'{FUNCTION}["{function}"]') or address.startswith(
+                      tuple(f'{prefix}["{function}-' for prefix in (ALIAS, TARGET_GROUP, ATTACHMENT))))
+    moves = any(a.moves or not a.exists_after or a.weight_before != a.weight_after for a in aliases)
     risks: list[str] = []
-    if unseen:
+    if unseen and touched:
         risks.append(f"{function}: the plan is partial (-target) and has no prior_state, so what "
                      f"{', '.join(unseen)} hold is unknown: plan without -target, or allow it with "
                      f"--allow-traffic-risk {function}")
-    elif before_unknown:
+    elif before_unknown and moves:
         risks.append(f"{function}: the weight {', '.join(before_unknown)} took before this apply is unknown "
                      f"(the listener rule forwards to a target group the plan does not name): plan without "
                      f"-target, or allow it with --allow-traffic-risk {function}")
-    elif not first_deploy:
+    elif not first_deploy and not unseen and not before_unknown:
         risks += _canary(function, aliases, env, max_step)
     outages = [] if first_deploy else _outages(resources, function, aliases, rule, fn, fronts)
     changes = [line for line in (_changed(a.address, resources.get(a.address), _alias_attribute)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Run
+from tests.deploy.review.test_serving import FN, UNKNOWN, plan, stack
 from tfgen import __version__
 from tfgen.deploy import plans, preflight
 from tfgen.deploy.review import binding
@@ -118,7 +119,8 @@ def test_plan_saves_the_plan_its_json_and_the_rendered_digest(run: Run, project:
                     "plan_json_sha256": binding.json_digest(shown),
                     "rendered_digest": plans.rendered_digest(target), "tfgen_version": __version__}
     assert calls(terraform_log) == ["plan -input=false -no-color -out=plan/tfplan", "show -json -no-color plan/tfplan"]
-    assert "  payment_validation green: version 4 -> 5, weight 0 % -> 10 %" in result.stdout.splitlines()
+    assert "  payment_validation green: version 4 -> 5 (not served yet), weight 0 % -> 10 %" \
+        in result.stdout.splitlines()
 
 
 def test_plan_passes_terraform_arguments_and_plans_several_environments(run: Run, terraform_log: Path) -> None:
@@ -268,6 +270,37 @@ def test_apply_refuses_a_traffic_risk_unless_the_function_is_allowed(run: Run, t
     assert result.exit_code == 1 and "--allow-traffic-risk payment_validation" in result.stderr
     result = run("apply", "dev", "--allow-traffic-risk", "payment_validation")
     assert result.exit_code == 0, result.output
+
+
+def test_apply_refuses_an_outage_unless_the_function_is_allowed(run: Run, tmp_path: Path,
+                                                               terraform_log: Path) -> None:
+    state = stack()
+    document = plan(state, {FN: (["delete", "create"], {**state[FN], "version": UNKNOWN})})
+    (tmp_path / "outage.json").write_text(json.dumps(document))
+    os.environ["FAKE_TF_PLAN"] = str(tmp_path / "outage.json")
+    rendered(run)
+    assert run("plan", "dev", "--detailed-exitcode").exit_code == 5
+    result = run("apply", "dev", "--allow-traffic-risk", "payment_validation")
+    assert result.exit_code == 1
+    assert "payment_validation: stops serving: replace aws_lambda_function.this" in result.stderr
+    assert not any(call.startswith("apply") for call in calls(terraform_log))
+    result = run("apply", "dev", "--allow-outage", "payment_validation")
+    assert result.exit_code == 0, result.output
+    assert calls(terraform_log)[-1] == f"applied binary-plan {tmp_path / 'outage.json'}"
+
+
+def test_the_canary_step_is_the_environments_traffic_max_step(run: Run, terraform_log: Path) -> None:
+    """The shift fixture gives a version that has not served 10 %: more than a step of 5."""
+    step = ("--set", "lambda.traffic_max_step=5")
+    assert run("render", "dev", *step).exit_code == 0
+    use_plan("shift")
+    result = run("plan", "dev", "--detailed-exitcode", *step)
+    assert result.exit_code == 5
+    assert "more than lambda.traffic_max_step (5 points)" in result.stdout
+    result = run("apply", "dev", *step)
+    assert result.exit_code == 1 and "more than lambda.traffic_max_step (5 points)" in result.stderr
+    assert run("render", "dev").exit_code == 0
+    assert run("plan", "dev", "--detailed-exitcode").exit_code == 4
 
 
 def test_apply_refuses_a_secret_written_without_the_clusters_password(run: Run, terraform_log: Path) -> None:

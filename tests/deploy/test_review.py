@@ -1,6 +1,6 @@
 """The plan review on plan JSON fixtures (tests/fixtures/plans/, in the shape of
-`terraform show -json PLANFILE`): counts, data loss, live traffic, access, credentials,
-and what `tfgen apply` refuses (the renderings: test_review_format.py)."""
+`terraform show -json PLANFILE`): counts, data loss, access, credentials, and what `tfgen apply`
+refuses (live traffic: review/test_serving.py; the renderings: test_review_format.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def change(address: str, actions: list[str], before: Any, after: Any, unknown: d
 
 def test_counts_each_action_once_and_ignores_reads_and_no_ops() -> None:
     result = of("release")
-    assert result.counts == {"create": 0, "update": 5, "replace": 0, "delete": 0}
+    assert result.counts == {"create": 0, "update": 5, "replace": 0, "delete": 0, "forget": 0}
     assert result.changes
 
 
@@ -49,7 +49,8 @@ def test_a_plan_of_no_ops_has_no_changes() -> None:
 
 @pytest.mark.parametrize(("actions", "word"), [
     (["create"], "create"), (["update"], "update"), (["delete"], "delete"), (["delete", "create"], "replace"),
-    (["create", "delete"], "replace"), (["no-op"], None), (["read"], None), (["forget"], None),
+    (["create", "delete"], "replace"), (["no-op"], None), (["read"], None), (["forget"], "forget"),
+    (["create", "forget"], "forget"),
 ])
 def test_action_words(actions: list[str], word: str | None) -> None:
     assert review.action_of(actions) == word
@@ -117,92 +118,7 @@ def test_an_instance_replaced_with_its_cluster_is_allowed_with_the_cluster() -> 
     assert result.refusals()[3].endswith("allow it with --allow-data-loss aws_rds_cluster.this")
 
 
-# --- live traffic -----------------------------------------------------------------------------
-
-def test_a_release_to_unpinned_aliases_moves_blue_and_green_to_the_published_version() -> None:
-    result = of("release")
-    pv = {a.colour: a for a in result.traffic if a.function == "payment_validation"}
-    assert (pv["blue"].version_before, pv["blue"].version_after) == ("3", None)
-    assert (pv["blue"].weight_before, pv["blue"].weight_after) == (90, 90)
-    assert (pv["green"].weight_before, pv["green"].weight_after) == (10, 10)
-    assert pv["blue"].code_changes and pv["blue"].risk
-    assert not pv["green"].risk  # green is where new code belongs
-    assert result.risky_functions() == ["payment_validation"]
-
-
-def test_pinned_aliases_do_not_move_when_the_code_changes() -> None:
-    result = of("release")
-    fd = [a for a in result.traffic if a.function == "fraud_detection"]
-    assert [(a.colour, a.version_before, a.version_after, a.moves, a.risk) for a in fd] == [
-        ("blue", "4", "4", False, False), ("green", "4", "4", False, False)]
-    assert all(a.code_changes for a in fd)
-
-
-def test_traffic_risk_is_refused_unless_the_function_is_allowed() -> None:
-    result = of("release")
-    assert result.refusals() == [
-        "payment_validation: new code would reach live traffic through blue (90 %), not through green: "
-        "pin the live versions (`tfgen traffic prod pin`), or allow it with "
-        "--allow-traffic-risk payment_validation"]
-    assert result.refusals(allow_traffic_risk=["payment_validation"]) == []
-
-
-def test_blue_without_weight_running_new_code_is_no_risk() -> None:
-    plan = load("release")
-    for rc in plan["resource_changes"]:
-        if rc["address"] == 'aws_lb_listener_rule.this["payment_validation"]':
-            for side in ("before", "after"):
-                for group in rc["change"][side]["action"][0]["forward"][0]["target_group"]:
-                    group["weight"] = 100 if "green" in group["arn"] else 0
-    assert review.review(plan).risky_functions() == []
-
-
-def test_new_settings_published_to_a_live_alias_outside_green_are_a_risk_too() -> None:
-    """A settings-only change (an environment variable, say) publishes a version too, which an
-    alias on `latest` runs at once: the canary would be skipped just the same."""
-    plan = load("release")
-    for rc in plan["resource_changes"]:
-        if rc["address"] == 'aws_lambda_function.this["payment_validation"]':
-            rc["change"]["after"]["source_code_hash"] = rc["change"]["before"]["source_code_hash"]
-            rc["change"]["after_unknown"].pop("source_code_hash", None)
-    result = review.review(plan, env="prod")
-    blue = next(a for a in result.traffic if a.function == "payment_validation" and a.colour == "blue")
-    assert not blue.code_changes and blue.risk
-    assert result.refusals() == [
-        "payment_validation: new settings would reach live traffic through blue (90 %), not through green: "
-        "pin the live versions (`tfgen traffic prod pin`), or allow it with "
-        "--allow-traffic-risk payment_validation"]
-
-
-def test_a_shift_moves_green_and_the_weights_only() -> None:
-    result = of("shift")
-    assert [(a.colour, a.version_before, a.version_after, a.weight_before, a.weight_after, a.code_changes)
-            for a in result.traffic] == [("blue", "4", "4", 100, 90, False), ("green", "4", "5", 0, 10, False)]
-    assert result.refusals() == [] and result.other == {}
-
-
-def test_a_first_deploy_is_no_traffic_risk() -> None:
-    plan = {"resource_changes": [
-        change('aws_lambda_function.this["payment_validation"]', ["create"], None, {}, {"version": True}),
-        change('aws_lambda_alias.this["payment_validation-blue"]', ["create"], None, {},
-               {"function_version": True}),
-    ]}
-    [alias] = review.review(plan).traffic
-    assert alias.code_changes and alias.version_after is None and alias.weight_after is None
-    assert not alias.risk
-
-
-def test_an_alias_created_by_the_apply_is_no_traffic_risk_even_with_weight() -> None:
-    """A blue alias this apply creates (it was not there before) runs what the apply publishes
-    from the start: nothing live moves onto new code."""
-    plan = load("release")
-    for rc in plan["resource_changes"]:
-        if rc["address"] == 'aws_lambda_alias.this["payment_validation-blue"]':
-            rc["change"]["actions"], rc["change"]["before"] = ["create"], None
-    result = review.review(plan, env="prod")
-    blue = next(a for a in result.traffic if a.function == "payment_validation" and a.colour == "blue")
-    assert blue.created and blue.version_before is None and blue.weight_after == 90
-    assert not blue.risk and result.refusals() == []
+# --- live traffic: tests/deploy/review/test_serving.py -------------------------------------------
 
 
 # --- access -----------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ several environments can be planned side by side. ``apply_environment`` copies t
 into a directory of its own, shows and reviews that copy again and applies that copy only. It
 refuses, changing nothing, when there is no saved plan, when anything the plan is bound to
 differs (another plan file, an edited review, another environment, account or ``--set``,
-another rendered tree or tfgen), or when the plan holds data loss, a traffic risk or a
-credentials problem that the caller did not allow. Each command holds the environment's lock
-(tfgen.deploy.lock) from its start to its end. Terraform's own check that the plan file still
+another rendered tree or tfgen), or when the plan holds data loss, a traffic risk, an outage
+or a credentials problem that the caller did not allow. Each command holds the environment's
+lock (tfgen.deploy.lock) from its start to its end. Terraform's own check that the plan file still
 matches the state stays the last line.
 """
 
@@ -110,7 +110,8 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
                                    __version__)
         (directory / META_FILE).write_text(json.dumps(bound.as_json(), indent=2, sort_keys=True) + "\n",
                                            encoding="utf-8")
-        result = review.review(plan, env=env, plan_file=str(directory / PLAN_FILE), rendered_digest=digest)
+        result = review.review(plan, env=env, plan_file=str(directory / PLAN_FILE), rendered_digest=digest,
+                               max_step=max_step(project, env, overrides))
         return PlanResult(env, directory, result, bound)
 
 
@@ -134,6 +135,12 @@ def _locked(project: Project, env: str, overrides: Sequence[str], verb: str) -> 
         project.require_current(env, list(overrides))  # says what is wrong, and no lock file is left there
     with lock.held(directory, f"tfgen {verb} {env}"):
         yield project.require_current(env, list(overrides))
+
+
+def max_step(project: Project, env: str, overrides: Sequence[str]) -> int:
+    """The environment's ``lambda.traffic_max_step``: the review judges a canary's step by it."""
+    [loaded] = project.load([env], list(overrides))
+    return int(loaded.model.lambda_.traffic_max_step)
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,7 @@ def private_copy(directory: Path) -> Iterator[Copied]:
 
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
-                      terraform_args: Sequence[str] = ()) -> int:
+                      terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = ()) -> int:
     """Apply the saved plan of ``env`` after the checks; returns terraform's exit code."""
     with _locked(project, env, overrides, "apply") as directory:
         account = caller_account(project, env, overrides)
@@ -217,8 +224,9 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                                          "reviewed:", *(f"  {line}" for line in differences),
                                          f"run `tfgen plan {env}` again, review it, then apply"]))
             result = review.review(copy.plan, env=env, plan_file=str(directory / PLAN_FILE),
-                                   rendered_digest=recorded.rendered_digest)
-            _judge(env, result, allow_data_loss, allow_traffic_risk)
+                                   rendered_digest=recorded.rendered_digest,
+                                   max_step=max_step(project, env, overrides))
+            _judge(env, result, allow_data_loss, allow_traffic_risk, allow_outage)
             code = terraform.stream(["apply", "-input=false", *terraform_args, str(copy.path)], directory)
         if code == 0:
             discard(directory)
@@ -226,14 +234,14 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
 
 
 def _judge(env: str, result: review.Review, allow_data_loss: Sequence[str],
-           allow_traffic_risk: Sequence[str]) -> None:
+           allow_traffic_risk: Sequence[str], allow_outage: Sequence[str]) -> None:
     """Refuse what the review refuses without the overrides given."""
     known = {loss.address for loss in result.data_loss}
     unknown = [address for address in allow_data_loss if address not in known]
     if unknown:
         raise UsageError("\n".join(f"--allow-data-loss {address}: the plan deletes or replaces no such "
                                    "data-bearing resource" for address in unknown))
-    refusals = result.refusals(allow_data_loss, allow_traffic_risk)
+    refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage)
     if refusals:
         raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed:",
                                  *(f"  {line}" for line in refusals)]))

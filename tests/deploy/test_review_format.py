@@ -16,7 +16,7 @@ def test_json_has_the_documented_schema() -> None:
             "other", "refusals", "changes"} <= set(plan)
     assert plan["data_loss"][1] == {"address": "aws_dynamodb_table.archive", "type": "aws_dynamodb_table",
                                     "action": "delete", "reasons": ["removed from the configuration"],
-                                    "follows": None}
+                                    "protection": False}
     shift = of("shift").as_json()["traffic"][1]
     assert shift == {"function": "payment_validation", "colour": "green",
                      "address": 'aws_lambda_alias.this["payment_validation-green"]', "version_before": "4",

@@ -8,12 +8,15 @@ prints. ``review`` classifies every resource change once:
 - **data loss**: a delete or replace of a resource that holds data (``DATA_TYPES``), with the
   attribute paths that force the replacement (the plan's ``replace_paths``) or the reason
   terraform gives (removed from the configuration, a ``for_each`` key gone, ``-replace``...);
+  and a change that removes or weakens what protects data (``protection``: point-in-time
+  recovery off, a retention shortened, an expiration added...: tfgen.deploy.review.data);
 - **traffic**: per payment function and colour, the alias version before and after (``None``
   after: the version this apply publishes), the listener weights before and after, and whether
   the function's code changes;
-- **access**: IAM policy and trust documents, KMS key policies, bucket policies, Lambda
-  permissions and security-group rules that gain actions, resources, principals, ports or
-  CIDRs, with only the added parts;
+- **access**: the policy documents, grants, rules and settings of the catalogue's access types
+  that gain actions, resources, principals, ports or CIDRs, lose a Deny or a condition, or open
+  (an API route without authorization, a public access block off), with only the added parts
+  (tfgen.deploy.review.access);
 - **credentials**: changes that would leave the master password of the Aurora cluster and
   the secret holding it different;
 - the rest, as counts per resource type.
@@ -30,11 +33,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tfgen.deploy.review.access import AccessGain, deferred_documents, gains_of
+from tfgen.deploy.review.access import AccessGain, Documents, gains_of
 from tfgen.deploy.review.catalogue import traffic_address
 from tfgen.deploy.review.changes import ACTIONS, action_of
 from tfgen.deploy.review.credentials import problems
-from tfgen.deploy.review.data import DataLoss, followers, loss_of
+from tfgen.deploy.review.data import DataLoss, loss_of
 from tfgen.deploy.review.serving import Alias, aliases
 
 SCHEMA_VERSION = 1
@@ -62,9 +65,9 @@ class Review:
     def refusals(self, allow_data_loss: Iterable[str] = (), allow_traffic_risk: Iterable[str] = ()) -> list[str]:
         """What ``tfgen apply`` refuses, one line each, with the override or the fix."""
         allowed_loss, allowed_risk = set(allow_data_loss), set(allow_traffic_risk)
-        lines = [f"{loss.address}: {loss.action} loses data ({'; '.join(loss.reasons)}); "
-                 f"allow it with --allow-data-loss {loss.follows or loss.address}"
-                 for loss in self.data_loss if loss.address not in allowed_loss and loss.follows not in allowed_loss]
+        lines = [f"{loss.address}: {loss.action} {'weakens data protection' if loss.protection else 'loses data'} "
+                 f"({'; '.join(loss.reasons)}); allow it with --allow-data-loss {loss.address}"
+                 for loss in self.data_loss if loss.address not in allowed_loss]
         for function in self.risky_functions():
             if function in allowed_risk:
                 continue
@@ -84,7 +87,7 @@ class Review:
             "changes": self.changes,
             "counts": dict(self.counts),
             "data_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons),
-                           "follows": d.follows} for d in self.data_loss],
+                           "protection": d.protection} for d in self.data_loss],
             "traffic": [{"function": a.function, "colour": a.colour, "address": a.address,
                          "version_before": a.version_before, "version_after": a.version_after,
                          "publishes": a.version_after is None, "moves": a.moves,
@@ -106,6 +109,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
     access: list[AccessGain] = []
     other: dict[str, Counter[str]] = {}
     by_address: dict[str, dict[str, Any]] = {}
+    documents = Documents(plan)
     for rc in changes:
         by_address[rc["address"]] = rc
         action = action_of(rc["change"]["actions"])
@@ -116,14 +120,13 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         loss = loss_of(rc, action)
         if loss is not None:
             data_loss.append(loss)
-        gains = list(gains_of(rc, action))
+        gains = list(gains_of(rc, action, documents))
         access += gains
         if loss is None and not gains and not traffic_address(rc["address"]):
             other.setdefault(kind, Counter())[action] += 1
-    access += deferred_documents(plan, changes)
     return Review(
         env=env, plan_file=plan_file, rendered_digest=rendered_digest, counts=counts,
-        data_loss=sorted(followers(data_loss), key=lambda d: d.address), traffic=aliases(by_address),
+        data_loss=sorted(data_loss, key=lambda d: d.address), traffic=aliases(by_address),
         access=sorted(access, key=lambda g: g.address), credentials=problems(by_address),
         other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.deploy.test_review import of
-from tfgen.deploy import review_format
+from tests.deploy.test_review import change, of
+from tfgen.deploy import review, review_format
 
 
 def test_json_has_the_documented_schema() -> None:
@@ -39,3 +39,24 @@ def test_markdown_is_a_pull_request_comment() -> None:
     assert "| payment_validation | green | 4 → 5 | 0 % → 10 % | no |" in text
     assert "refuses" not in text
     assert "| replace | `aws_rds_cluster.this` |" in review_format.render_markdown(of("data_loss"))
+
+
+def test_weakened_protection_and_capacity_read_as_what_they_are() -> None:
+    result = of("protection")
+    text = review_format.render_text(result).splitlines()
+    assert "  update (protection) aws_dynamodb_table.this: point-in-time recovery turned off " \
+        "(point_in_time_recovery[0].enabled: true -> false)" in text
+    assert "  aws_rds_cluster_instance (database capacity: the cluster holds the data): 1 delete" in text
+    markdown = review_format.render_markdown(result)
+    assert "| update (protection) | `aws_rds_cluster.this` | backup retention shortened " \
+        "(backup_retention_period: 7 -> 1) |" in markdown
+    assert "| `aws_rds_cluster_instance` (database capacity: the cluster holds the data) | 1 delete |" in markdown
+
+
+def test_a_removed_deny_reads_as_no_longer_denied() -> None:
+    deny = {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}
+    result = review.review({"resource_changes": [change(
+        "aws_s3_bucket_policy.this", ["update"], {"policy": json.dumps({"Statement": [deny]})},
+        {"policy": json.dumps({"Statement": []})})]})
+    assert '  update aws_s3_bucket_policy.this (bucket policy): no longer denies: ' \
+        '{"Action": "s3:*", "Effect": "Deny", "Resource": "*"}' in review_format.render_text(result).splitlines()

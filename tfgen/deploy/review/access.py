@@ -66,9 +66,11 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _principals(value: Any) -> list[str]:
-    """``{"AWS": ["a", "b"], "Service": "s"}`` as ``["AWS:a", "AWS:b", "Service:s"]``; ``"*"`` as ``["*"]``."""
+    """``{"AWS": ["a", "b"], "Service": "s"}`` as ``["AWS:a", "AWS:b", "Service:s"]``; ``"*"``,
+    ``{"AWS": "*"}`` and a document's ``{"*": ["*"]}`` (anyone) as ``["*"]``."""
     if isinstance(value, dict):
-        return sorted(f"{kind}:{item}" for kind, items in value.items() for item in _listed(items))
+        return sorted("*" if kind == "*" or (kind == "AWS" and item == "*") else f"{kind}:{item}"
+                      for kind, items in value.items() for item in _listed(items))
     return [str(item) for item in _listed(value)]
 
 
@@ -113,7 +115,7 @@ def statements_of(document: Any) -> list[Statement] | None:
 
 def _matches(value: str, pattern: str, element: str) -> bool:
     """Whether ``pattern`` (with IAM wildcards) covers ``value`` (itself possibly a pattern)."""
-    if pattern in ("*", "AWS:*"):
+    if pattern == "*":
         return True
     if "Action" in element:
         return fnmatchcase(value.lower(), pattern.lower())
@@ -136,7 +138,7 @@ def _element_covered(wide: Statement, narrow: Statement, name: str) -> bool:
         return positive != "Principal"  # an identity policy names no principal
     if negative in narrow.elements:
         if positive in wide.elements:
-            return any(p in ("*", "AWS:*") for p in wide.elements[positive])
+            return "*" in wide.elements[positive]
         if negative in wide.elements:  # wide excludes fewer: each of its exclusions narrow excludes too
             return _within(wide.elements[negative], narrow.elements[negative], name)
         return positive != "Principal"

@@ -51,7 +51,7 @@ def _statement_text(item: Any) -> str:
         return item
     if isinstance(item, dict) and set(item) == {"Removed"}:
         return "no longer denies: " + json.dumps(item["Removed"], sort_keys=True)
-    return json.dumps(item, sort_keys=True)
+    return "adds " + json.dumps(item, sort_keys=True)
 
 
 def _loss_action(loss: DataLoss) -> str:

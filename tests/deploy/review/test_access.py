@@ -263,3 +263,19 @@ def test_a_deferred_document_keeps_the_resources_deny_or_reports_it_removed() ->
     assert kept == {}
     dropped = gains(deferred("aws_s3_bucket_policy.this", policy(DENY)), document(f"{DOC}.b", []), **plan)
     assert dropped == {"aws_s3_bucket_policy.this": ("bucket policy (read at apply)", ({"Removed": DENY},))}
+
+
+def test_a_deferred_document_of_a_shape_terraform_never_writes_cannot_be_judged() -> None:
+    plan = {"configuration": config(("aws_iam_role_policy.a", "policy", [f"{DOC}.a.json", f"{DOC}.a"]))}
+    hostile = document(f"{DOC}.a", [{"sid": "x", "principals": [True]}])
+    [(kind, (why,))] = gains(deferred("aws_iam_role_policy.a", policy(READ)), hostile, **plan).values()
+    assert kind == "policy" and why.startswith(f"document known after apply: cannot be judged ({DOC}.a cannot be read")
+
+
+def test_a_deferred_document_whose_statements_are_unknown_cannot_be_judged() -> None:
+    plan = {"configuration": config(("aws_iam_role_policy.a", "policy", [f"{DOC}.a.json", f"{DOC}.a"]))}
+    unknown = document(f"{DOC}.a", [])
+    unknown["change"]["after_unknown"]["statement"] = True
+    assert gains(deferred("aws_iam_role_policy.a", policy(READ)), unknown, **plan) == {
+        "aws_iam_role_policy.a": ("policy", (
+            f"document known after apply: cannot be judged (the statements of {DOC}.a are known after apply)",))}

@@ -280,7 +280,11 @@ class Documents:
     def statements(self, rc: Mapping[str, Any], attribute: str) -> list[Statement]:
         """The statements the ``attribute`` of ``rc`` will hold, from the one document its
         expression references; raises Unjudgeable when that cannot be established."""
-        return self._document(self._referenced(rc, attribute), set())
+        address = self._referenced(rc, attribute)
+        try:
+            return self._document(address, set())
+        except (AttributeError, TypeError, ValueError) as exc:  # a shape no terraform writes
+            raise Unjudgeable(f"{address} cannot be read ({exc})") from None
 
     def _expression_refs(self, rc: Mapping[str, Any], attribute: str) -> list[str]:
         module = str(rc.get("module_address") or "")
@@ -444,8 +448,8 @@ def gains_of(rc: Mapping[str, Any], action: str, documents: Documents) -> Iterat
             if unknown.get(direction) is True:
                 yield AccessGain(rc["address"], kind, f"security group {direction}", action, (LATER,))
                 continue
-            old = {_canonical(rule) for rule in before.get(direction) or ()}
-            new = [rule for rule in after.get(direction) or () if _canonical(rule) not in old]
+            old = {_canonical(rule) for rule in _listed(before.get(direction))}
+            new = [rule for rule in _listed(after.get(direction)) if _canonical(rule) not in old]
             if new:
                 yield AccessGain(rc["address"], kind, f"security group {direction}", action, tuple(new))
     elif catalogue.grants(kind):

@@ -259,8 +259,8 @@ def test_allowing_data_loss_the_plan_does_not_hold_is_a_usage_error(run: Run, te
     assert run("plan", "dev").exit_code == 0
     result = run("apply", "dev", "--allow-data-loss", "aws_rds_cluster.this")
     assert result.exit_code == 2
-    assert result.stderr == ("tfgen: --allow-data-loss aws_rds_cluster.this: the plan deletes or replaces no such "
-                             "data-bearing resource\n")
+    assert result.stderr == ("tfgen: --allow-data-loss aws_rds_cluster.this: the plan neither loses data nor "
+                             "weakens its protection there\n")
 
 
 def test_apply_refuses_a_traffic_risk_unless_the_function_is_allowed(run: Run, terraform_log: Path) -> None:

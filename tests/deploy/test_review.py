@@ -64,8 +64,6 @@ def test_data_loss_names_each_delete_and_replace_of_a_data_resource_with_its_rea
         ('aws_cloudwatch_log_group.lambda["refunds"]', "delete", ("its for_each key is no longer in the map",)),
         ("aws_dynamodb_table.archive", "delete", ("removed from the configuration",)),
         ("aws_rds_cluster.this", "replace", ('database_name forces replacement ("payments" -> "ledger")',)),
-        ("aws_rds_cluster_instance.writer", "replace",
-         ('cluster_identifier forces replacement ("aurora-cluster-prod" -> known after apply)',)),
         ("aws_s3_bucket.this", "replace",
          ('object_lock_configuration[0].object_lock_enabled forces replacement ("Enabled" -> "Disabled")',)),
     ]
@@ -92,7 +90,7 @@ def test_deleting_a_resource_without_data_is_not_data_loss() -> None:
 
 
 def test_every_listed_data_type_counts() -> None:
-    for kind in ("aws_rds_cluster", "aws_rds_cluster_instance", "aws_dynamodb_table", "aws_s3_bucket",
+    for kind in ("aws_rds_cluster", "aws_dynamodb_table", "aws_s3_bucket",
                  "aws_kms_key", "aws_secretsmanager_secret", "aws_backup_vault", "aws_cloudwatch_log_group"):
         result = review.review({"resource_changes": [change(f"{kind}.x", ["delete"], {}, None)]})
         assert [d.address for d in result.data_loss] == [f"{kind}.x"]
@@ -101,21 +99,21 @@ def test_every_listed_data_type_counts() -> None:
 def test_data_loss_is_refused_unless_each_address_is_allowed() -> None:
     result = of("data_loss")
     refusals = result.refusals()
-    assert len(refusals) == 5
+    assert len(refusals) == 4
     assert refusals[2] == ('aws_rds_cluster.this: replace loses data (database_name forces replacement '
                            '("payments" -> "ledger")); allow it with --allow-data-loss aws_rds_cluster.this')
-    allowed = [d.address for d in result.data_loss if d.follows is None]
+    allowed = [d.address for d in result.data_loss]
     assert result.refusals(allow_data_loss=allowed) == []
     assert len(result.refusals(allow_data_loss=allowed[1:])) == 1
 
 
-def test_an_instance_replaced_with_its_cluster_is_allowed_with_the_cluster() -> None:
+def test_an_aurora_instance_replaced_with_its_cluster_is_capacity_not_data_loss() -> None:
+    """The cluster holds the data: its instances are capacity, shown among the other changes."""
     result = of("data_loss")
-    [instance] = [d for d in result.data_loss if d.type == "aws_rds_cluster_instance"]
-    assert instance.follows == "aws_rds_cluster.this"
+    assert "aws_rds_cluster_instance" not in {d.type for d in result.data_loss}
+    assert result.other["aws_rds_cluster_instance"] == {"replace": 1}
     assert not [line for line in result.refusals(allow_data_loss=["aws_rds_cluster.this"])
                 if line.startswith("aws_rds_cluster")]
-    assert result.refusals()[3].endswith("allow it with --allow-data-loss aws_rds_cluster.this")
 
 
 # --- live traffic: tests/deploy/review/test_serving.py -------------------------------------------
@@ -130,7 +128,8 @@ def test_access_shows_only_what_each_document_or_rule_adds() -> None:
             "trust policy", ({"Effect": "Allow", "Principal": ["AWS:arn:aws:iam::999999999999:root"]},)),
         'aws_iam_role_policy.lambda["payment_validation"]': (
             "policy", ({"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"]},)),
-        'aws_iam_role_policy.lambda["transaction_processing"]': ("policy", ("document known only after apply",)),
+        'aws_iam_role_policy.lambda["transaction_processing"]': (
+            "policy", ("document known after apply: cannot be judged (the plan has no configuration for it)",)),
         "aws_s3_bucket_policy.this": ("bucket policy", ({
             "Sid": "PartnerRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::payment-audit-logs-prod/*"},)),
@@ -194,12 +193,13 @@ def test_a_port_change_without_a_password_bump_is_refused_and_with_one_passes() 
         (["update"], {"secret_string_wo_version": 1}, {"secret_string_wo_version": 2})) == []
 
 
-def test_a_policy_read_at_apply_shows_what_its_document_adds_to_the_current_policy() -> None:
+def test_a_policy_read_at_apply_is_judged_on_its_document_against_the_same_resource() -> None:
     # The document's inputs (a key ARN) are known only at apply, so the role policy's JSON is
-    # unknown; its statements are compared with the policy the role has now, Sid by Sid.
-    gains = {g.address: g for g in of("deferred_policy").access}
-    document = gains["data.aws_iam_policy_document.payment_validation"]
-    assert (document.kind, document.added) == ("policy document read at apply", (
-        {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
-         "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/transactions-dev"]},))
-    assert gains['aws_iam_role_policy.lambda["payment_validation"]'].added == ("document known only after apply",)
+    # unknown; the configuration says which document it is built from, whose statements are
+    # compared with the policy this role has now, statement by statement.
+    [gain] = of("deferred_policy").access
+    assert (gain.address, gain.kind) == ('aws_iam_role_policy.lambda["payment_validation"]', "policy (read at apply)")
+    assert gain.added == (
+        {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"]},
+        {"Sid": "CardTokens", "Effect": "Allow", "Action": ["kms:GenerateMac"], "Resource": "known after apply",
+         "Condition": {"StringEquals": {"kms:MacAlgorithm": ["HMAC_SHA_256"]}}})

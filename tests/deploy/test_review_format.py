@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from tests.deploy.review.test_serving import FN, RULE, UNKNOWN, judged, plan, rule, stack
-from tests.deploy.test_review import load, of
-from tfgen.deploy import review_format
+from tests.deploy.test_review import change, load, of
+from tfgen.deploy import review, review_format
 
 
 def test_json_has_the_documented_schema() -> None:
@@ -17,7 +17,7 @@ def test_json_has_the_documented_schema() -> None:
             "other", "refusals", "changes", "partial", "shared_traffic"} <= set(plan)
     assert plan["data_loss"][1] == {"address": "aws_dynamodb_table.archive", "type": "aws_dynamodb_table",
                                     "action": "delete", "reasons": ["removed from the configuration"],
-                                    "follows": None}
+                                    "protection": False}
     [shift] = of("shift").as_json()["traffic"]
     assert shift["aliases"][1] == {"colour": "green", "address": 'aws_lambda_alias.this["payment_validation-green"]',
                                    "version_before": "4", "version_after": "5", "publishes": False,
@@ -86,3 +86,24 @@ def test_a_first_deploy_is_named_and_a_steady_function_is_unchanged() -> None:
     assert "  payment_validation: first deploy (nothing served before this apply)" in \
         review_format.render_text(result).splitlines()
     assert "| payment_validation (first deploy) | blue | 1 | 0 % → 90 % | no |" in review_format.render_markdown(result)
+
+
+def test_weakened_protection_and_capacity_read_as_what_they_are() -> None:
+    result = of("protection")
+    text = review_format.render_text(result).splitlines()
+    assert "  update (protection) aws_dynamodb_table.this: point-in-time recovery turned off " \
+        "(point_in_time_recovery[0].enabled: true -> false)" in text
+    assert "  aws_rds_cluster_instance (database capacity: the cluster holds the data): 1 delete" in text
+    markdown = review_format.render_markdown(result)
+    assert "| update (protection) | `aws_rds_cluster.this` | backup retention shortened " \
+        "(backup_retention_period: 7 -> 1) |" in markdown
+    assert "| `aws_rds_cluster_instance` (database capacity: the cluster holds the data) | 1 delete |" in markdown
+
+
+def test_a_removed_deny_reads_as_no_longer_denied() -> None:
+    deny = {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}
+    result = review.review({"resource_changes": [change(
+        "aws_s3_bucket_policy.this", ["update"], {"policy": json.dumps({"Statement": [deny]})},
+        {"policy": json.dumps({"Statement": []})})]})
+    assert '  update aws_s3_bucket_policy.this (bucket policy): no longer denies: ' \
+        '{"Action": "s3:*", "Effect": "Deny", "Resource": "*"}' in review_format.render_text(result).splitlines()

@@ -239,8 +239,8 @@ def _judge(env: str, result: review.Review, allow_data_loss: Sequence[str],
     known = {loss.address for loss in result.data_loss}
     unknown = [address for address in allow_data_loss if address not in known]
     if unknown:
-        raise UsageError("\n".join(f"--allow-data-loss {address}: the plan deletes or replaces no such "
-                                   "data-bearing resource" for address in unknown))
+        raise UsageError("\n".join(f"--allow-data-loss {address}: the plan neither loses data nor weakens "
+                                   "its protection there" for address in unknown))
     refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage)
     if refusals:
         raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed:",

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tfgen.deploy.review import ACTIONS, PUBLISHED, SCHEMA_VERSION, Alias, Review
+from tfgen.deploy.review import ACTIONS, PUBLISHED, SCHEMA_VERSION, Alias, DataLoss, Review, catalogue
 
 _COLOURS = {"red": "31", "yellow": "33", "green": "32", "bold": "1"}
 _PARTIAL = "partial plan (-target): what it leaves out is judged as the state holds it"
@@ -70,7 +70,23 @@ def _traffic_lines(result: Review) -> list[str]:
 
 
 def _statement_text(item: Any) -> str:
-    return item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+    """One added part of an access gain: a note, a removed Deny, or what is added."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and set(item) == {"Removed"}:
+        return "no longer denies: " + json.dumps(item["Removed"], sort_keys=True)
+    return "adds " + json.dumps(item, sort_keys=True)
+
+
+def _loss_action(loss: DataLoss) -> str:
+    return f"{loss.action} (protection)" if loss.protection else loss.action
+
+
+def _type_text(kind: str) -> str:
+    """A resource type, with what it is when the catalogue says (``aws_rds_cluster_instance
+    (database capacity: the cluster holds the data)``)."""
+    note = catalogue.note(kind)
+    return f"{kind} ({note})" if note else kind
 
 
 def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
@@ -79,20 +95,21 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
     summary = [counts if result.changes else "no changes", *([_PARTIAL] if result.partial else [])]
     sections = [("changes", "bold", summary)]
     if result.data_loss:
-        sections.append(("data loss", "red", [f"{d.action} {d.address}: {'; '.join(d.reasons)}"
+        sections.append(("data loss", "red", [f"{_loss_action(d)} {d.address}: {'; '.join(d.reasons)}"
                                               for d in result.data_loss]))
     traffic = _traffic_lines(result)
     if traffic:
         sections.append(("live traffic", "yellow", traffic))
     if result.access:
-        sections.append(("access", "yellow", [f"{g.action} {g.address} ({g.kind}) adds: "
+        sections.append(("access", "yellow", [f"{g.action} {g.address} ({g.kind}): "
                                               + "; ".join(_statement_text(i) for i in g.added)
                                               for g in result.access]))
     if result.credentials:
         sections.append(("credentials", "red", list(result.credentials)))
     if result.other:
         sections.append(("other changes", "bold", [
-            f"{kind}: " + ", ".join(f"{n} {a}" for a, n in actions.items()) for kind, actions in result.other.items()]))
+            f"{_type_text(kind)}: " + ", ".join(f"{n} {a}" for a, n in actions.items())
+            for kind, actions in result.other.items()]))
     return sections
 
 
@@ -127,7 +144,7 @@ def render_markdown(result: Review) -> str:
         out += ["", "**`tfgen apply` refuses this plan:**", ""] + [f"- {_cell(line)}" for line in refusals]
     if result.data_loss:
         out += ["", "#### :warning: Data loss", "", "| action | address | why |", "|---|---|---|"]
-        out += [f"| {d.action} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.data_loss]
+        out += [f"| {_loss_action(d)} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.data_loss]
     moving = [s for s in result.traffic if s.changed]
     if moving or result.shared_traffic:
         out += ["", "#### Live traffic"]
@@ -150,8 +167,8 @@ def render_markdown(result: Review) -> str:
         out += ["", "#### Credentials", ""] + [f"- {_cell(line)}" for line in result.credentials]
     if result.other:
         out += ["", "<details><summary>Other changes</summary>", "", "| type | changes |", "|---|---|"]
-        out += [f"| `{kind}` | " + ", ".join(f"{n} {a}" for a, n in actions.items()) + " |"
-                for kind, actions in result.other.items()]
+        out += [f"| `{kind}`{_cell(_type_text(kind)[len(kind):])} | "
+                + ", ".join(f"{n} {a}" for a, n in actions.items()) + " |" for kind, actions in result.other.items()]
         out += ["", "</details>"]
     digest = result.rendered_digest[:12] if result.rendered_digest else "-"
     out += ["", f"<sub>plan `{result.plan_file}`, rendered tree `{digest}`</sub>"]

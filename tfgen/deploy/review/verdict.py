@@ -8,14 +8,17 @@ prints. ``review`` classifies every resource change once:
 - **data loss**: a delete or replace of a resource that holds data (``DATA_TYPES``), with the
   attribute paths that force the replacement (the plan's ``replace_paths``) or the reason
   terraform gives (removed from the configuration, a ``for_each`` key gone, ``-replace``...);
+  and a change that removes or weakens what protects data (``protection``: point-in-time
+  recovery off, a retention shortened, an expiration added...: tfgen.deploy.review.data);
 - **traffic**: per payment function, the serving table before and after the apply (serving):
   each colour's version, weight and whether that version served before, with what breaks the
   canary rules or stays unknown (traffic risks) and what stops serving (outages). A partial
   (``-target``) plan is judged with the values its ``prior_state`` gives the resources it leaves
   out;
-- **access**: IAM policy and trust documents, KMS key policies, bucket policies, Lambda
-  permissions and security-group rules that gain actions, resources, principals, ports or
-  CIDRs, with only the added parts;
+- **access**: the policy documents, grants, rules and settings of the catalogue's access types
+  that gain actions, resources, principals, ports or CIDRs, lose a Deny or a condition, or open
+  (an API route without authorization, a public access block off), with only the added parts
+  (tfgen.deploy.review.access);
 - **credentials**: changes that would leave the master password of the Aurora cluster and
   the secret holding it different;
 - the rest, as counts per resource type.
@@ -33,11 +36,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tfgen.deploy.review.access import AccessGain, deferred_documents, gains_of
+from tfgen.deploy.review.access import AccessGain, Documents, gains_of
 from tfgen.deploy.review.catalogue import CLUSTER, SECRET_VERSION, traffic_address
 from tfgen.deploy.review.changes import ACTIONS, Resources, action_of
 from tfgen.deploy.review.credentials import problems
-from tfgen.deploy.review.data import DataLoss, followers, loss_of
+from tfgen.deploy.review.data import DataLoss, loss_of
 from tfgen.deploy.review.serving import DEFAULT_MAX_STEP, Serving, serving, shared_changes
 
 SCHEMA_VERSION = 2
@@ -68,9 +71,9 @@ class Review:
                  allow_outage: Iterable[str] = ()) -> list[str]:
         """What ``tfgen apply`` refuses, one line each, with the override or the fix."""
         allowed_loss, allowed_risk, allowed_outage = set(allow_data_loss), set(allow_traffic_risk), set(allow_outage)
-        lines = [f"{loss.address}: {loss.action} loses data ({'; '.join(loss.reasons)}); "
-                 f"allow it with --allow-data-loss {loss.follows or loss.address}"
-                 for loss in self.data_loss if loss.address not in allowed_loss and loss.follows not in allowed_loss]
+        lines = [f"{loss.address}: {loss.action} {'weakens data protection' if loss.protection else 'loses data'} "
+                 f"({'; '.join(loss.reasons)}); allow it with --allow-data-loss {loss.address}"
+                 for loss in self.data_loss if loss.address not in allowed_loss]
         lines += [risk for s in self.traffic if s.function not in allowed_risk for risk in s.risks]
         lines += [f"{s.function}: stops serving: {'; '.join(s.outages)}; allow it with --allow-outage {s.function}"
                   for s in self.traffic if s.outages and s.function not in allowed_outage]
@@ -85,7 +88,7 @@ class Review:
             "changes": self.changes,
             "counts": dict(self.counts),
             "data_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons),
-                           "follows": d.follows} for d in self.data_loss],
+                           "protection": d.protection} for d in self.data_loss],
             "partial": self.partial,
             "traffic": [{"function": s.function, "first_deploy": s.first_deploy, "aliases": [
                 {"colour": a.colour, "address": a.address, "version_before": a.version_before,
@@ -112,6 +115,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
     data_loss: list[DataLoss] = []
     access: list[AccessGain] = []
     other: dict[str, Counter[str]] = {}
+    documents = Documents(plan)
     for rc in changes:
         action = action_of(rc["change"]["actions"])
         if action is None:
@@ -121,15 +125,14 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         loss = loss_of(rc, action)
         if loss is not None:
             data_loss.append(loss)
-        gains = list(gains_of(rc, action))
+        gains = list(gains_of(rc, action, documents))
         access += gains
         if loss is None and not gains and not traffic_address(rc["address"]):
             other.setdefault(kind, Counter())[action] += 1
-    access += deferred_documents(plan, changes)
     resources = Resources(plan)
     return Review(
         env=env, plan_file=plan_file, rendered_digest=rendered_digest, counts=counts,
-        data_loss=sorted(followers(data_loss), key=lambda d: d.address),
+        data_loss=sorted(data_loss, key=lambda d: d.address),
         traffic=serving(resources, env, max_step), access=sorted(access, key=lambda g: g.address),
         credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
         shared_traffic=shared_changes(resources), partial=resources.partial,

@@ -377,13 +377,19 @@ def test_a_plan_file_whose_show_differs_from_the_review_is_refused(
     assert applies(terraform_log) == []
 
 
-def test_a_plan_of_another_environment_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+def test_a_plan_of_another_environment_is_refused(run: Run, project: Path, terraform_log: Path,
+                                                  state_dir: Path) -> None:
     assert run("render", "dev", "staging").exit_code == 0
     use_plan("no_changes")
     assert run("plan", "dev").exit_code == 0
     assert run("plan", "staging").exit_code == 0
-    shutil.rmtree(project / "build" / "staging" / "plan")
-    shutil.copytree(project / "build" / "dev" / "plan", project / "build" / "staging" / "plan")
+    dev, staging = project / "build" / "dev", project / "build" / "staging"
+    shutil.rmtree(staging / "plan")
+    shutil.copytree(dev / "plan", staging / "plan")
+    result = run("apply", "staging")
+    assert result.exit_code == 1
+    assert "  plan/meta.json is not the record tfgen keeps of the reviewed plan" in result.stderr
+    shutil.copy(private_record(state_dir, dev), private_record(state_dir, staging))  # the record moved too
     result = run("apply", "staging")
     assert result.exit_code == 1
     assert "  the plan was made for environment dev, not staging" in result.stderr
@@ -442,16 +448,99 @@ def test_an_account_that_cannot_be_told_is_recorded_and_apply_refuses_it(
     assert applies(terraform_log) == []
 
 
-def test_a_saved_plan_of_an_older_tfgen_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+def private_record(state_dir: Path, target: Path) -> Path:
+    return state_dir / "plans" / f"{hashlib.sha256(str(target.resolve()).encode()).hexdigest()}.json"
+
+
+def test_a_saved_plan_of_an_older_tfgen_is_refused(run: Run, project: Path, terraform_log: Path,
+                                                  state_dir: Path) -> None:
     rendered(run)
     assert run("plan", "dev").exit_code == 0
-    meta = project / "build" / "dev" / "plan" / "meta.json"
-    old = json.loads(meta.read_text())
-    meta.write_text(json.dumps({key: old[key] for key in ("env", "rendered_digest", "tfgen_version")}))
+    record = private_record(state_dir, project / "build" / "dev")
+    old = json.loads(record.read_text())
+    record.write_text(json.dumps({key: old[key] for key in ("env", "rendered_digest", "tfgen_version")}))
     result = run("apply", "dev")
     assert result.exit_code == 1
     assert "unreadable plan binding" in result.stderr and "run `tfgen plan dev`" in result.stderr
     assert applies(terraform_log) == []
+
+
+def forge(target: Path, fixture: str) -> None:
+    """What a writer of OUT/ENV can do: put another plan file at plan/tfplan and re-bind plan/meta.json
+    and plan/plan.json to it."""
+    plan_dir = target / "plan"
+    (plan_dir / "tfplan").write_text(f"binary-plan {PLANS / fixture}\n")
+    shown = json.loads((PLANS / fixture).read_text())
+    meta = json.loads((plan_dir / "meta.json").read_text())
+    meta["plan_sha256"] = hashlib.sha256((plan_dir / "tfplan").read_bytes()).hexdigest()
+    meta["plan_json_sha256"] = binding.json_digest(shown)
+    (plan_dir / "plan.json").write_text(json.dumps(shown))
+    (plan_dir / "meta.json").write_text(json.dumps(meta))
+
+
+def test_a_plan_rebound_in_a_forged_meta_json_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0  # the review: nothing changes
+    forge(project / "build" / "dev", "data_loss.json")
+    result = run("apply", "dev", "--allow-data-loss", "aws_rds_cluster.this",
+                 "--allow-data-loss", "aws_dynamodb_table.archive")
+    assert result.exit_code == 1, result.output
+    assert "  plan/tfplan is not the file that was reviewed" in result.stderr
+    assert "  plan/meta.json is not the record tfgen keeps of the reviewed plan: it was changed after the review" \
+        in result.stderr
+    assert applies(terraform_log) == []
+
+
+def test_the_record_of_the_review_is_kept_where_only_the_user_can_write(
+        run: Run, project: Path, terraform_log: Path, state_dir: Path) -> None:
+    rendered(run)
+    assert run("plan", "dev").exit_code == 0
+    target = project / "build" / "dev"
+    record = private_record(state_dir, target)
+    assert json.loads(record.read_text()) == json.loads((target / "plan" / "meta.json").read_text())
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    assert stat.S_IMODE(record.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert run("apply", "dev", "--allow-traffic-risk", "payment_validation").exit_code == 0
+    assert not record.exists()  # used up with the plan
+
+
+def test_a_plan_without_the_private_record_is_refused(run: Run, project: Path, terraform_log: Path,
+                                                      state_dir: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    private_record(state_dir, project / "build" / "dev").unlink()  # another user's or machine's plan
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert ("made by another user or machine, or the record was removed: plan again: run `tfgen plan dev`"
+            in result.stderr)
+    assert applies(terraform_log) == []
+
+
+def test_a_state_directory_others_can_write_is_refused(run: Run, terraform_log: Path, state_dir: Path) -> None:
+    rendered(run)
+    state_dir.mkdir(mode=0o777)
+    state_dir.chmod(0o777)
+    result = run("plan", "dev")
+    assert result.exit_code == 1
+    assert f"{state_dir}: tfgen's state directory is writable by others" in result.stderr
+
+
+def test_the_review_names_the_plan_sha256_and_apply_says_what_it_applies(
+        run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    text = run("plan", "dev")
+    sha = hashlib.sha256((project / "build" / "dev" / "plan" / "tfplan").read_bytes()).hexdigest()
+    assert text.stdout.splitlines()[0] == f"dev: plan {Path('build/dev/plan/tfplan')} (sha256 {sha})"
+    assert f"sha256 `{sha}`" in run("plan", "dev", "--format", "markdown").stdout
+    assert json.loads(run("plan", "dev", "--format", "json").stdout)["plans"][0]["plan_sha256"] == sha
+    result = run("apply", "dev")
+    assert result.exit_code == 0, result.output
+    assert (f"tfgen apply dev: applying plan sha256 {sha}: 0 to create, 0 to update, 0 to replace, 0 to delete, "
+            "0 to forget\n") in result.stderr
 
 
 # --- the lock ----------------------------------------------------------------------------------

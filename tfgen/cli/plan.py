@@ -119,6 +119,7 @@ def apply(env: str, terraform_args: tuple[str, ...], allow_data_loss: tuple[str,
     from tfgen.deploy import plans
 
     code = plans.apply_environment(project_from_context(out), env, overrides, allow_data_loss,
-                                   allow_traffic_risk, terraform_args, allow_outage)
+                                   allow_traffic_risk, terraform_args, allow_outage,
+                                   say=lambda line: click.echo(line, err=True))
     if code:
         sys.exit(code)

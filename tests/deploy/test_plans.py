@@ -624,6 +624,33 @@ def test_a_file_terraform_would_load_added_after_the_plan_is_refused_by_apply(
     assert applies(terraform_log) == []
 
 
+def forge_manifest(target: Path, name: str, text: str) -> None:
+    """What a writer of OUT/ENV can do: write a .tf file and list it, with its sha256, in the manifest."""
+    (target / name).write_text(text)
+    manifest = json.loads((target / ".tfgen-manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256(text.encode()).hexdigest()
+    (target / ".tfgen-manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("name", ["evil.tf", "kms.tf"])
+def test_a_tf_file_listed_in_a_forged_manifest_is_refused_by_plan_and_apply(
+        run: Run, project: Path, terraform_log: Path, name: str) -> None:
+    """An extra file, or a rendered one edited, that the manifest was made to list as tfgen's."""
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    target = project / "build" / "dev"
+    before = (target / name).read_text() if (target / name).exists() else ""
+    forge_manifest(target, name, before + 'resource "aws_iam_user" "backdoor" { name = "x" }\n')
+    result = run("apply", "dev")
+    assert result.exit_code == 1 and f"{Path('build/dev') / name}: " in result.stderr
+    assert "output is not current" in result.stderr
+    result = run("plan", "dev")
+    assert result.exit_code == 1 and f"{Path('build/dev') / name}: " in result.stderr
+    assert applies(terraform_log) == [] and calls(terraform_log).count("plan -input=false -no-color "
+                                                                       "-out=plan/tfplan") == 1
+
+
 def test_files_terraform_does_not_load_leave_the_tree_current(run: Run, project: Path) -> None:
     rendered(run)
     target = project / "build" / "dev"

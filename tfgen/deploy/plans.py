@@ -138,7 +138,7 @@ def _locked(project: Project, env: str, overrides: Sequence[str], verb: str) -> 
     if not (directory / inputs.MANIFEST).is_file():
         project.require_current(env, list(overrides))  # says what is wrong, and no lock file is left there
     with lock.held(directory, f"tfgen {verb} {env}"):
-        yield project.require_current(env, list(overrides))
+        yield project.require_current(env, list(overrides), full=True)  # a manifest can be forged
 
 
 def max_step(project: Project, env: str, overrides: Sequence[str]) -> int:

@@ -543,6 +543,49 @@ def test_the_review_names_the_plan_sha256_and_apply_says_what_it_applies(
             "0 to forget\n") in result.stderr
 
 
+@pytest.mark.parametrize("argument", [
+    "-state-out=elsewhere.tfstate", "-backup=-", "-lock=false", "-target=aws_vpc.this", "-replace=aws_vpc.this",
+    "-parallelism=0x10", "--parallelism=5", "-refresh=false", "-var=x=1", "-state=other.tfstate", "plan.tfplan"])
+def test_apply_refuses_a_terraform_argument_that_changes_what_or_where_it_applies(
+        run: Run, terraform_log: Path, argument: str) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    result = run("apply", "dev", "--", argument)
+    assert result.exit_code == 2
+    assert result.stderr == (f"tfgen: apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only\n")
+    assert applies(terraform_log) == []
+
+
+def test_apply_passes_the_terraform_arguments_it_allows(run: Run, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    allowed = ["-parallelism=4", "-lock-timeout=1m30s", "-compact-warnings", "-no-color"]
+    assert run("apply", "dev", "--", *allowed).exit_code == 0
+    [apply_args] = [c for c in calls(terraform_log) if c.startswith("apply")]
+    assert apply_args.split()[:-1] == ["apply", "-input=false", *allowed]
+
+
+ENV_PROBE = """import os
+print("env", *(os.environ.get(name, "-") for name in ("TF_CLI_ARGS", "TF_CLI_ARGS_show", "TF_CLI_ARGS_apply")))
+"""
+
+
+def test_terraform_arguments_from_the_environment_do_not_reach_show_or_apply(
+        run: Run, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    monkeypatch.setenv("TF_CLI_ARGS", "-lock=false")
+    monkeypatch.setenv("TF_CLI_ARGS_show", "-no-color")
+    monkeypatch.setenv("TF_CLI_ARGS_apply", "-state-out=elsewhere.tfstate")
+    monkeypatch.setenv("FAKE_TF_PROBE", ENV_PROBE)
+    assert run("plan", "dev").exit_code == 0
+    assert run("apply", "dev").exit_code == 0
+    assert [c for c in calls(terraform_log) if c.startswith("env")] == ["env - - -"] * 4  # plan, show, show, apply
+
+
 # --- the lock ----------------------------------------------------------------------------------
 
 HOLD_LOCK = """import sys

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -218,12 +219,27 @@ def private_copy(directory: Path) -> Iterator[Copied]:
         yield Copied(copy, hashlib.sha256(data).hexdigest(), plan)
 
 
+# The terraform arguments `tfgen apply -- ARGS` passes: how it runs, never what or where it applies
+# (-state-out, -backup, -lock=false, -target and the like are refused).
+_ALLOWED_APPLY_ARGS = re.compile(r"-parallelism=[1-9][0-9]*|-lock-timeout=(?:[0-9]+(?:ns|us|ms|s|m|h))+"
+                                 r"|-compact-warnings|-no-color")
+
+
+def check_apply_arguments(terraform_args: Sequence[str]) -> None:
+    """UsageError for a terraform argument ``tfgen apply`` does not pass."""
+    for argument in terraform_args:
+        if not _ALLOWED_APPLY_ARGS.fullmatch(argument):
+            raise UsageError(f"apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only")
+
+
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
                       terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = (),
                       say: Callable[[str], None] = lambda line: None) -> int:
     """Apply the saved plan of ``env`` after the checks; returns terraform's exit code. ``say`` is
     told, before terraform runs, which plan file (sha256) and how many changes are applied."""
+    check_apply_arguments(terraform_args)
     with _locked(project, env, overrides, "apply") as directory:
         account = caller_account(project, env, overrides)
         recorded = saved_binding(directory, env)

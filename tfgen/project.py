@@ -125,7 +125,18 @@ class Project:
         for env in packed:
             rendered = dataclasses.replace(render.render(env.unpack(), self.template_dir, self.lambda_dir),
                                            input_digest=digests[env.name])
-            yield output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
+            yield self._write_locked(rendered, shared)
+
+    def _write_locked(self, rendered: Rendered, shared: output.SharedFiles) -> output.WriteResult:
+        """Write ``rendered`` holding its environment's lock (tfgen.render.lock), so that no plan or
+        apply is running on the tree it replaces; refused (lock.Busy) when one is."""
+        from tfgen.render import lock, output
+
+        target = self.target(rendered.env)
+        if not target.is_dir():  # never rendered: nothing can be planned there yet
+            return output.write(rendered, target, recovered=True, shared=shared)
+        with lock.held(target, f"tfgen render {rendered.env}"):
+            return output.write(rendered, target, recovered=True, shared=shared)
 
     def status(self, names: list[str], overrides: list[str] | None = None,
                full: bool = False) -> list[tuple[str, list[str]]]:

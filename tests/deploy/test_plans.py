@@ -590,7 +590,7 @@ def test_terraform_arguments_from_the_environment_do_not_reach_show_or_apply(
 
 HOLD_LOCK = """import sys
 from pathlib import Path
-from tfgen.deploy import lock
+from tfgen.render import lock
 with lock.held(Path(sys.argv[1]), "tfgen plan dev"):
     print("held", flush=True)
     sys.stdin.read()
@@ -616,6 +616,24 @@ def test_a_second_plan_or_apply_while_one_runs_is_refused_at_once(
     finally:
         holder.communicate("")
     assert run("apply", "dev", "--allow-traffic-risk", "payment_validation").exit_code == 0
+
+
+def test_a_render_while_a_plan_runs_is_refused_at_once(run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    target = project / "build" / "dev"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = (target / "lambda.tf").read_bytes()
+        result = run("render", "dev", "--set", "lambda.log_level=INFO")
+        assert result.exit_code == 1
+        assert result.stderr == (f"{Path('build/dev')}: busy: tfgen plan dev (pid {holder.pid}) is running on this "
+                                 "environment; render refused, nothing changed: try again when it ends\n")
+        assert (target / "lambda.tf").read_bytes() == before
+    finally:
+        holder.communicate("")
+    assert run("render", "dev", "--set", "lambda.log_level=INFO").exit_code == 0
 
 
 def test_plan_and_apply_hold_the_lock_while_terraform_runs(run: Run, project: Path, terraform_log: Path) -> None:

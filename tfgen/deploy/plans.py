@@ -22,7 +22,7 @@ readable copy differs from the record, when anything the plan is bound to
 differs (another plan file, an edited review, another environment, account or ``--set``,
 another rendered tree or tfgen), or when the plan holds data loss, a traffic risk, an outage
 or a credentials problem that the caller did not allow. Each command holds the environment's
-lock (tfgen.deploy.lock) from its start to its end. Terraform's own check that the plan file still
+lock (tfgen.render.lock) from its start to its end. Terraform's own check that the plan file still
 matches the state stays the last line.
 """
 
@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from tfgen import __version__, inputs
-from tfgen.deploy import fanout, lock, records, review, terraform
+from tfgen.deploy import fanout, records, review, terraform
 from tfgen.deploy.fanout import Outcome
 from tfgen.deploy.review import binding
 from tfgen.errors import Finding, TerraformError, UsageError
 from tfgen.project import Project
-from tfgen.render import output
+from tfgen.render import lock, output
 
 PLAN_DIR = "plan"
 PLAN_FILE = f"{PLAN_DIR}/tfplan"

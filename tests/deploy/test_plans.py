@@ -352,6 +352,22 @@ def test_apply_shows_and_applies_a_private_copy_of_the_reviewed_file(run: Run, p
     assert applied == f"applied binary-plan {PLANS / 'no_changes.json'}"
 
 
+def test_a_symlink_at_plan_tfplan_is_refused(run: Run, project: Path, terraform_log: Path, tmp_path: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    plan_file = project / "build" / "dev" / "plan" / "tfplan"
+    elsewhere = tmp_path / "elsewhere.tfplan"
+    shutil.copy(plan_file, elsewhere)
+    plan_file.unlink()
+    plan_file.symlink_to(elsewhere)
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert result.stderr == (f"tfgen apply dev: refused, nothing changed: {Path('build/dev/plan/tfplan')} is a "
+                             "symbolic link, not the plan file tfgen saved: run `tfgen plan dev` again\n")
+    assert applies(terraform_log) == []
+
+
 def test_a_plan_json_edited_after_the_review_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
     rendered(run)
     use_plan("data_loss")

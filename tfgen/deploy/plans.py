@@ -200,14 +200,13 @@ class Copied:
 
 
 @contextmanager
-def private_copy(directory: Path) -> Iterator[Copied]:
+def private_copy(directory: Path, env: str) -> Iterator[Copied]:
     """A copy of ``plan/tfplan`` in a new directory only this process's user can reach, hashed from
     the bytes written and shown (``terraform show -json``, run in ``directory``) from the copy;
-    removed when the block ends."""
+    removed when the block ends. Refused when ``plan/tfplan`` is a symbolic link or cannot be read."""
     with tempfile.TemporaryDirectory(prefix="tfgen-apply-") as private:
         copy = Path(private) / "tfplan"
-        with os.fdopen(os.open(directory / PLAN_FILE, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
-            data = source.read()
+        data = _read_plan_file(directory, env)
         with os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
             handle.write(data)
         with terraform.environment() as env_vars:
@@ -233,6 +232,19 @@ def check_apply_arguments(terraform_args: Sequence[str]) -> None:
                              "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only")
 
 
+def _read_plan_file(directory: Path, env: str) -> bytes:
+    """The bytes of ``plan/tfplan``, never through a symbolic link."""
+    path = directory / PLAN_FILE
+    refused = f"tfgen apply {env}: refused, nothing changed: {path}"
+    if path.is_symlink():
+        raise Refused(f"{refused} is a symbolic link, not the plan file tfgen saved: run `tfgen plan {env}` again")
+    try:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
+            return source.read()
+    except OSError as exc:  # replaced by a link or removed since: ELOOP, ENOENT
+        raise Refused(f"{refused} cannot be read ({exc.strerror}): run `tfgen plan {env}` again") from None
+
+
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
                       terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = (),
@@ -243,7 +255,7 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
     with _locked(project, env, overrides, "apply") as directory:
         account = caller_account(project, env, overrides)
         recorded = saved_binding(directory, env)
-        with private_copy(directory) as copy:
+        with private_copy(directory, env) as copy:
             now = binding.Binding.of(env, overrides, account, copy.sha256, binding.json_digest(copy.plan),
                                      rendered_digest(directory), __version__)
             differences = [*binding.differences(recorded, now, _saved_json_digest(directory)),

@@ -499,3 +499,80 @@ def test_the_review_json_holds_the_serving_table() -> None:
         "publishes": False, "exists_after": True, "moves": True, "weight_before": 0, "weight_after": 10,
         "served": False, "code_changes": False}
     assert (entry["risks"], entry["outages"], entry["changes"]) == ([], [], [])
+
+
+# --- everything on a request's way is an outage when replaced or deleted ---------------------------
+
+SHARED_PATH = {
+    "aws_apigatewayv2_api.this": {"name": "payments-api"},
+    "aws_apigatewayv2_stage.this": {"name": "v1"},
+    "aws_apigatewayv2_integration.alb": {"integration_uri": "arn:listener"},
+    "aws_apigatewayv2_vpc_link.this": {"name": "payments"},
+    "aws_security_group.lambda": {"name": "payments-lambda"},
+    "aws_lb.this": {"name": "payments-alb"},
+}
+OWN_PATH = {
+    f'aws_apigatewayv2_route.this["{PV}"]': {"route_key": "POST /validate"},
+    f'aws_iam_role.lambda["{PV}"]': {"name": "pv"},
+    f'aws_iam_role_policy.lambda["{PV}"]': {"name": "pv", "policy": "{}"},
+}
+
+
+@pytest.mark.parametrize("address", [*SHARED_PATH, *OWN_PATH])
+@pytest.mark.parametrize("actions", [["delete", "create"], ["create", "delete"], ["delete"]])
+def test_replacing_or_deleting_any_piece_a_request_passes_through_is_an_outage(address: str,
+                                                                                actions: list[str]) -> None:
+    state = {**stack(), **SHARED_PATH, **OWN_PATH}
+    state[f'aws_lambda_function.this["{"fraud_detection"}"]'] = {"function_name": "fd"}
+    result = judged(plan(state, {address: (actions, None if actions == ["delete"] else state[address])}))
+    [serving] = result.traffic
+    assert any(line.startswith(f"{'delete' if actions == ['delete'] else 'replace'} {address}: ")
+               for line in serving.outages), serving.outages
+    assert result.refusals(allow_outage=[PV], allow_data_loss=[address]) == []
+
+
+def test_a_piece_of_another_function_is_no_outage_of_this_one() -> None:
+    state = {**stack(), 'aws_iam_role.lambda["db_secret_rotation"]': {"name": "rotation"},
+             'aws_lambda_function.this["db_secret_rotation"]': {"function_name": "rotation"}}
+    result = judged(plan(state, {'aws_iam_role.lambda["db_secret_rotation"]': (["delete", "create"],
+                                                                               {"name": "rotation"})}))
+    [serving] = result.traffic
+    assert serving.outages == ()
+
+
+# --- a partial plan judged only on what it shows --------------------------------------------------
+
+@pytest.mark.parametrize("prior", [{}, {"values": None}, {"values": {"root_module": {}}}, [], "x",
+                                   {"values": {"root_module": {"resources": "x"}}}])
+def test_a_partial_plan_whose_prior_state_is_of_another_shape_cannot_be_judged(prior: Any) -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    document["prior_state"] = prior
+    [refusal] = judged(document).refusals()
+    assert refusal.startswith("payment_validation: the plan is partial (-target) and has no prior_state")
+
+
+def test_a_plan_that_does_not_say_it_is_complete_is_partial() -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    del document["prior_state"], document["complete"]
+    [refusal] = judged(document).refusals()
+    assert refusal.startswith("payment_validation: the plan is partial (-target) and has no prior_state")
+
+
+def test_a_prior_state_without_an_object_the_plan_changes_cannot_be_judged() -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    resources = document["prior_state"]["values"]["root_module"]["resources"]
+    resources[:] = [r for r in resources if r["address"] != alias("green")]
+    assert judged(document).refusals()[0].startswith("payment_validation: the plan is partial (-target)")
+
+
+def test_a_prior_state_without_the_listener_rule_of_live_aliases_cannot_be_judged() -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    resources = document["prior_state"]["values"]["root_module"]["resources"]
+    resources[:] = [r for r in resources if r["address"] != RULE]
+    [serving] = judged(document).traffic
+    assert not serving.first_deploy
+    assert serving.risks and "is unknown" in serving.risks[0]

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP
+from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP, carries_traffic
 from tfgen.deploy.review.changes import Resources, action_of
 
 BLUE, GREEN = "blue", "green"
@@ -43,6 +43,10 @@ ATTACHMENT = "aws_lb_target_group_attachment.this"
 ELB_PRINCIPAL = "elasticloadbalancing.amazonaws.com"
 FRONT_TYPES = ("aws_lb", "aws_alb", "aws_lb_listener", "aws_alb_listener")
 GONE = ("delete", "replace")
+# Not traffic types, yet on every request's way: a function runs as its role (with its inline
+# policy) inside its security group; the load balancer and the VPC link answer in theirs.
+ON_THE_WAY = ("aws_iam_role.lambda", "aws_iam_role_policy.lambda", "aws_security_group.lambda",
+              "aws_security_group.alb", "aws_security_group.vpc_link")
 _IGNORED = frozenset({"tags", "tags_all"})
 
 
@@ -108,10 +112,12 @@ class Serving:
 def serving(resources: Resources, env: str = "", max_step: int = DEFAULT_MAX_STEP) -> list[Serving]:
     """The serving table of each payment function the plan or its prior state holds."""
     colour_of_arn = _colours(resources)
-    fronts = _fronts(resources)
     functions = {_key(a, ALIAS).rpartition("-")[0] for a in resources.addresses(ALIAS + "[")} | \
         {_key(a, LISTENER_RULE) for a in resources.addresses(LISTENER_RULE + "[")}
-    return [_judge(resources, function, colour_of_arn.get(function, {}), fronts, env or "ENV", max_step)
+    paths = _on_the_way(resources, functions - {""})
+    fronts = paths.get("", [])
+    return [_judge(resources, function, colour_of_arn.get(function, {}), [*paths.get(function, []), *fronts],
+                   env or "ENV", max_step)
             for function in sorted(functions - {""})]
 
 
@@ -137,7 +143,12 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     recreated = fn is not None and action_of(fn["change"]["actions"]) in GONE
     code = fn is not None and _code_changes(fn)
     colours = {_key(a, ALIAS).rpartition("-")[2] for a in resources.addresses(f'{ALIAS}["{function}-')}
-    if resources.known(rule_address):
+    # A partial plan whose prior state holds the function's aliases but no rule does not say
+    # what routes to them: not "nothing", as a first deploy would be.
+    lost_rule = rule is None and resources.partial and any(
+        (resources.get(a) or {}).get("change", {}).get("before") is not None
+        for a in resources.addresses(f'{ALIAS}["{function}-'))
+    if resources.known(rule_address) and not lost_rule:
         before, before_whole = _weights(rule, "before", colour_of_arn)
         after, after_whole = _weights(rule, "after", colour_of_arn)
     else:
@@ -284,18 +295,38 @@ def _outages(resources: Resources, function: str, aliases: Sequence[Alias], rule
             lines.append(f"{action} {rule['address']}: the listener rule routing its requests is deleted")
         elif all(a.weight_after == 0 for a in aliases) and aliases:
             lines.append(f"update {rule['address']}: after the apply no alias takes its requests")
-    lines += fronts
-    return lines
+    said = {line.split(" ", 2)[1] for line in lines}
+    return lines + [line for line in fronts if line.split(" ", 2)[1] not in said]
 
 
-def _fronts(resources: Resources) -> list[str]:
-    """The load balancer and listeners the plan replaces or deletes: an outage of every function."""
-    lines = []
+def _on_the_way(resources: Resources, functions: set[str]) -> dict[str, list[str]]:
+    """Function -> what the plan replaces or deletes on its requests' way (``_outages`` words its
+    own pieces better and drops these lines for them); "" -> what every payment function's
+    requests pass through (an unkeyed invoke permission is ``_outages``' to attribute). A
+    piece keyed by a function (``["payment_validation"]``, ``["payment_validation-blue"]``) serves
+    that function; one keyed by another function (the rotation function) none; any other one all."""
+    others = {_key(a, FUNCTION) for a in resources.addresses(FUNCTION + "[")} - functions
+    out: dict[str, list[str]] = {}
     for address, rc in sorted(resources.listed.items()):
         action = action_of(rc["change"]["actions"])
-        if rc.get("type") in FRONT_TYPES and action in GONE:
-            lines.append(f"{action} {address}: every request to the load balancer fails until it is back")
-    return lines
+        if action not in GONE or (rc.get("type") == "aws_lambda_permission" and address.startswith(
+                "aws_lambda_permission.") and _key(address, "aws_lambda_permission.alb") == ""):
+            continue
+        if not carries_traffic(str(rc.get("type"))) and not address.startswith(ON_THE_WAY):
+            continue
+        key = address.rpartition('["')[2][:-2] if address.endswith('"]') else ""
+        owner = key if key in functions else key.rpartition("-")[0] if key.rpartition("-")[0] in functions \
+            else None if key in others or key.rpartition("-")[0] in others else ""
+        if owner is None:
+            continue
+        if owner:
+            what = "its requests fail until it is back"
+        elif rc.get("type") in FRONT_TYPES:
+            what = "every request to the load balancer fails until it is back"
+        else:
+            what = "every payment function's requests pass through it and fail until it is back"
+        out.setdefault(owner, []).append(f"{action} {address}: {what}")
+    return out
 
 
 def _colours(resources: Resources) -> dict[str, dict[str, str]]:

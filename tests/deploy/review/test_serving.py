@@ -576,3 +576,60 @@ def test_a_prior_state_without_the_listener_rule_of_live_aliases_cannot_be_judge
     [serving] = judged(document).traffic
     assert not serving.first_deploy
     assert serving.risks and "is unknown" in serving.risks[0]
+
+
+# --- every target group a rule forwards to is weighed ---------------------------------------------
+
+def forward(*groups: tuple[str, Any]) -> dict[str, Any]:
+    return {**rule(0, 0), "action": [{"type": "forward", "forward": [{"target_group": [
+        {"arn": target, "weight": weight} for target, weight in groups]}]}]}
+
+
+def test_a_target_group_that_is_no_alias_s_taking_traffic_is_a_risk() -> None:
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 9), (arn("green"), 1),
+                                                            ("arn:tg/evil", 90)))}))
+    [risk] = result.refusals()
+    assert "arn:tg/evil" in risk and "90 %" in risk and risk.endswith("--allow-traffic-risk payment_validation")
+
+
+def test_a_new_colour_target_group_without_an_alias_taking_traffic_is_a_risk() -> None:
+    state = stack()
+    canary = f'aws_lb_target_group.this["{PV}-canary"]'
+    result = judged(plan(state, {
+        canary: (["create"], {"arn": "arn:tg/canary", "name": "pv-canary"}),
+        RULE: (["update"], forward((arn("blue"), 10), (arn("green"), 10), ("arn:tg/canary", 80)))}))
+    [risk] = result.refusals()
+    assert canary in risk and "80 %" in risk
+
+
+def test_shares_count_every_target_group() -> None:
+    """Green's 30 of 100 points is 30 % of the requests (not 30 of the aliases' 40)."""
+    state = {**stack(), "aws_lb_target_group.other": {"arn": "arn:tg/other"}}
+    document = plan(state, {
+        RULE: (["update"], forward((arn("blue"), 10), (arn("green"), 30), ("arn:tg/other", 60))),
+        alias("green"): moved(state, alias("green"), function_version="2")})
+    refusals = judged(document).refusals()
+    assert any("would take 30 % of live traffic through green" in line for line in refusals), refusals
+    assert any("arn:tg/other" in line for line in refusals)
+
+
+def test_a_rule_that_served_another_target_group_before_is_no_first_deploy() -> None:
+    state = stack(blue=("1", 0), green=("1", 0))
+    old = f'aws_lb_target_group.this["{PV}-old"]'
+    state[old] = {"arn": "arn:tg/old"}
+    state[RULE] = forward(("arn:tg/old", 100))
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 0), (arn("green"), 100))),
+                                 alias("green"): moved(state, alias("green"), function_version="2")}))
+    [serving] = result.traffic
+    assert not serving.first_deploy
+    assert any(f"target group {old} 100 % -> 0 %" in line for line in serving.risks), serving.risks
+    assert any("would take 100 % of live traffic through green" in line for line in serving.risks)
+
+
+def test_a_target_group_listed_twice_cannot_be_judged() -> None:
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 90), (arn("green"), 10),
+                                                            (arn("green"), 0)))}))
+    [risk] = result.refusals()
+    assert "more than once" in risk

@@ -15,11 +15,15 @@ The rules, for a function that served before this apply (a first deploy is accep
   requests in one apply (``lambda.traffic_max_step``, as ``tfgen traffic shift`` enforces);
 - blue moves only to the version green served before this apply (a finalize);
 - a weight or version the plan does not give is not a pass: the review names what is unknown;
-- replacing or deleting what a request passes through (the function, an alias, its target group,
-  attachment or load-balancer permission, the listener rule, the listener, the load balancer), or
-  reserved concurrency 0, is an outage: the review says what stops serving.
+- the rule forwards only to the aliases' target groups, each named once: a weight on any other
+  (before or after) is named, and every share counts all of them;
+- replacing or deleting what a request passes through (the function, its role and role policy,
+  an alias, its target group, attachment or load-balancer permission, the listener rule, its API
+  route; for every function the listener, the load balancer, the API, stage, integration, VPC
+  link and the security groups on the way), or reserved concurrency 0, is an outage: the review
+  says what stops serving.
 
-The first three are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
+The first four are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
 (``--allow-outage FUNCTION``). Other changes to an alias, listener rule or listener (conditions,
 priority, default action, routing configuration) are listed to be read, not refused.
 """
@@ -149,10 +153,10 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         (resources.get(a) or {}).get("change", {}).get("before") is not None
         for a in resources.addresses(f'{ALIAS}["{function}-'))
     if resources.known(rule_address) and not lost_rule:
-        before, before_whole = _weights(rule, "before", colour_of_arn)
-        after, after_whole = _weights(rule, "after", colour_of_arn)
+        weighed = _weights(rule, "before", colour_of_arn), _weights(rule, "after", colour_of_arn)
     else:
-        before, before_whole, after, after_whole = {}, False, {}, False
+        weighed = _Weights({}, False, {}), _Weights({}, False, {})
+    (before, before_whole), (after, after_whole) = ((w.colours, w.whole) for w in weighed)
     colours |= set(before) | set(after)
     aliases = []
     for colour in sorted(colours, key=lambda c: (c != BLUE, c != GREEN, c)):
@@ -176,8 +180,17 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     served = {a.version_before for a in aliases if a.version_before is not None
               and ((a.weight_before or 0) > 0 or a.colour == BLUE)}
     aliases = [_with_served(a, set() if recreated else served) for a in aliases]
+    # Target groups that are no alias's on a side: a colour no alias ever has, or another ARN
+    # (when every alias's weight is known: else it may be an alias's, and that weight is unknown).
+    strangers: list[dict[str, int | None]] = []
+    for i, side in enumerate(weighed):
+        weights = {a.colour: a.weight_before if i == 0 else a.weight_after for a in aliases}
+        strangers.append({**(side.others if None not in weights.values() else {}), **{
+            f'{TARGET_GROUP}["{function}-{a.colour}"]': weights[a.colour] for a in aliases
+            if a.version_before is None and not a.exists_after and weights[a.colour] != 0}})
     before_unknown = [a.colour for a in aliases if a.weight_before is None]
-    first_deploy = not before_unknown and not any((a.weight_before or 0) > 0 for a in aliases)
+    first_deploy = not before_unknown and not any((a.weight_before or 0) > 0 for a in aliases) and \
+        not any(w != 0 for w in strangers[0].values())
     unseen = [a for a in (rule_address, f'{FUNCTION}["{function}"]', *(a.address for a in aliases))
               if not resources.known(a)]
     touched = any(action_of(rc["change"]["actions"]) for address, rc in resources.listed.items()
@@ -194,7 +207,19 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
                      f"(the listener rule forwards to a target group the plan does not name): plan without "
                      f"-target, or allow it with --allow-traffic-risk {function}")
     elif not first_deploy and not unseen and not before_unknown:
-        risks += _canary(function, aliases, env, max_step)
+        risks += _canary(function, aliases, env, max_step, strangers[1])
+    allow = f"or allow it with --allow-traffic-risk {function}"
+    if touched or not first_deploy:
+        twice = sorted({*weighed[0].twice, *weighed[1].twice})
+        if twice:
+            risks.append(f"{function}: the listener rule names target group {', '.join(twice)} more than once, "
+                         f"so which weight counts cannot be judged: name each once, {allow}")
+        for target in sorted({*strangers[0], *strangers[1]}):
+            if touched and (strangers[0].get(target, 0) != 0 or strangers[1].get(target, 0) != 0):
+                risks.append(f"{function}: the listener rule gives target group {target} "
+                             f"{_weight(strangers[0].get(target, 0))} -> {_weight(strangers[1].get(target, 0))} "
+                             f"of its requests, and it is no alias's (blue's or green's): what it serves is not "
+                             f"judged: forward only to the aliases' target groups, {allow}")
     outages = [] if first_deploy else _outages(resources, function, aliases, rule, fn, fronts)
     changes = [line for line in (_changed(a.address, resources.get(a.address), _alias_attribute)
                                  for a in aliases) if line]
@@ -209,9 +234,15 @@ def _with_served(alias: Alias, served: set[str]) -> Alias:
                    and alias.version_after in served)
 
 
-def _canary(function: str, aliases: Sequence[Alias], env: str, max_step: int) -> list[str]:
-    """The rules a function that served before this apply keeps."""
-    weights = [a.weight_after for a in aliases]
+def _weight(weight: int | None) -> str:
+    return "a weight known only after apply" if weight is None else f"{weight} %"
+
+
+def _canary(function: str, aliases: Sequence[Alias], env: str, max_step: int,
+            others: Mapping[str, int | None]) -> list[str]:
+    """The rules a function that served before this apply keeps; ``others``: the weights after the
+    apply of target groups that are no alias's, which count in every share."""
+    weights = [a.weight_after for a in aliases if a.exists_after] + list(others.values())
     total = None if any(w is None for w in weights) else sum(w or 0 for w in weights)
     green = next((a for a in aliases if a.colour == GREEN), None)
     green_served = green.version_before if green is not None and (green.weight_before or 0) > 0 else None
@@ -342,23 +373,36 @@ def _colours(resources: Resources) -> dict[str, dict[str, str]]:
     return out
 
 
-def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[str, str]) \
-        -> tuple[dict[str, int | None], bool]:
-    """Colour -> weight of a listener rule's forward actions on one side of its change, and whether
-    every target group it forwards to is one of the function's colours (else a colour it does not
-    name has an unknown weight). No rule: nothing is routed."""
+@dataclass(frozen=True)
+class _Weights:
+    """A listener rule's forward weights on one side of its change: colour -> weight; whether every
+    target group it forwards to is known (else a colour it does not name has an unknown weight);
+    the weights of target groups that are none of the function's colours (by ARN); and the target
+    groups it names more than once (which weight counts is then not the plan's to say)."""
+
+    colours: dict[str, int | None]
+    whole: bool
+    others: dict[str, int | None]
+    twice: tuple[str, ...] = ()
+
+
+def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[str, str]) -> _Weights:
+    """The weights of ``rule`` on ``side`` (before or after). No rule: nothing is routed."""
     if rule is None:
-        return {}, True
+        return _Weights({}, True, {})
     change = rule["change"]
     if side == "after" and action_of(change["actions"]) == "delete":
-        return {}, True
+        return _Weights({}, True, {})
     value = change.get(side)
     if value is None:
-        return {}, True
+        return _Weights({}, True, {})
     unknown: Any = change.get("after_unknown") if side == "after" else {}
     if unknown is True or _at(unknown, "action") is True:
-        return {}, False
+        return _Weights({}, False, {})
     weights: dict[str, int | None] = {}
+    others: dict[str, int | None] = {}
+    seen: set[str] = set()
+    twice: list[str] = []
     whole = True
     for i, action in enumerate(value.get("action") or ()):
         action_unknown = _at(unknown, "action", i)
@@ -381,12 +425,20 @@ def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[s
                 weight = None if _at(group_unknown, "weight") is True else group.get("weight")
                 groups.append((group.get("arn"), weight, _at(group_unknown, "arn")))
         for arn, weight, arn_unknown in groups:
-            colour = colour_of_arn.get(arn) if arn and arn_unknown is not True else None
-            if colour is None:
+            if not isinstance(arn, str) or not arn or arn_unknown is True:
                 whole = False
+                continue
+            if arn in seen:
+                twice.append(arn)
+            seen.add(arn)
+            colour = colour_of_arn.get(arn)
+            if colour is None:
+                # A target group the plan does not name may be one of the colours'.
+                whole = False
+                others[arn] = None if weight is None else int(weight)
             else:
                 weights[colour] = None if weight is None else int(weight)
-    return weights, whole
+    return _Weights(weights, whole, others, tuple(twice))
 
 
 def _at(value: Any, *path: str | int) -> Any:

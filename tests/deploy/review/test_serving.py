@@ -633,3 +633,43 @@ def test_a_target_group_listed_twice_cannot_be_judged() -> None:
                                                             (arn("green"), 0)))}))
     [risk] = result.refusals()
     assert "more than once" in risk
+
+
+# --- what an alias runs beyond its version -------------------------------------------------------
+
+def test_latest_runs_changed_code_even_without_a_new_version() -> None:
+    state = stack(blue=("$LATEST", 90), green=("$LATEST", 10))
+    result = judged(plan(state, {FN: moved(state, FN, source_code_hash="new")}))
+    assert not table(result)["blue"].served
+    assert any(line.startswith("payment_validation: blue would move from version $LATEST")
+               for line in result.refusals())
+
+
+def test_reserved_concurrency_known_only_after_apply_may_be_zero() -> None:
+    state = stack()
+    result = judged(plan(state, {FN: moved(state, FN, reserved_concurrent_executions=UNKNOWN)}))
+    [serving] = result.traffic
+    assert any("reserved concurrency known only after apply" in line for line in serving.outages)
+
+
+def routed(state: dict[str, dict[str, Any]], colour: str, weights: Any) -> tuple[list[str], dict[str, Any]]:
+    return moved(state, alias(colour), routing_config=[{"additional_version_weights": weights}])
+
+
+def test_an_additional_version_on_blue_that_never_served_is_a_risk() -> None:
+    state = stack(blue=("4", 90), green=("4", 10))
+    result = judged(plan(state, {alias("blue"): routed(state, "blue", {"7": 0.5})}))
+    assert any("version 7" in line and "45 %" in line and "through blue" in line for line in result.refusals())
+
+
+def test_an_additional_version_on_green_counts_its_share_against_the_step() -> None:
+    state = stack(blue=("4", 50), green=("4", 50))
+    assert any("version 7" in line and "40 %" in line for line in judged(plan(state, {
+        alias("green"): routed(state, "green", {"7": 0.8})})).refusals())
+    assert judged(plan(state, {alias("green"): routed(state, "green", {"7": 0.2})})).refusals() == []
+
+
+def test_additional_version_weights_known_only_after_apply_are_a_risk() -> None:
+    state = stack(blue=("4", 90), green=("4", 10))
+    result = judged(plan(state, {alias("green"): routed(state, "green", UNKNOWN)}))
+    assert any("routing configuration" in line and "unknown" in line for line in result.refusals())

@@ -15,15 +15,18 @@ The rules, for a function that served before this apply (a first deploy is accep
   requests in one apply (``lambda.traffic_max_step``, as ``tfgen traffic shift`` enforces);
 - blue moves only to the version green served before this apply (a finalize);
 - a weight or version the plan does not give is not a pass: the review names what is unknown;
+- an alias's additional versions (``routing_config``) serve its share times their fraction, and
+  keep the same rules; an alias on ``$LATEST`` runs whatever code or settings the apply gives;
 - the rule forwards only to the aliases' target groups, each named once: a weight on any other
   (before or after) is named, and every share counts all of them;
 - replacing or deleting what a request passes through (the function, its role and role policy,
   an alias, its target group, attachment or load-balancer permission, the listener rule, its API
   route; for every function the listener, the load balancer, the API, stage, integration, VPC
-  link and the security groups on the way), or reserved concurrency 0, is an outage: the review
+  link and the security groups on the way), or reserved concurrency 0 (or known only after
+  apply), is an outage: the review
   says what stops serving.
 
-The first four are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
+The first five are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
 (``--allow-outage FUNCTION``). Other changes to an alias, listener rule or listener (conditions,
 priority, default action, routing configuration) are listed to be read, not refused.
 """
@@ -146,6 +149,7 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     # after the apply has served.
     recreated = fn is not None and action_of(fn["change"]["actions"]) in GONE
     code = fn is not None and _code_changes(fn)
+    updated = fn is not None and action_of(fn["change"]["actions"]) == "update"
     colours = {_key(a, ALIAS).rpartition("-")[2] for a in resources.addresses(f'{ALIAS}["{function}-')}
     # A partial plan whose prior state holds the function's aliases but no rule does not say
     # what routes to them: not "nothing", as a first deploy would be.
@@ -166,19 +170,23 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         action = action_of(change["actions"]) if rc is not None else None
         exists_after = rc is not None and action != "delete" and (not recreated or action in ("create", "replace"))
         # $LATEST runs whatever the function was last given: a version this apply publishes, too.
+        # $LATEST runs the function's new code or settings even when no version is published.
         unknown_version = (change.get("after_unknown") or {}).get("function_version") is True or \
-            (publishing and _version(change.get("after")) == "$LATEST")
+            ((publishing or updated) and _version(change.get("after")) == "$LATEST")
         if change.get("actions") == ["forget"]:  # left in place, unmanaged: it runs what it ran
             change = {**change, "after": change.get("before")}
         aliases.append(Alias(
             function=function, colour=colour, address=address,
             version_before=_version(change.get("before")),
             version_after=None if unknown_version or not exists_after else _version(change.get("after")),
-            publishes=exists_after and unknown_version and publishing, exists_after=exists_after,
+            publishes=exists_after and unknown_version and (publishing or updated), exists_after=exists_after,
             weight_before=before.get(colour, 0 if before_whole else None),
             weight_after=after.get(colour, 0 if after_whole else None), served=False, code_changes=code))
     served = {a.version_before for a in aliases if a.version_before is not None
               and ((a.weight_before or 0) > 0 or a.colour == BLUE)}
+    served |= {version for a in aliases if (a.weight_before or 0) > 0
+               for version, fraction in _extra_versions(resources.get(a.address), "before").items()
+               if fraction != 0}
     aliases = [_with_served(a, set() if recreated else served) for a in aliases]
     # Target groups that are no alias's on a side: a colour no alias ever has, or another ARN
     # (when every alias's weight is known: else it may be an alias's, and that weight is unknown).
@@ -208,6 +216,7 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
                      f"-target, or allow it with --allow-traffic-risk {function}")
     elif not first_deploy and not unseen and not before_unknown:
         risks += _canary(function, aliases, env, max_step, strangers[1])
+        risks += _routed(function, aliases, resources, set() if recreated else served, env, max_step, strangers[1])
     allow = f"or allow it with --allow-traffic-risk {function}"
     if touched or not first_deploy:
         twice = sorted({*weighed[0].twice, *weighed[1].twice})
@@ -280,6 +289,61 @@ def _canary(function: str, aliases: Sequence[Alias], env: str, max_step: int,
     return risks
 
 
+def _extra_versions(rc: Mapping[str, Any] | None, side: str) -> dict[str, float | None]:
+    """An alias's ``routing_config`` additional versions on one side: version -> fraction of the
+    alias's requests (None: unknown); ``{"": None}`` when the routing itself is known only after
+    apply or of a shape terraform does not write."""
+    if rc is None:
+        return {}
+    change = rc["change"]
+    if side == "after" and _has_unknown((change.get("after_unknown") or {}).get("routing_config")):
+        return {"": None}
+    routing = (change.get(side) or {}).get("routing_config")
+    if routing in (None, []):
+        return {}
+    if not isinstance(routing, list):
+        return {"": None}
+    out: dict[str, float | None] = {}
+    for block in routing:
+        weights = block.get("additional_version_weights") if isinstance(block, Mapping) else None
+        if weights is None:
+            continue
+        if not isinstance(weights, Mapping):
+            return {"": None}
+        for version, fraction in weights.items():
+            out[str(version)] = float(fraction) if isinstance(fraction, (int, float)) else None
+    return out
+
+
+def _routed(function: str, aliases: Sequence[Alias], resources: Resources, served: set[str], env: str,
+            max_step: int, others: Mapping[str, int | None]) -> list[str]:
+    """An alias's additional versions (``routing_config``) serve its share times their fraction:
+    the canary rules hold for each."""
+    weights = [a.weight_after for a in aliases if a.exists_after] + list(others.values())
+    total = None if any(w is None for w in weights) else sum(w or 0 for w in weights)
+    allow = f"or allow it with --allow-traffic-risk {function}"
+    risks = []
+    for alias in aliases:
+        if not alias.exists_after:
+            continue
+        for version, fraction in _extra_versions(resources.get(alias.address), "after").items():
+            if version in served and version != "$LATEST":
+                continue
+            share = None if total is None or alias.weight_after is None or fraction is None else \
+                (alias.weight_after * 100 * fraction / total if total else 0)
+            what = f"version {version}" if version else "an additional version"
+            if share is None:
+                risks.append(f"{function}: {alias.colour}'s routing configuration would send requests to {what}, "
+                             f"and the share it takes is unknown (known only after apply): {allow}")
+            elif share > 0 and (alias.colour != GREEN or share > max_step):
+                limit = "not through green" if alias.colour != GREEN else \
+                    f"more than lambda.traffic_max_step ({max_step} points)"
+                risks.append(f"{function}: {what}, which has served no traffic, would take {_percent(share)} of "
+                             f"live traffic through {alias.colour}'s routing configuration, {limit}: shift it with "
+                             f"`tfgen traffic {env} shift`, {allow}")
+    return risks
+
+
 def _percent(share: float) -> str:
     return f"{share:g} %" if share == int(share) else f"{share:.1f} %"
 
@@ -297,6 +361,10 @@ def _outages(resources: Resources, function: str, aliases: Sequence[Alias], rule
         if action not in GONE and after.get("reserved_concurrent_executions") == 0 \
                 and before.get("reserved_concurrent_executions") != 0:
             lines.append(f"update {fn['address']}: reserved concurrency 0 throttles every request")
+        elif action not in GONE and (fn["change"].get("after_unknown") or {}).get(
+                "reserved_concurrent_executions") is True:
+            lines.append(f"update {fn['address']}: reserved concurrency known only after apply (0 would throttle "
+                         f"every request)")
     for alias in aliases:
         weight = "" if alias.weight_before is None else f" ({alias.weight_before} % of its requests)"
         rc = resources.listed.get(alias.address)

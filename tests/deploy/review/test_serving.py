@@ -673,3 +673,34 @@ def test_additional_version_weights_known_only_after_apply_are_a_risk() -> None:
     state = stack(blue=("4", 90), green=("4", 10))
     result = judged(plan(state, {alias("green"): routed(state, "green", UNKNOWN)}))
     assert any("routing configuration" in line and "unknown" in line for line in result.refusals())
+
+
+# --- traffic reaching a function by another way ---------------------------------------------------
+
+def test_another_listener_rule_forwarding_to_a_function_s_target_group_is_a_risk() -> None:
+    state = stack()
+    hotfix = "aws_lb_listener_rule.hotfix"
+    result = judged(plan(state, {
+        alias("green"): moved(state, alias("green"), function_version="6"),
+        hotfix: (["create"], {**forward((arn("green"), 100)), "priority": 1})}))
+    assert any(hotfix in line and line.startswith("payment_validation: ") for line in result.refusals())
+
+
+def test_a_rule_moved_to_another_address_is_no_first_deploy() -> None:
+    state = stack(blue=("4", 90), green=("4", 10))
+    moved_to = f'aws_lb_listener_rule.routes["{PV}"]'
+    document = plan({k: v for k, v in state.items() if k != RULE}, {
+        moved_to: (["update"], forward((arn("blue"), 0), (arn("green"), 100))),
+        alias("green"): moved(state, alias("green"), function_version="6")})
+    [rc] = [rc for rc in document["resource_changes"] if rc["address"] == moved_to]
+    rc["previous_address"] = RULE
+    rc["change"]["before"] = state[RULE]
+    [serving] = judged(document).traffic
+    assert not serving.first_deploy and serving.risks
+
+
+def test_a_listener_default_action_forwarding_to_a_function_is_a_risk() -> None:
+    state = stack()
+    result = judged(plan(state, {LISTENER: (["update"], {**state[LISTENER], "default_action": [
+        {"type": "forward", "target_group_arn": arn("green")}]})}))
+    assert any(LISTENER in line and line.startswith("payment_validation: ") for line in result.refusals())

@@ -49,9 +49,13 @@ class Resources:
 
     def __init__(self, plan: Mapping[str, Any]) -> None:
         self.listed: dict[str, Mapping[str, Any]] = {}
+        # A moved resource (a `moved` block) is the object its previous address held.
+        self.moved: dict[str, Mapping[str, Any]] = {}
         for rc in plan.get("resource_changes") or ():
             if rc.get("mode", "managed") == "managed" and not rc.get("deposed"):
                 self.listed[rc["address"]] = rc
+                if isinstance(rc.get("previous_address"), str) and rc["previous_address"] != rc["address"]:
+                    self.moved[rc["previous_address"]] = rc
         # Only ``"complete": true`` says the plan lists every resource: without it, it may not.
         self.partial = plan.get("complete") is not True
         prior = plan.get("prior_state")
@@ -72,7 +76,7 @@ class Resources:
     def get(self, address: str) -> Mapping[str, Any] | None:
         """The change of ``address``: listed, or a no-op of its prior value; None when it neither
         exists nor is planned (or is unknown: see ``known``)."""
-        rc = self.listed.get(address)
+        rc = self.listed.get(address) or self.moved.get(address)
         if rc is not None:
             return rc
         resource = self.prior.get(address)
@@ -84,11 +88,11 @@ class Resources:
 
     def known(self, address: str) -> bool:
         """Whether the plan says what ``address`` is before and after the apply."""
-        return not self.blind or address in self.listed
+        return not self.blind or address in self.listed or address in self.moved
 
     def addresses(self, prefix: str) -> list[str]:
-        """Every address starting with ``prefix``, listed or in the prior state, sorted."""
-        return sorted({a for a in (*self.listed, *self.prior) if a.startswith(prefix)})
+        """Every address starting with ``prefix``, listed, moved from or in the prior state, sorted."""
+        return sorted({a for a in (*self.listed, *self.moved, *self.prior) if a.startswith(prefix)})
 
 
 def _module_resources(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

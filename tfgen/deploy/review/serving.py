@@ -18,7 +18,9 @@ The rules, for a function that served before this apply (a first deploy is accep
 - an alias's additional versions (``routing_config``) serve its share times their fraction, and
   keep the same rules; an alias on ``$LATEST`` runs whatever code or settings the apply gives;
 - the rule forwards only to the aliases' target groups, each named once: a weight on any other
-  (before or after) is named, and every share counts all of them;
+  (before or after) is named, and every share counts all of them; another listener rule or a
+  listener's default action forwarding to the function's target groups is named too (a rule
+  moved by a `moved` block is followed to its new address);
 - replacing or deleting what a request passes through (the function, its role and role policy,
   an alias, its target group, attachment or load-balancer permission, the listener rule, its API
   route; for every function the listener, the load balancer, the API, stage, integration, VPC
@@ -33,7 +35,7 @@ priority, default action, routing configuration) are listed to be read, not refu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -123,9 +125,53 @@ def serving(resources: Resources, env: str = "", max_step: int = DEFAULT_MAX_STE
         {_key(a, LISTENER_RULE) for a in resources.addresses(LISTENER_RULE + "[")}
     paths = _on_the_way(resources, functions - {""})
     fronts = paths.get("", [])
+    elsewhere = _elsewhere(resources, colour_of_arn, functions - {""})
     return [_judge(resources, function, colour_of_arn.get(function, {}), [*paths.get(function, []), *fronts],
-                   env or "ENV", max_step)
+                   env or "ENV", max_step, elsewhere.get(function, []))
             for function in sorted(functions - {""})]
+
+
+LISTENER_TYPES = ("aws_lb_listener", "aws_alb_listener")
+RULE_TYPES = ("aws_lb_listener_rule", "aws_alb_listener_rule")
+
+
+def _elsewhere(resources: Resources, colour_of_arn: Mapping[str, Mapping[str, str]], functions: set[str]) \
+        -> dict[str, list[tuple[str, bool]]]:
+    """Function -> (listener rule or listener, whether the plan changes it) for each one other than
+    the function's own rule that forwards, before or after the apply, to one of its target groups:
+    traffic the serving table does not weigh."""
+    owner = {arn: function for function, arns in colour_of_arn.items() if function in functions for arn in arns}
+    own = {f'{LISTENER_RULE}["{function}"]' for function in functions}
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for address in resources.addresses(""):
+        rc = resources.get(address)
+        if rc is None or rc.get("address", address) != address or address in own \
+                or rc.get("previous_address") in own:
+            continue
+        kind = rc.get("type")
+        attribute = "action" if kind in RULE_TYPES else "default_action" if kind in LISTENER_TYPES else None
+        if attribute is None:
+            continue
+        change = rc["change"]
+        action = action_of(change["actions"])
+        sides = [change.get("before")] + ([] if action == "delete" else [change.get("after")])
+        arns = {target for side in sides if isinstance(side, Mapping) for target in _targets(side.get(attribute))}
+        for function in sorted({owner[target] for target in arns if target in owner}):
+            out.setdefault(function, []).append((address, action is not None))
+    return out
+
+
+def _targets(actions: Any) -> Iterator[str]:
+    """The target group ARNs a list of actions forwards to at a weight other than 0."""
+    for action in actions if isinstance(actions, list) else ():
+        if not isinstance(action, Mapping):
+            continue
+        if isinstance(action.get("target_group_arn"), str):
+            yield action["target_group_arn"]
+        for forward in action.get("forward") or ():
+            for group in (forward.get("target_group") or ()) if isinstance(forward, Mapping) else ():
+                if isinstance(group, Mapping) and isinstance(group.get("arn"), str) and group.get("weight") != 0:
+                    yield group["arn"]
 
 
 def shared_changes(resources: Resources) -> list[str]:
@@ -139,7 +185,7 @@ def shared_changes(resources: Resources) -> list[str]:
 
 
 def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str], fronts: Sequence[str],
-           env: str, max_step: int) -> Serving:
+           env: str, max_step: int, elsewhere: Sequence[tuple[str, bool]] = ()) -> Serving:
     rule_address = f'{LISTENER_RULE}["{function}"]'
     rule = resources.get(rule_address)
     fn = resources.get(f'{FUNCTION}["{function}"]')
@@ -218,6 +264,11 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         risks += _canary(function, aliases, env, max_step, strangers[1])
         risks += _routed(function, aliases, resources, set() if recreated else served, env, max_step, strangers[1])
     allow = f"or allow it with --allow-traffic-risk {function}"
+    for address, forwarder_changes in elsewhere:
+        if forwarder_changes or touched or moves:
+            risks.append(f"{function}: {address} forwards requests to its target groups, outside its listener rule "
+                         f"{rule_address}: the share it sends is not judged: route only through "
+                         f"{rule_address}, {allow}")
     if touched or not first_deploy:
         twice = sorted({*weighed[0].twice, *weighed[1].twice})
         if twice:

@@ -704,3 +704,10 @@ def test_a_listener_default_action_forwarding_to_a_function_is_a_risk() -> None:
     result = judged(plan(state, {LISTENER: (["update"], {**state[LISTENER], "default_action": [
         {"type": "forward", "target_group_arn": arn("green")}]})}))
     assert any(LISTENER in line and line.startswith("payment_validation: ") for line in result.refusals())
+
+
+def test_a_target_group_known_only_after_apply_taking_traffic_is_a_risk() -> None:
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 10), (arn("green"), 10),
+                                                            (UNKNOWN, 80)))}))
+    assert any("known only after apply" in line and "80 %" in line for line in result.refusals())

@@ -545,7 +545,10 @@ def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[s
                 groups.append((group.get("arn"), weight, _at(group_unknown, "arn")))
         for arn, weight, arn_unknown in groups:
             if not isinstance(arn, str) or not arn or arn_unknown is True:
+                # Perhaps a colour's (whose weight is then unknown), perhaps none: named either way.
                 whole = False
+                others[f"#{len(others) + 1} (a target group known only after apply)"] = \
+                    None if weight is None else int(weight)
                 continue
             if arn in seen:
                 twice.append(arn)

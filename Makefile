@@ -140,7 +140,7 @@ init: render
 	$(TFGEN) init --out $(OUT) $(ENV) -- $(ARGS)
 
 # The reviewed flow: plan saves build/ENV/plan/ and prints its review; apply applies that
-# plan only (ALLOW='--allow-data-loss ADDRESS --allow-traffic-risk FUNCTION' for what it refuses).
+# plan only (ALLOW='--allow-data-loss ADDRESS --allow-traffic-risk FUNCTION --allow-outage FUNCTION' for what it refuses).
 plan: init
 	$(TFGEN) plan --out $(OUT) $(ENV) -- $(ARGS)
 

@@ -59,6 +59,25 @@ def count_resources(files: Mapping[str, bytes]) -> int:
                for path, text in files.items() if path.endswith(".tf"))
 
 
+# The files of a directory terraform loads as configuration or variable values (`terraform.tfvars`,
+# `*.auto.tfvars`, overrides included); a plain `*.tfvars` only with -var-file, counted all the same.
+TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+
+
+def stray_terraform_files(target: Path, listed: Mapping[str, object] | set[str]) -> list[str]:
+    """The files in ``target`` that terraform would load and that ``listed`` (the manifest) does
+    not name, sorted. Terraform ignores names starting with '.' or ending with '~', and
+    directories; so does this."""
+    try:
+        entries = list(os.scandir(target))
+    except OSError:
+        return []
+    return sorted(entry.name for entry in entries
+                  if entry.name.endswith(TERRAFORM_SUFFIXES) and not entry.name.startswith(".")
+                  and not entry.name.endswith("~") and entry.name not in listed
+                  and not entry.is_dir(follow_symlinks=True))
+
+
 def excluded(name: str) -> bool:
     """Files and directories no package is built from, and no input digest covers."""
     return name.startswith(".") or name == "__pycache__" or name.endswith((".pyc", ".pyo"))
@@ -205,7 +224,7 @@ def current(env: str, target: Path, inputs_digest: str) -> Current | None:
         return None
     if (not isinstance(manifest, dict) or manifest.get("input_digest") != inputs_digest
             or manifest.get("environment") != env or not isinstance(manifest.get("files"), dict)
-            or _interrupted(target)):
+            or _interrupted(target) or stray_terraform_files(target, manifest["files"])):
         return None
     tf_files = {}
     for path, expected in manifest["files"].items():

@@ -150,8 +150,11 @@ class Project:
             files[render.MANIFEST] = output.manifest_bytes(rendered)
         manifest = output.read_manifest(target) if target.is_dir() else None
         owned = set(manifest["files"]) if manifest else set()
+        # In the whole tree's diff, files terraform would load that tfgen did not write: shown removed,
+        # as the tree is current only without them (render leaves them in place).
+        stray = set(inputs.stray_terraform_files(target, owned | set(files))) if include_manifest else set()
         chunks = []
-        for path in sorted(set(files) | {p for p in owned if (target / p).is_file()}):
+        for path in sorted(set(files) | {p for p in owned | stray if (target / p).is_file()}):
             old = (target / path).read_bytes() if (target / path).is_file() else b""
             new = files.get(path, b"")
             if old != new:

@@ -3,29 +3,76 @@ plan file, shows a plan JSON fixture, and records what it was asked to apply."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run
-from tfgen.deploy import plans
+from tests.conftest import ROOT, Run
+from tests.deploy.review.test_serving import FN, UNKNOWN, plan, stack
+from tfgen import __version__
+from tfgen.deploy import plans, preflight
+from tfgen.deploy.review import binding
+from tfgen.errors import UsageError
 
 PLANS = Path(__file__).parent.parent / "fixtures" / "plans"
 
 FAKE_TERRAFORM = """#!/bin/sh
 echo "$@" >> "$FAKE_TF_LOG"
+[ -n "$FAKE_TF_PROBE" ] && "$FAKE_TF_PYTHON" -c "$FAKE_TF_PROBE" >> "$FAKE_TF_LOG"
+for arg in "$@"; do last="$arg"; done
 case "$1" in
   plan)
-    for arg in "$@"; do case "$arg" in -out=*) echo binary-plan > "${arg#-out=}";; esac; done
+    for arg in "$@"; do case "$arg" in -out=*) echo "binary-plan $FAKE_TF_PLAN" > "${arg#-out=}";; esac; done
     [ -n "$FAKE_TF_PLAN_FAILS" ] && { echo "Error: no credentials" >&2; exit 1; }
     echo "Plan: 1 to add";;
-  show) cat "$FAKE_TF_PLAN";;
-  apply) echo "Apply complete!";;
+  show) read -r _ fixture < "$last" && cat "$fixture";;
+  apply) echo "applied $(cat "$last")" >> "$FAKE_TF_LOG"; echo "Apply complete!";;
 esac
 """
+# The stand-in's plan file names the plan JSON fixture its `show` prints, as a real plan file holds
+# the plan terraform shows: another plan file shows another plan.
+
+# Run by the stand-in before each command when FAKE_TF_PROBE is set: whether tfgen holds the lock.
+LOCK_PROBE = """import fcntl, os
+fd = os.open(".tfgen-plan.lock", os.O_RDWR)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("lock free")
+except BlockingIOError:
+    print("lock held")
+"""
+
+ACCOUNT = "123456789012"
+OTHER = "111122223333"
+
+
+class FakeSts:
+    """STS answering GetCallerIdentity with ``account``, or raising it."""
+
+    def __init__(self, account: str | Exception) -> None:
+        self.account = account
+
+    def get_caller_identity(self) -> dict[str, str]:
+        if isinstance(self.account, Exception):
+            raise self.account
+        return {"Account": self.account}
+
+
+def use_account(monkeypatch: pytest.MonkeyPatch, account: str | Exception | None) -> None:
+    """The account of the caller's credentials; None: boto3 is not installed."""
+    def clients_for(cfg: object) -> object:
+        if account is None:
+            raise UsageError("tfgen preflight needs boto3: pip install 'payments-tfgen[aws]'")
+        return {"sts": FakeSts(account)}.__getitem__
+
+    monkeypatch.setattr(preflight, "clients_for", clients_for)
 
 
 @pytest.fixture
@@ -39,6 +86,8 @@ def terraform_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FAKE_TF_LOG", str(log))
     monkeypatch.delenv("TFGEN_PLUGIN_DIR", raising=False)
     monkeypatch.setenv("FAKE_TF_PLAN", str(PLANS / "release.json"))  # restored after each test
+    monkeypatch.setenv("FAKE_TF_PYTHON", sys.executable)
+    use_account(monkeypatch, ACCOUNT)
     return log
 
 
@@ -60,12 +109,18 @@ def test_plan_saves_the_plan_its_json_and_the_rendered_digest(run: Run, project:
     result = run("plan", "dev")
     assert result.exit_code == 0, result.output
     target = project / "build" / "dev"
-    assert (target / "plan" / "tfplan").read_text() == "binary-plan\n"
-    assert json.loads((target / "plan" / "plan.json").read_text()) == json.loads((PLANS / "shift.json").read_text())
+    assert (target / "plan" / "tfplan").read_text() == f"binary-plan {PLANS / 'shift.json'}\n"
+    shown = json.loads((target / "plan" / "plan.json").read_text())
+    assert shown == json.loads((PLANS / "shift.json").read_text())
     meta = json.loads((target / "plan" / "meta.json").read_text())
-    assert meta["rendered_digest"] == plans.rendered_digest(target)
+    assert meta == {"format": 1, "env": "dev", "overrides": [], "overrides_sha256": hashlib.sha256(b"[]").hexdigest(),
+                    "account": ACCOUNT, "account_unknown": "",
+                    "plan_sha256": hashlib.sha256((target / "plan" / "tfplan").read_bytes()).hexdigest(),
+                    "plan_json_sha256": binding.json_digest(shown),
+                    "rendered_digest": plans.rendered_digest(target), "tfgen_version": __version__}
     assert calls(terraform_log) == ["plan -input=false -no-color -out=plan/tfplan", "show -json -no-color plan/tfplan"]
-    assert "  payment_validation green: version 4 -> 5, weight 0 % -> 10 %" in result.stdout.splitlines()
+    assert "  payment_validation green: version 4 -> 5 (not served yet), weight 0 % -> 10 %" \
+        in result.stdout.splitlines()
 
 
 def test_plan_passes_terraform_arguments_and_plans_several_environments(run: Run, terraform_log: Path) -> None:
@@ -191,7 +246,9 @@ def test_apply_refuses_data_loss_until_each_address_is_allowed(run: Run, project
                  "aws_s3_bucket.this"]
     result = run("apply", "dev", *[arg for a in addresses for arg in ("--allow-data-loss", a)])
     assert result.exit_code == 0, result.output
-    assert calls(terraform_log)[-1] == "apply -input=false plan/tfplan"
+    *_, applied_args, applied = calls(terraform_log)
+    assert applied_args.startswith("apply -input=false /") and applied_args.endswith("/tfplan")
+    assert applied == f"applied binary-plan {PLANS / 'data_loss.json'}"
     assert not (project / "build" / "dev" / "plan").exists()
     assert run("apply", "dev").exit_code == 1  # the plan was used up
 
@@ -202,8 +259,8 @@ def test_allowing_data_loss_the_plan_does_not_hold_is_a_usage_error(run: Run, te
     assert run("plan", "dev").exit_code == 0
     result = run("apply", "dev", "--allow-data-loss", "aws_rds_cluster.this")
     assert result.exit_code == 2
-    assert result.stderr == ("tfgen: --allow-data-loss aws_rds_cluster.this: the plan deletes or replaces no such "
-                             "data-bearing resource\n")
+    assert result.stderr == ("tfgen: --allow-data-loss aws_rds_cluster.this: the plan neither loses data nor "
+                             "weakens its protection there\n")
 
 
 def test_apply_refuses_a_traffic_risk_unless_the_function_is_allowed(run: Run, terraform_log: Path) -> None:
@@ -215,6 +272,37 @@ def test_apply_refuses_a_traffic_risk_unless_the_function_is_allowed(run: Run, t
     assert result.exit_code == 0, result.output
 
 
+def test_apply_refuses_an_outage_unless_the_function_is_allowed(run: Run, tmp_path: Path,
+                                                               terraform_log: Path) -> None:
+    state = stack()
+    document = plan(state, {FN: (["delete", "create"], {**state[FN], "version": UNKNOWN})})
+    (tmp_path / "outage.json").write_text(json.dumps(document))
+    os.environ["FAKE_TF_PLAN"] = str(tmp_path / "outage.json")
+    rendered(run)
+    assert run("plan", "dev", "--detailed-exitcode").exit_code == 5
+    result = run("apply", "dev", "--allow-traffic-risk", "payment_validation")
+    assert result.exit_code == 1
+    assert "payment_validation: stops serving: replace aws_lambda_function.this" in result.stderr
+    assert not any(call.startswith("apply") for call in calls(terraform_log))
+    result = run("apply", "dev", "--allow-outage", "payment_validation")
+    assert result.exit_code == 0, result.output
+    assert calls(terraform_log)[-1] == f"applied binary-plan {tmp_path / 'outage.json'}"
+
+
+def test_the_canary_step_is_the_environments_traffic_max_step(run: Run, terraform_log: Path) -> None:
+    """The shift fixture gives a version that has not served 10 %: more than a step of 5."""
+    step = ("--set", "lambda.traffic_max_step=5")
+    assert run("render", "dev", *step).exit_code == 0
+    use_plan("shift")
+    result = run("plan", "dev", "--detailed-exitcode", *step)
+    assert result.exit_code == 5
+    assert "more than lambda.traffic_max_step (5 points)" in result.stdout
+    result = run("apply", "dev", *step)
+    assert result.exit_code == 1 and "more than lambda.traffic_max_step (5 points)" in result.stderr
+    assert run("render", "dev").exit_code == 0
+    assert run("plan", "dev", "--detailed-exitcode").exit_code == 4
+
+
 def test_apply_refuses_a_secret_written_without_the_clusters_password(run: Run, terraform_log: Path) -> None:
     rendered(run)
     use_plan("partial_apply")
@@ -222,3 +310,247 @@ def test_apply_refuses_a_secret_written_without_the_clusters_password(run: Run, 
     result = run("apply", "dev")
     assert result.exit_code == 1
     assert "bump database.master_password_version" in result.stderr
+
+
+# --- what is applied is what was reviewed ------------------------------------------------------
+
+def applies(log: Path) -> list[str]:
+    return [c for c in calls(log) if c.startswith(("apply", "applied"))]
+
+
+def test_another_plan_file_put_at_plan_tfplan_after_the_review_is_refused(
+        run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0  # the review: nothing changes
+    target = project / "build" / "dev"
+    (target / "plan" / "tfplan").write_text(f"binary-plan {PLANS / 'data_loss.json'}\n")  # terraform plan -out
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:2] == [
+        "tfgen apply dev: refused, nothing changed: the plan is not the one reviewed:",
+        "  plan/tfplan is not the file that was reviewed (sha256 "
+        f"{hashlib.sha256((target / 'plan' / 'tfplan').read_bytes()).hexdigest()[:12]}, reviewed "
+        f"{json.loads((target / 'plan' / 'meta.json').read_text())['plan_sha256'][:12]}): it was replaced after "
+        "the review"]
+    assert "run `tfgen plan dev` again" in result.stderr
+    assert applies(terraform_log) == []
+    assert (target / "plan" / "tfplan").is_file()  # a refused plan is left for inspection
+
+
+def test_apply_shows_and_applies_a_private_copy_of_the_reviewed_file(run: Run, project: Path,
+                                                                    terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    assert run("apply", "dev").exit_code == 0
+    show, apply_args, applied = calls(terraform_log)[-3:]
+    copy = apply_args.split()[-1]
+    assert show == f"show -json -no-color {copy}" and apply_args == f"apply -input=false {copy}"
+    assert Path(copy).is_absolute() and not Path(copy).is_relative_to(project)
+    assert not Path(copy).exists()  # the private copy goes with the apply
+    assert applied == f"applied binary-plan {PLANS / 'no_changes.json'}"
+
+
+def test_a_plan_json_edited_after_the_review_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("data_loss")
+    assert run("plan", "dev").exit_code == 0
+    (project / "build" / "dev" / "plan" / "plan.json").write_text((PLANS / "no_changes.json").read_text())
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert "  plan/plan.json was changed after the review" in result.stderr
+    assert applies(terraform_log) == []
+
+
+def test_a_plan_file_whose_show_differs_from_the_review_is_refused(
+        run: Run, project: Path, terraform_log: Path, tmp_path: Path) -> None:
+    rendered(run)
+    fixture = tmp_path / "plan.json"
+    shutil.copy(PLANS / "no_changes.json", fixture)
+    os.environ["FAKE_TF_PLAN"] = str(fixture)
+    assert run("plan", "dev").exit_code == 0
+    shutil.copy(PLANS / "data_loss.json", fixture)  # same plan file bytes, another plan behind them
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert "  terraform show -json of the plan file is not the plan that was reviewed" in result.stderr
+    assert applies(terraform_log) == []
+
+
+def test_a_plan_of_another_environment_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+    assert run("render", "dev", "staging").exit_code == 0
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    assert run("plan", "staging").exit_code == 0
+    shutil.rmtree(project / "build" / "staging" / "plan")
+    shutil.copytree(project / "build" / "dev" / "plan", project / "build" / "staging" / "plan")
+    result = run("apply", "staging")
+    assert result.exit_code == 1
+    assert "  the plan was made for environment dev, not staging" in result.stderr
+    assert applies(terraform_log) == []
+
+
+def test_a_plan_made_with_other_set_values_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+    region = "--set", "region=us-east-1"  # dev's own region: the rendered tree is the same
+    assert run("render", "dev", *region).exit_code == 0
+    use_plan("no_changes")
+    assert run("plan", "dev", *region).exit_code == 0
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert ("  the plan was made with --set region=us-east-1, and apply was given no --set: apply with the same "
+            "--set settings") in result.stderr
+    assert applies(terraform_log) == []
+    assert run("apply", "dev", *region).exit_code == 0
+
+
+@pytest.mark.parametrize("aws_account_id", [None, ACCOUNT])
+def test_a_plan_made_in_another_account_is_refused(
+        run: Run, project: Path, terraform_log: Path, monkeypatch: pytest.MonkeyPatch,
+        aws_account_id: str | None) -> None:
+    if aws_account_id:
+        with open(project / "environments" / "dev.yaml", "a", encoding="utf-8") as handle:
+            handle.write(f"aws_account_id: '{OTHER}'\n")
+    rendered(run)
+    use_plan("no_changes")
+    use_account(monkeypatch, OTHER)
+    assert run("plan", "dev").exit_code == 0
+    use_account(monkeypatch, ACCOUNT)
+    result = run("apply", "dev")
+    assert result.exit_code in (1, 2) and applies(terraform_log) == []
+    if aws_account_id:  # aws_account_id refuses the credentials themselves, before the plan is read
+        assert "refusing to run terraform in the wrong account" in result.stderr
+    else:
+        assert (f"  the plan was made in AWS account {OTHER}, and the credentials now are for account {ACCOUNT}"
+                in result.stderr)
+
+
+def test_an_account_that_cannot_be_told_is_recorded_and_apply_refuses_it(
+        run: Run, project: Path, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    use_account(monkeypatch, None)
+    result = run("plan", "dev")
+    assert result.exit_code == 0
+    reason = "boto3 is not installed: pip install 'payments-tfgen[aws]'"
+    assert result.stderr == (f"tfgen: dev: the AWS account of the credentials cannot be told ({reason}): "
+                             "tfgen apply will refuse this plan\n")
+    meta = json.loads((project / "build" / "dev" / "plan" / "meta.json").read_text())
+    assert (meta["account"], meta["account_unknown"]) == (None, reason)
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert "two unknown accounts are not known to be the same" in result.stderr
+    assert applies(terraform_log) == []
+
+
+def test_a_saved_plan_of_an_older_tfgen_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    assert run("plan", "dev").exit_code == 0
+    meta = project / "build" / "dev" / "plan" / "meta.json"
+    old = json.loads(meta.read_text())
+    meta.write_text(json.dumps({key: old[key] for key in ("env", "rendered_digest", "tfgen_version")}))
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert "unreadable plan binding" in result.stderr and "run `tfgen plan dev`" in result.stderr
+    assert applies(terraform_log) == []
+
+
+# --- the lock ----------------------------------------------------------------------------------
+
+HOLD_LOCK = """import sys
+from pathlib import Path
+from tfgen.deploy import lock
+with lock.held(Path(sys.argv[1]), "tfgen plan dev"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_second_plan_or_apply_while_one_runs_is_refused_at_once(
+        run: Run, project: Path, terraform_log: Path, command: str) -> None:
+    rendered(run)
+    assert run("plan", "dev").exit_code == 0
+    target = project / "build" / "dev"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = calls(terraform_log)
+        result = run(command, "dev", *(["--allow-traffic-risk", "payment_validation"] if command == "apply" else []))
+        assert result.exit_code == 1
+        assert result.stderr == (f"{Path('build/dev')}: busy: tfgen plan dev (pid {holder.pid}) is running on this "
+                                 f"environment; {command} refused, nothing changed: try again when it ends\n")
+        assert calls(terraform_log) == before
+    finally:
+        holder.communicate("")
+    assert run("apply", "dev", "--allow-traffic-risk", "payment_validation").exit_code == 0
+
+
+def test_plan_and_apply_hold_the_lock_while_terraform_runs(run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    os.environ["FAKE_TF_PROBE"] = LOCK_PROBE
+    try:
+        use_plan("no_changes")
+        assert run("plan", "dev").exit_code == 0
+        assert run("apply", "dev").exit_code == 0
+    finally:
+        del os.environ["FAKE_TF_PROBE"]
+    assert [c for c in calls(terraform_log) if c.startswith("lock")] == ["lock held"] * 4  # plan, show, show, apply
+    assert run("check", "dev").exit_code == 0  # the lock file is no output file
+
+
+# --- files terraform would load that tfgen did not write ---------------------------------------
+
+STRAY = ["evil.tf", "override.tf", "database_override.tf", "extra.tf.json", "terraform.tfvars",
+         "x.auto.tfvars", "x.auto.tfvars.json", "other.tfvars", "other.tfvars.json"]
+
+
+@pytest.mark.parametrize("name", STRAY)
+def test_a_file_terraform_would_load_makes_the_tree_not_current(run: Run, project: Path, terraform_log: Path,
+                                                                 name: str) -> None:
+    rendered(run)
+    target = project / "build" / "dev"
+    (target / name).write_text('resource "aws_dynamodb_table" "evil" {}\n')
+    line = f"{target.relative_to(project) / name}: terraform would load this file, which tfgen did not write: remove it"
+    result = run("check", "dev")
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (1, line)
+    result = run("diff", "dev")
+    assert result.exit_code == 1 and f"--- a/dev/{name}\n+++ /dev/null\n" in result.stdout
+    result = run("plan", "dev")
+    assert result.exit_code == 1 and line in result.stderr.splitlines()
+    assert calls(terraform_log) == []
+    assert run("render", "dev").exit_code == 0 and (target / name).is_file()  # render leaves it alone
+    (target / name).unlink()
+    assert run("check", "dev").exit_code == 0
+
+
+def test_a_file_terraform_would_load_added_after_the_plan_is_refused_by_apply(
+        run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    (project / "build" / "dev" / "override.tf").write_text('resource "aws_dynamodb_table" "evil" {}\n')
+    result = run("apply", "dev")
+    assert result.exit_code == 1 and "override.tf: terraform would load this file" in result.stderr
+    assert applies(terraform_log) == []
+
+
+def test_files_terraform_does_not_load_leave_the_tree_current(run: Run, project: Path) -> None:
+    rendered(run)
+    target = project / "build" / "dev"
+    for name in (".hidden.tf", "notes.txt", "backup.tf~", "terraform.tfstate", ".tfgen-plan.lock"):
+        (target / name).write_text("x\n")
+    (target / "modules.tf").mkdir()
+    assert run("check", "dev").exit_code == 0
+
+
+def test_the_rendered_digest_covers_files_terraform_would_load(run: Run, project: Path) -> None:
+    rendered(run)
+    target = project / "build" / "dev"
+    clean = plans.rendered_digest(target)
+    (target / "notes.txt").write_text("x\n")
+    assert plans.rendered_digest(target) == clean
+    (target / "evil.tf").write_text("locals {}\n")
+    with_stray = plans.rendered_digest(target)
+    (target / "evil.tf").write_text("locals {\n}\n")
+    assert len({clean, with_stray, plans.rendered_digest(target)}) == 3

@@ -1,6 +1,6 @@
 """The plan review on plan JSON fixtures (tests/fixtures/plans/, in the shape of
-`terraform show -json PLANFILE`): counts, data loss, live traffic, access, credentials,
-and what `tfgen apply` refuses (the renderings: test_review_format.py)."""
+`terraform show -json PLANFILE`): counts, data loss, access, credentials, and what `tfgen apply`
+refuses (live traffic: review/test_serving.py; the renderings: test_review_format.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def change(address: str, actions: list[str], before: Any, after: Any, unknown: d
 
 def test_counts_each_action_once_and_ignores_reads_and_no_ops() -> None:
     result = of("release")
-    assert result.counts == {"create": 0, "update": 5, "replace": 0, "delete": 0}
+    assert result.counts == {"create": 0, "update": 5, "replace": 0, "delete": 0, "forget": 0}
     assert result.changes
 
 
@@ -49,7 +49,8 @@ def test_a_plan_of_no_ops_has_no_changes() -> None:
 
 @pytest.mark.parametrize(("actions", "word"), [
     (["create"], "create"), (["update"], "update"), (["delete"], "delete"), (["delete", "create"], "replace"),
-    (["create", "delete"], "replace"), (["no-op"], None), (["read"], None), (["forget"], None),
+    (["create", "delete"], "replace"), (["no-op"], None), (["read"], None), (["forget"], "forget"),
+    (["create", "forget"], "forget"),
 ])
 def test_action_words(actions: list[str], word: str | None) -> None:
     assert review.action_of(actions) == word
@@ -63,8 +64,6 @@ def test_data_loss_names_each_delete_and_replace_of_a_data_resource_with_its_rea
         ('aws_cloudwatch_log_group.lambda["refunds"]', "delete", ("its for_each key is no longer in the map",)),
         ("aws_dynamodb_table.archive", "delete", ("removed from the configuration",)),
         ("aws_rds_cluster.this", "replace", ('database_name forces replacement ("payments" -> "ledger")',)),
-        ("aws_rds_cluster_instance.writer", "replace",
-         ('cluster_identifier forces replacement ("aurora-cluster-prod" -> known after apply)',)),
         ("aws_s3_bucket.this", "replace",
          ('object_lock_configuration[0].object_lock_enabled forces replacement ("Enabled" -> "Disabled")',)),
     ]
@@ -91,7 +90,7 @@ def test_deleting_a_resource_without_data_is_not_data_loss() -> None:
 
 
 def test_every_listed_data_type_counts() -> None:
-    for kind in ("aws_rds_cluster", "aws_rds_cluster_instance", "aws_dynamodb_table", "aws_s3_bucket",
+    for kind in ("aws_rds_cluster", "aws_dynamodb_table", "aws_s3_bucket",
                  "aws_kms_key", "aws_secretsmanager_secret", "aws_backup_vault", "aws_cloudwatch_log_group"):
         result = review.review({"resource_changes": [change(f"{kind}.x", ["delete"], {}, None)]})
         assert [d.address for d in result.data_loss] == [f"{kind}.x"]
@@ -100,109 +99,24 @@ def test_every_listed_data_type_counts() -> None:
 def test_data_loss_is_refused_unless_each_address_is_allowed() -> None:
     result = of("data_loss")
     refusals = result.refusals()
-    assert len(refusals) == 5
+    assert len(refusals) == 4
     assert refusals[2] == ('aws_rds_cluster.this: replace loses data (database_name forces replacement '
                            '("payments" -> "ledger")); allow it with --allow-data-loss aws_rds_cluster.this')
-    allowed = [d.address for d in result.data_loss if d.follows is None]
+    allowed = [d.address for d in result.data_loss]
     assert result.refusals(allow_data_loss=allowed) == []
     assert len(result.refusals(allow_data_loss=allowed[1:])) == 1
 
 
-def test_an_instance_replaced_with_its_cluster_is_allowed_with_the_cluster() -> None:
+def test_an_aurora_instance_replaced_with_its_cluster_is_capacity_not_data_loss() -> None:
+    """The cluster holds the data: its instances are capacity, shown among the other changes."""
     result = of("data_loss")
-    [instance] = [d for d in result.data_loss if d.type == "aws_rds_cluster_instance"]
-    assert instance.follows == "aws_rds_cluster.this"
+    assert "aws_rds_cluster_instance" not in {d.type for d in result.data_loss}
+    assert result.other["aws_rds_cluster_instance"] == {"replace": 1}
     assert not [line for line in result.refusals(allow_data_loss=["aws_rds_cluster.this"])
                 if line.startswith("aws_rds_cluster")]
-    assert result.refusals()[3].endswith("allow it with --allow-data-loss aws_rds_cluster.this")
 
 
-# --- live traffic -----------------------------------------------------------------------------
-
-def test_a_release_to_unpinned_aliases_moves_blue_and_green_to_the_published_version() -> None:
-    result = of("release")
-    pv = {a.colour: a for a in result.traffic if a.function == "payment_validation"}
-    assert (pv["blue"].version_before, pv["blue"].version_after) == ("3", None)
-    assert (pv["blue"].weight_before, pv["blue"].weight_after) == (90, 90)
-    assert (pv["green"].weight_before, pv["green"].weight_after) == (10, 10)
-    assert pv["blue"].code_changes and pv["blue"].risk
-    assert not pv["green"].risk  # green is where new code belongs
-    assert result.risky_functions() == ["payment_validation"]
-
-
-def test_pinned_aliases_do_not_move_when_the_code_changes() -> None:
-    result = of("release")
-    fd = [a for a in result.traffic if a.function == "fraud_detection"]
-    assert [(a.colour, a.version_before, a.version_after, a.moves, a.risk) for a in fd] == [
-        ("blue", "4", "4", False, False), ("green", "4", "4", False, False)]
-    assert all(a.code_changes for a in fd)
-
-
-def test_traffic_risk_is_refused_unless_the_function_is_allowed() -> None:
-    result = of("release")
-    assert result.refusals() == [
-        "payment_validation: new code would reach live traffic through blue (90 %), not through green: "
-        "pin the live versions (`tfgen traffic prod pin`), or allow it with "
-        "--allow-traffic-risk payment_validation"]
-    assert result.refusals(allow_traffic_risk=["payment_validation"]) == []
-
-
-def test_blue_without_weight_running_new_code_is_no_risk() -> None:
-    plan = load("release")
-    for rc in plan["resource_changes"]:
-        if rc["address"] == 'aws_lb_listener_rule.this["payment_validation"]':
-            for side in ("before", "after"):
-                for group in rc["change"][side]["action"][0]["forward"][0]["target_group"]:
-                    group["weight"] = 100 if "green" in group["arn"] else 0
-    assert review.review(plan).risky_functions() == []
-
-
-def test_new_settings_published_to_a_live_alias_outside_green_are_a_risk_too() -> None:
-    """A settings-only change (an environment variable, say) publishes a version too, which an
-    alias on `latest` runs at once: the canary would be skipped just the same."""
-    plan = load("release")
-    for rc in plan["resource_changes"]:
-        if rc["address"] == 'aws_lambda_function.this["payment_validation"]':
-            rc["change"]["after"]["source_code_hash"] = rc["change"]["before"]["source_code_hash"]
-            rc["change"]["after_unknown"].pop("source_code_hash", None)
-    result = review.review(plan, env="prod")
-    blue = next(a for a in result.traffic if a.function == "payment_validation" and a.colour == "blue")
-    assert not blue.code_changes and blue.risk
-    assert result.refusals() == [
-        "payment_validation: new settings would reach live traffic through blue (90 %), not through green: "
-        "pin the live versions (`tfgen traffic prod pin`), or allow it with "
-        "--allow-traffic-risk payment_validation"]
-
-
-def test_a_shift_moves_green_and_the_weights_only() -> None:
-    result = of("shift")
-    assert [(a.colour, a.version_before, a.version_after, a.weight_before, a.weight_after, a.code_changes)
-            for a in result.traffic] == [("blue", "4", "4", 100, 90, False), ("green", "4", "5", 0, 10, False)]
-    assert result.refusals() == [] and result.other == {}
-
-
-def test_a_first_deploy_is_no_traffic_risk() -> None:
-    plan = {"resource_changes": [
-        change('aws_lambda_function.this["payment_validation"]', ["create"], None, {}, {"version": True}),
-        change('aws_lambda_alias.this["payment_validation-blue"]', ["create"], None, {},
-               {"function_version": True}),
-    ]}
-    [alias] = review.review(plan).traffic
-    assert alias.code_changes and alias.version_after is None and alias.weight_after is None
-    assert not alias.risk
-
-
-def test_an_alias_created_by_the_apply_is_no_traffic_risk_even_with_weight() -> None:
-    """A blue alias this apply creates (it was not there before) runs what the apply publishes
-    from the start: nothing live moves onto new code."""
-    plan = load("release")
-    for rc in plan["resource_changes"]:
-        if rc["address"] == 'aws_lambda_alias.this["payment_validation-blue"]':
-            rc["change"]["actions"], rc["change"]["before"] = ["create"], None
-    result = review.review(plan, env="prod")
-    blue = next(a for a in result.traffic if a.function == "payment_validation" and a.colour == "blue")
-    assert blue.created and blue.version_before is None and blue.weight_after == 90
-    assert not blue.risk and result.refusals() == []
+# --- live traffic: tests/deploy/review/test_serving.py -------------------------------------------
 
 
 # --- access -----------------------------------------------------------------------------------
@@ -214,7 +128,8 @@ def test_access_shows_only_what_each_document_or_rule_adds() -> None:
             "trust policy", ({"Effect": "Allow", "Principal": ["AWS:arn:aws:iam::999999999999:root"]},)),
         'aws_iam_role_policy.lambda["payment_validation"]': (
             "policy", ({"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"]},)),
-        'aws_iam_role_policy.lambda["transaction_processing"]': ("policy", ("document known only after apply",)),
+        'aws_iam_role_policy.lambda["transaction_processing"]': (
+            "policy", ("document known after apply: cannot be judged (the plan has no configuration for it)",)),
         "aws_s3_bucket_policy.this": ("bucket policy", ({
             "Sid": "PartnerRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::payment-audit-logs-prod/*"},)),
@@ -278,12 +193,13 @@ def test_a_port_change_without_a_password_bump_is_refused_and_with_one_passes() 
         (["update"], {"secret_string_wo_version": 1}, {"secret_string_wo_version": 2})) == []
 
 
-def test_a_policy_read_at_apply_shows_what_its_document_adds_to_the_current_policy() -> None:
+def test_a_policy_read_at_apply_is_judged_on_its_document_against_the_same_resource() -> None:
     # The document's inputs (a key ARN) are known only at apply, so the role policy's JSON is
-    # unknown; its statements are compared with the policy the role has now, Sid by Sid.
-    gains = {g.address: g for g in of("deferred_policy").access}
-    document = gains["data.aws_iam_policy_document.payment_validation"]
-    assert (document.kind, document.added) == ("policy document read at apply", (
-        {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
-         "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/transactions-dev"]},))
-    assert gains['aws_iam_role_policy.lambda["payment_validation"]'].added == ("document known only after apply",)
+    # unknown; the configuration says which document it is built from, whose statements are
+    # compared with the policy this role has now, statement by statement.
+    [gain] = of("deferred_policy").access
+    assert (gain.address, gain.kind) == ('aws_iam_role_policy.lambda["payment_validation"]', "policy (read at apply)")
+    assert gain.added == (
+        {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"]},
+        {"Sid": "CardTokens", "Effect": "Allow", "Action": ["kms:GenerateMac"], "Resource": "known after apply",
+         "Condition": {"StringEquals": {"kms:MacAlgorithm": ["HMAC_SHA_256"]}}})

@@ -164,8 +164,13 @@ class Stack:
         return cluster
 
 
+def aliases(review: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every alias row of the review's serving tables, with its function."""
+    return [{**alias, "function": table["function"]} for table in review["traffic"] for alias in table["aliases"]]
+
+
 def traffic(review: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
-    return {alias["colour"]: alias for alias in review["traffic"] if alias["function"] == function}
+    return {alias["colour"]: alias for alias in aliases(review) if alias["function"] == function}
 
 
 @pytest.fixture(scope="module")
@@ -221,8 +226,9 @@ def test_d_a_partial_first_apply_is_refused_until_the_recovery(stack: Stack) -> 
     review = stack.plan(refresh=True)
     assert (review["credentials"], review["refusals"], review["data_loss"]) == ([], [], [])
     assert review["counts"]["create"] > 50
-    # No live traffic yet: every alias runs the version this apply publishes, and that is no risk.
-    assert all(alias["publishes"] and not alias["risk"] for alias in review["traffic"])
+    # No live traffic yet: every alias runs the version this apply publishes, and a first deploy is no risk.
+    assert all(alias["publishes"] for alias in aliases(review))
+    assert all(table["first_deploy"] and not table["risks"] for table in review["traffic"])
     stack.apply()
     assert [s["Name"] for s in secrets.list_secrets(Filters=[{"Key": "name", "Values": [SECRET]}])["SecretList"]] \
         == [SECRET]
@@ -260,7 +266,7 @@ def test_a_a_pinned_release_publishes_a_version_no_live_alias_runs(stack: Stack)
     review = stack.plan()
     pv = traffic(review, "payment_validation")
     assert pv["blue"]["code_changes"] and pv["green"]["code_changes"]
-    moving = [a for a in review["traffic"] if a["moves"] or a["weight_before"] != a["weight_after"]]
+    moving = [a for a in aliases(review) if a["moves"] or a["weight_before"] != a["weight_after"]]
     assert moving == [], moving
     assert (review["refusals"], review["data_loss"]) == ([], [])
     function = f"payment-validation-{ENV}"
@@ -310,10 +316,10 @@ def test_b_a_green_canary_moves_only_green_and_the_weights(stack: Stack) -> None
 
     review = stack.plan()
     changed = [(a["function"], a["colour"], a["version_before"], a["version_after"], a["weight_before"],
-                a["weight_after"]) for a in review["traffic"] if a["moves"] or a["weight_before"] != a["weight_after"]]
+                a["weight_after"]) for a in aliases(review) if a["moves"] or a["weight_before"] != a["weight_after"]]
     assert changed == [("payment_validation", "blue", "1", "1", 90, 80),
                        ("payment_validation", "green", "1", newest, 10, 20)]
-    assert not any(a["code_changes"] for a in review["traffic"])
+    assert not any(a["code_changes"] for a in aliases(review))
     assert review["refusals"] == []
     stack.expected["green"] = newest  # applied, and checked, with (c)
 

@@ -75,6 +75,8 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
     else:
         color = sys.stdout.isatty()
         click.echo("\n".join(review_format.render_text(result, color) for result in results), nl=False, color=color)
+    for note in (note for p in planned for note in p.notes):
+        click.echo(f"tfgen: {note}", err=True)
     failed = [p.outcome for p in planned if p.review is None]
     if len(envs) == 1 and failed:
         click.echo(failed[0].output, err=True)
@@ -93,24 +95,30 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
 @click.option("--allow-data-loss", "allow_data_loss", multiple=True, metavar="ADDRESS",
               help="Apply this one delete or replace of a data-bearing resource (repeatable).")
 @click.option("--allow-traffic-risk", "allow_traffic_risk", multiple=True, type=click.Choice(FUNCTION_KEYS),
-              metavar="FUNCTION", help="Let new code of this function reach an alias other than green "
-                                       "that takes traffic (repeatable; for a bootstrap).")
+              metavar="FUNCTION", help="Let a version of this function that has served no traffic skip the "
+                                       "canary (blue, or green beyond lambda.traffic_max_step), and accept its "
+                                       "weights or versions the plan does not know (repeatable).")
+@click.option("--allow-outage", "allow_outage", multiple=True, type=click.Choice(FUNCTION_KEYS),
+              metavar="FUNCTION", help="Let the plan replace or delete what this function's requests pass "
+                                       "through, or throttle it to 0 (repeatable).")
 @_out
 @_set
 def apply(env: str, terraform_args: tuple[str, ...], allow_data_loss: tuple[str, ...],
-          allow_traffic_risk: tuple[str, ...], out: Path, overrides: tuple[str, ...]) -> None:
+          allow_traffic_risk: tuple[str, ...], allow_outage: tuple[str, ...], out: Path,
+          overrides: tuple[str, ...]) -> None:
     """Apply the plan `tfgen plan ENV` saved, and nothing else.
 
     Refuses, changing nothing: without a saved plan; when OUT/ENV changed since
     the plan was made; when the plan deletes or replaces data not allowed by
-    --allow-data-loss, sends new code to live traffic outside green
-    (--allow-traffic-risk), or would leave the database password and its
+    --allow-data-loss, sends a version that has not served to live traffic
+    other than through a green step (--allow-traffic-risk), stops a function
+    serving (--allow-outage), or would leave the database password and its
     secret different. Terraform checks the plan file against the state last.
     """
     from tfgen.cli.main import project_from_context
     from tfgen.deploy import plans
 
     code = plans.apply_environment(project_from_context(out), env, overrides, allow_data_loss,
-                                   allow_traffic_risk, terraform_args)
+                                   allow_traffic_risk, terraform_args, allow_outage)
     if code:
         sys.exit(code)

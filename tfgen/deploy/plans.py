@@ -8,13 +8,19 @@ ignores them):
 - ``plan/tfplan``: the binary plan file ``terraform apply`` is given;
 - ``plan/plan.json``: its ``terraform show -json``;
 - ``plan/plan.log``: terraform's output while planning;
-- ``plan/meta.json``: the digest of the rendered tree the plan was made from.
+- ``plan/meta.json``: what the plan is bound to (tfgen.deploy.review.binding): the environment,
+  the ``--set`` settings, the AWS account of the credentials, the sha256 of ``tfplan``, the digest
+  of its ``terraform show -json``, the digest of the rendered tree and the tfgen version.
 
 ``plan_environment`` does one environment's work and shares nothing with another call, so
-several environments can be planned side by side. ``apply_environment`` refuses, changing
-nothing, when there is no saved plan, when the rendered tree changed since, or when the plan
-holds data loss, a traffic risk or a credentials problem that the caller did not allow.
-Terraform's own check that the plan file still matches the state stays the last line.
+several environments can be planned side by side. ``apply_environment`` copies the plan file
+into a directory of its own, shows and reviews that copy again and applies that copy only. It
+refuses, changing nothing, when there is no saved plan, when anything the plan is bound to
+differs (another plan file, an edited review, another environment, account or ``--set``,
+another rendered tree or tfgen), or when the plan holds data loss, a traffic risk, an outage
+or a credentials problem that the caller did not allow. Each command holds the environment's
+lock (tfgen.deploy.lock) from its start to its end. Terraform's own check that the plan file still
+matches the state stays the last line.
 """
 
 from __future__ import annotations
@@ -23,14 +29,17 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tfgen import __version__
-from tfgen.deploy import fanout, review, terraform
+from tfgen import __version__, inputs
+from tfgen.deploy import fanout, lock, review, terraform
 from tfgen.deploy.fanout import Outcome
+from tfgen.deploy.review import binding
 from tfgen.errors import Finding, TerraformError, UsageError
 from tfgen.project import Project
 from tfgen.render import output
@@ -52,113 +61,203 @@ class PlanResult:
     env: str
     directory: Path
     review: review.Review
+    binding: binding.Binding
+
+    def notes(self) -> list[str]:
+        """What to tell the caller besides the review."""
+        account = self.binding.account
+        if account.id is None:
+            return [f"{self.env}: the AWS account of the credentials cannot be told ({account.unknown}): "
+                    "tfgen apply will refuse this plan"]
+        return []
 
 
 def rendered_digest(directory: Path) -> str:
-    """The sha256 of the rendered tree in ``directory``: of its files' digests, from the manifest."""
+    """The sha256 of the rendered tree in ``directory``: of its files' digests, from the manifest,
+    and of every file terraform would load that the manifest does not list (name and bytes)."""
     manifest = output.read_manifest(directory)
     if manifest is None:
         raise UsageError(f"{directory}: not rendered by tfgen: run `tfgen render {directory.name}`")
     files = json.dumps(manifest["files"], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(files.encode()).hexdigest()
+    digest = hashlib.sha256(files.encode())
+    for name in inputs.stray_terraform_files(directory, manifest["files"]):
+        digest.update(f"\0stray {name}\0{_file_sha256(directory / name)}".encode())
+    return digest.hexdigest()
 
 
 def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
                      terraform_args: Sequence[str] = ()) -> PlanResult:
-    """Plan ``env`` into ``OUT/ENV/plan/`` and review it; terraform's output goes to its log."""
-    directory = project.require_current(env, list(overrides))
-    require_account(project, env, overrides)
-    digest = rendered_digest(directory)
-    plan_dir = directory / PLAN_DIR
-    discard(directory)
-    plan_dir.mkdir()
-    with terraform.environment() as env_vars:
-        planned = terraform.run(["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}", *terraform_args],
-                                directory, env_vars, capture=True)
-        (directory / LOG_FILE).write_text(planned.stdout + planned.stderr, encoding="utf-8")
-        if planned.returncode != 0:
-            (directory / PLAN_FILE).unlink(missing_ok=True)
-            raise TerraformError(f"{env}: terraform plan exited with {planned.returncode}; last lines of "
-                                 f"{directory / LOG_FILE}:\n{_tail(planned.stdout + planned.stderr)}")
-        shown = terraform.show(directory, env_vars, PLAN_FILE)
-    (directory / SHOW_FILE).write_text(shown, encoding="utf-8")
-    meta = {"env": env, "rendered_digest": digest, "tfgen_version": __version__}
-    (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    result = review.review(json.loads(shown), env=env, plan_file=str(directory / PLAN_FILE),
-                           rendered_digest=digest)
-    return PlanResult(env, directory, result)
+    """Plan ``env`` into ``OUT/ENV/plan/``, record what the plan is bound to, and review it;
+    terraform's output goes to its log."""
+    with _locked(project, env, overrides, "plan") as directory:
+        account = caller_account(project, env, overrides)
+        digest = rendered_digest(directory)
+        discard(directory)
+        (directory / PLAN_DIR).mkdir()
+        with terraform.environment() as env_vars:
+            planned = terraform.run(["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}", *terraform_args],
+                                    directory, env_vars, capture=True)
+            (directory / LOG_FILE).write_text(planned.stdout + planned.stderr, encoding="utf-8")
+            if planned.returncode != 0:
+                (directory / PLAN_FILE).unlink(missing_ok=True)
+                raise TerraformError(f"{env}: terraform plan exited with {planned.returncode}; last lines of "
+                                     f"{directory / LOG_FILE}:\n{_tail(planned.stdout + planned.stderr)}")
+            plan_sha256 = _file_sha256(directory / PLAN_FILE)
+            shown = terraform.show(directory, env_vars, PLAN_FILE)
+        plan = json.loads(shown)
+        (directory / SHOW_FILE).write_text(shown, encoding="utf-8")
+        bound = binding.Binding.of(env, overrides, account, plan_sha256, binding.json_digest(plan), digest,
+                                   __version__)
+        (directory / META_FILE).write_text(json.dumps(bound.as_json(), indent=2, sort_keys=True) + "\n",
+                                           encoding="utf-8")
+        result = review.review(plan, env=env, plan_file=str(directory / PLAN_FILE), rendered_digest=digest,
+                               max_step=max_step(project, env, overrides))
+        return PlanResult(env, directory, result, bound)
 
 
-def require_account(project: Project, env: str, overrides: Sequence[str]) -> None:
-    """Refuse credentials of another account than the environment's ``aws_account_id``."""
+def caller_account(project: Project, env: str, overrides: Sequence[str]) -> binding.Account:
+    """The account of the caller's credentials, asked with the environment's provider settings
+    (unknown, with the reason, when it cannot be told); refuses (UsageError) another account
+    than the environment's ``aws_account_id``, or an unknown one when it is set."""
     from tfgen.deploy import preflight
 
     [loaded] = project.load([env], list(overrides))
-    preflight.require_account(loaded.model)
+    account, error = preflight.account_of(loaded.model)
+    preflight.check_account(loaded.model.aws_account_id, account, error)
+    return binding.Account(account, "" if account else error or "no answer")
+
+
+@contextmanager
+def _locked(project: Project, env: str, overrides: Sequence[str], verb: str) -> Iterator[Path]:
+    """The environment's output directory, current, with its lock held until the block ends."""
+    directory = project.target(env)
+    if not (directory / inputs.MANIFEST).is_file():
+        project.require_current(env, list(overrides))  # says what is wrong, and no lock file is left there
+    with lock.held(directory, f"tfgen {verb} {env}"):
+        yield project.require_current(env, list(overrides))
+
+
+def max_step(project: Project, env: str, overrides: Sequence[str]) -> int:
+    """The environment's ``lambda.traffic_max_step``: the review judges a canary's step by it."""
+    [loaded] = project.load([env], list(overrides))
+    return int(loaded.model.lambda_.traffic_max_step)
 
 
 @dataclass(frozen=True)
 class Planned:
     """One environment's part of a plan of several: how its planning ended (tfgen.deploy.fanout), and
-    its review when it succeeded."""
+    its review and notes when it succeeded."""
 
     outcome: Outcome
     review: review.Review | None
+    notes: tuple[str, ...] = ()
 
 
 def plan_many(project: Project, envs: Sequence[str], overrides: Sequence[str] = (),
               terraform_args: Sequence[str] = (), jobs: int = 1) -> list[Planned]:
     """Plan each of ``envs``, up to ``jobs`` side by side, in the order given; one environment's
     failure is its own outcome and does not stop the others."""
-    reviews: dict[str, review.Review] = {}
+    results: dict[str, PlanResult] = {}
 
     def task(env: str) -> tuple[int, str]:
-        reviews[env] = plan_environment(project, env, overrides, terraform_args).review
+        results[env] = plan_environment(project, env, overrides, terraform_args)
         return 0, ""
 
-    return [Planned(o, reviews.get(o.env)) for o in fanout.each(envs, task, jobs)]
+    return [Planned(o, results[o.env].review, tuple(results[o.env].notes())) if o.env in results
+            else Planned(o, None) for o in fanout.each(envs, task, jobs)]
 
 
-def saved_review(directory: Path, env: str) -> review.Review:
-    """The review of the plan saved in ``directory``; refused when there is none."""
-    try:
-        meta: dict[str, Any] = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
-        plan = json.loads((directory / SHOW_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        meta, plan = {}, None
-    except ValueError as exc:
-        raise Refused(f"{directory / PLAN_DIR}: unreadable saved plan ({exc}): run `tfgen plan {env}`") from None
-    if plan is None or not (directory / PLAN_FILE).is_file():
+def saved_binding(directory: Path, env: str) -> binding.Binding:
+    """What the plan saved in ``directory`` was bound to when it was reviewed; refused when there is
+    no saved plan or its record cannot be read."""
+    if not (directory / PLAN_FILE).is_file() or not (directory / META_FILE).is_file():
         raise Refused(f"{directory / PLAN_FILE}: no saved plan: run `tfgen plan {env}`, review it, then apply")
-    return review.review(plan, env=env, plan_file=str(directory / PLAN_FILE),
-                         rendered_digest=str(meta.get("rendered_digest", "")))
+    try:
+        return binding.read(json.loads((directory / META_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise Refused(f"{directory / META_FILE}: unreadable plan binding ({exc}): run `tfgen plan {env}` "
+                      "again") from None
+
+
+@dataclass(frozen=True)
+class Copied:
+    """The private copy of a saved plan file: where it is, its sha256 and its ``terraform show -json``."""
+
+    path: Path
+    sha256: str
+    plan: Any
+
+
+@contextmanager
+def private_copy(directory: Path) -> Iterator[Copied]:
+    """A copy of ``plan/tfplan`` in a new directory only this process's user can reach, hashed from
+    the bytes written and shown (``terraform show -json``, run in ``directory``) from the copy;
+    removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="tfgen-apply-") as private:
+        copy = Path(private) / "tfplan"
+        with os.fdopen(os.open(directory / PLAN_FILE, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
+            data = source.read()
+        with os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(data)
+        with terraform.environment() as env_vars:
+            shown = terraform.show(directory, env_vars, str(copy))
+        try:
+            plan = json.loads(shown)
+        except ValueError as exc:
+            raise Refused(f"{directory / PLAN_FILE}: terraform show -json gave no plan ({exc})") from None
+        yield Copied(copy, hashlib.sha256(data).hexdigest(), plan)
 
 
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
-                      terraform_args: Sequence[str] = ()) -> int:
+                      terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = ()) -> int:
     """Apply the saved plan of ``env`` after the checks; returns terraform's exit code."""
-    directory = project.require_current(env, list(overrides))
-    require_account(project, env, overrides)
-    result = saved_review(directory, env)
-    digest = rendered_digest(directory)
-    if result.rendered_digest != digest:
-        raise Refused(f"{directory}: the rendered tree changed since the plan was made "
-                      f"(plan of {result.rendered_digest[:12] or 'unknown'}, now {digest[:12]}): "
-                      f"run `tfgen plan {env}` again")
+    with _locked(project, env, overrides, "apply") as directory:
+        account = caller_account(project, env, overrides)
+        recorded = saved_binding(directory, env)
+        with private_copy(directory) as copy:
+            now = binding.Binding.of(env, overrides, account, copy.sha256, binding.json_digest(copy.plan),
+                                     rendered_digest(directory), __version__)
+            differences = binding.differences(recorded, now, _saved_json_digest(directory))
+            if differences:
+                raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed: the plan is not the one "
+                                         "reviewed:", *(f"  {line}" for line in differences),
+                                         f"run `tfgen plan {env}` again, review it, then apply"]))
+            result = review.review(copy.plan, env=env, plan_file=str(directory / PLAN_FILE),
+                                   rendered_digest=recorded.rendered_digest,
+                                   max_step=max_step(project, env, overrides))
+            _judge(env, result, allow_data_loss, allow_traffic_risk, allow_outage)
+            code = terraform.stream(["apply", "-input=false", *terraform_args, str(copy.path)], directory)
+        if code == 0:
+            discard(directory)
+        return code
+
+
+def _judge(env: str, result: review.Review, allow_data_loss: Sequence[str],
+           allow_traffic_risk: Sequence[str], allow_outage: Sequence[str]) -> None:
+    """Refuse what the review refuses without the overrides given."""
     known = {loss.address for loss in result.data_loss}
     unknown = [address for address in allow_data_loss if address not in known]
     if unknown:
-        raise UsageError("\n".join(f"--allow-data-loss {address}: the plan deletes or replaces no such "
-                                   "data-bearing resource" for address in unknown))
-    refusals = result.refusals(allow_data_loss, allow_traffic_risk)
+        raise UsageError("\n".join(f"--allow-data-loss {address}: the plan neither loses data nor weakens "
+                                   "its protection there" for address in unknown))
+    refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage)
     if refusals:
         raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed:",
                                  *(f"  {line}" for line in refusals)]))
-    code = terraform.stream(["apply", "-input=false", *terraform_args, PLAN_FILE], directory)
-    if code == 0:
-        discard(directory)
-    return code
+
+
+def _saved_json_digest(directory: Path) -> str | None:
+    """The digest of ``plan/plan.json`` as it is now; None when it is missing or not JSON."""
+    try:
+        return binding.json_digest(json.loads((directory / SHOW_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def discard(directory: Path) -> None:

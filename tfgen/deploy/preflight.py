@@ -174,13 +174,29 @@ def caller_account(clients: Clients) -> tuple[str | None, str]:
         return None, _error(exc)[1]
 
 
+def account_of(model: Environment, clients: Clients | None = None) -> tuple[str | None, str]:
+    """The account of the caller's credentials, or None and why it cannot be told (boto3 missing
+    included: it is optional, so this never fails for want of it)."""
+    if clients is None:
+        try:
+            clients = clients_for(model)
+        except UsageError:
+            return None, "boto3 is not installed: pip install 'payments-tfgen[aws]'"
+    return caller_account(clients)
+
+
 def require_account(model: Environment, clients: Clients | None = None) -> None:
     """Refuse (UsageError) when ``aws_account_id`` is set and the caller's credentials are for
     another account, or their account cannot be told."""
-    expected = model.aws_account_id
+    if model.aws_account_id is not None:
+        check_account(model.aws_account_id, *caller_account(clients or clients_for(model)))
+
+
+def check_account(expected: str | None, account: str | None, error: str) -> None:
+    """Refuse (UsageError) ``account`` (None: it cannot be told, for ``error``) when ``expected``
+    (``aws_account_id``) is set and ``account`` is not it."""
     if expected is None:
         return
-    account, error = caller_account(clients or clients_for(model))
     if account is None:
         raise UsageError(f"aws_account_id is {expected}, but the account of the AWS credentials cannot be "
                          f"told ({error}): refusing to run terraform")

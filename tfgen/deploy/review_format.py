@@ -7,28 +7,34 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tfgen.deploy.review import ACTIONS, PUBLISHED, SCHEMA_VERSION, Alias, Review
+from tfgen.deploy.review import ACTIONS, PUBLISHED, SCHEMA_VERSION, Alias, DataLoss, Review, catalogue
 
 _COLOURS = {"red": "31", "yellow": "33", "green": "32", "bold": "1"}
+_PARTIAL = "partial plan (-target): what it leaves out is judged as the state holds it"
 
 
-def _version(value: str | None, before: bool = False) -> str:
-    if value is None:
-        return "(none)" if before else PUBLISHED
-    return value
+def _after(alias: Alias) -> str:
+    """The version the alias runs after the apply, marked when it has not served traffic yet."""
+    if not alias.exists_after:
+        return "(deleted)"
+    if alias.publishes:
+        return PUBLISHED
+    if alias.version_after is None:
+        return "known after apply"
+    return alias.version_after + ("" if alias.served else " (not served yet)")
 
 
 def _weight(value: int | None, before: bool = False) -> str:
     if value is None:
-        return "(none)" if before else "known after apply"
+        return "unknown" if before else "known after apply"
     return f"{value} %"
 
 
 def _versions(alias: Alias, arrow: str) -> str:
     """The alias's version, or its move as ``before ARROW after``."""
-    if not alias.moves:
-        return _version(alias.version_after)
-    return f"{_version(alias.version_before, True)} {arrow} {_version(alias.version_after)}"
+    if alias.exists_after and not alias.moves:
+        return _after(alias)
+    return f"{alias.version_before or '(none)'} {arrow} {_after(alias)}"
 
 
 def _weights(alias: Alias, arrow: str) -> str:
@@ -39,40 +45,71 @@ def _weights(alias: Alias, arrow: str) -> str:
 
 
 def _alias_line(alias: Alias) -> str:
-    unchanged = "" if alias.moves else " (unchanged)"
+    unchanged = "" if alias.moves or not alias.exists_after else " (unchanged)"
     code = "; code changes" if alias.code_changes else ""
     return f"{alias.function} {alias.colour}: version {_versions(alias, '->')}{unchanged}, " \
            f"weight {_weights(alias, '->')}{code}"
 
 
+def _traffic_lines(result: Review) -> list[str]:
+    """Each changing function's table, what stops serving and its other changes; then the rest."""
+    lines = []
+    for s in result.traffic:
+        if not s.changed:
+            continue
+        if s.first_deploy:
+            lines.append(f"{s.function}: first deploy (nothing served before this apply)")
+        lines += [_alias_line(a) for a in s.aliases]
+        lines += [f"{s.function} stops serving: {outage}" for outage in s.outages]
+        lines += [f"{s.function}: {change}" for change in s.changes]
+    steady = [s.function for s in result.traffic if not s.changed]
+    if steady and len(steady) < len(result.traffic):
+        lines.append(f"unchanged: {', '.join(steady)}")
+    lines += [f"every function: {change}" for change in result.shared_traffic]
+    return lines
+
+
 def _statement_text(item: Any) -> str:
-    return item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+    """One added part of an access gain: a note, a removed Deny, or what is added."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and set(item) == {"Removed"}:
+        return "no longer denies: " + json.dumps(item["Removed"], sort_keys=True)
+    return "adds " + json.dumps(item, sort_keys=True)
+
+
+def _loss_action(loss: DataLoss) -> str:
+    return f"{loss.action} (protection)" if loss.protection else loss.action
+
+
+def _type_text(kind: str) -> str:
+    """A resource type, with what it is when the catalogue says (``aws_rds_cluster_instance
+    (database capacity: the cluster holds the data)``)."""
+    note = catalogue.note(kind)
+    return f"{kind} ({note})" if note else kind
 
 
 def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
     """(title, colour, lines) of each non-empty section, in reading order."""
     counts = ", ".join(f"{result.counts[a]} to {a}" for a in ACTIONS)
-    sections = [("changes", "bold", [counts if result.changes else "no changes"])]
+    summary = [counts if result.changes else "no changes", *([_PARTIAL] if result.partial else [])]
+    sections = [("changes", "bold", summary)]
     if result.data_loss:
-        sections.append(("data loss", "red", [f"{d.action} {d.address}: {'; '.join(d.reasons)}"
+        sections.append(("data loss", "red", [f"{_loss_action(d)} {d.address}: {'; '.join(d.reasons)}"
                                               for d in result.data_loss]))
-    moving = [a for a in result.traffic if a.changed]
-    if moving:
-        lines = [_alias_line(a) + (f"  <- {a.novelty} on live traffic outside green" if a.risk else "")
-                 for a in moving]
-        steady = sorted({a.function for a in result.traffic} - {a.function for a in moving})
-        if steady:
-            lines.append(f"unchanged: {', '.join(steady)}")
-        sections.append(("live traffic", "yellow", lines))
+    traffic = _traffic_lines(result)
+    if traffic:
+        sections.append(("live traffic", "yellow", traffic))
     if result.access:
-        sections.append(("access", "yellow", [f"{g.action} {g.address} ({g.kind}) adds: "
+        sections.append(("access", "yellow", [f"{g.action} {g.address} ({g.kind}): "
                                               + "; ".join(_statement_text(i) for i in g.added)
                                               for g in result.access]))
     if result.credentials:
         sections.append(("credentials", "red", list(result.credentials)))
     if result.other:
         sections.append(("other changes", "bold", [
-            f"{kind}: " + ", ".join(f"{n} {a}" for a, n in actions.items()) for kind, actions in result.other.items()]))
+            f"{_type_text(kind)}: " + ", ".join(f"{n} {a}" for a, n in actions.items())
+            for kind, actions in result.other.items()]))
     return sections
 
 
@@ -97,21 +134,30 @@ def _cell(text: Any) -> str:
 
 def render_markdown(result: Review) -> str:
     out = [f"### tfgen plan: `{result.env}`", ""]
-    out.append("| create | update | replace | delete |")
-    out.append("|---:|---:|---:|---:|")
+    out.append("| " + " | ".join(ACTIONS) + " |")
+    out.append("|" + "---:|" * len(ACTIONS))
     out.append("| " + " | ".join(str(result.counts[a]) for a in ACTIONS) + " |")
+    if result.partial:
+        out += ["", f"_{_PARTIAL}_"]
     refusals = result.refusals()
     if refusals:
         out += ["", "**`tfgen apply` refuses this plan:**", ""] + [f"- {_cell(line)}" for line in refusals]
     if result.data_loss:
         out += ["", "#### :warning: Data loss", "", "| action | address | why |", "|---|---|---|"]
-        out += [f"| {d.action} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.data_loss]
-    moving = [a for a in result.traffic if a.changed]
+        out += [f"| {_loss_action(d)} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.data_loss]
+    moving = [s for s in result.traffic if s.changed]
+    if moving or result.shared_traffic:
+        out += ["", "#### Live traffic"]
     if moving:
-        out += ["", "#### Live traffic", "", "| function | colour | version | weight | code changes |",
-                "|---|---|---|---|---|"]
-        out += [f"| {a.function} | {a.colour}{' :warning:' if a.risk else ''} | {_versions(a, '→')} | "
-                f"{_weights(a, '→')} | {'yes' if a.code_changes else 'no'} |" for a in moving]
+        out += ["", "| function | colour | version | weight | code changes |", "|---|---|---|---|---|"]
+        out += [f"| {a.function}{' (first deploy)' if s.first_deploy else ''} | {a.colour}"
+                f"{' :warning:' if s.risks else ''} | {_cell(_versions(a, '→'))} | {_weights(a, '→')} | "
+                f"{'yes' if a.code_changes else 'no'} |" for s in moving for a in s.aliases]
+        notes = [f"- :no_entry: {s.function} stops serving: {_cell(o)}" for s in moving for o in s.outages]
+        notes += [f"- {s.function}: {_cell(c)}" for s in moving for c in s.changes]
+        out += ["", *notes] if notes else []
+    if result.shared_traffic:
+        out += ["", *(f"- every function: {_cell(c)}" for c in result.shared_traffic)]
     if result.access:
         out += ["", "#### Access gained", ""]
         for g in result.access:
@@ -121,8 +167,8 @@ def render_markdown(result: Review) -> str:
         out += ["", "#### Credentials", ""] + [f"- {_cell(line)}" for line in result.credentials]
     if result.other:
         out += ["", "<details><summary>Other changes</summary>", "", "| type | changes |", "|---|---|"]
-        out += [f"| `{kind}` | " + ", ".join(f"{n} {a}" for a, n in actions.items()) + " |"
-                for kind, actions in result.other.items()]
+        out += [f"| `{kind}`{_cell(_type_text(kind)[len(kind):])} | "
+                + ", ".join(f"{n} {a}" for a, n in actions.items()) + " |" for kind, actions in result.other.items()]
         out += ["", "</details>"]
     digest = result.rendered_digest[:12] if result.rendered_digest else "-"
     out += ["", f"<sub>plan `{result.plan_file}`, rendered tree `{digest}`</sub>"]

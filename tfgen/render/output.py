@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tfgen import __version__
 from tfgen.errors import OutputError
-from tfgen.inputs import MANIFEST
+from tfgen.inputs import MANIFEST, stray_terraform_files
 from tfgen.inputs import OLD_MARK as _OLD_MARK
 from tfgen.inputs import TMP_MARK as _TMP_MARK
 
@@ -53,16 +53,19 @@ class Status:
     stale: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
     orphaned: list[str] = field(default_factory=list)
+    stray: list[str] = field(default_factory=list)  # terraform would load them; tfgen did not write them
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.stale or self.edited or self.orphaned)
+        return not (self.missing or self.stale or self.edited or self.orphaned or self.stray)
 
     def lines(self, target: Path) -> list[str]:
         out = [f"{target / p}: missing" for p in self.missing]
         out += [f"{target / p}: stale (run tfgen render)" for p in self.stale]
         out += [f"{target / p}: edited by hand since tfgen wrote it" for p in self.edited]
         out += [f"{target / p}: no longer produced by any template" for p in self.orphaned]
+        out += [f"{target / p}: terraform would load this file, which tfgen did not write: remove it"
+                for p in self.stray]
         return sorted(out)
 
 
@@ -124,6 +127,7 @@ def status(rendered: Rendered, target: Path) -> Status:
         elif on_disk != sha256(data):
             result.stale.append(path)
     result.orphaned = sorted(p for p in owned if p not in rendered.files and (target / p).exists())
+    result.stray = stray_terraform_files(target, set(owned) | set(rendered.files))
     if result.clean and not (target / MANIFEST).is_file():
         result.missing.append(MANIFEST)
     return result

@@ -7,8 +7,9 @@ from tfgen.deploy.review.access import AccessGain, added_statements, document_st
 from tfgen.deploy.review.catalogue import DATA_TYPES
 from tfgen.deploy.review.changes import ACTIONS, action_of, path_string, reasons_of
 from tfgen.deploy.review.data import DataLoss
-from tfgen.deploy.review.serving import GREEN, PUBLISHED, Alias
+from tfgen.deploy.review.serving import DEFAULT_MAX_STEP, GREEN, PUBLISHED, Alias, Serving
 from tfgen.deploy.review.verdict import SCHEMA_VERSION, Review, review
 
-__all__ = ["ACTIONS", "DATA_TYPES", "GREEN", "PUBLISHED", "SCHEMA_VERSION", "AccessGain", "Alias", "DataLoss",
-           "Review", "action_of", "added_statements", "document_statement", "path_string", "reasons_of", "review"]
+__all__ = ["ACTIONS", "DATA_TYPES", "DEFAULT_MAX_STEP", "GREEN", "PUBLISHED", "SCHEMA_VERSION", "AccessGain", "Alias",
+           "DataLoss", "Review", "Serving", "action_of", "added_statements", "document_statement", "path_string",
+           "reasons_of", "review"]

@@ -1,13 +1,32 @@
-"""Access gained: policy documents, grants and security-group rules that add something."""
+"""Access gained: what the policy documents, grants, rules and settings of the catalogue's access
+types (tfgen.deploy.review.catalogue) open that was not open before.
+
+A policy document is compared statement by statement, on content: an Allow statement after the
+change that no Allow statement before covers (same or stricter condition, every action, resource
+and principal within one statement's, wildcards included) is a gain, shown reduced to what it
+adds; a Deny statement before that no Deny after covers is a gain too (``{"Removed": ...}``).
+So ``NotAction``/``NotResource``, a wider ``Resource``, a dropped ``Condition``, a removed or
+narrowed Deny all show.
+
+A policy known only after apply (built from an ``aws_iam_policy_document`` read at apply) is
+judged on that document's statements, found through the plan's ``configuration`` (the
+expression of the resource's policy attribute must reference exactly one document instance),
+against the same resource's policy before. When that cannot be established the document is
+reported as not judgeable, never passed.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
-from tfgen.deploy.review.catalogue import DOCUMENTS, GRANTS, SG_RULE_FIELDS, SG_RULE_TYPES
+from tfgen.deploy.review import catalogue
+from tfgen.deploy.review.catalogue import POLICY_DOCUMENT, SECURITY_GROUP_TYPES, SG_RULE_TYPES
+
+LATER = "known after apply"
 
 
 @dataclass(frozen=True)
@@ -16,84 +35,187 @@ class AccessGain:
     type: str
     kind: str
     action: str
-    added: tuple[Any, ...]  # statements (only their added parts), or the granted fields
+    added: tuple[Any, ...]  # statements (only their added parts), removed Denies, or the granted fields
 
 
-def gains_of(rc: Mapping[str, Any], action: str) -> Iterator[AccessGain]:
-    if action not in ("create", "update", "replace"):
-        return
-    kind = rc["type"]
-    change = rc["change"]
-    before, after = change.get("before") or {}, change.get("after") or {}
-    unknown = change.get("after_unknown") or {}
-    for attribute, label in DOCUMENTS.get(kind, ()):
-        if unknown.get(attribute) is True:
-            if before.get(attribute) is not None or action == "create":
-                yield AccessGain(rc["address"], kind, label, action, ("document known only after apply",))
-            continue
-        added = added_statements(before.get(attribute), after.get(attribute))
-        if added:
-            yield AccessGain(rc["address"], kind, label, action, tuple(added))
-    if kind in SG_RULE_TYPES:
-        direction = "ingress" if kind.endswith("ingress_rule") else "egress"
-        granted = {name: after.get(name) for name in SG_RULE_FIELDS if after.get(name) is not None}
-        granted.update({name: "known after apply" for name in SG_RULE_FIELDS if unknown.get(name) is True})
-        if any(before.get(name) != after.get(name) or unknown.get(name) is True for name in SG_RULE_FIELDS):
-            yield AccessGain(rc["address"], kind, f"security group {direction} rule", action,
-                             (dict(sorted(granted.items())),))
-    elif kind == "aws_security_group":
-        for direction in ("ingress", "egress"):
-            old = {_canonical(rule) for rule in before.get(direction) or ()}
-            new = [rule for rule in after.get(direction) or () if _canonical(rule) not in old]
-            if new:
-                yield AccessGain(rc["address"], kind, f"security group {direction}", action, tuple(new))
-    elif kind in GRANTS:
-        names = GRANTS[kind]
-        if any(before.get(name) != after.get(name) or unknown.get(name) is True for name in names):
-            granted = {name: ("known after apply" if unknown.get(name) is True else after.get(name))
-                       for name in names if after.get(name) is not None or unknown.get(name) is True}
-            yield AccessGain(rc["address"], kind, kind.removeprefix("aws_").replace("_", " "), action,
-                             (granted,))
+# --- statements ------------------------------------------------------------------------------
+
+_ELEMENTS = ("Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal")
 
 
-def deferred_documents(plan: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> list[AccessGain]:
-    """Policy documents read only at apply time (an input is not known yet), so that the policies
-    built from them are "known after apply": the actions and principals their statements add to
-    what the current policies of those resources grant under the same Sid. Resources and
-    condition values are often unknown until apply and are not compared."""
-    current: dict[str, list[dict[str, set[str]]]] = {}
-    for rc in changes:
-        unknown = rc["change"].get("after_unknown") or {}
-        before = rc["change"].get("before") or {}
-        for attribute, _ in DOCUMENTS.get(rc["type"], ()):
-            if unknown.get(attribute) is True:
-                for statement in _statements(before.get(attribute)):
-                    current.setdefault(str(statement.get("Sid", "")), []).append(_grants(statement))
-    gains = []
-    for rc in plan.get("resource_changes") or ():
-        if rc.get("mode") != "data" or rc.get("type") != "aws_iam_policy_document":
-            continue
-        added = []
-        for block in (rc["change"].get("after") or {}).get("statement") or ():
-            statement = document_statement(block)
-            if statement["Effect"] != "Allow":
-                continue
-            peers = current.get(str(statement.get("Sid", "")), [])
-            gained: dict[str, Any] = {k: statement[k] for k in ("Sid", "Effect") if k in statement}
-            for name in ("Action", "NotAction", "Principal", "NotPrincipal"):
-                values = _grants(statement).get(name, set())
-                new = sorted(values - set().union(*(peer.get(name, set()) for peer in peers)))
-                if new:
-                    gained[name] = new
-            if len(gained) > len([k for k in ("Sid", "Effect") if k in statement]):
-                if "Resource" in statement:
-                    gained["Resource"] = statement["Resource"]
-                added.append(gained)
-        if added:
-            gains.append(AccessGain(rc["address"], rc["type"], "policy document read at apply", "read",
-                                    tuple(added)))
+@dataclass(frozen=True)
+class Statement:
+    """A policy statement as sets: each element's values (principals as ``"AWS:arn"``), its
+    condition as canonical JSON, and what is known only after apply."""
+
+    effect: str
+    elements: Mapping[str, frozenset[str]]
+    condition: str
+    unknown: frozenset[str]
+    shown: Mapping[str, Any]  # the statement as the review shows it
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return sorted(value, key=_canonical) if isinstance(value, list) else [value]
+
+
+def _principals(value: Any) -> list[str]:
+    """``{"AWS": ["a", "b"], "Service": "s"}`` as ``["AWS:a", "AWS:b", "Service:s"]``; ``"*"``,
+    ``{"AWS": "*"}`` and a document's ``{"*": ["*"]}`` (anyone) as ``["*"]``."""
+    if isinstance(value, dict):
+        return sorted("*" if kind == "*" or (kind == "AWS" and item == "*") else f"{kind}:{item}"
+                      for kind, items in value.items() for item in _listed(items))
+    return [str(item) for item in _listed(value)]
+
+
+def _condition(value: Any) -> str:
+    if not value:
+        return ""
+    if not isinstance(value, dict):
+        return _canonical(value)
+    return _canonical({op: {key: sorted(map(str, _listed(v))) for key, v in (keys or {}).items()}
+                       if isinstance(keys, dict) else keys for op, keys in value.items()})
+
+
+def statement_of(shown: Mapping[str, Any], unknown: frozenset[str] = frozenset()) -> Statement:
+    elements = {}
+    for name in _ELEMENTS:
+        if name in shown and name not in unknown:
+            value = shown[name]
+            elements[name] = frozenset(_principals(value) if "Principal" in name else map(str, _listed(value)))
+    effect = "?" if "Effect" in unknown else str(shown.get("Effect", "Allow"))
+    return Statement(effect, elements, _condition(shown.get("Condition")), unknown, shown)
+
+
+def statements_of(document: Any) -> list[Statement] | None:
+    """The statements of a policy JSON (a string or a parsed document); None if it cannot be read."""
+    if document is None:
+        return []
+    if isinstance(document, str):
+        if not document.strip():
+            return []
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return None
+    if not isinstance(document, dict):
+        return None
+    found = document.get("Statement") or []
+    found = found if isinstance(found, list) else [found]
+    if not all(isinstance(s, dict) for s in found):
+        return None
+    return [statement_of(s) for s in found]
+
+
+def _matches(value: str, pattern: str, element: str) -> bool:
+    """Whether ``pattern`` (with IAM wildcards) covers ``value`` (itself possibly a pattern)."""
+    if pattern == "*":
+        return True
+    if "Action" in element:
+        return fnmatchcase(value.lower(), pattern.lower())
+    return fnmatchcase(value, pattern)
+
+
+def _within(values: frozenset[str], patterns: frozenset[str], element: str) -> bool:
+    return all(any(_matches(v, p, element) for p in patterns) for v in values)
+
+
+def _element_covered(wide: Statement, narrow: Statement, name: str) -> bool:
+    """Whether ``wide`` covers ``narrow`` on one element pair (``Action``/``NotAction``...)."""
+    positive, negative = name, "Not" + name
+    if positive in narrow.elements:
+        if positive in wide.elements:
+            return _within(narrow.elements[positive], wide.elements[positive], name)
+        if negative in wide.elements:  # wide excludes some; narrow must name none of those
+            return not any(_matches(v, p, name) or _matches(p, v, name)
+                           for v in narrow.elements[positive] for p in wide.elements[negative])
+        return positive != "Principal"  # an identity policy names no principal
+    if negative in narrow.elements:
+        if positive in wide.elements:
+            return "*" in wide.elements[positive]
+        if negative in wide.elements:  # wide excludes fewer: each of its exclusions narrow excludes too
+            return _within(wide.elements[negative], narrow.elements[negative], name)
+        return positive != "Principal"
+    return positive not in wide.elements and negative not in wide.elements
+
+
+def covers(wide: Statement, narrow: Statement) -> bool:
+    """Whether every request ``narrow`` matches, ``wide`` matches too (same effect; ``wide`` has
+    no condition, or the same one)."""
+    if wide.unknown or narrow.unknown or wide.effect != narrow.effect:
+        return False
+    if wide.condition and wide.condition != narrow.condition:
+        return False
+    return all(_element_covered(wide, narrow, name) for name in ("Action", "Resource", "Principal"))
+
+
+def _covered_by_any(statement: Statement, peers: Sequence[Statement]) -> bool:
+    if any(covers(peer, statement) for peer in peers):
+        return True
+    # An Allow split over several statements by action: each action covered by one of them.
+    actions = statement.elements.get("Action")
+    if not actions or statement.unknown or len(actions) < 2:
+        return False
+    return all(any(covers(peer, statement_of({**statement.shown, "Action": [action]})) for peer in peers)
+               for action in actions)
+
+
+def _shown(statement: Statement) -> dict[str, Any]:
+    shown = dict(statement.shown)
+    shown.update({name: LATER for name in statement.unknown})
+    return shown
+
+
+def _reduced(statement: Statement, peers: Sequence[Statement]) -> dict[str, Any]:
+    """``statement`` reduced to what it adds to the peer (same effect and condition) it overlaps
+    most; whole when it has no such peer, Not-elements or unknown parts."""
+    context = [p for p in peers if p.effect == statement.effect and p.condition == statement.condition]
+    if not context or statement.unknown or any(n.startswith("Not") for n in statement.elements):
+        return _shown(statement)
+    peer = max(context, key=lambda p: sum(len(statement.elements.get(n, frozenset()) & p.elements.get(n, frozenset()))
+                                          for n in _ELEMENTS))
+    gained = {name: sorted(v for v in values if not any(_matches(v, p, name) for p in peer.elements.get(name, ())))
+              for name, values in statement.elements.items() if name in peer.elements}
+    shown: dict[str, Any] = {key: statement.shown[key] for key in ("Sid", "Effect") if key in statement.shown}
+    shown.update({name: values for name, values in gained.items() if values})
+    if len(shown) == len([k for k in ("Sid", "Effect") if k in statement.shown]):
+        return _shown(statement)
+    if "Condition" in statement.shown:
+        shown["Condition"] = statement.shown["Condition"]
+    return shown
+
+
+def compare(before: Sequence[Statement], after: Sequence[Statement]) -> list[dict[str, Any]]:
+    """What ``after`` grants that ``before`` does not: Allow statements no Allow before covers,
+    reduced to what they add, and Deny statements before that no Deny after covers, as
+    ``{"Removed": statement}``. A statement of unknown effect is shown whole."""
+    allows_before = [s for s in before if s.effect == "Allow"]
+    gains = [_reduced(s, allows_before) for s in after
+             if s.effect != "Deny" and not _covered_by_any(s, allows_before)]
+    denies_after = [s for s in after if s.effect == "Deny"]
+    gains += [{"Removed": _shown(s)} for s in before
+              if s.effect == "Deny" and not any(covers(d, s) for d in denies_after)]
     return gains
 
+
+def added_statements(before: Any, after: Any) -> list[dict[str, Any]]:
+    """What the policy JSON ``after`` grants that ``before`` does not (``compare``); a document
+    that cannot be read is shown whole."""
+    old, new = statements_of(before), statements_of(after)
+    if new is None:
+        return [{"Unparsed": after}]
+    if old is None:
+        return [_shown(s) for s in new] or [{"Unparsed before": before}]
+    return compare(old, new)
+
+
+# --- documents read at apply ---------------------------------------------------------------------
 
 def document_statement(block: Mapping[str, Any]) -> dict[str, Any]:
     """A ``statement`` block of ``aws_iam_policy_document`` as a policy statement; values known
@@ -120,84 +242,259 @@ def document_statement(block: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+_BLOCK_ELEMENTS = (("effect", "Effect"), ("actions", "Action"), ("not_actions", "NotAction"),
+                   ("resources", "Resource"), ("not_resources", "NotResource"), ("principals", "Principal"),
+                   ("not_principals", "NotPrincipal"), ("condition", "Condition"))
 
 
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return sorted(value, key=_canonical) if isinstance(value, list) else [value]
-
-
-def _principals(value: Any) -> list[str]:
-    """``{"AWS": ["a", "b"], "Service": "s"}`` as ``["AWS:a", "AWS:b", "Service:s"]``; ``"*"`` as ``["*"]``."""
+def _has_unknown(value: Any) -> bool:
+    if value is True:
+        return True
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
     if isinstance(value, dict):
-        return sorted(f"{kind}:{item}" for kind, items in value.items() for item in _listed(items))
-    return [str(item) for item in _listed(value)]
+        return any(_has_unknown(v) for v in value.values())
+    return False
 
 
-# A statement's grants: one tuple per (effect, condition, element, value) it names.
-_ELEMENTS = ("Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal")
+class Unjudgeable(Exception):
+    """A document whose statements the plan does not tell."""
 
 
-def _statements(document: Any) -> list[dict[str, Any]]:
-    if isinstance(document, str):
-        if not document.strip():
-            return []
+class Documents:
+    """The ``aws_iam_policy_document`` data sources of a plan and its configuration, to find the
+    statements of a policy that is known only after apply."""
+
+    def __init__(self, plan: Mapping[str, Any]) -> None:
+        self._data = {rc["address"]: rc for rc in plan.get("resource_changes") or ()
+                      if rc.get("mode") == "data" and rc.get("type") == POLICY_DOCUMENT}
+        self._config: dict[str, Mapping[str, Any]] = {}
+        self._collect((plan.get("configuration") or {}).get("root_module") or {}, "")
+
+    def _collect(self, module: Mapping[str, Any], prefix: str) -> None:
+        for resource in module.get("resources") or ():
+            self._config[prefix + str(resource.get("address"))] = resource
+        for name, call in (module.get("module_calls") or {}).items():
+            self._collect(call.get("module") or {}, f"{prefix}module.{name}.")
+
+    def statements(self, rc: Mapping[str, Any], attribute: str) -> list[Statement]:
+        """The statements the ``attribute`` of ``rc`` will hold, from the one document its
+        expression references; raises Unjudgeable when that cannot be established."""
+        address = self._referenced(rc, attribute)
         try:
-            document = json.loads(document)
-        except ValueError:
-            return [{"Unparsed": document}]
-    if not isinstance(document, dict):
-        return []
-    statements = document.get("Statement") or []
-    return [s for s in (statements if isinstance(statements, list) else [statements]) if isinstance(s, dict)]
+            return self._document(address, set())
+        except (AttributeError, TypeError, ValueError) as exc:  # a shape no terraform writes
+            raise Unjudgeable(f"{address} cannot be read ({exc})") from None
+
+    def _expression_refs(self, rc: Mapping[str, Any], attribute: str) -> list[str]:
+        module = str(rc.get("module_address") or "")
+        config_key = _strip_keys(module) + ("." if module else "") + f"{rc['type']}.{rc['name']}"
+        if rc.get("mode") == "data":
+            config_key = _strip_keys(module) + ("." if module else "") + f"data.{rc['type']}.{rc['name']}"
+        config = self._config.get(config_key)
+        if config is None:
+            raise Unjudgeable("the plan has no configuration for it")
+        expression = (config.get("expressions") or {}).get(attribute)
+        if not isinstance(expression, dict) or "references" not in expression:
+            raise Unjudgeable(f"its {attribute} has no references in the plan's configuration")
+        return [str(r) for r in expression["references"]]
+
+    def _referenced(self, rc: Mapping[str, Any], attribute: str) -> str:
+        """The address of the one document instance ``attribute`` of ``rc`` is built from."""
+        refs = self._expression_refs(rc, attribute)
+        module = str(rc.get("module_address") or "")
+        prefix = module + "." if module else ""
+        doc_prefix = f"data.{POLICY_DOCUMENT}."
+        documents = {_base(r) for r in refs if r.startswith(doc_prefix)}
+        others = [r for r in refs if not r.startswith(doc_prefix) and r not in ("each.key", "count.index")]
+        if len(documents) != 1 or others:
+            raise Unjudgeable(f"its {attribute} is built from {', '.join(refs) or 'no document'}, not from one "
+                              "policy document")
+        [document] = documents
+        instances = {_instance(r) for r in refs if r.startswith(doc_prefix) and _instance(r) != document}
+        if len(instances) == 1:
+            [address] = instances
+        elif instances:
+            raise Unjudgeable(f"its {attribute} references several instances of {document}")
+        elif prefix + document in self._data or not any(a.startswith(prefix + document + "[") for a in self._data):
+            address = document
+        elif ("each.key" in refs or "count.index" in refs) and rc.get("index") is not None:
+            address = f"{document}[{json.dumps(rc['index'])}]"
+        else:
+            raise Unjudgeable(f"which instance of {document} its {attribute} uses cannot be told")
+        return prefix + address
+
+    def _document(self, address: str, seen: set[str]) -> list[Statement]:
+        rc = self._data.get(address)
+        if rc is None:
+            raise Unjudgeable(f"{address} is not read by this plan")
+        if address in seen:
+            raise Unjudgeable(f"{address} is built from itself")
+        change = rc["change"]
+        after, unknown = change.get("after") or {}, change.get("after_unknown") or {}
+        if unknown.get("statement") is True:
+            raise Unjudgeable(f"the statements of {address} are {LATER}")
+        statements: list[Statement] = []
+        for name, override in (("source_policy_documents", False), ("source_json", False)):
+            for found in self._included(rc, name, after, unknown, seen | {address}):
+                statements = _merged(statements, found, override)
+        own = []
+        marks = unknown.get("statement")
+        unknowns: list[Any] = marks if isinstance(marks, list) else []
+        for index, block in enumerate(after.get("statement") or ()):
+            block_unknown = unknowns[index] if index < len(unknowns) else {}
+            if block_unknown is True:
+                raise Unjudgeable(f"statement {index} of {address} is {LATER}")
+            marked = frozenset(element for field, element in _BLOCK_ELEMENTS
+                               if isinstance(block_unknown, dict) and _has_unknown(block_unknown.get(field)))
+            own.append(statement_of(document_statement(block), marked))
+        statements = _merged(statements, own, True)
+        for name in ("override_policy_documents", "override_json"):
+            for found in self._included(rc, name, after, unknown, seen | {address}):
+                statements = _merged(statements, found, True)
+        return statements
+
+    def _included(self, rc: Mapping[str, Any], name: str, after: Mapping[str, Any], unknown: Mapping[str, Any],
+                  seen: set[str]) -> Iterator[list[Statement]]:
+        """The statements of each document included through ``name`` (source or override)."""
+        value, marks = after.get(name), unknown.get(name)
+        if not _has_unknown(marks):
+            for text in ([value] if isinstance(value, str) else value or ()):
+                found = statements_of(text)
+                if found is None:
+                    raise Unjudgeable(f"{rc['address']}.{name} is not a policy document")
+                yield found
+            return
+        refs = self._expression_refs(rc, name)
+        doc_prefix = f"data.{POLICY_DOCUMENT}."
+        module = str(rc.get("module_address") or "")
+        addresses = sorted({_instance(r) for r in refs if r.startswith(doc_prefix)} - {_base(r) for r in refs})
+        count = len(value) if isinstance(value, list) else 1
+        if len(addresses) != count or any(not r.startswith(doc_prefix) for r in refs):
+            raise Unjudgeable(f"{rc['address']}.{name} is {LATER} and built from {', '.join(refs)}")
+        for address in addresses:
+            yield self._document((module + "." if module else "") + address, seen)
 
 
-def _grants(statement: Mapping[str, Any]) -> dict[str, set[str]]:
-    grants = {}
-    for element in _ELEMENTS:
-        if element in statement:
-            value = statement[element]
-            grants[element] = set(_principals(value) if "Principal" in element else map(str, _listed(value)))
-    return grants
+def _merged(statements: list[Statement], added: list[Statement], override: bool) -> list[Statement]:
+    """``added`` after ``statements``; with ``override``, an added statement replaces the one with
+    its Sid (how ``aws_iam_policy_document`` combines its own and override documents)."""
+    out = list(statements)
+    for statement in added:
+        sid = statement.shown.get("Sid")
+        same = [i for i, s in enumerate(out) if sid and s.shown.get("Sid") == sid]
+        if override and same:
+            out[same[0]] = statement
+        else:
+            out.append(statement)
+    return out
 
 
-def _context(statement: Mapping[str, Any]) -> str:
-    return _canonical([statement.get("Effect", "Allow"), statement.get("Condition")])
+def _strip_keys(address: str) -> str:
+    """``module.a["x"].module.b`` as ``module.a.module.b``."""
+    out, depth = "", 0
+    for char in address:
+        depth += char == "["
+        if not depth:
+            out += char
+        depth -= char == "]"
+    return out
 
 
-def added_statements(before: Any, after: Any) -> list[dict[str, Any]]:
-    """The Allow statements of ``after`` that grant something ``before`` does not, each reduced to
-    what it adds: the actions, resources and principals no statement of ``before`` with the same
-    effect and condition already names. A statement whose effect, condition or Not-elements are
-    new is shown whole."""
-    old = _statements(before)
-    added = []
-    for statement in _statements(after):
-        if "Unparsed" in statement:
-            added.append(statement)
+def _instance(reference: str) -> str:
+    """``data.aws_iam_policy_document.kms["logs"]`` of ``data.aws_iam_policy_document.kms["logs"].json``."""
+    return reference.removesuffix(".json").removesuffix(".minified_json")
+
+
+def _base(reference: str) -> str:
+    """``data.aws_iam_policy_document.kms`` of any reference to it."""
+    return ".".join(_instance(reference).split("[", 1)[0].split(".")[:3])
+
+
+# --- gains of one resource change -------------------------------------------------------------------
+
+def gains_of(rc: Mapping[str, Any], action: str, documents: Documents) -> Iterator[AccessGain]:
+    kind = rc["type"]
+    if not catalogue.classified(kind):
+        if action != "delete":
+            yield AccessGain(rc["address"], kind, "unclassified type", action,
+                             (f"{kind} is not in the review's catalogue: the access it grants cannot be judged",))
+        return
+    change = rc["change"]
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    for attribute, label in catalogue.documents(kind):
+        if unknown.get(attribute) is True:
+            yield from _deferred(rc, action, attribute, label, before, documents)
             continue
-        if statement.get("Effect", "Allow") != "Allow":
+        if action != "delete" and after.get(attribute) == before.get(attribute):
             continue
-        grants = _grants(statement)
-        peers = [_grants(s) for s in old if _context(s) == _context(statement)]
-        if any(peer == grants for peer in peers):
-            continue
-        if not peers or any(name.startswith("Not") for name in grants):
-            added.append(statement)
-            continue
-        # Compare the statement with the peer it overlaps most; show what it adds beyond it.
-        peer = max(peers, key=lambda p: sum(len(grants.get(n, set()) & p.get(n, set())) for n in _ELEMENTS))
-        gained = {name: sorted(values - peer.get(name, set())) for name, values in grants.items()}
-        if not any(gained.values()):
-            continue
-        shown: dict[str, Any] = {key: statement[key] for key in ("Sid", "Effect") if key in statement}
-        shown.update({name: values for name, values in gained.items() if values})
-        if "Condition" in statement:
-            shown["Condition"] = statement["Condition"]
-        added.append(shown)
-    return added
+        added = added_statements(before.get(attribute), None if action == "delete" else after.get(attribute))
+        if added:
+            yield AccessGain(rc["address"], kind, label, action, tuple(added))
+    yield from _openings(rc, kind, action, before, after, unknown)
+    if action == "delete":
+        return
+    if kind in SG_RULE_TYPES:
+        direction = "ingress" if kind.endswith("ingress_rule") else "egress"
+        fields = catalogue.grants(kind)
+        granted = {name: after.get(name) for name in fields if after.get(name) is not None}
+        granted.update({name: LATER for name in fields if unknown.get(name) is True})
+        if any(before.get(name) != after.get(name) or unknown.get(name) is True for name in fields):
+            yield AccessGain(rc["address"], kind, f"security group {direction} rule", action,
+                             (dict(sorted(granted.items())),))
+    elif kind in SECURITY_GROUP_TYPES:
+        for direction in ("ingress", "egress"):
+            if unknown.get(direction) is True:
+                yield AccessGain(rc["address"], kind, f"security group {direction}", action, (LATER,))
+                continue
+            old = {_canonical(rule) for rule in _listed(before.get(direction))}
+            new = [rule for rule in _listed(after.get(direction)) if _canonical(rule) not in old]
+            if new:
+                yield AccessGain(rc["address"], kind, f"security group {direction}", action, tuple(new))
+    elif catalogue.grants(kind):
+        names = catalogue.grants(kind)
+        if any(before.get(name) != after.get(name) or unknown.get(name) is True for name in names):
+            granted = {name: (LATER if unknown.get(name) is True else after.get(name))
+                       for name in names if after.get(name) is not None or unknown.get(name) is True}
+            yield AccessGain(rc["address"], kind, kind.removeprefix("aws_").replace("_", " "), action, (granted,))
 
 
+def _deferred(rc: Mapping[str, Any], action: str, attribute: str, label: str, before: Mapping[str, Any],
+              documents: Documents) -> Iterator[AccessGain]:
+    """The gain of a policy known only after apply, judged on the document it is built from."""
+    old = statements_of(before.get(attribute))
+    try:
+        new = documents.statements(rc, attribute)
+    except Unjudgeable as why:
+        yield AccessGain(rc["address"], rc["type"], label, action, (f"document {LATER}: cannot be judged ({why})",))
+        return
+    added = [_shown(s) for s in new] if old is None else compare(old, new)
+    if added:
+        yield AccessGain(rc["address"], rc["type"], f"{label} (read at apply)", action, tuple(added))
+
+
+def _openings(rc: Mapping[str, Any], kind: str, action: str, before: Mapping[str, Any], after: Mapping[str, Any],
+              unknown: Mapping[str, Any]) -> Iterator[AccessGain]:
+    opened = {}
+    for opening in catalogue.openings(kind):
+        old, new, later = _at(before, opening.path), _at(after, opening.path), _at(unknown, opening.path)
+        was_open = action != "create" and old not in opening.closed
+        if action == "delete":
+            if opening.on_delete and not was_open:
+                opened[opening.label] = "the resource is destroyed"
+        elif later is True:
+            opened[opening.label] = LATER
+        elif new not in opening.closed and not was_open:
+            opened[opening.label] = new
+    if opened:
+        yield AccessGain(rc["address"], kind, "opened", action, (opened,))
+
+
+def _at(value: Any, path: Sequence[str | int]) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list) and len(value) > step else None
+        else:
+            value = value.get(step) if isinstance(value, dict) else None
+    return value

@@ -1,13 +1,29 @@
-"""The resource types the review reads, and where the templates keep the pieces it judges."""
+"""The resource types the review knows, one entry each, and where the templates keep the pieces it
+judges.
+
+Every type is classified on purpose: it **holds data** (deleting or replacing it loses data, or
+the means to read it: a key, a secret), it **protects data** held by another resource (versioning,
+a lifecycle, a backup plan: destroying it, or weakening it, exposes the data), it **carries live
+traffic** (a request to a payment function passes through it), it **grants access** (a policy
+document, a grant, a rule or a setting that opens something), or it is **none** of these and says
+what it is instead. A type can be several: a KMS key holds the means to read data, is protected
+by its deletion window and grants access through its key policy.
+
+The attributes that matter are listed with the type: its protections (``Protection``: what must
+stay on, which retention must not shrink, which elements must stay), its policy documents, the
+fields whose change grants access, and the values that open it (``Opening``). tests/deploy/review/
+test_catalogue.py fails on a type the templates render that is missing here.
+"""
 
 from __future__ import annotations
 
-# Resources whose delete or replace loses data (or the means to read it: a key, a secret).
-DATA_TYPES = frozenset({
-    "aws_rds_cluster", "aws_rds_cluster_instance", "aws_db_instance", "aws_dynamodb_table",
-    "aws_s3_bucket", "aws_kms_key", "aws_secretsmanager_secret", "aws_backup_vault",
-    "aws_cloudwatch_log_group",
-})
+from dataclasses import dataclass
+from typing import Any
+
+DATA = "data"
+PROTECTION = "protection"
+TRAFFIC = "traffic"
+ACCESS = "access"
 
 # Where the templates keep the pieces the traffic and credential checks read.
 FUNCTION = "aws_lambda_function.this"
@@ -17,30 +33,312 @@ TARGET_GROUP = "aws_lb_target_group.this"
 CLUSTER = "aws_rds_cluster.this"
 SECRET_VERSION = "aws_secretsmanager_secret_version.db_credentials"
 
-# Documents that grant access, by resource type: the attribute holding the JSON and its kind.
-DOCUMENTS = {
-    "aws_iam_role": (("assume_role_policy", "trust policy"),),
-    "aws_iam_role_policy": (("policy", "policy"),),
-    "aws_iam_policy": (("policy", "policy"),),
-    "aws_iam_user_policy": (("policy", "policy"),),
-    "aws_iam_group_policy": (("policy", "policy"),),
-    "aws_kms_key": (("policy", "key policy"),),
-    "aws_kms_key_policy": (("policy", "key policy"),),
-    "aws_s3_bucket_policy": (("policy", "bucket policy"),),
-    "aws_sns_topic_policy": (("policy", "topic policy"),),
-    "aws_secretsmanager_secret_policy": (("policy", "secret policy"),),
+# Protection rules (tfgen.deploy.review.data judges them).
+STAYS = "stays"  # the value must stay ``safe`` once it is
+RETENTION = "retention"  # a number of days (or a date) that must not shrink; ``forever`` values keep for ever
+KEPT = "kept"  # each element of a list (matched by ``key``) must stay
+EXPIRATION = "expiration"  # S3 lifecycle rules: no expiration added, shortened, or widened
+TTL = "ttl"  # DynamoDB time to live: not turned on, nor moved to another attribute
+
+
+@dataclass(frozen=True)
+class Protection:
+    """An attribute that protects data. ``path`` runs into the resource's values; ``"*"`` stands
+    for each element of a list, matched before and after by its ``key`` attribute."""
+
+    path: tuple[str | int, ...]
+    label: str
+    rule: str
+    safe: Any = True  # STAYS: the protecting value
+    default: Any = None  # the value an unset (null) attribute has
+    forever: tuple[Any, ...] = (None,)  # RETENTION: the values that mean "kept for ever"
+    key: str = ""  # "" with "*": the element itself (a list of strings)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An attribute value that opens access: an API route with ``authorization_type = "NONE"``,
+    a public access block flag turned off. ``closed`` lists the values that keep it closed;
+    any other value, an unknown one, or (with ``on_delete``) destroying the resource opens it."""
+
+    path: tuple[str | int, ...]
+    closed: tuple[Any, ...]
+    label: str
+    on_delete: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    kinds: frozenset[str]
+    note: str = ""  # what a type of none of the kinds is (shown in the review's other changes)
+    protection: tuple[Protection, ...] = ()
+    on_delete: str = ""  # a protecting type: what destroying it removes ("" if nothing)
+    target: str = ""  # a protecting type: the attribute naming what it protects (a bucket)
+    documents: tuple[tuple[str, str], ...] = ()  # (attribute holding a policy JSON, its kind)
+    grants: tuple[str, ...] = ()  # fields whose new value grants access
+    openings: tuple[Opening, ...] = ()
+
+
+def _entry(*kinds: str, **fields: Any) -> Entry:
+    return Entry(frozenset(kinds), **fields)
+
+
+def _none(note: str) -> Entry:
+    return Entry(frozenset(), note=note)
+
+
+def _policy(label: str, *kinds: str, attribute: str = "policy", **fields: Any) -> Entry:
+    return _entry(ACCESS, *kinds, documents=((attribute, label),), **fields)
+
+
+_DELETION_PROTECTION = Protection(("deletion_protection",), "deletion protection", STAYS, default=False)
+_FINAL_SNAPSHOT = Protection(("skip_final_snapshot",), "the final snapshot", STAYS, safe=False, default=False)
+_AUTOMATED_BACKUPS = Protection(("delete_automated_backups",), "keeping automated backups after deletion", STAYS,
+                                safe=False, default=True)
+_BACKUP_RETENTION = Protection(("backup_retention_period",), "backup retention", RETENTION, forever=())
+_KMS_KEY = (Protection(("is_enabled",), "the key", STAYS, default=True),
+            Protection(("deletion_window_in_days",), "the key's deletion window", RETENTION, forever=(),
+                       default=30))
+_PUBLIC_ACCESS_BLOCK = tuple(Opening((flag,), (True,), f"public access block {flag}", on_delete=True)
+                             for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                          "restrict_public_buckets"))
+_SG_RULE_FIELDS = ("ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv6", "prefix_list_id",
+                   "referenced_security_group_id")
+
+CATALOGUE: dict[str, Entry] = {
+    # --- data, and what protects it ----------------------------------------------------------
+    "aws_rds_cluster": _entry(DATA, protection=(
+        _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS,
+        Protection(("backtrack_window",), "backtrack window", RETENTION, forever=(), default=0))),
+    "aws_db_instance": _entry(DATA, ACCESS, protection=(
+        _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS),
+        openings=(Opening(("publicly_accessible",), (False, None), "publicly accessible"),)),
+    "aws_rds_global_cluster": _entry(DATA, protection=(_DELETION_PROTECTION,)),
+    "aws_db_snapshot": _entry(DATA),
+    "aws_db_cluster_snapshot": _entry(DATA),
+    "aws_dynamodb_table": _entry(DATA, protection=(
+        Protection(("point_in_time_recovery", 0, "enabled"), "point-in-time recovery", STAYS, default=False),
+        Protection(("point_in_time_recovery", 0, "recovery_period_in_days"), "point-in-time recovery period",
+                   RETENTION, forever=(), default=35),
+        Protection(("deletion_protection_enabled",), "deletion protection", STAYS, default=False),
+        Protection(("replica", "*"), "replica", KEPT, key="region_name"),
+        Protection(("ttl", 0), "item expiry (TTL)", TTL),
+    )),
+    "aws_dynamodb_table_item": _entry(DATA),
+    "aws_dynamodb_table_replica": _entry(DATA, protection=(
+        Protection(("deletion_protection_enabled",), "deletion protection", STAYS, default=False),
+        Protection(("point_in_time_recovery",), "point-in-time recovery", STAYS, default=False))),
+    "aws_dynamodb_resource_policy": _policy("table policy"),
+    "aws_s3_bucket": _policy("bucket policy", DATA, protection=(
+        Protection(("force_destroy",), "keeping objects when the bucket is destroyed", STAYS, safe=False,
+                   default=False),)),
+    "aws_s3_object": _entry(DATA),
+    "aws_s3_bucket_object": _entry(DATA),
+    "aws_s3_bucket_versioning": _entry(PROTECTION, target="bucket", protection=(
+        Protection(("versioning_configuration", 0, "status"), "versioning", STAYS, safe="Enabled"),),
+        on_delete="versioning suspended (destroying the resource suspends it)"),
+    "aws_s3_bucket_lifecycle_configuration": _entry(PROTECTION, target="bucket", protection=(
+        Protection(("rule", "*"), "lifecycle expiration", EXPIRATION, key="id"),)),
+    "aws_s3_bucket_object_lock_configuration": _entry(PROTECTION, target="bucket", protection=(
+        Protection(("rule", 0, "default_retention", 0, "days"), "object lock retention", RETENTION, forever=()),
+        Protection(("rule", 0, "default_retention", 0, "years"), "object lock retention", RETENTION,
+                   forever=())), on_delete="object lock default retention removed"),
+    "aws_s3_bucket_replication_configuration": _entry(PROTECTION, target="bucket", protection=(
+        Protection(("rule", "*"), "replication rule", KEPT, key="id"),),
+        on_delete="replication to the replica bucket stopped"),
+    "aws_kms_key": _policy("key policy", DATA, protection=_KMS_KEY),
+    "aws_kms_replica_key": _policy("key policy", DATA, protection=_KMS_KEY),
+    "aws_kms_external_key": _policy("key policy", DATA, protection=_KMS_KEY),
+    "aws_kms_replica_external_key": _policy("key policy", DATA, protection=_KMS_KEY),
+    "aws_secretsmanager_secret": _policy("secret policy", DATA, protection=(
+        Protection(("recovery_window_in_days",), "the secret's recovery window", RETENTION, forever=(),
+                   default=30),)),
+    "aws_backup_vault": _entry(DATA, protection=(
+        Protection(("force_destroy",), "keeping recovery points when the vault is destroyed", STAYS, safe=False,
+                   default=False),)),
+    "aws_backup_plan": _entry(PROTECTION, protection=(
+        Protection(("rule", "*"), "backup plan rule", KEPT, key="rule_name"),
+        Protection(("rule", "*", "lifecycle", 0, "delete_after"), "backup retention", RETENTION, key="rule_name"),
+        Protection(("rule", "*", "copy_action", 0, "lifecycle", 0, "delete_after"), "backup copy retention",
+                   RETENTION, key="rule_name")),
+        on_delete="backup plan removed: no new recovery points"),
+    "aws_backup_selection": _entry(PROTECTION, on_delete="its resources are no longer backed up", protection=(
+        Protection(("resources", "*"), "backed-up resource", KEPT),)),
+    "aws_backup_vault_lock_configuration": _entry(PROTECTION, target="backup_vault_name", protection=(
+        Protection(("min_retention_days",), "vault lock minimum retention", RETENTION, forever=()),),
+        on_delete="vault lock removed"),
+    "aws_backup_vault_policy": _policy("backup vault policy"),
+    "aws_cloudwatch_log_group": _entry(DATA, protection=(
+        Protection(("retention_in_days",), "log retention", RETENTION, forever=(None, 0)),
+        Protection(("skip_destroy",), "keeping the log group when it is destroyed", STAYS, default=False))),
+    "aws_sqs_queue": _policy("queue policy", DATA, protection=(
+        Protection(("message_retention_seconds",), "message retention", RETENTION, forever=(), default=345600),)),
+    "aws_sqs_queue_policy": _policy("queue policy"),
+    "aws_efs_file_system": _entry(DATA),
+    "aws_efs_file_system_policy": _policy("file system policy"),
+    "aws_ebs_volume": _entry(DATA),
+    "aws_ebs_snapshot": _entry(DATA),
+    "aws_ecr_repository": _entry(DATA),
+    "aws_ecr_repository_policy": _policy("repository policy"),
+    "aws_kinesis_stream": _entry(DATA, protection=(
+        Protection(("retention_period",), "stream retention", RETENTION, forever=(), default=24),)),
+    "aws_glacier_vault": _policy("vault access policy", DATA, attribute="access_policy"),
+    # --- live traffic ------------------------------------------------------------------------
+    "aws_lambda_function": _entry(TRAFFIC),
+    "aws_lambda_alias": _entry(TRAFFIC),
+    "aws_lambda_provisioned_concurrency_config": _entry(TRAFFIC),
+    "aws_lambda_permission": _entry(TRAFFIC, ACCESS, grants=(
+        "action", "principal", "source_arn", "source_account", "qualifier", "function_url_auth_type")),
+    "aws_lambda_function_url": _entry(TRAFFIC, ACCESS, grants=("cors",), openings=(
+        Opening(("authorization_type",), ("AWS_IAM",), "function URL authorization"),)),
+    "aws_lb": _entry(TRAFFIC, ACCESS, openings=(Opening(("internal",), (True,), "internal load balancer"),)),
+    "aws_lb_listener": _entry(TRAFFIC),
+    "aws_lb_listener_rule": _entry(TRAFFIC),
+    "aws_lb_target_group": _entry(TRAFFIC),
+    "aws_lb_target_group_attachment": _entry(TRAFFIC),
+    "aws_apigatewayv2_api": _entry(TRAFFIC),
+    "aws_apigatewayv2_integration": _entry(TRAFFIC),
+    "aws_apigatewayv2_route": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
+        Opening(("authorization_type",), ("AWS_IAM", "JWT", "CUSTOM"), "route authorization"),)),
+    "aws_apigatewayv2_stage": _entry(TRAFFIC),
+    "aws_apigatewayv2_vpc_link": _entry(TRAFFIC),
+    "aws_api_gateway_method": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
+        Opening(("authorization",), ("AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM"), "method authorization"),)),
+    "aws_api_gateway_rest_api_policy": _policy("API policy"),
+    # --- access --------------------------------------------------------------------------------
+    "aws_iam_role": _policy("trust policy", attribute="assume_role_policy",
+                            grants=("inline_policy", "managed_policy_arns", "permissions_boundary")),
+    "aws_iam_role_policy": _policy("policy"),
+    "aws_iam_policy": _policy("policy"),
+    "aws_iam_user_policy": _policy("policy"),
+    "aws_iam_group_policy": _policy("policy"),
+    "aws_iam_role_policy_attachment": _entry(ACCESS, grants=("role", "policy_arn")),
+    "aws_iam_user_policy_attachment": _entry(ACCESS, grants=("user", "policy_arn")),
+    "aws_iam_group_policy_attachment": _entry(ACCESS, grants=("group", "policy_arn")),
+    "aws_iam_policy_attachment": _entry(ACCESS, grants=("policy_arn", "roles", "users", "groups")),
+    "aws_iam_user_group_membership": _entry(ACCESS, grants=("user", "groups")),
+    "aws_iam_group_membership": _entry(ACCESS, grants=("group", "users")),
+    "aws_iam_instance_profile": _entry(ACCESS, grants=("role",)),
+    "aws_iam_access_key": _entry(ACCESS, grants=("user", "status")),
+    "aws_iam_user_login_profile": _entry(ACCESS, grants=("user",)),
+    "aws_kms_key_policy": _policy("key policy"),
+    "aws_kms_grant": _entry(ACCESS, grants=(
+        "key_id", "grantee_principal", "operations", "retiring_principal", "constraints")),
+    "aws_s3_bucket_policy": _policy("bucket policy"),
+    "aws_s3_bucket_public_access_block": _entry(ACCESS, openings=_PUBLIC_ACCESS_BLOCK),
+    "aws_s3_account_public_access_block": _entry(ACCESS, openings=_PUBLIC_ACCESS_BLOCK),
+    "aws_s3_bucket_ownership_controls": _entry(ACCESS, openings=(
+        Opening(("rule", 0, "object_ownership"), ("BucketOwnerEnforced",), "object ownership (ACLs)",
+                on_delete=True),)),
+    "aws_s3_bucket_acl": _entry(ACCESS, grants=("acl", "access_control_policy")),
+    "aws_s3_access_point": _policy("access point policy"),
+    "aws_sns_topic": _policy("topic policy"),
+    "aws_sns_topic_policy": _policy("topic policy"),
+    "aws_sns_topic_subscription": _entry(ACCESS, grants=("protocol", "endpoint")),
+    "aws_secretsmanager_secret_policy": _policy("secret policy"),
+    "aws_vpc_endpoint": _policy("endpoint policy"),
+    "aws_vpc_endpoint_policy": _policy("endpoint policy"),
+    "aws_cloudwatch_log_resource_policy": _policy("log resource policy", attribute="policy_document"),
+    "aws_organizations_policy": _policy("organization policy", attribute="content"),
+    "aws_security_group": _entry(ACCESS),
+    "aws_default_security_group": _entry(ACCESS),
+    "aws_vpc_security_group_ingress_rule": _entry(ACCESS, grants=_SG_RULE_FIELDS),
+    "aws_vpc_security_group_egress_rule": _entry(ACCESS, grants=_SG_RULE_FIELDS),
+    "aws_security_group_rule": _entry(ACCESS, grants=(
+        "type", "protocol", "from_port", "to_port", "cidr_blocks", "ipv6_cidr_blocks", "source_security_group_id",
+        "prefix_list_ids", "self")),
+    "aws_network_acl_rule": _entry(ACCESS, grants=(
+        "egress", "rule_action", "protocol", "from_port", "to_port", "cidr_block", "ipv6_cidr_block")),
+    "aws_rds_cluster_instance": _entry(ACCESS, note="database capacity: the cluster holds the data", openings=(
+        Opening(("publicly_accessible",), (False, None), "publicly accessible"),)),
+    "aws_iam_policy_document": _entry(ACCESS, note="a policy document, judged with the policy it becomes"),
+    # --- none of these, on purpose --------------------------------------------------------------
+    "aws_secretsmanager_secret_version": _none("the database credentials: the credentials check judges it"),
+    "aws_secretsmanager_secret_rotation": _none("rotation schedule of a secret"),
+    "aws_secretsmanager_random_password": _none("an ephemeral password, never stored"),
+    "aws_ssm_parameter": _none("a plain String parameter rendered from the environment file"),
+    "aws_db_subnet_group": _none("database network placement"),
+    "aws_rds_cluster_parameter_group": _none("database engine parameters"),
+    "aws_kms_alias": _none("a name for a key"),
+    "aws_s3_bucket_logging": _none("access logging of a bucket"),
+    "aws_s3_bucket_server_side_encryption_configuration": _none("default encryption of new objects"),
+    "aws_cloudwatch_metric_alarm": _none("monitoring"),
+    "aws_cloudwatch_dashboard": _none("monitoring"),
+    "aws_flow_log": _none("network monitoring"),
+    "aws_vpc": _none("network"),
+    "aws_subnet": _none("network"),
+    "aws_route": _none("network"),
+    "aws_route_table": _none("network"),
+    "aws_route_table_association": _none("network"),
+    "aws_internet_gateway": _none("network"),
+    "aws_nat_gateway": _none("network"),
+    "aws_eip": _none("network"),
+    "aws_caller_identity": _none("the account terraform runs in"),
+    "aws_partition": _none("the AWS partition"),
+    "aws_elb_service_account": _none("the ELB log delivery account"),
 }
+
 SG_RULE_TYPES = ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
-SG_RULE_FIELDS = ("ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv6", "prefix_list_id",
-                  "referenced_security_group_id")
-GRANTS = {
-    "aws_lambda_permission": ("action", "principal", "source_arn", "qualifier"),
-    "aws_iam_role_policy_attachment": ("policy_arn",),
-    "aws_security_group_rule": ("type", "protocol", "from_port", "to_port", "cidr_blocks",
-                                "ipv6_cidr_blocks", "source_security_group_id", "prefix_list_ids"),
-}
+SECURITY_GROUP_TYPES = ("aws_security_group", "aws_default_security_group")
+POLICY_DOCUMENT = "aws_iam_policy_document"
+
+# Resources whose delete or replace loses data (or the means to read it: a key, a secret).
+DATA_TYPES = frozenset(kind for kind, entry in CATALOGUE.items() if DATA in entry.kinds)
+
+
+def kind_of(kind: str) -> frozenset[str] | None:
+    """The kinds of a resource type (``DATA``, ``PROTECTION``, ``TRAFFIC``, ``ACCESS``): empty for a
+    type that is none of them, None for a type the catalogue does not know."""
+    entry = CATALOGUE.get(kind)
+    return None if entry is None else entry.kinds
+
+
+def classified(kind: str) -> bool:
+    return kind in CATALOGUE
+
+
+def holds_data(kind: str) -> bool:
+    return DATA in _entry_of(kind).kinds
+
+
+def protects_data(kind: str) -> bool:
+    return PROTECTION in _entry_of(kind).kinds
+
+
+def carries_traffic(kind: str) -> bool:
+    return TRAFFIC in _entry_of(kind).kinds
+
+
+def grants_access(kind: str) -> bool:
+    return ACCESS in _entry_of(kind).kinds
+
+
+def protection(kind: str) -> tuple[Protection, ...]:
+    return _entry_of(kind).protection
+
+
+def documents(kind: str) -> tuple[tuple[str, str], ...]:
+    return _entry_of(kind).documents
+
+
+def grants(kind: str) -> tuple[str, ...]:
+    return _entry_of(kind).grants
+
+
+def openings(kind: str) -> tuple[Opening, ...]:
+    return _entry_of(kind).openings
+
+
+def note(kind: str) -> str:
+    return _entry_of(kind).note
+
+
+def _entry_of(kind: str) -> Entry:
+    return CATALOGUE.get(kind) or _UNKNOWN
+
+
+_UNKNOWN = Entry(frozenset())
 
 
 def traffic_address(address: str) -> bool:
     return address.startswith((ALIAS + "[", LISTENER_RULE + "["))
-

@@ -1,13 +1,16 @@
-"""Reading a plan's resource changes: one word for an action list, and why terraform deletes or
-replaces a resource (the attribute paths that force it, or its reason)."""
+"""Reading a plan's resource changes: one word for an action list, why terraform deletes or
+replaces a resource (the attribute paths that force it, or its reason), and the resources a
+partial (``-target``) plan leaves out, read from its ``prior_state``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-ACTIONS = ("create", "update", "replace", "delete")
+# "forget": a `removed` block with `destroy = false` takes the object out of the state and leaves
+# it running, unmanaged (["forget"]; ["create", "forget"] also creates its successor).
+ACTIONS = ("create", "update", "replace", "delete", "forget")
 
 _REASONS = {
     "delete_because_no_resource_config": "removed from the configuration",
@@ -23,12 +26,66 @@ _REASONS = {
 
 
 def action_of(actions: Sequence[str]) -> str | None:
-    """One word for a change's action list; None for no-op, read and forget."""
+    """One word for a change's action list; None for no-op and read."""
     if "create" in actions and "delete" in actions:
         return "replace"
+    if "forget" in actions:
+        return "forget"
     if len(actions) == 1 and actions[0] in ACTIONS:
         return actions[0]
     return None
+
+
+class Resources:
+    """The managed resources of a plan, each as a resource change: those the plan lists, and those
+    a partial plan (``"complete": false``, a ``-target`` plan) leaves out, which keep the values
+    its ``prior_state`` gives them (a no-op change).
+
+    Terraform leaves ``prior_state`` out only when the state is empty. A partial plan without one
+    whose changes show existing objects cannot say what the resources it leaves out hold: those
+    are ``unknown``, and a judge that needs one refuses."""
+
+    def __init__(self, plan: Mapping[str, Any]) -> None:
+        self.listed: dict[str, Mapping[str, Any]] = {}
+        for rc in plan.get("resource_changes") or ():
+            if rc.get("mode", "managed") == "managed" and not rc.get("deposed"):
+                self.listed[rc["address"]] = rc
+        self.partial = plan.get("complete") is False
+        prior = plan.get("prior_state")
+        self.prior: dict[str, Mapping[str, Any]] = {}
+        if isinstance(prior, Mapping):
+            for resource in _module_resources((prior.get("values") or {}).get("root_module") or {}):
+                if resource.get("mode", "managed") == "managed" and not resource.get("deposed_key"):
+                    self.prior[resource["address"]] = resource
+        self.blind = self.partial and prior is None and any(
+            rc["change"].get("before") is not None for rc in self.listed.values())
+
+    def get(self, address: str) -> Mapping[str, Any] | None:
+        """The change of ``address``: listed, or a no-op of its prior value; None when it neither
+        exists nor is planned (or is unknown: see ``known``)."""
+        rc = self.listed.get(address)
+        if rc is not None:
+            return rc
+        resource = self.prior.get(address)
+        if resource is None:
+            return None
+        values = resource.get("values") or {}
+        return {"address": address, "mode": "managed", "type": resource.get("type"),
+                "change": {"actions": ["no-op"], "before": values, "after": values, "after_unknown": {}}}
+
+    def known(self, address: str) -> bool:
+        """Whether the plan says what ``address`` is before and after the apply."""
+        return not self.blind or address in self.listed
+
+    def addresses(self, prefix: str) -> list[str]:
+        """Every address starting with ``prefix``, listed or in the prior state, sorted."""
+        return sorted({a for a in (*self.listed, *self.prior) if a.startswith(prefix)})
+
+
+def _module_resources(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield from module.get("resources") or ()
+    for child in module.get("child_modules") or ():
+        yield from _module_resources(child)
 
 
 def reasons_of(rc: Mapping[str, Any]) -> list[str]:

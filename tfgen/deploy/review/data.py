@@ -1,40 +1,225 @@
-"""Data loss: a delete or replace of a resource that holds data."""
+"""Data loss: a delete or replace of a resource that holds data, and a change that destroys or
+weakens what protects data (point-in-time recovery off, a retention shortened, a backup rule
+removed, an expiration added, versioning suspended, a key disabled, deletion protection off...).
+
+Each is one ``DataLoss`` per address, refused by ``tfgen apply`` unless that address is named with
+``--allow-data-loss``. A protecting value known only after apply is a loss too: the judge does not
+pass what it cannot see. The resource types and their protecting attributes are the catalogue's
+(tfgen.deploy.review.catalogue); a type the catalogue does not know is treated as holding data.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tfgen.deploy.review.catalogue import DATA_TYPES
-from tfgen.deploy.review.changes import reasons_of
+from tfgen.deploy.review import catalogue
+from tfgen.deploy.review.catalogue import EXPIRATION, KEPT, RETENTION, STAYS, TTL, Protection
+from tfgen.deploy.review.changes import path_string, reasons_of
+
+UNKNOWN = "known only after apply"
 
 
 @dataclass(frozen=True)
 class DataLoss:
     address: str
     type: str
-    action: str  # "delete" or "replace"
+    action: str  # "delete", "replace", or "update" (a protection weakened)
     reasons: tuple[str, ...]
-    follows: str | None = None  # the loss it is part of: allowing that one allows this one
+    protection: bool = False  # True: the data stays, what protects it is removed or weakened
 
 
 def loss_of(rc: Mapping[str, Any], action: str) -> DataLoss | None:
-    if action not in ("delete", "replace") or rc["type"] not in DATA_TYPES:
+    """The data ``rc`` loses, or the protection it removes or weakens; None when it does neither."""
+    kind = rc["type"]
+    if action in ("delete", "replace") and not catalogue.classified(kind):
+        return DataLoss(rc["address"], kind, action,
+                        (f"{kind} is not in the review's catalogue: it may hold data", *reasons_of(rc)))
+    if action in ("delete", "replace") and catalogue.holds_data(kind):
+        return DataLoss(rc["address"], kind, action, tuple(reasons_of(rc)))
+    on_delete = catalogue.CATALOGUE[kind].on_delete if catalogue.classified(kind) else ""
+    if action == "delete" and on_delete:
+        return DataLoss(rc["address"], kind, action, (on_delete,), protection=True)
+    if action not in ("update", "replace", "create") or not catalogue.protection(kind):
         return None
-    return DataLoss(rc["address"], rc["type"], action, tuple(reasons_of(rc)))
+    weakened = tuple(weakenings(rc, action))
+    return DataLoss(rc["address"], kind, action, weakened, protection=True) if weakened else None
 
 
-def followers(losses: list[DataLoss]) -> list[DataLoss]:
-    """An Aurora instance replaced because its cluster is (its cluster_identifier is known only
-    after apply) follows the cluster's replacement: allowing the cluster allows it."""
-    clusters = [loss.address for loss in losses if loss.type == "aws_rds_cluster"]
-    if len(clusters) != 1:
-        return losses
-    return [dataclasses.replace(loss, follows=clusters[0])
-            if loss.type == "aws_rds_cluster_instance" and loss.action == "replace"
-            and any(reason.startswith("cluster_identifier forces replacement") for reason in loss.reasons)
-            else loss for loss in losses]
+def weakenings(rc: Mapping[str, Any], action: str) -> Iterator[str]:
+    """What the change does to each protecting attribute of ``rc`` that exposes its data.
+
+    A resource the plan creates has nothing to weaken, except a protecting resource (a lifecycle
+    configuration, say) created for a bucket that already exists: it is judged against nothing."""
+    change = rc["change"]
+    before: Any = change.get("before") or {}
+    after, unknown = change.get("after") or {}, change.get("after_unknown") or {}
+    if action == "create":
+        target = catalogue.CATALOGUE[rc["type"]].target
+        if not target or unknown.get(target) is True or after.get(target) is None:
+            return
+        before = {}
+    said = set()
+    for rule in catalogue.protection(rc["type"]):
+        for reason in _judge(rule, _leaves(before, None, rule.path, rule.key),
+                             _leaves(after, unknown, rule.path, rule.key)):
+            if reason not in said:  # a list known only after apply, once for all its rules
+                said.add(reason)
+                yield reason
 
 
+Leaf = tuple[Any, Any]  # a value, and its part of after_unknown (True: known only after apply)
+
+
+def _leaves(value: Any, unknown: Any, path: tuple[str | int, ...], key: str, name: str = "") -> dict[str, Leaf]:
+    """The values at ``path``, by name: ``""`` for a plain path; with ``"*"``, one per list element,
+    named by its ``key`` attribute (``rule "daily"``)."""
+    if unknown is True or not path:
+        return {name: (None if unknown is True else value, unknown)}
+    step, rest = path[0], path[1:]
+    if step == "*":
+        out: dict[str, Leaf] = {}
+        items = value if isinstance(value, list) else []
+        unknowns = unknown if isinstance(unknown, list) else []
+        for index, item in enumerate(items):
+            item_unknown = unknowns[index] if index < len(unknowns) else None
+            label = item if not key else item.get(key) if isinstance(item, dict) else None
+            if label is None or (isinstance(item_unknown, dict) and item_unknown.get(key) is True):
+                label = f"#{index} ({UNKNOWN})" if item_unknown else f"#{index}"
+            out.update(_leaves(item, item_unknown, rest, key, f"{name}{path_step(label)}"))
+        return out
+    return _leaves(_child(value, step), _child(unknown, step), rest, key, name)
+
+
+def path_step(label: Any) -> str:
+    return f"[{json.dumps(label)}]"
+
+
+def _child(value: Any, step: str | int) -> Any:
+    if isinstance(step, int):
+        return value[step] if isinstance(value, list) and len(value) > step else None
+    return value.get(step) if isinstance(value, dict) else None
+
+
+def _list_path(rule: Protection) -> tuple[str | int, ...]:
+    return rule.path[:rule.path.index("*")] if "*" in rule.path else rule.path
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else json.dumps(value)
+
+
+def _where(rule: Protection, name: str) -> str:
+    prefix = rule.path[:rule.path.index("*")] if "*" in rule.path else rule.path
+    rest = rule.path[len(prefix) + 1:] if "*" in rule.path else ()
+    return path_string(prefix) + name + ("." + path_string(rest) if rest else "")
+
+
+def _judge(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) -> Iterator[str]:
+    if rule.rule == EXPIRATION:
+        yield from _expirations(rule, before, after)
+        return
+    # A list known only after apply, or an element of it: nothing can be told about what it keeps.
+    later = [name for name, (_, u) in after.items() if u is True and name not in before]
+    yield from (f"{rule.label}: {_where(rule, name)} {UNKNOWN}" if name else
+                f"{path_string(_list_path(rule))} {UNKNOWN}" for name in later)
+    if "" in later:
+        return
+    if rule.rule == KEPT:
+        yield from (f"{rule.label} removed: {_where(rule, name)}" for name in before if name not in after)
+        return
+    for name, (old, _) in before.items():
+        if name not in after:
+            continue  # an element removed: its KEPT rule says so
+        new, unknown = after[name]
+        where = _where(rule, name)
+        if rule.rule == STAYS:
+            old, new = (rule.default if old is None else old), (rule.default if new is None else new)
+            if old == rule.safe and unknown is True:
+                yield f"{rule.label}: {where} {UNKNOWN}"
+            elif old == rule.safe and new != rule.safe:
+                yield f"{rule.label} turned off ({where}: {_shown(old)} -> {_shown(new)})"
+        elif unknown is True:
+            yield f"{rule.label}: {where} {UNKNOWN}"
+        elif rule.rule == RETENTION and _shorter(rule, old, new):
+            yield f"{rule.label} shortened ({where}: {_retention(rule, old)} -> {_retention(rule, new)})"
+        elif rule.rule == TTL and _ttl(new) and _ttl(new) != _ttl(old):
+            yield f"{rule.label}: items now expire by their {_shown(_ttl(new))} attribute ({where}: " \
+                  f"{_shown(_ttl(old))} -> {_shown(_ttl(new))})"
+
+
+def _shorter(rule: Protection, old: Any, new: Any) -> bool:
+    old, new = (rule.default if old is None else old), (rule.default if new is None else new)
+    if new in rule.forever or old == new:
+        return False
+    if old in rule.forever:
+        return True
+    if old is None or new is None:
+        return new is None and None not in rule.forever  # unset, with no default: cannot tell it is as long
+    try:
+        return bool(new < old)
+    except TypeError:
+        return True
+
+
+def _retention(rule: Protection, value: Any) -> str:
+    value = rule.default if value is None else value
+    return "for ever" if value in rule.forever else _shown(value)
+
+
+def _ttl(block: Any) -> Any:
+    """The attribute items expire by, when time to live is on."""
+    return block.get("attribute_name") if isinstance(block, dict) and block.get("enabled") else None
+
+
+# --- S3 lifecycle expirations ----------------------------------------------------------------
+
+_EXPIRES = (("expiration", "days"), ("expiration", "date"), ("noncurrent_version_expiration", "noncurrent_days"),
+            ("noncurrent_version_expiration", "newer_noncurrent_versions"))
+
+
+def _expirations(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) -> Iterator[str]:
+    """Lifecycle rules that expire objects: a rule that expires now and did not (added, enabled),
+    expires sooner (fewer days, an earlier date, fewer noncurrent versions kept), or expires other
+    objects (its filter changed)."""
+    for name, (new, unknown) in after.items():
+        where = _where(rule, name)
+        if unknown is True or _field(unknown, "status") is True:
+            yield f"{rule.label}: {where} {UNKNOWN}"
+            continue
+        if not isinstance(new, dict) or new.get("status") != "Enabled":
+            continue
+        old = before.get(name, (None, False))[0]
+        old = old if isinstance(old, dict) and old.get("status") == "Enabled" else {}
+        for block, field in _EXPIRES:
+            value, previous = _field(new, block, field), _field(old, block, field)
+            if _field(unknown, block) is True or _field(unknown, block, field) is True:
+                yield f"{rule.label}: {where}.{block}[0].{field} {UNKNOWN}"
+            elif value is not None and previous is None:
+                yield f"{rule.label} added ({where}.{block}[0].{field} = {_shown(value)})"
+            elif value is not None and _sooner(value, previous):
+                yield f"{rule.label} shortened ({where}.{block}[0].{field}: {_shown(previous)} -> {_shown(value)})"
+            elif value is not None and _filter(new) != _filter(old):
+                yield f"{rule.label} now applies to other objects ({where}.filter changed)"
+
+
+def _field(rule: Any, block: str, field: str = "") -> Any:
+    """``rule[block][0][field]`` (``rule[block]`` without a field); 0 and "" are unset."""
+    blocks = rule.get(block) if isinstance(rule, dict) else None
+    if not field or blocks is True:
+        return blocks
+    value = blocks[0].get(field) if isinstance(blocks, list) and blocks and isinstance(blocks[0], dict) else None
+    return None if value in (0, "") and value is not False else value
+
+
+def _sooner(value: Any, previous: Any) -> bool:
+    try:
+        return bool(value < previous)
+    except TypeError:
+        return True
+
+
+def _filter(rule: Mapping[str, Any]) -> str:
+    return json.dumps([rule.get("filter"), rule.get("prefix")], sort_keys=True)

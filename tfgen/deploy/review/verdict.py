@@ -4,16 +4,21 @@ which access it grants, and whether the database password can drift from its sec
 The input is the JSON of ``terraform show -json PLANFILE``; nothing here runs terraform or
 prints. ``review`` classifies every resource change once:
 
-- counts of create / update / replace / delete (reads and no-ops are not changes);
+- counts of create / update / replace / delete / forget (reads and no-ops are not changes);
 - **data loss**: a delete or replace of a resource that holds data (``DATA_TYPES``), with the
   attribute paths that force the replacement (the plan's ``replace_paths``) or the reason
   terraform gives (removed from the configuration, a ``for_each`` key gone, ``-replace``...);
-- **traffic**: per payment function and colour, the alias version before and after (``None``
-  after: the version this apply publishes), the listener weights before and after, and whether
-  the function's code changes;
-- **access**: IAM policy and trust documents, KMS key policies, bucket policies, Lambda
-  permissions and security-group rules that gain actions, resources, principals, ports or
-  CIDRs, with only the added parts;
+  and a change that removes or weakens what protects data (``protection``: point-in-time
+  recovery off, a retention shortened, an expiration added...: tfgen.deploy.review.data);
+- **traffic**: per payment function, the serving table before and after the apply (serving):
+  each colour's version, weight and whether that version served before, with what breaks the
+  canary rules or stays unknown (traffic risks) and what stops serving (outages). A partial
+  (``-target``) plan is judged with the values its ``prior_state`` gives the resources it leaves
+  out;
+- **access**: the policy documents, grants, rules and settings of the catalogue's access types
+  that gain actions, resources, principals, ports or CIDRs, lose a Deny or a condition, or open
+  (an API route without authorization, a public access block off), with only the added parts
+  (tfgen.deploy.review.access);
 - **credentials**: changes that would leave the master password of the Aurora cluster and
   the secret holding it different;
 - the rest, as counts per resource type.
@@ -25,19 +30,20 @@ tfgen.deploy.review_format renders a review as text, markdown or that JSON.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tfgen.deploy.review.access import AccessGain, deferred_documents, gains_of
-from tfgen.deploy.review.catalogue import traffic_address
-from tfgen.deploy.review.changes import ACTIONS, action_of
+from tfgen.deploy.review.access import AccessGain, Documents, gains_of
+from tfgen.deploy.review.catalogue import CLUSTER, SECRET_VERSION, traffic_address
+from tfgen.deploy.review.changes import ACTIONS, Resources, action_of
 from tfgen.deploy.review.credentials import problems
-from tfgen.deploy.review.data import DataLoss, followers, loss_of
-from tfgen.deploy.review.serving import Alias, aliases
+from tfgen.deploy.review.data import DataLoss, loss_of
+from tfgen.deploy.review.serving import DEFAULT_MAX_STEP, Serving, serving, shared_changes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -47,32 +53,30 @@ class Review:
     rendered_digest: str
     counts: dict[str, int]
     data_loss: list[DataLoss]
-    traffic: list[Alias]
+    traffic: list[Serving]
     access: list[AccessGain]
     credentials: list[str]
     other: dict[str, dict[str, int]]
+    shared_traffic: list[str] = dataclasses.field(default_factory=list)  # load balancer, listener changes
+    partial: bool = False  # a -target plan ("complete": false)
 
     @property
     def changes(self) -> bool:
         return any(self.counts.values())
 
     def risky_functions(self) -> list[str]:
-        return sorted({alias.function for alias in self.traffic if alias.risk})
+        return sorted(s.function for s in self.traffic if s.risks)
 
-    def refusals(self, allow_data_loss: Iterable[str] = (), allow_traffic_risk: Iterable[str] = ()) -> list[str]:
+    def refusals(self, allow_data_loss: Iterable[str] = (), allow_traffic_risk: Iterable[str] = (),
+                 allow_outage: Iterable[str] = ()) -> list[str]:
         """What ``tfgen apply`` refuses, one line each, with the override or the fix."""
-        allowed_loss, allowed_risk = set(allow_data_loss), set(allow_traffic_risk)
-        lines = [f"{loss.address}: {loss.action} loses data ({'; '.join(loss.reasons)}); "
-                 f"allow it with --allow-data-loss {loss.follows or loss.address}"
-                 for loss in self.data_loss if loss.address not in allowed_loss and loss.follows not in allowed_loss]
-        for function in self.risky_functions():
-            if function in allowed_risk:
-                continue
-            risky = [a for a in self.traffic if a.function == function and a.risk]
-            colours = ", ".join(f"{a.colour} ({a.weight_after} %)" for a in risky)
-            lines.append(f"{function}: {risky[0].novelty} would reach live traffic through {colours}, not through "
-                         f"green: pin the live versions (`tfgen traffic {self.env} pin`), or allow it with "
-                         f"--allow-traffic-risk {function}")
+        allowed_loss, allowed_risk, allowed_outage = set(allow_data_loss), set(allow_traffic_risk), set(allow_outage)
+        lines = [f"{loss.address}: {loss.action} {'weakens data protection' if loss.protection else 'loses data'} "
+                 f"({'; '.join(loss.reasons)}); allow it with --allow-data-loss {loss.address}"
+                 for loss in self.data_loss if loss.address not in allowed_loss]
+        lines += [risk for s in self.traffic if s.function not in allowed_risk for risk in s.risks]
+        lines += [f"{s.function}: stops serving: {'; '.join(s.outages)}; allow it with --allow-outage {s.function}"
+                  for s in self.traffic if s.outages and s.function not in allowed_outage]
         return lines + list(self.credentials)
 
     def as_json(self) -> dict[str, Any]:
@@ -84,12 +88,16 @@ class Review:
             "changes": self.changes,
             "counts": dict(self.counts),
             "data_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons),
-                           "follows": d.follows} for d in self.data_loss],
-            "traffic": [{"function": a.function, "colour": a.colour, "address": a.address,
-                         "version_before": a.version_before, "version_after": a.version_after,
-                         "publishes": a.version_after is None, "moves": a.moves,
-                         "weight_before": a.weight_before, "weight_after": a.weight_after,
-                         "code_changes": a.code_changes, "risk": a.risk} for a in self.traffic],
+                           "protection": d.protection} for d in self.data_loss],
+            "partial": self.partial,
+            "traffic": [{"function": s.function, "first_deploy": s.first_deploy, "aliases": [
+                {"colour": a.colour, "address": a.address, "version_before": a.version_before,
+                 "version_after": a.version_after, "publishes": a.publishes, "exists_after": a.exists_after,
+                 "moves": a.moves, "weight_before": a.weight_before, "weight_after": a.weight_after,
+                 "served": a.served, "code_changes": a.code_changes} for a in s.aliases],
+                "risks": list(s.risks), "outages": list(s.outages), "changes": list(s.changes)}
+                for s in self.traffic],
+            "shared_traffic": list(self.shared_traffic),
             "access": [{"address": g.address, "type": g.type, "kind": g.kind, "action": g.action,
                         "added": list(g.added)} for g in self.access],
             "credentials": list(self.credentials),
@@ -98,16 +106,17 @@ class Review:
         }
 
 
-def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered_digest: str = "") -> Review:
-    """Classify every resource change of ``plan`` (the JSON of ``terraform show -json``)."""
+def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered_digest: str = "",
+           max_step: int = DEFAULT_MAX_STEP) -> Review:
+    """Classify every resource change of ``plan`` (the JSON of ``terraform show -json``);
+    ``max_step`` is the environment's ``lambda.traffic_max_step``."""
     changes = [rc for rc in plan.get("resource_changes") or () if rc.get("mode", "managed") == "managed"]
     counts = dict.fromkeys(ACTIONS, 0)
     data_loss: list[DataLoss] = []
     access: list[AccessGain] = []
     other: dict[str, Counter[str]] = {}
-    by_address: dict[str, dict[str, Any]] = {}
+    documents = Documents(plan)
     for rc in changes:
-        by_address[rc["address"]] = rc
         action = action_of(rc["change"]["actions"])
         if action is None:
             continue
@@ -116,16 +125,27 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         loss = loss_of(rc, action)
         if loss is not None:
             data_loss.append(loss)
-        gains = list(gains_of(rc, action))
+        gains = list(gains_of(rc, action, documents))
         access += gains
         if loss is None and not gains and not traffic_address(rc["address"]):
             other.setdefault(kind, Counter())[action] += 1
-    access += deferred_documents(plan, changes)
+    resources = Resources(plan)
     return Review(
         env=env, plan_file=plan_file, rendered_digest=rendered_digest, counts=counts,
-        data_loss=sorted(followers(data_loss), key=lambda d: d.address), traffic=aliases(by_address),
-        access=sorted(access, key=lambda g: g.address), credentials=problems(by_address),
-        other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
+        data_loss=sorted(data_loss, key=lambda d: d.address),
+        traffic=serving(resources, env, max_step), access=sorted(access, key=lambda g: g.address),
+        credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
+        shared_traffic=shared_changes(resources), partial=resources.partial,
     )
+
+
+def _credentials(resources: Resources) -> list[str]:
+    """The password checks, with the cluster or secret a partial plan leaves out as it is."""
+    pair = {address: rc for address in (CLUSTER, SECRET_VERSION) if (rc := resources.get(address)) is not None}
+    unseen = [address for address in (CLUSTER, SECRET_VERSION) if not resources.known(address)]
+    if unseen and len(pair) == 1 and action_of(next(iter(pair.values()))["change"]["actions"]):
+        return [f"{unseen[0]}: the plan is partial (-target) and has no prior_state, so whether the database "
+                "password and its secret stay the same is unknown: plan without -target"]
+    return problems(pair)
 
 

@@ -1,0 +1,51 @@
+"""One tfgen command at a time on an environment's saved plan.
+
+``held`` takes an exclusive ``flock`` on ``OUT/ENV/.tfgen-plan.lock`` (outside ``plan/``, which
+``tfgen plan`` removes and makes again) for as long as the command runs. A second command on the
+same environment is refused at once, naming the one that holds it; nothing waits. The kernel
+drops the lock when the process ends, however it ends, so a killed run leaves no stale lock; the
+file itself stays (removing it would let two processes lock two different files).
+
+The file is none of tfgen's output (the manifest does not list it, terraform does not load it):
+a re-render carries it over as a hard link, so the lock holds across a render.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from tfgen.errors import Finding
+
+LOCK_FILE = ".tfgen-plan.lock"
+
+
+class Busy(Finding):
+    """Another tfgen command holds the environment's lock; nothing was done."""
+
+
+@contextlib.contextmanager
+def held(directory: Path, command: str) -> Iterator[None]:
+    """Hold the lock of the environment in ``directory`` while the block runs; ``command`` (such as
+    ``tfgen plan dev``) names this holder to anyone refused meanwhile."""
+    path = directory / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another tfgen command"
+            verb = command.split()[1] if len(command.split()) > 1 else command
+            raise Busy(f"{directory}: busy: {holder} is running on this environment; {verb} refused, nothing "
+                       "changed: try again when it ends") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{command} (pid {os.getpid()})\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock

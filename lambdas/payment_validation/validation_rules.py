@@ -133,7 +133,8 @@ def _card_numbers_elsewhere(value: Any, path: str) -> list[Problem]:
         for index, item in enumerate(value):
             problems.extend(_card_numbers_elsewhere(item, f"{path}[{index}]"))
     elif isinstance(value, str | int | Decimal) and not isinstance(value, bool):
-        text = value if isinstance(value, str) else format(value, "f")
+        # The number as sent: str() of an int is exact (format(int, "f") goes through float).
+        text = value if isinstance(value, str) else str(value) if isinstance(value, int) else format(value, "f")
         if cards.contains_pan(text):
             message = f"{path} looks like a card number; send it only in card.number"
             problems.append(Problem(path, "card_number_not_allowed", message))

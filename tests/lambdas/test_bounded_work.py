@@ -1,0 +1,100 @@
+"""Every request's work is bounded before it is inspected: JSON numbers, nesting, scans (moto)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import payment_validation
+import pytest
+from lambda_testkit import CALLER, alb_event, invoke, payment
+from paycommon import alb
+
+# A Luhn-valid 17-digit number that a float cannot hold: as a float it reads 40000000000000008.
+PAN_BEYOND_FLOAT = "40000000000000006"
+# A caller mapped to no merchant at all.
+STRANGER = "arn:aws:sts::123456789012:assumed-role/payments-nobody/session-1"
+
+
+def post(text: str, *, caller: str = CALLER) -> Any:
+    event = alb_event("POST", "/payments", text, headers={"Idempotency-Key": str(uuid.uuid4())}, caller=caller)
+    return invoke(payment_validation.handler, event)
+
+
+def body_with(raw_amount: str) -> str:
+    """A valid payment body whose amount is the JSON text ``raw_amount``."""
+    return json.dumps(payment()).replace('"125.50"', raw_amount)
+
+
+def cpu_seconds(call: Any) -> tuple[Any, float]:
+    started = time.process_time()
+    answer = call()
+    return answer, time.process_time() - started
+
+
+def assert_malformed(answer: Any, reason: str) -> None:
+    assert answer.status == 400, answer.body
+    assert answer.body["error"] == "malformed_request"
+    assert reason in answer.body["message"]
+
+
+@pytest.mark.parametrize("number", ["1e999999999", "1E+400000", "-0.5e-9999999", "12.5e0", "1e2"])
+def test_a_number_in_exponent_notation_is_400_at_parse_time(aws: Any, number: str) -> None:
+    answer, cpu = cpu_seconds(lambda: post(body_with(number)))
+    assert_malformed(answer, "numbers must be plain decimals")
+    assert cpu < 0.25
+    assert aws.items() == []
+
+
+@pytest.mark.parametrize("digits", [alb.MAX_NUMBER_CHARS + 1, 4000, 60000])
+def test_a_number_longer_than_the_limit_is_400_at_parse_time(aws: Any, digits: int) -> None:
+    answer, cpu = cpu_seconds(lambda: post(body_with("9" * digits)))
+    assert_malformed(answer, f"at most {alb.MAX_NUMBER_CHARS} characters")
+    assert cpu < 0.25
+    assert aws.items() == []
+
+
+def test_a_number_of_the_limit_is_parsed(aws: Any) -> None:
+    answer = post(body_with("1" + "0" * (alb.MAX_NUMBER_CHARS - 1)))
+    assert answer.status == 422  # parsed, then rejected for its size
+    assert {e["code"] for e in answer.body["errors"]} == {"amount_invalid"}
+
+
+@pytest.mark.parametrize("depth", [alb.MAX_JSON_DEPTH + 1, 500, 5000, 30000])
+def test_deep_nesting_is_400_not_500(aws: Any, depth: int) -> None:
+    nested = "[" * depth + "]" * depth
+    answer = post(json.dumps(payment(note="X")).replace('"X"', nested))
+    assert_malformed(answer, "nested too deeply")
+    assert aws.items() == []
+
+
+def test_nesting_within_the_limit_is_parsed(aws: Any) -> None:
+    depth = alb.MAX_JSON_DEPTH - 1  # the body object is one level
+    nested = "[" * depth + "]" * depth
+    answer = post(json.dumps(payment(note="X")).replace('"X"', nested))
+    assert answer.status == 400
+    assert answer.body["errors"] == [{"field": "note", "code": "unknown_field", "message": "note is not a known field"}]
+
+
+def test_too_many_values_are_400(aws: Any) -> None:
+    answer = post(json.dumps(payment(note=[0] * alb.MAX_JSON_VALUES)))
+    assert_malformed(answer, f"more than {alb.MAX_JSON_VALUES} values")
+
+
+def test_an_integer_beyond_float_precision_is_checked_as_sent_and_never_echoed(aws: Any) -> None:
+    answer = post(body_with(PAN_BEYOND_FLOAT))
+    assert answer.status == 400
+    assert answer.body["errors"] == [
+        {"field": "amount", "code": "card_number_not_allowed",
+         "message": "amount looks like a card number; send it only in card.number"}
+    ]
+    assert PAN_BEYOND_FLOAT[:12] not in json.dumps(answer.raw)
+    assert aws.items() == []
+
+
+def test_numbers_keep_their_exact_text() -> None:
+    request = alb.Request("POST", "/", {}, {}, f'{{"a": {PAN_BEYOND_FLOAT}, "b": 12.50, "c": -0}}'.encode())
+    parsed = request.json_object()
+    assert parsed["a"] == int(PAN_BEYOND_FLOAT) and str(parsed["b"]) == "12.50" and parsed["c"] == 0

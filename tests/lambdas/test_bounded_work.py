@@ -9,8 +9,9 @@ from typing import Any
 
 import payment_validation
 import pytest
-from lambda_testkit import CALLER, alb_event, invoke, payment
-from paycommon import alb
+import validation_rules
+from lambda_testkit import CALLER, VISA, alb_event, invoke, payment
+from paycommon import alb, cards, logs
 
 # A Luhn-valid 17-digit number that a float cannot hold: as a float it reads 40000000000000008.
 PAN_BEYOND_FLOAT = "40000000000000006"
@@ -98,3 +99,42 @@ def test_numbers_keep_their_exact_text() -> None:
     request = alb.Request("POST", "/", {}, {}, f'{{"a": {PAN_BEYOND_FLOAT}, "b": 12.50, "c": -0}}'.encode())
     parsed = request.json_object()
     assert parsed["a"] == int(PAN_BEYOND_FLOAT) and str(parsed["b"]) == "12.50" and parsed["c"] == 0
+
+
+# --- scans read a bounded amount of text -------------------------------------------------
+
+
+def test_a_value_longer_than_the_scan_reads_is_400_unread(aws: Any) -> None:
+    answer = post(json.dumps(payment(reference="r" * (validation_rules.MAX_SCANNED_VALUE_CHARS + 1))))
+    assert answer.status == 400
+    assert [(e["field"], e["code"]) for e in answer.body["errors"]] == [("reference", "too_long")]
+
+
+def test_a_field_name_longer_than_the_scan_reads_is_400_and_not_echoed(aws: Any) -> None:
+    name = "n" * (validation_rules.MAX_SCANNED_VALUE_CHARS + 1)
+    answer = post(json.dumps({**payment(), name: 1}))
+    assert answer.status == 400
+    assert [(e["field"], e["code"]) for e in answer.body["errors"]] == [("<field name>", "too_long")]
+    assert name not in json.dumps(answer.raw)
+
+
+def test_a_body_with_more_text_than_the_scan_reads_is_400(aws: Any) -> None:
+    notes = {f"note{index}": "n" * 200 for index in range(validation_rules.MAX_SCANNED_BODY_CHARS // 200 + 1)}
+    answer = post(json.dumps({**payment(), **notes}))
+    assert answer.status == 400
+    [problem] = answer.body["errors"]
+    assert problem["code"] == "too_long" and "4096 in all" in problem["message"]
+
+
+def test_no_scan_reads_more_than_its_limit() -> None:
+    with pytest.raises(ValueError, match="longer than the scan limit"):
+        cards.scan_form("1" * (cards.MAX_SCAN_CHARS + 1))
+
+
+def test_a_long_log_string_is_cut_before_it_is_scanned_and_a_number_it_cuts_through_goes() -> None:
+    scrubbed = logs.scrub_text("x" * 20000 + VISA)
+    assert len(scrubbed) <= cards.MAX_SCAN_CHARS and scrubbed.endswith("characters cut]") and "4111" not in scrubbed
+    through = "a" * (cards.MAX_SCAN_CHARS - 50) + " " + VISA + " tail"
+    assert "411111" not in logs.scrub_text(through) and "4111" not in logs.scrub_text(through)
+    short = "b" * 100 + " " + VISA
+    assert logs.scrub_text(short) == "b" * 100 + " ************1111"

@@ -202,12 +202,10 @@ def test_harmless_keys(key: str) -> None:
 
 
 def test_scrub_text_masks_luhn_valid_numbers_only() -> None:
-    text = f"paid with {VISA}, {AMEX[:4]} {AMEX[4:10]} {AMEX[10:]} and order 1234567890123"
+    text = f"paid with {VISA} and {AMEX[:4]} {AMEX[4:10]} {AMEX[10:]}; order 1234567890123"
     scrubbed = logs.scrub_text(text)
-    assert VISA not in scrubbed
-    assert "************1111" in scrubbed
-    assert "***********0005" in scrubbed
-    assert "1234567890123" in scrubbed  # fails Luhn: not a card number
+    assert scrubbed == "paid with ************1111 and **** ****** *0005; order 1234567890123"
+    # 1234567890123 fails Luhn: not a card number
     assert logs.scrub_text('{"password": "s3cr3t", "cvv": "123"}') == (
         '{"password": "[REDACTED]", "cvv": "[REDACTED]"}'
     )

@@ -46,15 +46,15 @@ from decimal import Decimal
 from typing import Any
 
 from card_tokens import CardTokenizer
-from paycommon import money
-from paycommon.access import MerchantAccess
+from paycommon import cards, money
+from paycommon.access import Caller, MerchantAccess
 from paycommon.alb import HttpError, Request, Response, match_route
 from paycommon.aws import client
 from paycommon.config import ConfigError, decimal_value, env_csv, env_int, env_json, env_str
 from paycommon.logs import get_logger
 from paycommon.runtime import alb_handler
 from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore
-from validation_rules import Assessment, MalformedRequest, PaymentRequest, assess, parse_request
+from validation_rules import IDENTIFIER, Assessment, MalformedRequest, PaymentRequest, assess, parse_request
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -239,14 +239,46 @@ def _replay(store: TransactionStore, marker_key: str, request_fingerprint: str) 
     return Response(response.status, response.body, {**response.headers, "idempotent-replayed": "true"})
 
 
+def _plainly_another_merchant(caller: Caller, merchant_id: object) -> bool:
+    """True when ``merchant_id`` is a well-formed merchant id (and so short, and no card number)
+    the caller may not act for. Anything else is left to ``parse_request``, which names it."""
+    return (
+        isinstance(merchant_id, str)
+        and IDENTIFIER.fullmatch(merchant_id) is not None
+        and not caller.may_act_for(merchant_id)
+        and not cards.contains_pan(merchant_id)
+    )
+
+
+def _merchant_not_allowed(caller: Caller, merchant_id: str | None) -> HttpError:
+    logger.warning(
+        "caller may not act for the merchant",
+        extra={"caller": caller.principal, "merchant_id": merchant_id},
+    )
+    return HttpError(
+        403,
+        "forbidden",
+        "the caller may not act for this merchant",
+        details={"errors": [{"field": "merchant_id", "code": "merchant_not_allowed",
+                             "message": "the caller may not act for this merchant"}]},
+    )
+
+
 @alb_handler(logger)
 def handler(request: Request) -> Response:
     """The Lambda entry point (``payment_validation.handler``)."""
     match_route(request, "POST", ROUTE)
     settings = Settings.from_env()
     caller = MerchantAccess.from_env().caller(request)
+    if not caller.merchants:
+        # May act for no merchant: refused before the body is even read.
+        raise _merchant_not_allowed(caller, None)
     key = _idempotency_key(request)
     body = request.json_object()
+    merchant_id = body.get("merchant_id")
+    if _plainly_another_merchant(caller, merchant_id):
+        # Before any scan of the body: what the caller may not do costs no more than this.
+        raise _merchant_not_allowed(caller, merchant_id)
     try:
         payment = parse_request(body)
     except MalformedRequest as exc:
@@ -257,17 +289,7 @@ def handler(request: Request) -> Response:
             details={"errors": [problem.as_dict() for problem in exc.problems]},
         ) from None
     if not caller.may_act_for(payment.merchant_id):
-        logger.warning(
-            "caller may not act for the merchant",
-            extra={"caller": caller.principal, "merchant_id": payment.merchant_id},
-        )
-        raise HttpError(
-            403,
-            "forbidden",
-            "the caller may not act for this merchant",
-            details={"errors": [{"field": "merchant_id", "code": "merchant_not_allowed",
-                                 "message": "the caller may not act for this merchant"}]},
-        )
+        raise _merchant_not_allowed(caller, payment.merchant_id)
 
     now = datetime.fromtimestamp(time.time(), UTC)
     assessment = assess(

@@ -9,6 +9,7 @@ from typing import Any
 
 import payment_validation
 import pytest
+import request_cost
 import validation_rules
 from lambda_testkit import CALLER, VISA, alb_event, invoke, payment
 from paycommon import alb, cards, logs
@@ -138,3 +139,43 @@ def test_a_long_log_string_is_cut_before_it_is_scanned_and_a_number_it_cuts_thro
     assert "411111" not in logs.scrub_text(through) and "4111" not in logs.scrub_text(through)
     short = "b" * 100 + " " + VISA
     assert logs.scrub_text(short) == "b" * 100 + " ************1111"
+
+
+# --- the caller's merchant is checked before anything costly -------------------------------
+
+
+@pytest.fixture
+def no_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card-number scan of the note the tests send fails the test (the merchant id may be read)."""
+    def scanned(text: str) -> bool:
+        if "1111" in text:
+            raise AssertionError("the body was scanned")
+        return False
+
+    monkeypatch.setattr(cards, "contains_pan", scanned)
+
+
+def test_a_caller_mapped_to_no_merchant_is_refused_before_the_body_is_read(aws: Any, no_scan: None) -> None:
+    answer = post(body_with("1e999999999"), caller=STRANGER)
+    assert answer.status == 403 and answer.body["error"] == "forbidden"
+    answer = post(json.dumps({**payment(), "note": "4111 1111 1111 1111"}), caller=STRANGER)
+    assert answer.status == 403
+    assert aws.items() == []
+
+
+def test_a_body_merchant_the_caller_may_not_act_for_is_refused_before_the_scan(aws: Any, no_scan: None) -> None:
+    answer = post(json.dumps({**payment(merchant_id="m-2002"), "note": "4111 1111 1111 1111"}))
+    assert answer.status == 403
+    assert answer.body["errors"][0]["code"] == "merchant_not_allowed"
+    assert aws.items() == []
+
+
+def test_no_request_costs_more_than_a_bounded_amount_of_cpu(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The measurement lambdas/README.md states (tests/lambdas/request_cost.py), with a generous bound:
+    before the limits, a 15-byte body cost 20 s of CPU."""
+    results = list(request_cost.measure(3, payment_validation.handler))
+    capsys.readouterr()
+    assert len(results) == len(request_cost.hostile_requests())
+    assert [(name, status) for name, status, worst in results if worst > 0.25] == []
+    refused = {name: status for name, status, _ in results if not name.startswith(("accepted", "long"))}
+    assert set(refused.values()) <= {400, 403}

@@ -302,6 +302,9 @@ def assess(
             problems.append(Problem("card.number", "card_number_checksum", "card number fails the Luhn check"))
         elif not digits.strip("0"):
             problems.append(Problem("card.number", "card_number_invalid", "card number must not be all zeros"))
+        elif digits.startswith("0"):
+            # No issuer number starts with 0 (ISO/IEC 7812); leading zeros would make one card many tokens.
+            problems.append(Problem("card.number", "card_number_invalid", "card number must not start with 0"))
 
     problems.extend(_expiry_problems(request.expiry_month, request.expiry_year, today))
 
@@ -314,10 +317,16 @@ def assess(
         problems=tuple(problems),
         amount=amount,
         currency=currency,
-        card_digits=digits if digits.isascii() and digits.isdigit() else "",
+        # Canonical (only the digits, no leading zero) or nothing: one card, one token.
+        card_digits="" if problems_of(problems, "card.number") else digits,
         card_brand=card_brand,
         card_last4=card_last4,
     )
+
+
+def problems_of(problems: list[Problem], field: str) -> list[Problem]:
+    """The problems about ``field``."""
+    return [problem for problem in problems if problem.field == field]
 
 
 def _expiry_problems(month_value: int | str, year_value: int | str, today: date) -> list[Problem]:

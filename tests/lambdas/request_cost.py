@@ -88,7 +88,9 @@ def _environment() -> None:
     )
 
 
-def measure(repeat: int, handler: Callable[[Any, Any], dict[str, Any]] | None = None) -> Iterator[tuple[str, int, float]]:
+def measure(
+    repeat: int, handler: Callable[[Any, Any], dict[str, Any]] | None = None
+) -> Iterator[tuple[str, int, float]]:
     """(name, status, worst CPU seconds) for each hostile request; AWS is moto's (started here when
     ``handler`` is not given, else the caller's)."""
     handle = handler or _handler()

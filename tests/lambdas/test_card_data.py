@@ -176,3 +176,24 @@ def test_the_trace_id_is_logged_with_multi_value_headers(capsys: pytest.CaptureF
     invoke(route, alb_event("POST", "/x", {}, multi_value=True, headers={"x-amzn-trace-id": "Root=1-abc"}))
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert line["trace_id"] == "Root=1-abc"
+
+
+# --- one card, one token -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["0" + VISA[:-1] + VISA[-1], "000" + VISA, "0" + AMEX, "00" + AMEX])
+def test_a_number_with_leading_zeros_is_no_card_number(aws: Any, number: str) -> None:
+    assert cards.luhn_valid(number)  # the zeros change nothing the checksum sees
+    answer = post(payment(card={"number": number, "cvv": "7373" if number.lstrip("0") == AMEX else "737"}))
+    assert answer.status == 422
+    assert ("card.number", "card_number_invalid") in {(e["field"], e["code"]) for e in answer.body["errors"]}
+    assert [item["status"] for item in aws.transactions()] == ["REJECTED"]
+    assert "card_token" not in aws.transactions()[0]
+
+
+def test_every_accepted_writing_of_a_card_gives_one_token(aws: Any) -> None:
+    writings = [VISA, "4111 1111 1111 1111", "4111-1111-1111-1111", " 4111 1111-1111 1111 ", "41 11 1111 1111 1111"]
+    for number in writings:
+        assert post(payment(card={"number": number})).status == 201
+    tokens = {item["card_token"] for item in aws.transactions()}
+    assert len(tokens) == 1 and len(aws.transactions()) == len(writings)

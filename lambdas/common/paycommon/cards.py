@@ -35,7 +35,8 @@ _UNKNOWN_LENGTHS = frozenset(range(12, 20))
 
 
 def normalize_number(raw: str) -> str:
-    """The number without the spaces and dashes people type between digit groups."""
+    """The number without the spaces and dashes people type between digit groups (the only
+    formatting ``card.number`` accepts, so every accepted writing of a card gives the same digits)."""
     return _SEPARATORS.sub("", raw)
 
 

@@ -109,25 +109,26 @@ def _amount_limits() -> dict[str, tuple[Decimal, Decimal]]:
 
 
 def _idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header; HttpError 400 for a malformed one or one holding a card number
+    (a marker id is a plain SHA-256 of the key: a card number in it could be found again from its
+    first six and last four digits, so it is never kept)."""
     key = request.header("idempotency-key")
     if key is None:
         return None
     if not IDEMPOTENCY_KEY.fullmatch(key):
-        raise HttpError(
-            400,
-            "malformed_request",
-            "the request is malformed",
-            details={
-                "errors": [
-                    {
-                        "field": "Idempotency-Key",
-                        "code": "invalid_idempotency_key",
-                        "message": "Idempotency-Key must be 1-255 visible ASCII characters",
-                    }
-                ]
-            },
-        )
+        raise _bad_idempotency_key("Idempotency-Key must be 1-255 visible ASCII characters")
+    if cards.contains_pan(key):
+        raise _bad_idempotency_key("Idempotency-Key looks like a card number")
     return key
+
+
+def _bad_idempotency_key(message: str) -> HttpError:
+    return HttpError(
+        400,
+        "malformed_request",
+        "the request is malformed",
+        details={"errors": [{"field": "Idempotency-Key", "code": "invalid_idempotency_key", "message": message}]},
+    )
 
 
 def fingerprint(payment: PaymentRequest, card_token: str, amount: Decimal | None = None) -> str:

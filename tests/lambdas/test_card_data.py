@@ -197,3 +197,14 @@ def test_every_accepted_writing_of_a_card_gives_one_token(aws: Any) -> None:
         assert post(payment(card={"number": number})).status == 201
     tokens = {item["card_token"] for item in aws.transactions()}
     assert len(tokens) == 1 and len(aws.transactions()) == len(writings)
+
+
+@pytest.mark.parametrize("key", [VISA, "order-4111-1111-1111-1111", "4111+1111+1111+1111", AMEX + "-retry-2"])
+def test_a_card_number_as_idempotency_key_is_refused_and_never_kept(aws: Any, key: str) -> None:
+    event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
+    answer = invoke(payment_validation.handler, event)
+    assert answer.status == 400
+    assert answer.body["errors"] == [{"field": "Idempotency-Key", "code": "invalid_idempotency_key",
+                                      "message": "Idempotency-Key looks like a card number"}]
+    assert key not in json.dumps(answer.raw)
+    assert aws.items() == []

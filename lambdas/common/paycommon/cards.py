@@ -13,6 +13,7 @@ _SEPARATORS = re.compile(r"[ -]")
 # Digit groups joined by one to three characters that are neither letters nor digits (``\W`` is
 # Unicode-aware; ``_`` is a word character but no letter), read by ``scan_form``.
 _DIGIT_RUN = re.compile(r"[0-9]+(?:[\W_]{1,3}[0-9]+)*")
+_GROUP = re.compile(r"[0-9]+")
 _ENCODED = re.compile(r"(?:%[0-9A-Fa-f]{2})+|&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});")
 _DECODE_ROUNDS = 3
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
@@ -86,6 +87,10 @@ def last_four(digits: str) -> str:
 def mask(digits: str) -> str:
     """All but the last four digits replaced by ``*``."""
     return "*" * max(len(digits) - 4, 0) + digits[-4:]
+
+
+def _card_like(digits: str) -> bool:
+    return luhn_valid(digits) and bool(digits.strip("0"))
 
 
 def _card_windows(digits: str) -> list[tuple[int, int]]:
@@ -225,10 +230,23 @@ def _found(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     shown: set[tuple[int, int]] = set()
     form, starts, ends = scan_form(text)
     for run in _DIGIT_RUN.finditer(form):
-        positions = [run.start() + index for index, char in enumerate(run.group()) if "0" <= char <= "9"]
-        digits = "".join(form[position] for position in positions)
-        for start, end in _card_windows(digits):
-            spans = [(starts[position], ends[position]) for position in positions[start:end]]
+        groups = [(run.start() + group.start(), group.group()) for group in _GROUP.finditer(run.group())]
+        if sum(len(digits) for _, digits in groups) < PAN_LENGTHS.start:
+            continue
+        found: list[list[int]] = []  # the form positions of each card number's digits
+        for offset, digits in groups:
+            found.extend(list(range(offset + start, offset + end)) for start, end in _card_windows(digits))
+        for first in range(len(groups)):
+            positions: list[int] = []
+            for offset, digits in groups[first:]:
+                positions.extend(range(offset, offset + len(digits)))
+                if len(positions) > PAN_LENGTHS.stop - 1:
+                    break
+                number = "".join(form[position] for position in positions)
+                if offset > groups[first][0] and len(number) in PAN_LENGTHS and _card_like(number):
+                    found.append(list(positions))
+        for positions in found:
+            spans = [(starts[position], ends[position]) for position in positions]
             hidden.update(spans[:-4])
             shown.update(spans[-4:])
     return sorted(hidden), sorted(shown - hidden)
@@ -237,13 +255,14 @@ def _found(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
 def pan_spans(text: str) -> list[tuple[int, int]]:
     """The ``(start, end)`` spans of ``text`` that hold a card number, merged and sorted.
 
-    A card number is a Luhn-valid window of 13-19 digits (not all zeros) of a digit run: digit
-    groups joined by one to three characters that are neither letters nor digits, whatever they
-    are (``4111 1111 1111 1111``, ``4111+1111+1111+1111``, ``4111_1111|1111:1111``,
-    ``4111%20-%201111...``), read as ``scan_form`` reads it (encodings undone and folded characters.
-    The window may start or end inside a group, so a number next to other digits
-    (``10 4111111111111111``, ``4111-1111-1111-1111-737``) is found too. Letters end a run, so
-    identifiers such as UUIDs are not read as one long number.
+    A card number is 13-19 digits that pass the Luhn check (and are not all zeros), in a run of
+    digit groups joined by one to three characters that are neither letters nor digits, whatever
+    they are (``4111 1111 1111 1111``, ``4111+1111+1111+1111``, ``4111_1111|1111:1111``,
+    ``4111%20-%201111...``), read as ``scan_form`` reads it (encodings undone, characters
+    folded): any window of one unbroken group, or consecutive whole groups, so a number next to
+    other digits (``4111111111111111 123``, ``10 4111 1111 1111 1111``,
+    ``4111-1111-1111-1111-737``) is found too. Letters end a run; and a window across groups must
+    take them whole, so an identifier such as a UUID is not read as one long number.
     """
     hidden, shown = _found(text)
     merged: list[tuple[int, int]] = []

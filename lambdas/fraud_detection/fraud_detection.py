@@ -199,6 +199,7 @@ def handler(request: Request) -> Response:
         },
         "fraud_checked_at": stamp,
         "updated_at": stamp,
+        **caller.attribution("fraud_checked"),
     }
     if decision.status == Status.FLAGGED:
         changes["alert_status"] = ALERT_PENDING

@@ -58,6 +58,7 @@ from validation_rules import IDENTIFIER, Assessment, MalformedRequest, PaymentRe
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_PAN_SHAPED = re.compile(r"[^A-Za-z]+")
 LIMITS_VARIABLE = "AMOUNT_LIMITS"
 logger = get_logger("payment_validation")
 
@@ -109,15 +110,16 @@ def _amount_limits() -> dict[str, tuple[Decimal, Decimal]]:
 
 
 def _idempotency_key(request: Request) -> str | None:
-    """The ``Idempotency-Key`` header; HttpError 400 for a malformed one or one holding a card number
-    (a marker id is a plain SHA-256 of the key: a card number in it could be found again from its
-    first six and last four digits, so it is never kept)."""
+    """The ``Idempotency-Key`` header; HttpError 400 for a malformed one or a card number (a marker
+    id is a plain SHA-256 of the key, so a key that is a card number, digits and separators only,
+    could be found again by trying the numbers with its first six and last four digits; a key
+    with letters, such as a UUID, is not refused for the digits it happens to hold)."""
     key = request.header("idempotency-key")
     if key is None:
         return None
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise _bad_idempotency_key("Idempotency-Key must be 1-255 visible ASCII characters")
-    if cards.contains_pan(key):
+    if _PAN_SHAPED.fullmatch(key) and cards.contains_pan(key):
         raise _bad_idempotency_key("Idempotency-Key looks like a card number")
     return key
 
@@ -165,6 +167,7 @@ def _transaction_item(
     assessment: Assessment,
     card_token: str,
     now: datetime,
+    caller: Caller,
 ) -> dict[str, Any]:
     status = Status.VALIDATED if assessment.valid else Status.REJECTED
     stamp = now.isoformat(timespec="milliseconds")
@@ -176,6 +179,7 @@ def _transaction_item(
         "user_id": payment.user_id,
         "created_at": stamp,
         "updated_at": stamp,
+        **caller.attribution("created"),
     }
     if assessment.amount is not None:
         item["amount"] = assessment.amount
@@ -304,7 +308,7 @@ def handler(request: Request) -> Response:
     request_fingerprint = fingerprint(payment, card_token, assessment.amount)
     marker_key = marker_id(payment.merchant_id, key or f"derived:{request_fingerprint}")
 
-    item = _transaction_item(payment, assessment, card_token, now)
+    item = _transaction_item(payment, assessment, card_token, now, caller)
     store = TransactionStore(client("dynamodb"), settings.table)
     marker: dict[str, Any] | None = None
     if assessment.valid:

@@ -75,6 +75,8 @@ class Request:
     query: Mapping[str, str]
     body: bytes
     multi_value: bool = False
+    # Header names (lower case) the event holds more than one value of, whatever their case.
+    repeated: frozenset[str] = frozenset()
 
     def header(self, name: str) -> str | None:
         """A header's value (the last one when repeated), or None."""
@@ -183,6 +185,21 @@ def _single_values(event: Mapping[str, Any], single: str, multi: str) -> dict[st
     return values
 
 
+def _repeated_headers(event: Mapping[str, Any]) -> frozenset[str]:
+    """Lower-case names that occur more than once: several values, or several spellings of the name."""
+    counts: dict[str, int] = {}
+    multi_values = event.get("multiValueHeaders")
+    if isinstance(multi_values, Mapping):
+        for key, items in multi_values.items():
+            count = len(items) if isinstance(items, list) else 1
+            counts[str(key).lower()] = counts.get(str(key).lower(), 0) + count
+    single_values = event.get("headers")
+    if isinstance(single_values, Mapping):
+        for key in single_values:
+            counts[str(key).lower()] = counts.get(str(key).lower(), 0) + 1
+    return frozenset(name for name, count in counts.items() if count > 1)
+
+
 def parse_event(event: Any) -> Request:
     """A Request from an ALB event; HttpError 400/413 for an unreadable one."""
     if not isinstance(event, Mapping):
@@ -215,6 +232,7 @@ def parse_event(event: Any) -> Request:
         query=query,
         body=body,
         multi_value="multiValueHeaders" in event,
+        repeated=_repeated_headers(event),
     )
 
 

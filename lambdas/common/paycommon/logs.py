@@ -217,6 +217,14 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"{ROOT_LOGGER}.{name}")
 
 
+def bind(**fields: str) -> None:
+    """Adds ``fields`` to every record logged for the rest of the current request (inside
+    ``request_context``); outside one it does nothing."""
+    context = _request_context.get()
+    if context is not None:
+        _request_context.set({**context, **{key: value for key, value in fields.items() if value}})
+
+
 @contextlib.contextmanager
 def request_context(request_id: str, **fields: str) -> Iterator[None]:
     """Adds ``request_id`` (and ``fields``) to every record logged inside the block."""

@@ -210,7 +210,9 @@ def test_a_card_number_as_idempotency_key_is_refused_and_never_kept(aws: Any, ke
     assert aws.items() == []
 
 
-@pytest.mark.parametrize("key", ["12345678-1234-4123-8123-123456789012", "order-4111111111111113", str(uuid.UUID(int=7))])
+@pytest.mark.parametrize(
+    "key", ["12345678-1234-4123-8123-123456789012", "order-4111111111111113", str(uuid.UUID(int=7))]
+)
 def test_a_key_with_letters_or_no_card_number_is_kept(aws: Any, key: str) -> None:
     event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
     assert invoke(payment_validation.handler, event).status == 201

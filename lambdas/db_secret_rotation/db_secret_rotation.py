@@ -80,7 +80,14 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+# At DEBUG botocore logs request and response bodies, Secrets Manager's secret values included:
+# its loggers (and urllib3's) stay at WARNING whatever LOG_LEVEL says.
+THIRD_PARTY_LOGGERS = ("boto3", "botocore", "urllib3", "s3transfer")
+
+
 def _configure_logging() -> None:
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     if not logger.handlers:
         handler = _StdoutHandler()
         handler.setFormatter(_JsonFormatter())

@@ -501,3 +501,50 @@ def test_serialize_round_trip() -> None:
         "b": [{"c": True}],
         "timestamp": 12,
     }
+
+
+# --- third-party loggers ---------------------------------------------------------------------
+
+THIRD_PARTY = ("boto3", "botocore", "urllib3", "s3transfer")
+
+
+@pytest.fixture
+def debug_root(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """LOG_LEVEL=DEBUG and a DEBUG root logger with a handler (as Lambda's runtime installs one)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    handler, level = Keep(logging.DEBUG), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for name in THIRD_PARTY:
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    yield records
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_third_party_loggers_stay_at_warning_whatever_log_level_says(aws: Any, debug_root: Any) -> None:
+    import logging
+
+    logs.configure()
+    assert logging.getLogger("payments").level == logging.DEBUG
+    aws.dynamodb.describe_table(TableName=aws.table)
+    assert [r.name for r in debug_root if r.name.split(".")[0] in THIRD_PARTY and r.levelno < logging.WARNING] == []
+    assert all(logging.getLogger(name).getEffectiveLevel() == logging.WARNING for name in THIRD_PARTY)
+
+
+def test_the_rotation_function_pins_them_too(debug_root: Any) -> None:
+    import logging
+
+    import db_secret_rotation
+
+    db_secret_rotation._configure_logging()
+    assert all(logging.getLogger(name).getEffectiveLevel() == logging.WARNING for name in THIRD_PARTY)

@@ -197,8 +197,22 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+# Loggers of the libraries under the handlers: at DEBUG botocore writes request and response
+# bodies (Secrets Manager answers, KMS plaintexts) and urllib3 the URLs it calls, none of it
+# through this module's redaction. They stay at WARNING whatever LOG_LEVEL says.
+THIRD_PARTY_LOGGERS = ("boto3", "botocore", "urllib3", "s3transfer")
+
+
+def pin_third_party_loggers() -> None:
+    """Set the third-party loggers (``THIRD_PARTY_LOGGERS``) to WARNING."""
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure(level: str | None = None) -> logging.Logger:
-    """Set up the ``payments`` logger once: JSON to stdout, level from LOG_LEVEL."""
+    """Set up the ``payments`` logger once: JSON to stdout, level from LOG_LEVEL; the third-party
+    loggers stay at WARNING."""
+    pin_third_party_loggers()
     root = logging.getLogger(ROOT_LOGGER)
     if not any(isinstance(handler, _StdoutHandler) for handler in root.handlers):
         handler = _StdoutHandler()

@@ -53,7 +53,7 @@ from paycommon.aws import client
 from paycommon.config import ConfigError, decimal_value, env_csv, env_int, env_json, env_str
 from paycommon.logs import get_logger
 from paycommon.runtime import alb_handler
-from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore
+from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore, merchant_user
 from validation_rules import IDENTIFIER, Assessment, MalformedRequest, PaymentRequest, assess, parse_request
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
@@ -177,6 +177,7 @@ def _transaction_item(
         "status": status.value,
         "merchant_id": payment.merchant_id,
         "user_id": payment.user_id,
+        "merchant_user": merchant_user(payment.merchant_id, payment.user_id),
         "created_at": stamp,
         "updated_at": stamp,
         **caller.attribution("created"),

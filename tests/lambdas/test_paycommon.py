@@ -465,9 +465,11 @@ def test_store_errors_other_than_conditions_propagate(aws: Any) -> None:
 
 def test_user_history_reads_every_page(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     for index in range(7):
-        item = _transaction(f"0f8fad5b-d9cb-469f-a165-7086772895{index:02d}", 1000 + index, merchant_id="m-1")
+        item = _transaction(f"0f8fad5b-d9cb-469f-a165-7086772895{index:02d}", 1000 + index, merchant_id="m-1",
+                            merchant_user="m-1#u-1")
         aws.dynamodb.put_item(TableName=aws.table, Item=store.serialize(item))
-    other_merchant = _transaction("0f8fad5b-d9cb-469f-a165-708677289599", 1003, merchant_id="m-2")
+    other_merchant = _transaction("0f8fad5b-d9cb-469f-a165-708677289599", 1003, merchant_id="m-2",
+                                  merchant_user="m-2#u-1")
     aws.dynamodb.put_item(TableName=aws.table, Item=store.serialize(other_merchant))
     transactions = store.TransactionStore(aws.dynamodb, aws.table)
     real_query = aws.dynamodb.query
@@ -480,11 +482,13 @@ def test_user_history_reads_every_page(aws: Any, monkeypatch: pytest.MonkeyPatch
 
     transactions._client = Paging()
     history = transactions.user_history("m-1", "u-1", 1001, 1006)
-    assert [item["timestamp"] for item in history] == [1001, 1002, 1003, 1004, 1005, 1006]
-    assert set(history[0]) == {"transaction_id", "timestamp", "status"}
+    assert history.complete
+    assert [item["timestamp"] for item in history.items] == [1001, 1002, 1003, 1004, 1005, 1006]
+    assert set(history.items[0]) == {"transaction_id", "timestamp", "status"}
     assert len(calls) >= 3
-    monkeypatch.setattr(store, "_MAX_HISTORY_PAGES", 1)
-    assert len(transactions.user_history("m-1", "u-1", 0, 10**13)) <= 2
+    monkeypatch.setattr(store, "MAX_HISTORY_PAGES", 1)
+    cut = transactions.user_history("m-1", "u-1", 0, 10**13)
+    assert len(cut.items) <= 2 and not cut.complete
 
 
 def test_clients_are_cached_until_reset(aws: Any) -> None:

@@ -353,6 +353,8 @@ class DataPlane:
             self.router = Router.read(self.client("elbv2"), self.client("apigatewayv2"), self.names["alb"],
                                       self.names["api"])
             self._alert_queue()
+        with self.step("access log format"):  # read without IAM enforcement, as the router is
+            self._access_log_format()
         if not self.functions:
             return self.report
         with self.step("start the functions"):
@@ -527,7 +529,6 @@ class DataPlane:
                     f"DynamoDB item {tid} holds card data")
             self._attributed(f"DynamoDB item {tid}", {k: v.get("S") for k, v in item.items()}, caller)
         self._audit_record(tid, caller)
-        self._access_log_format()
         self._flagged(merchant, caller)
 
     def _attributed(self, what: str, record: Mapping[str, Any], caller: Mapping[str, str] | None) -> None:

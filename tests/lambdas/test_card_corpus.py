@@ -192,3 +192,16 @@ def test_a_card_number_in_any_shape_in_any_field_is_400_and_never_echoed(aws: An
             wrong.append((case, answer.status, answer.body))
     assert wrong == []
     assert aws.items() == []
+
+
+def test_an_encoded_character_holding_several_digits_is_masked_once() -> None:
+    text = "4111 &#9362;11 1111 1111"  # U+2492 is "11." in NFKC form: the token stands for two digits
+    assert cards.contains_pan(text)
+    assert logs.scrub_text(text) == "**** *** **** 1111"
+
+
+@pytest.mark.parametrize("token", ["&#xD800;", "&#1114112;", "%FF", "%C3"])
+def test_an_implausible_encoding_is_read_as_sent(token: str) -> None:
+    """Invalid UTF-8, surrogates and code points beyond Unicode decode to nothing: their letters and
+    digits are read as they are (here the letters end the run)."""
+    assert cards.scan_form(f"a{token}b")[0] == f"a{token}b"

@@ -657,6 +657,27 @@ def test_a_render_while_a_plan_runs_is_refused_at_once(run: Run, project: Path, 
     assert run("render", "dev", "--set", "lambda.log_level=INFO").exit_code == 0
 
 
+def test_a_render_of_several_stopped_by_a_busy_one_says_which_were_written(
+        run: Run, project: Path, terraform_log: Path) -> None:
+    assert run("render", "--all").exit_code == 0
+    target = project / "build" / "staging"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.replace("plan dev", "plan staging"), str(target)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = {env: (project / "build" / env / "lambda.tf").read_bytes() for env in ("dev", "staging", "prod")}
+        result = run("render", "dev", "staging", "prod", "--set", "lambda.log_level=INFO")
+        assert result.exit_code == 1
+        assert result.stdout.startswith("dev: 1 written, ")
+        assert result.stderr == (f"{Path('build/staging')}: busy: tfgen plan staging (pid {holder.pid}) is running "
+                                 "on this environment; render stopped there: dev was written, staging, prod were "
+                                 "not: render staging prod again when it ends\n")
+        after = {env: (project / "build" / env / "lambda.tf").read_bytes() for env in ("dev", "staging", "prod")}
+        assert [env for env in before if before[env] != after[env]] == ["dev"]
+    finally:
+        holder.communicate("")
+
+
 def test_plan_and_apply_hold_the_lock_while_terraform_runs(run: Run, project: Path, terraform_log: Path) -> None:
     rendered(run)
     os.environ["FAKE_TF_PROBE"] = LOCK_PROBE

@@ -25,8 +25,9 @@ into a directory of its own, shows and reviews that copy again and applies that 
 refuses, changing nothing, when there is no saved plan or no private record of it, when the
 readable copy differs from the record, when anything the plan is bound to
 differs (another plan file, an edited review, another environment, account or ``--set``,
-another rendered tree or tfgen), when the plan was made from configuration tfgen did not render, or when the plan holds data loss, a traffic risk, an outage
-or a credentials problem that the caller did not allow. Each command holds the environment's
+another rendered tree or tfgen), when the plan was made from configuration tfgen did not
+render, or when the plan holds data loss, a traffic risk, an outage or a credentials problem
+that the caller did not allow. Each command holds the environment's
 lock (tfgen.render.lock) from its start to its end. Terraform's own check that the plan file still
 matches the state stays the last line.
 """

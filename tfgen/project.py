@@ -104,7 +104,8 @@ class Project:
     def write(self, names: list[str], overrides: list[str] | None = None) -> Iterator[output.WriteResult]:
         """Validate every environment first (nothing is written if any is invalid), then render
         and write them one at a time, each atomically. When every one is current, nothing is
-        loaded, rendered or written."""
+        loaded, rendered or written. An environment whose lock another command holds stops the
+        render there (lock.Busy; after earlier ones were written, a Finding that names them)."""
         from tfgen.render import output
 
         digests = self.input_digests(names, overrides)
@@ -115,6 +116,7 @@ class Project:
                                          resources=current.resources)
             return
         from tfgen.config import environment
+        from tfgen.render import lock
         from tfgen.render import templates as render
 
         if not self.template_dir.is_dir():
@@ -122,10 +124,15 @@ class Project:
         packed = [environment.Packed.of(env) for env in self._each_valid(names, overrides)]
         output.recover_all(self.out_dir)
         shared = output.SharedFiles()
-        for env in packed:
+        for index, env in enumerate(packed):
             rendered = dataclasses.replace(render.render(env.unpack(), self.template_dir, self.lambda_dir),
                                            input_digest=digests[env.name])
-            yield self._write_locked(rendered, shared)
+            try:
+                yield self._write_locked(rendered, shared)
+            except lock.Busy as busy:
+                if not index:
+                    raise
+                raise busy.stopped([e.name for e in packed[:index]], [e.name for e in packed[index:]]) from None
 
     def _write_locked(self, rendered: Rendered, shared: output.SharedFiles) -> output.WriteResult:
         """Write ``rendered`` holding its environment's lock (tfgen.render.lock), so that no plan or

@@ -553,11 +553,18 @@ def test_the_review_names_the_plan_sha256_and_apply_says_what_it_applies(
         run: Run, project: Path, terraform_log: Path) -> None:
     rendered(run)
     use_plan("no_changes")
-    text = run("plan", "dev")
-    sha = hashlib.sha256((project / "build" / "dev" / "plan" / "tfplan").read_bytes()).hexdigest()
-    assert text.stdout.splitlines()[0] == f"dev: plan {Path('build/dev/plan/tfplan')} (sha256 {sha})"
-    assert f"sha256 `{sha}`" in run("plan", "dev", "--format", "markdown").stdout
-    assert json.loads(run("plan", "dev", "--format", "json").stdout)["plans"][0]["plan_sha256"] == sha
+
+    def planned(*args: str) -> tuple[str, str]:
+        """The review's output and the sha256 of the plan file that plan saved."""
+        output = run("plan", "dev", *args).stdout
+        return output, hashlib.sha256((project / "build" / "dev" / "plan" / "tfplan").read_bytes()).hexdigest()
+
+    markdown, sha = planned("--format", "markdown")
+    assert f"sha256 `{sha}`" in markdown
+    document, sha = planned("--format", "json")
+    assert json.loads(document)["plans"][0]["plan_sha256"] == sha
+    text, sha = planned()
+    assert text.splitlines()[0] == f"dev: plan {Path('build/dev/plan/tfplan')} (sha256 {sha})"
     result = run("apply", "dev")
     assert result.exit_code == 0, result.output
     assert (f"tfgen apply dev: applying plan sha256 {sha}: 0 to create, 0 to update, 0 to replace, 0 to delete, "

@@ -1,0 +1,76 @@
+"""A project's operations over many environments: memory stays flat in their number."""
+
+from __future__ import annotations
+
+import shutil
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import ROOT
+from tests.stack import rendered
+from tfgen import inputs
+from tfgen.project import Project
+
+# What one more environment may add to the peak of a run over all of them (runs of more than the
+# eight parsed YAML files tfgen caches): its name and summary (about 100 bytes) and a share of the
+# peak's noise (tens of KB whatever the count); far below one validated model (about 10 KB
+# pickled, 60 KB as objects) or one environment's rendered files (about 110 KB).
+PER_ENVIRONMENT = 2048
+
+
+def many(root: Path, count: int) -> Project:
+    """``count`` copies of the shipped dev environment, sharing the shipped templates and lambdas."""
+    env_dir = root / f"envs{count}"
+    env_dir.mkdir()
+    shutil.copy(ROOT / "environments" / inputs.DEFAULTS_FILE, env_dir)
+    dev = (ROOT / "environments" / "dev.yaml").read_text()
+    for index in range(count):
+        (env_dir / f"e{index:03d}.yaml").write_text(dev)
+    return Project(env_dir=env_dir, template_dir=ROOT / "templates", out_dir=root / f"out{count}",
+                   lambda_dir=ROOT / "lambdas")
+
+
+def peak(work: Callable[[], object]) -> int:
+    """The peak of memory traced while ``work`` runs, above what was allocated before it."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        work()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def write_all(project: Project) -> None:
+    """``tfgen render --all`` without the echo: each result looked at, then dropped."""
+    for result in project.write(project.names((), True)):
+        assert not result.removed
+
+
+def test_what_render_writes_is_a_fresh_render_of_the_validated_model(tmp_path: Path) -> None:
+    """The model each environment was validated into waits on disk, pickled, until it is rendered:
+    what is written is what rendering the environment straight after loading it gives."""
+    project = Project(env_dir=ROOT / "environments", template_dir=ROOT / "templates", out_dir=tmp_path,
+                      lambda_dir=ROOT / "lambdas")
+    [result] = project.write(["prod"])
+    expected = rendered("prod").files
+    assert sorted(result.written) == sorted(expected)
+    assert {path: (tmp_path / "prod" / path).read_bytes() for path in expected} == expected
+
+
+def test_rendering_keeps_nothing_per_environment(tmp_path: Path) -> None:
+    few, more = many(tmp_path, 10), many(tmp_path, 42)
+    write_all(many(tmp_path, 9))  # templates compiled, packages built, caches filled
+    small = peak(lambda: write_all(few))
+    grown = peak(lambda: write_all(more)) - small
+    assert grown < PER_ENVIRONMENT * 32, f"{grown} bytes more for 32 more environments"
+
+
+def test_an_unchanged_render_keeps_nothing_per_environment_but_its_summary(tmp_path: Path) -> None:
+    few, more = many(tmp_path, 10), many(tmp_path, 42)
+    for project in (few, more, few):  # the last run fills the caches of the unchanged path
+        write_all(project)
+    small = peak(lambda: write_all(few))
+    grown = peak(lambda: write_all(more)) - small
+    assert grown < PER_ENVIRONMENT * 32, f"{grown} bytes more for 32 more environments"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 from tests.stack import rendered
 from tfgen import inputs
+from tfgen.integrations.affected import affected
 from tfgen.project import Project
 
 # What one more environment may add to the peak of a run over all of them (runs of more than the
@@ -67,6 +69,7 @@ def test_rendering_keeps_nothing_per_environment(tmp_path: Path) -> None:
     assert grown < PER_ENVIRONMENT * 32, f"{grown} bytes more for 32 more environments"
 
 
+
 def test_an_unchanged_render_keeps_nothing_per_environment_but_its_summary(tmp_path: Path) -> None:
     few, more = many(tmp_path, 10), many(tmp_path, 42)
     for project in (few, more, few):  # the last run fills the caches of the unchanged path
@@ -74,3 +77,29 @@ def test_an_unchanged_render_keeps_nothing_per_environment_but_its_summary(tmp_p
     small = peak(lambda: write_all(few))
     grown = peak(lambda: write_all(more)) - small
     assert grown < PER_ENVIRONMENT * 32, f"{grown} bytes more for 32 more environments"
+
+
+
+def committed(root: Path, count: int) -> Project:
+    """``count`` copies of dev in a git repository of their own, with a one-line defaults edit that
+    every one of them inherits (so each is affected and listed)."""
+    project = many(root, count)
+    for name in ("templates", "lambdas"):
+        shutil.copytree(ROOT / name, project.env_dir / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git = ["git", "-C", str(project.env_dir), "-c", "user.email=ci@example.com", "-c", "user.name=CI"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "inputs"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    defaults = project.env_dir / inputs.DEFAULTS_FILE
+    defaults.write_text(defaults.read_text().replace("  CostCenter: payments\n", "  CostCenter: payments-eu\n", 1))
+    return Project(env_dir=project.env_dir, template_dir=project.env_dir / "templates", out_dir=project.out_dir,
+                   lambda_dir=project.env_dir / "lambdas")
+
+
+def test_affected_keeps_nothing_per_environment_but_its_change(tmp_path: Path) -> None:
+    """In this process (fewer environments than it forks workers for), with every one affected: not
+    the revision's YAML of each (1.7 KB here), nor a list of file names per change."""
+    few, more = committed(tmp_path, 10), committed(tmp_path, 58)
+    assert len(affected(committed(tmp_path, 9), "HEAD").changes) == 9
+    small = peak(lambda: affected(few, "HEAD"))
+    grown = peak(lambda: affected(more, "HEAD")) - small
+    assert grown < 1024 * 48, f"{grown} bytes more for 48 more environments"

@@ -222,3 +222,30 @@ def test_apply_refuses_a_secret_written_without_the_clusters_password(run: Run, 
     result = run("apply", "dev")
     assert result.exit_code == 1
     assert "bump database.master_password_version" in result.stderr
+
+
+def test_plan_many_keeps_no_review_it_has_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan --all` prints each review as it comes: memory stays flat in the number of environments."""
+    import gc
+    import weakref
+
+    from tfgen.deploy import review
+    from tfgen.project import Project
+
+    made: list[tuple[str, weakref.ref[review.Review]]] = []
+
+    def plan_environment(project: Project, env: str, *args: object) -> plans.PlanResult:
+        result = review.review({}, env=env)
+        made.append((env, weakref.ref(result)))
+        return plans.PlanResult(env, tmp_path, result)
+
+    monkeypatch.setattr(plans, "plan_environment", plan_environment)
+    project = Project(env_dir=tmp_path, template_dir=tmp_path, out_dir=tmp_path, lambda_dir=tmp_path)
+    handed: list[str] = []
+    for planned in plans.plan_many(project, ["a", "b", "c", "d"]):
+        assert planned.review is not None and planned.review.env == planned.outcome.env
+        handed.append(planned.outcome.env)
+        del planned
+        gc.collect()
+        assert [env for env, ref in made if env in handed and ref() is not None] == []
+    assert handed == ["a", "b", "c", "d"]

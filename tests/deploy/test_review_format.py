@@ -39,3 +39,9 @@ def test_markdown_is_a_pull_request_comment() -> None:
     assert "| payment_validation | green | 4 → 5 | 0 % → 10 % | no |" in text
     assert "refuses" not in text
     assert "| replace | `aws_rds_cluster.this` |" in review_format.render_markdown(of("data_loss"))
+
+
+def test_json_written_one_review_at_a_time_is_the_whole_document_json_dumps_writes() -> None:
+    for results in ([], [of("data_loss")], [of("data_loss"), of("shift"), of("release")]):
+        whole = {"schema_version": 1, "plans": [result.as_json() for result in results]}
+        assert review_format.render_json(results) == json.dumps(whole, indent=2, sort_keys=True) + "\n"

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,16 +107,18 @@ class Planned:
 
 
 def plan_many(project: Project, envs: Sequence[str], overrides: Sequence[str] = (),
-              terraform_args: Sequence[str] = (), jobs: int = 1) -> list[Planned]:
-    """Plan each of ``envs``, up to ``jobs`` side by side, in the order given; one environment's
-    failure is its own outcome and does not stop the others."""
+              terraform_args: Sequence[str] = (), jobs: int = 1) -> Iterator[Planned]:
+    """Plan each of ``envs``, up to ``jobs`` side by side, each yielded in the order given as soon as
+    it and every earlier one are done; one environment's failure is its own outcome and does not
+    stop the others. A review is handed over, not kept: memory stays flat in the count."""
     reviews: dict[str, review.Review] = {}
 
     def task(env: str) -> tuple[int, str]:
         reviews[env] = plan_environment(project, env, overrides, terraform_args).review
         return 0, ""
 
-    return [Planned(o, reviews.get(o.env)) for o in fanout.each(envs, task, jobs)]
+    for outcome in fanout.each(envs, task, jobs):
+        yield Planned(outcome, reviews.pop(outcome.env, None))
 
 
 def saved_review(directory: Path, env: str) -> review.Review:

@@ -822,3 +822,31 @@ def test_apply_refuses_a_recorded_plan_made_from_configuration_tfgen_did_not_ren
                                             + stand_in_plan.BACKDOOR.encode()).hexdigest()[:12] + ", rendered "
         + hashlib.sha256((project / "build" / "dev" / "outputs.tf").read_bytes()).hexdigest()[:12] + ")"]
     assert applies(terraform_log) == []
+
+
+def test_plan_many_keeps_no_review_it_has_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan --all` prints each review as it comes: memory stays flat in the number of environments."""
+    import gc
+    import weakref
+
+    from tfgen.deploy import review
+    from tfgen.project import Project
+
+    made: list[tuple[str, weakref.ref[review.Review]]] = []
+
+    def plan_environment(project: Project, env: str, *args: object) -> plans.PlanResult:
+        result = review.review({}, env=env)
+        made.append((env, weakref.ref(result)))
+        bound = binding.Binding.of(env, (), binding.Account("123456789012"), "", "", "", __version__)
+        return plans.PlanResult(env, tmp_path, result, bound)
+
+    monkeypatch.setattr(plans, "plan_environment", plan_environment)
+    project = Project(env_dir=tmp_path, template_dir=tmp_path, out_dir=tmp_path, lambda_dir=tmp_path)
+    handed: list[str] = []
+    for planned in plans.plan_many(project, ["a", "b", "c", "d"]):
+        assert planned.review is not None and planned.review.env == planned.outcome.env
+        handed.append(planned.outcome.env)
+        del planned
+        gc.collect()
+        assert [env for env, ref in made if env in handed and ref() is not None] == []
+    assert handed == ["a", "b", "c", "d"]

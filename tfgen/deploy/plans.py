@@ -190,17 +190,23 @@ class Planned:
 
 
 def plan_many(project: Project, envs: Sequence[str], overrides: Sequence[str] = (),
-              terraform_args: Sequence[str] = (), jobs: int = 1) -> list[Planned]:
-    """Plan each of ``envs``, up to ``jobs`` side by side, in the order given; one environment's
-    failure is its own outcome and does not stop the others."""
+              terraform_args: Sequence[str] = (), jobs: int = 1) -> Iterator[Planned]:
+    """Plan each of ``envs``, up to ``jobs`` side by side, each yielded in the order given as soon as
+    it and every earlier one are done; one environment's failure is its own outcome and does not
+    stop the others. A review is handed over, not kept: memory stays flat in the count."""
     results: dict[str, PlanResult] = {}
 
     def task(env: str) -> tuple[int, str]:
         results[env] = plan_environment(project, env, overrides, terraform_args)
         return 0, ""
 
-    return [Planned(o, results[o.env].review, tuple(results[o.env].notes())) if o.env in results
-            else Planned(o, None) for o in fanout.each(envs, task, jobs)]
+    for outcome in fanout.each(envs, task, jobs):
+        yield _planned(outcome, results.pop(outcome.env, None))
+
+
+def _planned(outcome: Outcome, result: PlanResult | None) -> Planned:
+    """An outcome with its review and notes, holding no other reference to the result."""
+    return Planned(outcome, None) if result is None else Planned(outcome, result.review, tuple(result.notes()))
 
 
 def saved_binding(directory: Path, env: str) -> binding.Binding:

@@ -4,7 +4,7 @@ pull-request comment), and the documented JSON document of one or more reviews."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tfgen.deploy.review import ACTIONS, PUBLISHED, SCHEMA_VERSION, Alias, DataLoss, Review, catalogue
@@ -178,7 +178,17 @@ def render_markdown(result: Review) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_json(results: Sequence[Review]) -> str:
-    """A JSON document: ``{"schema_version": 1, "plans": [review, ...]}``."""
-    return json.dumps({"schema_version": SCHEMA_VERSION, "plans": [r.as_json() for r in results]},
-                      indent=2, sort_keys=True) + "\n"
+def render_json(results: Iterable[Review]) -> str:
+    """A JSON document: ``{"schema_version": SCHEMA_VERSION, "plans": [review, ...]}``."""
+    return "".join(json_chunks(results))
+
+
+def json_chunks(results: Iterable[Review]) -> Iterator[str]:
+    """``render_json``'s document one review at a time, as ``json.dumps(indent=2, sort_keys=True)``
+    writes it, so that ``plan --all`` holds one review, not all of them."""
+    opening = '{\n  "plans": [\n    '
+    for result in results:
+        yield opening + json.dumps(result.as_json(), indent=2, sort_keys=True).replace("\n", "\n    ")
+        opening = ",\n    "
+    yield ('{\n  "plans": [],\n' if opening.startswith("{") else "\n  ],\n") + \
+        f'  "schema_version": {SCHEMA_VERSION}\n}}\n'

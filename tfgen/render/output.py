@@ -69,9 +69,17 @@ class Status:
         return sorted(out)
 
 
-@lru_cache(maxsize=256)
 def sha256(data: bytes) -> str:
-    """Hex digest; memoised because one package's bytes are shared by every environment."""
+    """Hex digest; memoised for large files, as one package's bytes are shared by every environment
+    (a cache of the small ones would only hold on to the last few hundred rendered files)."""
+    return _sha256_memo(data) if len(data) >= MEMO_FROM else hashlib.sha256(data).hexdigest()
+
+
+MEMO_FROM = 16 * 1024  # bytes
+
+
+@lru_cache(maxsize=16)
+def _sha256_memo(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 

@@ -20,6 +20,7 @@ import jinja2
 
 from tfgen import __version__, inputs
 from tfgen.config import names as naming
+from tfgen.config.currency import currency_limits
 from tfgen.config.environment import Loaded
 from tfgen.errors import RenderError, UsageError
 from tfgen.inputs import MANIFEST as MANIFEST
@@ -168,8 +169,6 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
     lambdas/README.md lists what each handler reads; the names of the resources a
     function uses (table, topic, bucket, keys) are added in templates/lambda.tf.j2.
     """
-    from tfgen.config.model import currency_limits
-
     lam = cfg.lambda_
     common = {"ENVIRONMENT": env, "LOG_LEVEL": lam.log_level, "MERCHANT_ACCESS": merchant_access(cfg)}
     limits = {code: currency_limits(lam, code) for code in sorted(lam.allowed_currencies)}

@@ -491,10 +491,10 @@ def _deferred(rc: Mapping[str, Any], action: str, attribute: str, label: str, be
     # The configuration lists the same references for `policy = DOC.json` as for an expression
     # that rewrites it (replace(DOC.json, ...), concat(jsondecode(DOC.json).Statement, [...])):
     # the document's statements are shown, never taken for the policy's.
-    why = (f"document {LATER}: cannot be judged (the plan's configuration lists the same references whether "
+    unsure = (f"document {LATER}: cannot be judged (the plan's configuration lists the same references whether "
            f"{attribute} is {document}.json or an expression rewriting it, such as replace() or concat(); "
            f"what {document} grants beyond the policy before follows)")
-    yield AccessGain(rc["address"], rc["type"], f"{label} (read at apply)", action, (why, *added))
+    yield AccessGain(rc["address"], rc["type"], f"{label} (read at apply)", action, (unsure, *added))
 
 
 def _openings(rc: Mapping[str, Any], kind: str, action: str, before: Mapping[str, Any], after: Mapping[str, Any],

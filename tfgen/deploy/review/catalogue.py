@@ -39,6 +39,7 @@ RETENTION = "retention"  # a number of days (or a date) that must not shrink; ``
 KEPT = "kept"  # each element of a list (matched by ``key``) must stay
 EXPIRATION = "expiration"  # S3 lifecycle rules: no expiration added, shortened, or widened
 TTL = "ttl"  # DynamoDB time to live: not turned on, nor moved to another attribute
+PERIOD = "period"  # an object lock's default retention, in days or years: must not shrink
 FIXED = "fixed"  # any change may narrow what it protects (a backup selection's exclusions, tags, role)
 
 
@@ -101,6 +102,7 @@ _BACKUP_RETENTION = Protection(("backup_retention_period",), "backup retention",
 _KMS_KEY = (Protection(("is_enabled",), "the key", STAYS, default=True),
             Protection(("deletion_window_in_days",), "the key's deletion window", RETENTION, forever=(),
                        default=30))
+_SNAPSHOTS = (Protection(("snapshot_retention_limit",), "snapshot retention", RETENTION, forever=(), default=0),)
 _PUBLIC_ACCESS_BLOCK = tuple(Opening((flag,), (True,), f"public access block {flag}", on_delete=True)
                              for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
                                           "restrict_public_buckets"))
@@ -142,9 +144,9 @@ CATALOGUE: dict[str, Entry] = {
     "aws_s3_bucket_lifecycle_configuration": _entry(PROTECTION, target="bucket", protection=(
         Protection(("rule", "*"), "lifecycle expiration", EXPIRATION, key="id"),)),
     "aws_s3_bucket_object_lock_configuration": _entry(PROTECTION, target="bucket", protection=(
-        Protection(("rule", 0, "default_retention", 0, "days"), "object lock retention", RETENTION, forever=()),
-        Protection(("rule", 0, "default_retention", 0, "years"), "object lock retention", RETENTION,
-                   forever=())), on_delete="object lock default retention removed"),
+        Protection(("rule", 0, "default_retention", 0, "mode"), "object lock mode", STAYS, safe="COMPLIANCE"),
+        Protection(("rule", 0, "default_retention", 0), "object lock retention", PERIOD)),
+        on_delete="object lock default retention removed"),
     "aws_s3_bucket_replication_configuration": _entry(PROTECTION, target="bucket", protection=(
         Protection(("rule", "*"), "replication rule", KEPT, key="id"),),
         on_delete="replication to the replica bucket stopped"),
@@ -181,10 +183,31 @@ CATALOGUE: dict[str, Entry] = {
         Protection(("message_retention_seconds",), "message retention", RETENTION, forever=(), default=345600),)),
     "aws_sqs_queue_policy": _policy("queue policy", holder="queue_url"),
     "aws_efs_file_system": _entry(DATA),
+    "aws_efs_backup_policy": _entry(PROTECTION, target="file_system_id", protection=(
+        Protection(("backup_policy", 0, "status"), "EFS automatic backups", STAYS, safe="ENABLED"),),
+        on_delete="EFS automatic backups turned off"),
+    "aws_efs_replication_configuration": _entry(PROTECTION, target="source_file_system_id",
+                                                on_delete="replication to the replica file system stopped"),
+    "aws_efs_mount_target": _none("network access to a file system"),
+    "aws_efs_access_point": _entry(ACCESS, grants=("posix_user", "root_directory")),
+    "aws_elasticache_replication_group": _entry(DATA, protection=_SNAPSHOTS),
+    "aws_elasticache_cluster": _entry(DATA, protection=_SNAPSHOTS),
+    "aws_elasticache_serverless_cache": _entry(DATA, protection=_SNAPSHOTS),
+    "aws_elasticache_global_replication_group": _entry(DATA),
+    "aws_elasticache_snapshot": _entry(DATA),
+    "aws_elasticache_subnet_group": _none("cache network placement"),
+    "aws_elasticache_parameter_group": _none("cache engine parameters"),
+    "aws_elasticache_user": _entry(ACCESS, grants=("access_string", "authentication_mode", "passwords")),
+    "aws_elasticache_user_group": _entry(ACCESS, grants=("user_ids",)),
+    "aws_elasticache_user_group_association": _entry(ACCESS, grants=("user_group_id", "user_id")),
     "aws_efs_file_system_policy": _policy("file system policy", holder="file_system_id"),
     "aws_ebs_volume": _entry(DATA),
     "aws_ebs_snapshot": _entry(DATA),
-    "aws_ecr_repository": _entry(DATA),
+    "aws_ecr_repository": _entry(DATA, protection=(
+        Protection(("force_delete",), "keeping images when the repository is destroyed", STAYS, safe=False,
+                   default=False),)),
+    "aws_ecr_lifecycle_policy": _entry(PROTECTION, target="repository", protection=(
+        Protection(("policy",), "the image expiry rules", FIXED),)),
     "aws_ecr_repository_policy": _policy("repository policy", holder="repository"),
     "aws_kinesis_stream": _entry(DATA, protection=(
         Protection(("retention_period",), "stream retention", RETENTION, forever=(), default=24),)),

@@ -357,3 +357,13 @@ def test_a_removed_permissions_boundary_is_shown_removed() -> None:
         {"permissions_boundary": None, "managed_policy_arns": []})]})
     [gain] = result.access
     assert gain.added == ({"managed_policy_arns": [], "permissions_boundary": f"removed (was \"{boundary}\")"},)
+
+
+def test_brackets_in_a_resource_are_no_wildcard() -> None:
+    """IAM wildcards are ``*`` and ``?`` only: ``[ab]`` in a policy is two brackets, not a set."""
+    before = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::audit/[ab]"}
+    after = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::audit/a"}
+    assert gains(policy_update("aws_iam_role_policy.app", policy(before), policy(after))) == {
+        "aws_iam_role_policy.app": ("policy", ({"Effect": "Allow", "Resource": ["arn:aws:s3:::audit/a"]},))}
+    wide = {**before, "Resource": "arn:aws:s3:::audit/?"}
+    assert gains(policy_update("aws_iam_role_policy.app", policy(wide), policy(after))) == {}

@@ -20,9 +20,10 @@ reported as not judgeable alone.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from tfgen.deploy.review import catalogue
@@ -120,8 +121,14 @@ def _matches(value: str, pattern: str, element: str) -> bool:
     if pattern == "*":
         return True
     if "Action" in element:
-        return fnmatchcase(value.lower(), pattern.lower())
-    return fnmatchcase(value, pattern)
+        return _wildcard(pattern.lower()).fullmatch(value.lower()) is not None
+    return _wildcard(pattern).fullmatch(value) is not None
+
+
+@lru_cache(maxsize=4096)
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """An IAM pattern as a regular expression: ``*`` and ``?`` are its only wildcards (``[`` is a bracket)."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
 
 
 def _within(values: frozenset[str], patterns: frozenset[str], element: str) -> bool:

@@ -196,10 +196,12 @@ def test_a_port_change_without_a_password_bump_is_refused_and_with_one_passes() 
 def test_a_policy_read_at_apply_is_judged_on_its_document_against_the_same_resource() -> None:
     # The document's inputs (a key ARN) are known only at apply, so the role policy's JSON is
     # unknown; the configuration says which document it is built from, whose statements are
-    # compared with the policy this role has now, statement by statement.
+    # compared with the policy this role has now, statement by statement. Whether the policy is
+    # exactly the document the configuration cannot say: that comes first.
     [gain] = of("deferred_policy").access
     assert (gain.address, gain.kind) == ('aws_iam_role_policy.lambda["payment_validation"]', "policy (read at apply)")
-    assert gain.added == (
+    assert str(gain.added[0]).startswith("document known after apply: cannot be judged")
+    assert gain.added[1:] == (
         {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:DeleteItem"]},
         {"Sid": "CardTokens", "Effect": "Allow", "Action": ["kms:GenerateMac"], "Resource": "known after apply",
          "Condition": {"StringEquals": {"kms:MacAlgorithm": ["HMAC_SHA_256"]}}})

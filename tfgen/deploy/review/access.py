@@ -9,18 +9,21 @@ So ``NotAction``/``NotResource``, a wider ``Resource``, a dropped ``Condition``,
 narrowed Deny all show.
 
 A policy known only after apply (built from an ``aws_iam_policy_document`` read at apply) is
-judged on that document's statements, found through the plan's ``configuration`` (the
-expression of the resource's policy attribute must reference exactly one document instance),
-against the same resource's policy before. When that cannot be established the document is
-reported as not judgeable, never passed.
+never passed: the plan's ``configuration`` gives an expression's references only, the same for
+``policy = DOC.json`` as for ``policy = replace(DOC.json, ...)``, so whether the policy is exactly
+the document cannot be told. It is reported as not judgeable, followed by what the one document
+instance it references grants beyond the same resource's policy before (the document's statements,
+shown to be read); a policy built from anything else, or from a document the plan cannot read, is
+reported as not judgeable alone.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from tfgen.deploy.review import catalogue
@@ -118,8 +121,14 @@ def _matches(value: str, pattern: str, element: str) -> bool:
     if pattern == "*":
         return True
     if "Action" in element:
-        return fnmatchcase(value.lower(), pattern.lower())
-    return fnmatchcase(value, pattern)
+        return _wildcard(pattern.lower()).fullmatch(value.lower()) is not None
+    return _wildcard(pattern).fullmatch(value) is not None
+
+
+@lru_cache(maxsize=4096)
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """An IAM pattern as a regular expression: ``*`` and ``?`` are its only wildcards (``[`` is a bracket)."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
 
 
 def _within(values: frozenset[str], patterns: frozenset[str], element: str) -> bool:
@@ -286,6 +295,10 @@ class Documents:
         except (AttributeError, TypeError, ValueError) as exc:  # a shape no terraform writes
             raise Unjudgeable(f"{address} cannot be read ({exc})") from None
 
+    def source(self, rc: Mapping[str, Any], attribute: str) -> str:
+        """The document instance ``statements`` read ``attribute`` of ``rc`` from."""
+        return self._referenced(rc, attribute)
+
     def _expression_refs(self, rc: Mapping[str, Any], attribute: str) -> list[str]:
         module = str(rc.get("module_address") or "")
         config_key = _strip_keys(module) + ("." if module else "") + f"{rc['type']}.{rc['name']}"
@@ -423,6 +436,13 @@ def gains_of(rc: Mapping[str, Any], action: str, documents: Documents) -> Iterat
     change = rc["change"]
     before, after = change.get("before") or {}, change.get("after") or {}
     unknown = change.get("after_unknown") or {}
+    holder = catalogue.holder(kind)
+    if holder and action in ("update", "replace") and \
+            (unknown.get(holder) is True or before.get(holder) != after.get(holder)):
+        # Attached to another role, bucket, function...: all it grants is new there.
+        yield AccessGain(rc["address"], kind, f"attached to another {holder}", action, (
+            {holder: LATER if unknown.get(holder) is True else after.get(holder), "before": before.get(holder)},))
+        before = {}
     for attribute, label in catalogue.documents(kind):
         if unknown.get(attribute) is True:
             yield from _deferred(rc, action, attribute, label, before, documents)
@@ -457,6 +477,10 @@ def gains_of(rc: Mapping[str, Any], action: str, documents: Documents) -> Iterat
         if any(before.get(name) != after.get(name) or unknown.get(name) is True for name in names):
             granted = {name: (LATER if unknown.get(name) is True else after.get(name))
                        for name in names if after.get(name) is not None or unknown.get(name) is True}
+            # A field removed (a permissions boundary, a key grant's constraints) can widen too.
+            granted.update({name: f"removed (was {_canonical(before[name])})" for name in names
+                            if before.get(name) is not None and after.get(name) is None
+                            and unknown.get(name) is not True})
             yield AccessGain(rc["address"], kind, kind.removeprefix("aws_").replace("_", " "), action, (granted,))
 
 
@@ -470,8 +494,14 @@ def _deferred(rc: Mapping[str, Any], action: str, attribute: str, label: str, be
         yield AccessGain(rc["address"], rc["type"], label, action, (f"document {LATER}: cannot be judged ({why})",))
         return
     added = [_shown(s) for s in new] if old is None else compare(old, new)
-    if added:
-        yield AccessGain(rc["address"], rc["type"], f"{label} (read at apply)", action, tuple(added))
+    document = documents.source(rc, attribute)
+    # The configuration lists the same references for `policy = DOC.json` as for an expression
+    # that rewrites it (replace(DOC.json, ...), concat(jsondecode(DOC.json).Statement, [...])):
+    # the document's statements are shown, never taken for the policy's.
+    unsure = (f"document {LATER}: cannot be judged (the plan's configuration lists the same references whether "
+           f"{attribute} is {document}.json or an expression rewriting it, such as replace() or concat(); "
+           f"what {document} grants beyond the policy before follows)")
+    yield AccessGain(rc["address"], rc["type"], f"{label} (read at apply)", action, (unsure, *added))
 
 
 def _openings(rc: Mapping[str, Any], kind: str, action: str, before: Mapping[str, Any], after: Mapping[str, Any],

@@ -255,3 +255,58 @@ def test_the_json_carries_live_and_reviewed_values() -> None:
                                                "a plain String parameter rendered from the environment file"],
                                            "differences": [{"path": "value", "live": "b", "reviewed": "a"}]}]
     assert (document["env"], document["drift"], document["serious"]) == ("dev", True, False)
+
+
+# --- attributes another managed resource sets ----------------------------------------------------
+
+def _state(*resources: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"address": a, "mode": "managed", "type": a.split(".")[0], "values": v} for a, v in resources]
+
+
+FROM_LAMBDA = ("aws_vpc_security_group_ingress_rule.database_from_lambda",
+               {"security_group_id": "sg-db", "ip_protocol": "tcp", "from_port": 5432, "to_port": 5432,
+                "referenced_security_group_id": "sg-lambda"})
+SG_RULE = {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "security_groups": ["sg-lambda"],
+           "cidr_blocks": [], "ipv6_cidr_blocks": [], "prefix_list_ids": [], "self": False, "description": ""}
+
+
+def test_security_group_rules_set_by_rule_resources_are_not_drift_of_the_group() -> None:
+    report = drift.judge(plan(update("aws_security_group.database", {"id": "sg-db", "ingress": []},
+                                     {"id": "sg-db", "ingress": [SG_RULE]}), prior=_state(FROM_LAMBDA)))
+    assert report.drifted == []
+    assert [(f.path, f.reason) for f in report.filtered] == [
+        ("ingress", "mirrors aws_vpc_security_group_ingress_rule.database_from_lambda, which is judged itself")]
+
+
+def test_a_rule_opened_beside_managed_ones_is_access_gained_alone() -> None:
+    opened = {**SG_RULE, "security_groups": ["sg-lambda"], "cidr_blocks": ["0.0.0.0/0"]}
+    report = drift.judge(plan(update("aws_security_group.database", {"id": "sg-db", "ingress": []},
+                                     {"id": "sg-db", "ingress": [opened]}), prior=_state(FROM_LAMBDA)))
+    [entry] = report.drifted
+    atom = {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["0.0.0.0/0"]}
+    assert (entry.category, entry.findings) == (ACCESS_GAINED, ({"kind": "security group ingress", "added": [atom]},))
+    assert entry.differences == (Difference("ingress", [], [atom]),)
+
+
+def test_a_bucket_policy_set_by_its_own_resource_is_judged_there_only() -> None:
+    widened = policy("s3:*", resource="arn:aws:s3:::audit/*")
+    bucket = update("aws_s3_bucket.audit", {"id": "audit", "policy": ""}, {"id": "audit", "policy": widened})
+    owner = update("aws_s3_bucket_policy.audit", {"bucket": "audit", "policy": policy("s3:GetObject")},
+                   {"bucket": "audit", "policy": widened})
+    report = drift.judge(plan(bucket, owner, prior=_state(("aws_s3_bucket_policy.audit", {"bucket": "audit"}))))
+    assert found(report) == [(ACCESS_GAINED, "aws_s3_bucket_policy.audit")]
+    assert [f.address for f in report.filtered] == ["aws_s3_bucket.audit"]
+    # Without a resource that sets it, a policy appearing on the bucket is nobody's: access gained.
+    assert found(drift.judge(plan(bucket))) == [(ACCESS_GAINED, "aws_s3_bucket.audit")]
+
+
+def test_a_roles_inline_policies_set_by_role_policies_are_judged_there_only() -> None:
+    inline = [{"name": "payment-validation", "policy": policy("dynamodb:GetItem")}]
+    role = update("aws_iam_role.lambda", {"name": "r", "inline_policy": [], "managed_policy_arns": []},
+                  {"name": "r", "inline_policy": inline, "managed_policy_arns": ["arn:aws:iam::aws:policy/Admin"]})
+    report = drift.judge(plan(role, prior=_state(("aws_iam_role_policy.lambda", {"role": "r",
+                                                                                 "name": "payment-validation"}))))
+    [entry] = report.drifted
+    assert entry.category == ACCESS_GAINED and entry.differences == (
+        Difference("managed_policy_arns", [], ["arn:aws:iam::aws:policy/Admin"]),)
+    assert [f.path for f in report.filtered] == ["inline_policy"]

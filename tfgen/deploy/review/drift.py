@@ -53,6 +53,37 @@ LATER = "known only after apply"
 EMPTY = "null and empty are the same value to AWS"
 EQUIVALENT_POLICY = "equivalent policy JSON (the provider compares policies by meaning)"
 TAGS_ALL = "tags_all repeats the difference of tags"
+MIRROR = "mirrors {owner}, which is judged itself"
+
+# Attributes an object reads back from AWS but that another managed resource sets (the S3 bucket's
+# ``policy`` and the ``aws_s3_bucket_policy``): a difference there is judged on that resource, not
+# twice, and not at all when the state's copy is merely older than it. Type -> attribute -> (the
+# owning type, its attribute naming the object by id, ARN or name). Without an owner in the state
+# the difference stays: it is something nobody manages.
+WHOLE_MIRRORS: dict[str, dict[str, tuple[str, str]]] = {
+    "aws_s3_bucket": {
+        "policy": ("aws_s3_bucket_policy", "bucket"),
+        "versioning": ("aws_s3_bucket_versioning", "bucket"),
+        "server_side_encryption_configuration": ("aws_s3_bucket_server_side_encryption_configuration", "bucket"),
+        "lifecycle_rule": ("aws_s3_bucket_lifecycle_configuration", "bucket"),
+        "logging": ("aws_s3_bucket_logging", "bucket"),
+        "object_lock_configuration": ("aws_s3_bucket_object_lock_configuration", "bucket"),
+        "replication_configuration": ("aws_s3_bucket_replication_configuration", "bucket"),
+        "acl": ("aws_s3_bucket_acl", "bucket"),
+        "grant": ("aws_s3_bucket_acl", "bucket"),
+        "cors_rule": ("aws_s3_bucket_cors_configuration", "bucket"),
+        "website": ("aws_s3_bucket_website_configuration", "bucket"),
+    },
+    "aws_sqs_queue": {"policy": ("aws_sqs_queue_policy", "queue_url")},
+    "aws_sns_topic": {"policy": ("aws_sns_topic_policy", "arn")},
+    "aws_kms_key": {"policy": ("aws_kms_key_policy", "key_id")},
+    "aws_secretsmanager_secret": {"policy": ("aws_secretsmanager_secret_policy", "secret_arn")},
+}
+# Lists of which each element may be set by a resource of its own: security group rules (by
+# protocol, ports and source), a role's inline policies (by name) and attached policies (by ARN).
+_RULE_TYPES = {"aws_vpc_security_group_ingress_rule": "ingress", "aws_vpc_security_group_egress_rule": "egress"}
+_SOURCES = (("cidr_blocks", "cidr_ipv4"), ("ipv6_cidr_blocks", "cidr_ipv6"), ("prefix_list_ids", "prefix_list_id"),
+            ("security_groups", "referenced_security_group_id"))
 
 _FUNCTION_PREFIXES = (FUNCTION, ALIAS, LISTENER_RULE, TARGET_GROUP, ATTACHMENT, "aws_lambda_permission.alb")
 
@@ -216,6 +247,132 @@ def _tags_all_repeats(before: Mapping[str, Any], after: Mapping[str, Any]) -> bo
     return all(old_tags.get(k) == old_all.get(k) and new_tags.get(k) == new_all.get(k) for k in keys)
 
 
+# --- attributes other resources set ----------------------------------------------------------------
+
+class State:
+    """The managed objects of the plan's state (``prior_state``), to find what sets a mirrored attribute."""
+
+    def __init__(self, plan: Mapping[str, Any]) -> None:
+        prior = plan.get("prior_state")
+        resources = Resources({"prior_state": prior}).prior if isinstance(prior, Mapping) else {}
+        self.by_type: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for address, resource in resources.items():
+            values = resource.get("values")
+            if isinstance(values, Mapping):
+                self.by_type.setdefault(str(resource.get("type")), []).append((address, values))
+
+    def owners(self, kind: str, link: str, names: set[Any]) -> list[tuple[str, Mapping[str, Any]]]:
+        return [(a, v) for a, v in self.by_type.get(kind, []) if v.get(link) in names]
+
+
+def _names(values: Mapping[str, Any]) -> set[Any]:
+    return {values.get(key) for key in ("id", "arn", "bucket", "name")} - {None, ""}
+
+
+def mirrors(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], state: State) \
+        -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """``before`` and ``after`` without what other managed resources set, and the attributes left out
+    whole with the reason."""
+    old, new, found = dict(before), dict(after), {}
+    names = _names(before) | _names(after)
+    for name, (owner, link) in WHOLE_MIRRORS.get(kind, {}).items():
+        owned = state.owners(owner, link, names)
+        if owned and old.get(name) != new.get(name):
+            old.pop(name, None)
+            new.pop(name, None)
+            found[name] = MIRROR.format(owner=owned[0][0])
+    parts: list[tuple[str, Any, str]] = []
+    if kind in ("aws_security_group", "aws_default_security_group"):
+        for direction in ("ingress", "egress"):
+            rules = [(a, _rule_atoms(v, direction, names)) for a, v in state.owners(
+                f"aws_vpc_security_group_{direction}_rule", "security_group_id", names)]
+            rules += [(a, _rule_atoms(v, direction, names)) for a, v in state.owners(
+                "aws_security_group_rule", "security_group_id", names) if v.get("type") == direction]
+            parts.append((direction, rules, "rules"))
+    if kind == "aws_iam_role":
+        policies = state.owners("aws_iam_role_policy", "role", names)
+        attached = state.owners("aws_iam_role_policy_attachment", "role", names)
+        parts.append(("inline_policy", [(a, [v.get("name")]) for a, v in policies], "name"))
+        parts.append(("managed_policy_arns", [(a, [v.get("policy_arn")]) for a, v in attached], "arn"))
+    for name, owned, how in parts:
+        if old.get(name) == new.get(name) or not owned:
+            continue
+        keys = [key for _, ks in owned for key in ks]
+        if how == "rules":
+            reduced = [[atom for atom in _group_atoms(values.get(name)) if _atom_key(atom) not in keys]
+                       for values in (old, new)]
+        elif how == "name":
+            reduced = [[p for p in _listed(values.get(name)) if not (isinstance(p, Mapping) and p.get("name") in keys)]
+                       for values in (old, new)]
+        else:
+            reduced = [[arn for arn in _listed(values.get(name)) if arn not in keys] for values in (old, new)]
+        if same(_sorted(reduced[0]), _sorted(reduced[1])):
+            old.pop(name, None)
+            new.pop(name, None)
+            found[name] = MIRROR.format(owner=", ".join(a for a, _ in owned))
+        else:
+            old[name], new[name] = _sorted(reduced[0]), _sorted(reduced[1])
+    return old, new, found
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def _ports(protocol: Any, low: Any, high: Any) -> tuple[str, int, int]:
+    protocol = str(protocol).lower()
+    if protocol in ("-1", "all"):
+        return "-1", 0, 0
+    return protocol, int(low if low is not None else -1), int(high if high is not None else -1)
+
+
+def _group_atoms(rules: Any) -> list[dict[str, Any]]:
+    """A security group's ``ingress`` or ``egress`` as one element per source (AWS groups the
+    sources of one protocol and port range in one element)."""
+    atoms = []
+    for rule in _listed(rules):
+        if not isinstance(rule, Mapping):
+            atoms.append({"unreadable": rule})
+            continue
+        protocol, low, high = _ports(rule.get("protocol"), rule.get("from_port"), rule.get("to_port"))
+        base = {"protocol": protocol, "from_port": low, "to_port": high}
+        for source, _ in _SOURCES:
+            atoms += [{**base, source: [value]} for value in _listed(rule.get(source))]
+        if rule.get("self"):
+            atoms.append({**base, "self": True})
+    return atoms
+
+
+def _atom_key(atom: Mapping[str, Any]) -> str:
+    return json.dumps(atom, sort_keys=True)
+
+
+def _rule_atoms(rule: Mapping[str, Any], direction: str, group: set[Any]) -> list[str]:
+    """The keys of the sources one rule resource sets, in the form of ``_group_atoms``."""
+    protocol, low, high = _ports(rule.get("ip_protocol", rule.get("protocol")), rule.get("from_port"),
+                                 rule.get("to_port"))
+    base = {"protocol": protocol, "from_port": low, "to_port": high}
+    keys = []
+    for source, field_name in _SOURCES:
+        value = rule.get(field_name)
+        values = value if isinstance(value, list) else [value] if value else []
+        if field_name == "referenced_security_group_id" and value in group:
+            keys.append(_atom_key({**base, "self": True}))
+            continue
+        keys += [_atom_key({**base, source: [v]}) for v in values]
+    for source in ("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"):  # aws_security_group_rule
+        keys += [_atom_key({**base, source: [v]}) for v in _listed(rule.get(source))]
+    if rule.get("source_security_group_id"):
+        keys.append(_atom_key({**base, "security_groups": [rule["source_security_group_id"]]}))
+    if rule.get("self"):
+        keys.append(_atom_key({**base, "self": True}))
+    return keys
+
+
 # --- differences --------------------------------------------------------------------------------
 
 def differences(before: Any, after: Any, unknown: Any, path: tuple[str | int, ...] = ()) -> Iterator[Difference]:
@@ -251,6 +408,7 @@ def judge(plan: Any, env: str = "") -> DriftReport:
         unjudged.append("terraform reported errors while refreshing: the plan may be missing objects")
     judged: list[dict[str, Any]] = []
     found: dict[str, tuple[Difference, ...]] = {}
+    state = State(plan)
     for rc in changes:
         change = rc["change"]
         action = change["actions"][0]
@@ -258,6 +416,8 @@ def judge(plan: Any, env: str = "") -> DriftReport:
         after = change.get("after") if isinstance(change.get("after"), dict) else {}
         unknown = change.get("after_unknown") if isinstance(change.get("after_unknown"), dict) else {}
         if action == "update":
+            before, after, owned = mirrors(rc["type"], before, after, state)
+            filtered += [Filtered(rc["address"], name, reason) for name, reason in owned.items()]
             quiet = noise(before, after)
             filtered += [Filtered(rc["address"], name, reason) for name, reason in quiet.items()]
             after = {**after, **{name: before.get(name) for name in quiet}}

@@ -53,7 +53,7 @@ def test_the_text_report_lists_each_class_with_live_and_reviewed_values(
     assert lines[1:3] == ["access gained:", '  changed aws_iam_role_policy.lambda["payment_validation"]']
     assert '    policy: adds {"Action": ["dynamodb:*"], "Effect": "Allow", "Sid": "TransactionsTable"}' in lines
     assert "    tags.a: live \"2\", reviewed \"1\"" in lines
-    assert lines[-1] == "filtered as provider-default noise: 1 attribute(s) (tags_all repeats the difference of " \
+    assert lines[-1] == "filtered: 1 attribute(s) (tags_all repeats the difference of " \
                         "tags x1)"
     evidence = project / "build" / "dev" / "drift"
     assert json.loads((evidence / "plan.json").read_text()) == plan(RETAGGED, WIDENED)

@@ -38,7 +38,7 @@ def _summary(report: DriftReport) -> str:
 
 def _filtered(report: DriftReport) -> str:
     reasons = Counter(f.reason for f in report.filtered)
-    return f"filtered as provider-default noise: {len(report.filtered)} attribute(s) (" + \
+    return f"filtered: {len(report.filtered)} attribute(s) (" + \
         "; ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items())) + ")"
 
 

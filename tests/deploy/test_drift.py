@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
-from tests.conftest import Run
+from tests.conftest import ROOT, Run
 from tests.deploy.review.test_drift import plan, policy, update
 from tests.deploy.test_plans import LOCK_PROBE, OTHER, calls, rendered, terraform_log, use_account
 from tfgen.deploy import drift
@@ -64,6 +65,8 @@ def test_json_and_markdown(run: Run, tmp_path: Path, terraform_log: Path) -> Non
     rendered(run)
     shows(tmp_path, plan(WIDENED))
     document = json.loads(run("drift", "dev", "--format", "json").stdout)
+    jsonschema.Draft202012Validator(json.loads((ROOT / "docs" / "json" / "drift.schema.json").read_text())) \
+        .validate(document)
     assert (document["env"], document["drift"], document["serious"]) == ("dev", True, True)
     [entry] = document["classes"]["access gained"]
     assert entry["differences"][0]["live"] == policy("dynamodb:GetItem", "dynamodb:*")

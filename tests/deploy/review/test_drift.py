@@ -310,3 +310,35 @@ def test_a_roles_inline_policies_set_by_role_policies_are_judged_there_only() ->
     assert entry.category == ACCESS_GAINED and entry.differences == (
         Difference("managed_policy_arns", [], ["arn:aws:iam::aws:policy/Admin"]),)
     assert [f.path for f in report.filtered] == ["inline_policy"]
+
+
+def test_an_elastic_ip_associated_by_its_nat_gateway_is_not_drift() -> None:
+    eip = update('aws_eip.nat["0"]', {"id": "eipalloc-1", "association_id": "", "private_ip": ""},
+                 {"id": "eipalloc-1", "association_id": "eipassoc-1", "private_ip": "10.0.0.5"})
+    nat = ('aws_nat_gateway.this["0"]', {"allocation_id": "eipalloc-1"})
+    assert drift.judge(plan(eip, prior=_state(nat))).drifted == []
+    assert found(drift.judge(plan(eip))) == [(OTHER, 'aws_eip.nat["0"]')]  # associated by nothing tfgen manages
+
+
+def test_cluster_members_and_routes_set_by_their_own_resources_are_not_drift_but_others_are() -> None:
+    writer = ("aws_rds_cluster_instance.writer", {"cluster_identifier": "aurora-dev", "identifier": "aurora-dev-w"})
+    nat = ('aws_route.private_nat["0"]', {"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0"})
+    cluster = update("aws_rds_cluster.this", {"id": "aurora-dev", "cluster_members": []},
+                     {"id": "aurora-dev", "cluster_members": ["aurora-dev-w"]})
+    route = {"cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1", "gateway_id": ""}
+    table = update('aws_route_table.private["0"]', {"id": "rtb-1", "route": []}, {"id": "rtb-1", "route": [route]})
+    assert drift.judge(plan(cluster, table, prior=_state(writer, nat))).drifted == []
+    peering = {"cidr_block": "172.16.0.0/12", "vpc_peering_connection_id": "pcx-1"}
+    extra = update('aws_route_table.private["0"]', {"id": "rtb-1", "route": []},
+                   {"id": "rtb-1", "route": [route, peering]})
+    [entry] = drift.judge(plan(extra, prior=_state(nat))).drifted
+    assert entry.differences == (Difference("route", [], [peering]),)
+
+
+def test_a_target_groups_load_balancers_follow_the_managed_rules_forwarding_to_it() -> None:
+    group = update('aws_lb_target_group.this["pv-blue"]', {"arn": "tg-blue", "load_balancer_arns": []},
+                   {"arn": "tg-blue", "load_balancer_arns": ["lb-1"]})
+    listener = ("aws_lb_listener.http", {"arn": "listener-1", "load_balancer_arn": "lb-1", "default_action": []})
+    rule = (RULE, {"listener_arn": "listener-1", **_rule(80, 20)})
+    assert drift.judge(plan(group, prior=_state(listener, rule))).drifted == []
+    assert found(drift.judge(plan(group, prior=_state(listener)))) == [(OTHER, 'aws_lb_target_group.this["pv-blue"]')]

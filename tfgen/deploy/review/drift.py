@@ -26,7 +26,7 @@ partial plan, or a value known only after apply, is listed as not judged and cou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,9 @@ WHOLE_MIRRORS: dict[str, dict[str, tuple[str, str]]] = {
         "cors_rule": ("aws_s3_bucket_cors_configuration", "bucket"),
         "website": ("aws_s3_bucket_website_configuration", "bucket"),
     },
+    # An Elastic IP is associated by the NAT gateway created with it.
+    "aws_eip": dict.fromkeys(("association_id", "instance", "network_interface", "private_dns", "private_ip"),
+                             ("aws_nat_gateway", "allocation_id")),
     "aws_sqs_queue": {"policy": ("aws_sqs_queue_policy", "queue_url")},
     "aws_sns_topic": {"policy": ("aws_sns_topic_policy", "arn")},
     "aws_kms_key": {"policy": ("aws_kms_key_policy", "key_id")},
@@ -281,38 +284,85 @@ def mirrors(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], stat
             old.pop(name, None)
             new.pop(name, None)
             found[name] = MIRROR.format(owner=owned[0][0])
-    parts: list[tuple[str, Any, str]] = []
-    if kind in ("aws_security_group", "aws_default_security_group"):
-        for direction in ("ingress", "egress"):
-            rules = [(a, _rule_atoms(v, direction, names)) for a, v in state.owners(
-                f"aws_vpc_security_group_{direction}_rule", "security_group_id", names)]
-            rules += [(a, _rule_atoms(v, direction, names)) for a, v in state.owners(
-                "aws_security_group_rule", "security_group_id", names) if v.get("type") == direction]
-            parts.append((direction, rules, "rules"))
-    if kind == "aws_iam_role":
-        policies = state.owners("aws_iam_role_policy", "role", names)
-        attached = state.owners("aws_iam_role_policy_attachment", "role", names)
-        parts.append(("inline_policy", [(a, [v.get("name")]) for a, v in policies], "name"))
-        parts.append(("managed_policy_arns", [(a, [v.get("policy_arn")]) for a, v in attached], "arn"))
-    for name, owned, how in parts:
-        if old.get(name) == new.get(name) or not owned:
+    for name, setters, element_key in _partial_mirrors(kind, names, state):
+        if old.get(name) == new.get(name) or not setters:
             continue
-        keys = [key for _, ks in owned for key in ks]
-        if how == "rules":
-            reduced = [[atom for atom in _group_atoms(values.get(name)) if _atom_key(atom) not in keys]
-                       for values in (old, new)]
-        elif how == "name":
-            reduced = [[p for p in _listed(values.get(name)) if not (isinstance(p, Mapping) and p.get("name") in keys)]
-                       for values in (old, new)]
-        else:
-            reduced = [[arn for arn in _listed(values.get(name)) if arn not in keys] for values in (old, new)]
-        if same(_sorted(reduced[0]), _sorted(reduced[1])):
+        keys = {key for _, ks in setters for key in ks}
+        explode = _group_atoms if element_key is _atom_key else _listed
+        reduced = [_sorted([item for item in explode(values.get(name)) if element_key(item) not in keys])
+                   for values in (old, new)]
+        if same(reduced[0], reduced[1]):
             old.pop(name, None)
             new.pop(name, None)
-            found[name] = MIRROR.format(owner=", ".join(a for a, _ in owned))
+            found[name] = MIRROR.format(owner=", ".join(a for a, _ in setters))
         else:
-            old[name], new[name] = _sorted(reduced[0]), _sorted(reduced[1])
+            old[name], new[name] = reduced
     return old, new, found
+
+
+Owned = list[tuple[str, list[Any]]]  # (address of the resource that sets them, the keys of the elements it sets)
+
+
+def _partial_mirrors(kind: str, names: set[Any], state: State) -> Iterator[tuple[str, Owned, Callable[[Any], Any]]]:
+    """Each list attribute of ``kind`` whose elements other resources may set: the attribute, which
+    resource sets which elements (by key), and the key of an element."""
+    if kind in ("aws_security_group", "aws_default_security_group"):
+        for direction in ("ingress", "egress"):
+            rules = [(a, _rule_atoms(v, names)) for a, v in state.owners(
+                f"aws_vpc_security_group_{direction}_rule", "security_group_id", names)]
+            rules += [(a, _rule_atoms(v, names)) for a, v in state.owners(
+                "aws_security_group_rule", "security_group_id", names) if v.get("type") == direction]
+            yield direction, rules, _atom_key
+    elif kind == "aws_iam_role":
+        yield "inline_policy", [(a, [v.get("name")]) for a, v in state.owners("aws_iam_role_policy", "role", names)], \
+            _name
+        yield "managed_policy_arns", [(a, [v.get("policy_arn")]) for a, v in state.owners(
+            "aws_iam_role_policy_attachment", "role", names)], _itself
+    elif kind == "aws_rds_cluster":
+        yield "cluster_members", [(a, [v.get("identifier")]) for a, v in state.owners(
+            "aws_rds_cluster_instance", "cluster_identifier", names)], _itself
+    elif kind == "aws_route_table":
+        yield "route", [(a, [_destination(v, "destination_")]) for a, v in state.owners(
+            "aws_route", "route_table_id", names)], _destination
+    elif kind in ("aws_lb_target_group", "aws_alb_target_group"):
+        yield "load_balancer_arns", _forwarding(names, state), _itself
+
+
+def _name(item: Any) -> Any:
+    return item.get("name") if isinstance(item, Mapping) else None
+
+
+def _itself(item: Any) -> Any:
+    return item
+
+
+def _destination(route: Any, prefix: str = "") -> Any:
+    """The destination of a route table's route (``cidr_block``…) or of an ``aws_route``
+    (``destination_cidr_block``…)."""
+    if not isinstance(route, Mapping):
+        return None
+    for field_name in ("cidr_block", "ipv6_cidr_block", "prefix_list_id"):
+        value = route.get(prefix + field_name) or route.get(field_name if prefix else "destination_" + field_name)
+        if value:
+            return value
+    return None
+
+
+def _forwarding(names: set[Any], state: State) -> Owned:
+    """The load balancers whose managed listeners or listener rules forward to the target group."""
+    def mentions(values: Mapping[str, Any]) -> bool:
+        text = json.dumps(values.get("default_action", values.get("action")))
+        return any(isinstance(n, str) and json.dumps(n) in text for n in names)
+
+    listeners = {v.get("arn"): (a, v) for kind in ("aws_lb_listener", "aws_alb_listener")
+                 for a, v in state.by_type.get(kind, [])}
+    owned: Owned = [(a, [v.get("load_balancer_arn")]) for a, v in listeners.values() if mentions(v)]
+    for kind in ("aws_lb_listener_rule", "aws_alb_listener_rule"):
+        for address, rule in state.by_type.get(kind, []):
+            listener = listeners.get(rule.get("listener_arn"))
+            if listener is not None and mentions(rule):
+                owned.append((address, [listener[1].get("load_balancer_arn")]))
+    return owned
 
 
 def _listed(value: Any) -> list[Any]:
@@ -351,7 +401,7 @@ def _atom_key(atom: Mapping[str, Any]) -> str:
     return json.dumps(atom, sort_keys=True)
 
 
-def _rule_atoms(rule: Mapping[str, Any], direction: str, group: set[Any]) -> list[str]:
+def _rule_atoms(rule: Mapping[str, Any], group: set[Any]) -> list[str]:
     """The keys of the sources one rule resource sets, in the form of ``_group_atoms``."""
     protocol, low, high = _ports(rule.get("ip_protocol", rule.get("protocol")), rule.get("from_port"),
                                  rule.get("to_port"))

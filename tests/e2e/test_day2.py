@@ -13,6 +13,10 @@ mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
     (e) a role policy gaining an action: its review; applied by (c)'s apply
     (c) an Aurora replacement: refused, the cluster untouched; applied with
         --allow-data-loss; then the emulator holds (b), (c) and (e)
+    (f) last, as it changes the emulator behind terraform's back: `tfgen drift` on the
+        stack (c) applied finds nothing; then a security group opened, listener weights
+        moved, point-in-time recovery off and a role policy widened with boto3 are each
+        reported under their class
 
 Each scenario asserts the review's JSON (`tfgen plan --format json`) and what the emulator
 holds. The commands run in-process; terraform runs as tfgen runs it (provider mirror), with
@@ -40,6 +44,7 @@ from tfgen.config.yaml_edit import set_values
 from tfgen.deploy import terraform
 from tfgen.render import templates as render
 
+from .allowlist import drift_problems
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment
 from .provider import overrides
@@ -338,8 +343,8 @@ def test_f_drift_outside_terraform_is_reported_under_its_class(stack: Stack) -> 
     elb = stack.client("elbv2")
     [rule] = [r for r in elb.describe_rules(ListenerArn=_listener(stack))["Rules"] if r["Priority"] == "100"]
     groups = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
-    elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-        {"TargetGroupArn": g["TargetGroupArn"], "Weight": 50} for g in groups]}}])
+    elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[{"Type": "forward", "Order": 1, "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": g["TargetGroupArn"], "Weight": 50} for g in groups]}}])
     stack.client("dynamodb").update_continuous_backups(
         TableName=f"transactions-{ENV}", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
     iam = stack.client("iam")
@@ -350,9 +355,13 @@ def test_f_drift_outside_terraform_is_reported_under_its_class(stack: Stack) -> 
     iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
 
     code, report = _drift(stack, "changed")
-    assert (untouched_code, untouched["drift"]) == (0, False), json.dumps(untouched, indent=1)[:6000]
-    assert all(entries == [] for entries in untouched["classes"].values())
+    # On AWS an untouched stack exits 0; the emulator reads a few attributes back unlike it was given
+    # them (allowlist.py), which show as other differences only.
+    assert untouched_code in (0, 4) and not untouched["serious"], json.dumps(untouched, indent=1)[:6000]
+    assert [c for c, entries in untouched["classes"].items() if entries] in ([], ["other differences"])
+    assert drift_problems(untouched) == []
     assert code == 5, json.dumps(report, indent=1)[:6000]
+    assert drift_problems(report) == []
     classes = {category: {entry["address"]: entry for entry in entries}
                for category, entries in report["classes"].items()}
     assert report["unjudged"] == []
@@ -361,7 +370,8 @@ def test_f_drift_outside_terraform_is_reported_under_its_class(stack: Stack) -> 
     assert access["aws_security_group.database"]["findings"] == [{"kind": "security group ingress", "added": [
         {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["0.0.0.0/0"]}]}]
     [widened] = access['aws_iam_role_policy.lambda["payment_validation"]']["findings"]
-    assert widened["added"] == [{"Sid": "Incident", "Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]
+    # Only what the statement adds: the role may already act on "*" (ENI management, X-Ray).
+    assert widened["added"] == [{"Sid": "Incident", "Effect": "Allow", "Action": ["dynamodb:*"]}]
     assert set(classes["traffic moved"]) == {'aws_lb_listener_rule.this["payment_validation"]'}
     [moved] = classes["traffic moved"].values()
     assert sorted(moved["findings"]) == [
@@ -372,4 +382,3 @@ def test_f_drift_outside_terraform_is_reported_under_its_class(stack: Stack) -> 
     assert table["findings"][0] == \
         "point-in-time recovery turned off (point_in_time_recovery[0].enabled: true -> false)"
     assert {"path": "point_in_time_recovery[0].enabled", "live": False, "reviewed": True} in table["differences"]
-    assert classes["other differences"] == {}, classes["other differences"]

@@ -16,6 +16,7 @@
 - ``test_apply.py``: render -> init -> apply -> verify -> data plane -> traffic shift/rollback
   -> re-plan -> destroy -> empty state.
 - ``test_day2.py``: day-2 changes through ``tfgen plan`` and ``tfgen apply``, each reviewed, and
-  the changes apply must refuse with the emulator left as it was.
+  the changes apply must refuse with the emulator left as it was; then ``tfgen drift`` on
+  changes made behind terraform's back.
 - ``test_harness.py``, ``test_dataplane.py``: the harness's own parts, without terraform.
 """

@@ -18,6 +18,10 @@ mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
     (i) (e)'s reviewed plan file replaced by one that deletes the transactions table: refused
     (c) an Aurora replacement: refused, the cluster untouched; applied with
         --allow-data-loss; then the emulator holds (b), (c) and (e)
+    (f) last, as it changes the emulator behind terraform's back: `tfgen drift` on the
+        stack (c) applied finds nothing; then a security group opened, listener weights
+        moved, point-in-time recovery off and a role policy widened with boto3 are each
+        reported under their class
 
 Each scenario asserts the review's JSON (`tfgen plan --format json`) and what the emulator
 holds. A refused apply (f, g, h, i) must exit non-zero, say "refused", and leave the emulator
@@ -50,6 +54,7 @@ from tfgen.config.yaml_edit import set_values
 from tfgen.deploy import plans, terraform
 from tfgen.render import templates as render
 
+from .allowlist import drift_problems
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment
 from .provider import overrides
@@ -416,3 +421,71 @@ def test_c_an_aurora_replacement_is_refused_until_allowed(stack: Stack) -> None:
     actions = {a for s in document["Statement"] if s.get("Sid") == "TransactionsTable"
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert "dynamodb:DeleteItem" in actions
+
+
+def _drift(stack: Stack, name: str) -> tuple[int, dict[str, Any]]:
+    """`tfgen drift --format json` of the stack (c) left; its report is kept in logs/drift-NAME.json."""
+    start = time.monotonic()
+    code, stdout, stderr = stack.tfgen("drift", ENV, "--out", str(stack.out), "--format", "json",
+                                       *stack.with_sets(("database.database_name=ledger",)), expect=None)
+    stack.durations["drift"] = stack.durations.get("drift", 0) + time.monotonic() - start
+    (stack.root / "logs" / f"drift-{name}.json").write_text(stdout + stderr)
+    assert code in (0, 4, 5), f"tfgen drift exited with {code}:\n{stderr}"
+    report = json.loads(stdout)
+    assert isinstance(report, dict)
+    return code, report
+
+
+def test_f_drift_outside_terraform_is_reported_under_its_class(stack: Stack) -> None:
+    """Last: it changes the emulator behind terraform's back. The stack (c) applied shows no drift;
+    then a security group opened, listener weights moved, point-in-time recovery off and a role
+    policy widened, each with boto3, are each reported under their class."""
+    untouched_code, untouched = _drift(stack, "untouched")
+
+    ec2 = stack.client("ec2")
+    [group] = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"aurora-cluster-{ENV}"]}])[
+        "SecurityGroups"]
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    elb = stack.client("elbv2")
+    [rule] = [r for r in elb.describe_rules(ListenerArn=_listener(stack))["Rules"] if r["Priority"] == "100"]
+    groups = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
+    elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[{"Type": "forward", "Order": 1, "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": g["TargetGroupArn"], "Weight": 50} for g in groups]}}])
+    stack.client("dynamodb").update_continuous_backups(
+        TableName=f"transactions-{ENV}", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    iam = stack.client("iam")
+    role = _role(stack, f"payment-validation-{ENV}")
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    document["Statement"].append({"Sid": "Incident", "Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"})
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    code, report = _drift(stack, "changed")
+    # On AWS an untouched stack exits 0; the emulator reads a few attributes back unlike it was given
+    # them (allowlist.py), which show as other differences only.
+    assert untouched_code in (0, 4) and not untouched["serious"], json.dumps(untouched, indent=1)[:6000]
+    assert [c for c, entries in untouched["classes"].items() if entries] in ([], ["other differences"])
+    assert drift_problems(untouched) == []
+    assert code == 5, json.dumps(report, indent=1)[:6000]
+    assert drift_problems(report) == []
+    classes = {category: {entry["address"]: entry for entry in entries}
+               for category, entries in report["classes"].items()}
+    assert report["unjudged"] == []
+    access = classes["access gained"]
+    assert set(access) == {"aws_security_group.database", 'aws_iam_role_policy.lambda["payment_validation"]'}, access
+    assert access["aws_security_group.database"]["findings"] == [{"kind": "security group ingress", "added": [
+        {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["0.0.0.0/0"]}]}]
+    [widened] = access['aws_iam_role_policy.lambda["payment_validation"]']["findings"]
+    # Only what the statement adds: the role may already act on "*" (ENI management, X-Ray).
+    assert widened["added"] == [{"Sid": "Incident", "Effect": "Allow", "Action": ["dynamodb:*"]}]
+    assert set(classes["traffic moved"]) == {'aws_lb_listener_rule.this["payment_validation"]'}
+    [moved] = classes["traffic moved"].values()
+    assert sorted(moved["findings"]) == [
+        "payment_validation: blue takes weight 50 of its requests (reviewed: weight 80)",
+        "payment_validation: green takes weight 50 of its requests (reviewed: weight 20)"]
+    [table] = classes["data protection reduced"].values()
+    assert table["address"] == "aws_dynamodb_table.this"
+    assert table["findings"][0] == \
+        "point-in-time recovery turned off (point_in_time_recovery[0].enabled: true -> false)"
+    assert {"path": "point_in_time_recovery[0].enabled", "live": False, "reviewed": True} in table["differences"]

@@ -30,6 +30,7 @@ LAZY_COMMANDS = {
     "atlantis": ("tfgen.cli.integrations:atlantis",
                  "Write an Atlantis repo config: one project per environment (dir OUT/ENV) and a workflow that "
                  "runs `tfgen render` and `tfgen plan`. Run it from the repository root."),
+    "drift": ("tfgen.cli.drift:drift", "Report what differs in AWS from ENV's reviewed state, by class."),
     "apply": ("tfgen.cli.plan:apply", "Apply the plan `tfgen plan ENV` saved, and nothing else."),
     "plan": ("tfgen.cli.plan:plan", "Plan each ENV into OUT/ENV/plan/ and print its review."),
     "preflight": ("tfgen.cli.preflight:preflight",

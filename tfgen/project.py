@@ -193,8 +193,8 @@ class Project:
         from tfgen.render import lock, output
 
         target = self.target(rendered.env)
-        if not target.is_dir():  # never rendered: nothing can be planned there yet
-            return output.write(rendered, target, recovered=True, shared=shared)
+        if not (target / inputs.MANIFEST).is_file():  # never rendered: nothing can be planned there yet, and
+            return output.write(rendered, target, recovered=True, shared=shared)  # no lock file is left there
         with lock.held(target, f"tfgen render {rendered.env}"):
             return output.write(rendered, target, recovered=True, shared=shared)
 

@@ -79,11 +79,11 @@ def test_drift_leaves_a_reviewed_plan_alone_and_holds_the_lock(
         run: Run, project: Path, tmp_path: Path, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered(run)
     assert run("plan", "dev").exit_code == 0
-    saved = (project / "build" / "dev" / "plan" / "tfplan").read_text()
+    saved = (project / "build" / "dev" / "plan" / "tfplan").read_bytes()
     shows(tmp_path, plan())
     monkeypatch.setenv("FAKE_TF_PROBE", LOCK_PROBE)
     assert run("drift", "dev").exit_code == 0
-    assert (project / "build" / "dev" / "plan" / "tfplan").read_text() == saved
+    assert (project / "build" / "dev" / "plan" / "tfplan").read_bytes() == saved
     assert calls(terraform_log)[-4:] == [REFRESH[0], "lock held", REFRESH[1], "lock held"]
 
 

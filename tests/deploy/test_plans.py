@@ -582,7 +582,8 @@ def test_apply_refuses_a_terraform_argument_that_changes_what_or_where_it_applie
     result = run("apply", "dev", "--", argument)
     assert result.exit_code == 2
     assert result.stderr == (f"tfgen: apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
-                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only\n")
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings, -no-color and "
+                             "-input=false only\n")
     assert applies(terraform_log) == []
 
 
@@ -590,7 +591,7 @@ def test_apply_passes_the_terraform_arguments_it_allows(run: Run, terraform_log:
     rendered(run)
     use_plan("no_changes")
     assert run("plan", "dev").exit_code == 0
-    allowed = ["-parallelism=4", "-lock-timeout=1m30s", "-compact-warnings", "-no-color"]
+    allowed = ["-parallelism=4", "-lock-timeout=1m30s", "-compact-warnings", "-no-color", "-input=false"]
     assert run("apply", "dev", "--", *allowed).exit_code == 0
     [apply_args] = [c for c in calls(terraform_log) if c.startswith("apply")]
     assert apply_args.split()[:-1] == ["apply", "-input=false", *allowed]

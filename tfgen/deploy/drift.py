@@ -10,7 +10,7 @@ them over):
 - ``drift/plan.json``: its ``terraform show -json``, the evidence the report is made from;
 - ``drift/plan.log``: terraform's output.
 
-The run holds the environment's lock (tfgen.deploy.lock) and refuses credentials of another
+The run holds the environment's lock (tfgen.render.lock) and refuses credentials of another
 account than the environment's, as ``tfgen plan`` does.
 """
 
@@ -21,10 +21,11 @@ import shutil
 from collections.abc import Sequence
 
 from tfgen import inputs
-from tfgen.deploy import lock, plans, terraform
+from tfgen.deploy import plans, terraform
 from tfgen.deploy.review import drift
 from tfgen.errors import TerraformError
 from tfgen.project import Project
+from tfgen.render import lock
 
 DRIFT_DIR = "drift"
 PLAN_FILE = f"{DRIFT_DIR}/tfplan"

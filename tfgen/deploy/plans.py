@@ -260,7 +260,7 @@ def private_copy(directory: Path, env: str) -> Iterator[Copied]:
 # The terraform arguments `tfgen apply -- ARGS` passes: how it runs, never what or where it applies
 # (-state-out, -backup, -lock=false, -target and the like are refused).
 _ALLOWED_APPLY_ARGS = re.compile(r"-parallelism=[1-9][0-9]*|-lock-timeout=(?:[0-9]+(?:ns|us|ms|s|m|h))+"
-                                 r"|-compact-warnings|-no-color")
+                                 r"|-compact-warnings|-no-color|-input=false")
 
 
 def check_apply_arguments(terraform_args: Sequence[str]) -> None:
@@ -268,7 +268,8 @@ def check_apply_arguments(terraform_args: Sequence[str]) -> None:
     for argument in terraform_args:
         if not _ALLOWED_APPLY_ARGS.fullmatch(argument):
             raise UsageError(f"apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
-                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only")
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings, -no-color and "
+                             "-input=false only")
 
 
 def _read_plan_file(directory: Path, env: str) -> bytes:

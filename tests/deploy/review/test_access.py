@@ -247,6 +247,65 @@ def test_a_deferred_document_built_from_a_source_document_includes_its_statement
             {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": ["*"]},))}
 
 
+def lambda_documents(function: str, own: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documents of one function as templates/iam.tf.j2 renders them, read at apply:
+    ``lambda[function]`` (its own statements, dynamic blocks guarded by the key) built on
+    ``lambda_base[function]``."""
+    base = document(f'{DOC}.lambda_base["{function}"]', [block("OwnLogGroup", ["logs:PutLogEvents"], ["log-group:*"])])
+    lambda_ = document(f'{DOC}.lambda["{function}"]', own, source_policy_documents=[None])
+    lambda_["change"]["after_unknown"]["source_policy_documents"] = [True]
+    return [base, lambda_]
+
+
+LAMBDA_CONFIG = {"configuration": config(
+    ("aws_iam_role_policy.lambda", "policy", [f"{DOC}.lambda", "each.key"]),
+    (f"{DOC}.lambda", "source_policy_documents", [f"{DOC}.lambda_base", "each.key"]))}
+
+
+def test_a_deferred_lambda_role_policy_is_judged_on_its_functions_document_and_base() -> None:
+    """The role policy and its document are keyed by function (``each.key``) and the document's
+    source (``lambda_base[each.key]``) too: the action payment_validation gains shows, and the
+    other function's unchanged document shows nothing."""
+    address = 'aws_iam_role_policy.lambda["payment_validation"]'
+    logs = {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "log-group:*"}
+    table = {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+             "Resource": TABLE}
+    gained = block("TransactionsTable", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], [TABLE])
+    assert gains(
+        deferred(address, policy(logs, table)),
+        deferred('aws_iam_role_policy.lambda["fraud_detection"]', policy(logs, READ)),
+        *lambda_documents("payment_validation", [gained]),
+        *lambda_documents("fraud_detection", [block("Read", ["dynamodb:GetItem", "dynamodb:Query"], [TABLE])]),
+        **LAMBDA_CONFIG) == {
+            address: ("policy (read at apply)", (unjudged("payment_validation"),
+                                                 {"Sid": "TransactionsTable", "Effect": "Allow",
+                                                  "Action": ["dynamodb:DeleteItem"]})),
+            'aws_iam_role_policy.lambda["fraud_detection"]': ("policy (read at apply)",
+                                                              (unjudged("fraud_detection"),))}
+
+
+def unjudged(function: str) -> str:
+    """The line a policy read at apply opens with: the plan cannot show it is exactly its document."""
+    document = f'data.aws_iam_policy_document.lambda["{function}"]'
+    return ("document known after apply: cannot be judged (the plan's configuration lists the same references "
+            f"whether policy is {document}.json or an expression rewriting it, such as replace() or concat(); "
+            f"what {document} grants beyond the policy before follows)")
+
+
+def test_a_deferred_document_named_both_by_key_and_by_each_key_is_reported_not_passed() -> None:
+    """``each.key == "x" ? lambda["fraud_detection"].json : lambda[each.key].json``: the references
+    do not tell which instance the policy is built from, so it is reported, not judged on one."""
+    address = 'aws_iam_role_policy.lambda["payment_validation"]'
+    plan = {"configuration": config(
+        ("aws_iam_role_policy.lambda", "policy", [f'{DOC}.lambda["fraud_detection"].json',
+                                                  f'{DOC}.lambda["fraud_detection"]', f"{DOC}.lambda", "each.key"]),
+        (f"{DOC}.lambda", "source_policy_documents", [f"{DOC}.lambda_base", "each.key"]))}
+    assert gains(deferred(address, policy()), *lambda_documents("payment_validation", []),
+                 *lambda_documents("fraud_detection", [block("Read", ["dynamodb:GetItem"], [TABLE])]), **plan) == {
+        address: ("policy", ("document known after apply: cannot be judged (its policy names documents both by "
+                             "key and by each.key: which instance each is cannot be told)",))}
+
+
 def test_a_deferred_document_that_cannot_be_mapped_is_reported_not_passed() -> None:
     plan = {"configuration": config(("aws_iam_role_policy.lambda", "policy", ["local.lambda_policies", "each.key"]))}
     address = 'aws_iam_role_policy.lambda["payment_validation"]'

@@ -315,27 +315,43 @@ class Documents:
     def _referenced(self, rc: Mapping[str, Any], attribute: str) -> str:
         """The address of the one document instance ``attribute`` of ``rc`` is built from."""
         refs = self._expression_refs(rc, attribute)
+        addresses = self._instances(rc, refs, f"its {attribute}")
+        if len(addresses) != 1:
+            raise Unjudgeable(f"its {attribute} is built from {', '.join(refs)}, not from one policy document")
+        return addresses[0]
+
+    def _instances(self, rc: Mapping[str, Any], refs: Sequence[str], what: str) -> list[str]:
+        """The document instances an expression of ``rc`` (``what``) references: of each document,
+        the instances it names by key, else the document itself when it has no instances, else the
+        instance of ``rc``'s own key (``lambda_base[each.key]``). Raises Unjudgeable when it is built
+        from anything else, or when the instance a key expression names cannot be told (``each.key``
+        beside a document named by key: which document it indexes is not in the references)."""
         module = str(rc.get("module_address") or "")
         prefix = module + "." if module else ""
         doc_prefix = f"data.{POLICY_DOCUMENT}."
-        documents = {_base(r) for r in refs if r.startswith(doc_prefix)}
-        others = [r for r in refs if not r.startswith(doc_prefix) and r not in ("each.key", "count.index")]
-        if len(documents) != 1 or others:
-            raise Unjudgeable(f"its {attribute} is built from {', '.join(refs) or 'no document'}, not from one "
+        keys = [r for r in refs if r in ("each.key", "count.index")]
+        others = [r for r in refs if not r.startswith(doc_prefix) and r not in keys]
+        documents = sorted({_base(r) for r in refs if r.startswith(doc_prefix)})
+        if others or not documents:
+            raise Unjudgeable(f"{what} is built from {', '.join(refs) or 'no document'}, not from one "
                               "policy document")
-        [document] = documents
-        instances = {_instance(r) for r in refs if r.startswith(doc_prefix) and _instance(r) != document}
-        if len(instances) == 1:
-            [address] = instances
-        elif instances:
-            raise Unjudgeable(f"its {attribute} references several instances of {document}")
-        elif prefix + document in self._data or not any(a.startswith(prefix + document + "[") for a in self._data):
-            address = document
-        elif ("each.key" in refs or "count.index" in refs) and rc.get("index") is not None:
-            address = f"{document}[{json.dumps(rc['index'])}]"
-        else:
-            raise Unjudgeable(f"which instance of {document} its {attribute} uses cannot be told")
-        return prefix + address
+        named = {document: sorted({_instance(r) for r in refs if r.startswith(doc_prefix)
+                                   and _base(r) == document and _instance(r) != document})
+                 for document in documents}
+        if keys and any(named.values()):
+            raise Unjudgeable(f"{what} names documents both by key and by {', '.join(keys)}: which instance "
+                              "each is cannot be told")
+        addresses: list[str] = []
+        for document in documents:
+            if named[document]:
+                addresses += named[document]
+            elif prefix + document in self._data or not any(a.startswith(prefix + document + "[") for a in self._data):
+                addresses.append(document)
+            elif keys and rc.get("index") is not None:
+                addresses.append(f"{document}[{json.dumps(rc['index'])}]")
+            else:
+                raise Unjudgeable(f"which instance of {document} {what} uses cannot be told")
+        return [prefix + address for address in addresses]
 
     def _document(self, address: str, seen: set[str]) -> list[Statement]:
         rc = self._data.get(address)
@@ -379,14 +395,12 @@ class Documents:
                 yield found
             return
         refs = self._expression_refs(rc, name)
-        doc_prefix = f"data.{POLICY_DOCUMENT}."
-        module = str(rc.get("module_address") or "")
-        addresses = sorted({_instance(r) for r in refs if r.startswith(doc_prefix)} - {_base(r) for r in refs})
-        count = len(value) if isinstance(value, list) else 1
-        if len(addresses) != count or any(not r.startswith(doc_prefix) for r in refs):
-            raise Unjudgeable(f"{rc['address']}.{name} is {LATER} and built from {', '.join(refs)}")
+        what = f"{rc['address']}.{name} ({LATER})"
+        addresses = self._instances(rc, refs, what)
+        if not isinstance(value, list) or len(addresses) != len(value):
+            raise Unjudgeable(f"{what} is built from {', '.join(refs)}, not one policy document per entry")
         for address in addresses:
-            yield self._document((module + "." if module else "") + address, seen)
+            yield self._document(address, seen)
 
 
 def _merged(statements: list[Statement], added: list[Statement], override: bool) -> list[Statement]:

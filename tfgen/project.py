@@ -69,7 +69,9 @@ class Project:
 
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        return render.render(loaded, self.template_dir, self.lambda_dir)
+        from tfgen.render import adoption
+
+        return render.render(loaded, self.template_dir, self.lambda_dir, adoption.read(self.env_dir, loaded.name))
 
     def render(self, names: list[str], overrides: list[str] | None = None,
                digests: dict[str, str] | None = None) -> list[Rendered]:
@@ -119,10 +121,13 @@ class Project:
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
         packed = [environment.Packed.of(env) for env in self._each_valid(names, overrides)]
+        from tfgen.render import adoption
+
         output.recover_all(self.out_dir)
         shared = output.SharedFiles()
         for env in packed:
-            rendered = dataclasses.replace(render.render(env.unpack(), self.template_dir, self.lambda_dir),
+            adopted = adoption.read(self.env_dir, env.name)
+            rendered = dataclasses.replace(render.render(env.unpack(), self.template_dir, self.lambda_dir, adopted),
                                            input_digest=digests[env.name])
             yield output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
 

@@ -160,3 +160,16 @@ def test_a_reference_the_plan_cannot_tie_to_one_resource_is_left_out_of_the_iden
 def test_what_is_neither_a_state_nor_its_json_is_refused(shape: dict[str, Any]) -> None:
     with pytest.raises(MatchError):
         adopt_match.existing_objects(shape)
+
+
+def test_a_rule_to_a_gateway_endpoint_is_matched_through_the_endpoints_prefix_list() -> None:
+    endpoint = create("aws_vpc_endpoint.s3", {"service_name": "com.amazonaws.us-east-1.s3"}, unknown=("vpc_id",))
+    rule = create("aws_vpc_security_group_egress_rule.to_s3", {"ip_protocol": "tcp", "from_port": 443,
+                                                              "to_port": 443}, unknown=("prefix_list_id",))
+    refs = {"aws_vpc_security_group_egress_rule.to_s3": {"prefix_list_id": ["aws_vpc_endpoint.s3.prefix_list_id",
+                                                                            "aws_vpc_endpoint.s3"]}}
+    old = state(("aws_vpc_endpoint.e", {"id": "vpce-1", "service_name": "com.amazonaws.us-east-1.s3",
+                                        "prefix_list_id": "pl-1"}),
+                ("aws_vpc_security_group_egress_rule.r", {"id": "sgr-1", "ip_protocol": "tcp", "from_port": 443,
+                                                          "to_port": 443, "prefix_list_id": "pl-1"}))
+    assert [m.import_id for m in match(plan(endpoint, rule, refs=refs), old).matches] == ["vpce-1", "sgr-1"]

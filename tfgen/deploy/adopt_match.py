@@ -108,7 +108,7 @@ NOT_IMPORTABLE = {
 
 # The attributes whose values name an object (what a reference to it resolves to).
 _IDENTIFIERS = ("id", "arn", "name", "bucket", "function_name", "cluster_identifier", "identifier",
-                "key_id", "target_key_arn", "alarm_name", "dashboard_name", "allocation_id")
+                "key_id", "target_key_arn", "alarm_name", "dashboard_name", "allocation_id", "prefix_list_id")
 _REFERENCE = re.compile(r"^(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(\[(\"[^\"]*\"|[0-9]+)\])?")
 
 

@@ -60,6 +60,7 @@ class Review:
     shared_traffic: list[str] = dataclasses.field(default_factory=list)  # load balancer, listener changes
     partial: bool = False  # a -target plan ("complete": false)
     imports: list[str] = dataclasses.field(default_factory=list)  # brought into the state (import blocks)
+    plan_sha256: str = ""  # of the plan file reviewed
 
     @property
     def changes(self) -> bool:
@@ -85,6 +86,7 @@ class Review:
             "schema_version": SCHEMA_VERSION,
             "env": self.env,
             "plan_file": self.plan_file,
+            "plan_sha256": self.plan_sha256,
             "rendered_digest": self.rendered_digest,
             "changes": self.changes,
             "counts": dict(self.counts),
@@ -109,7 +111,7 @@ class Review:
 
 
 def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered_digest: str = "",
-           max_step: int = DEFAULT_MAX_STEP) -> Review:
+           max_step: int = DEFAULT_MAX_STEP, plan_sha256: str = "") -> Review:
     """Classify every resource change of ``plan`` (the JSON of ``terraform show -json``);
     ``max_step`` is the environment's ``lambda.traffic_max_step``."""
     changes = [rc for rc in plan.get("resource_changes") or () if rc.get("mode", "managed") == "managed"]
@@ -139,6 +141,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         traffic=serving(resources, env, max_step), access=sorted(access, key=lambda g: g.address),
         credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
         shared_traffic=shared_changes(resources), partial=resources.partial, imports=imports,
+        plan_sha256=plan_sha256,
     )
 
 

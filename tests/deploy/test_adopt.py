@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tfgen.deploy import adopt, plans
+from tfgen.deploy import adopt, plans, review, traffic
 from tfgen.deploy.adopt_match import Match, Matching
 from tfgen.project import Project
 from tfgen.render import adoption
@@ -29,7 +29,8 @@ def test_a_replacement_is_reported_with_the_environment_setting_that_avoids_it()
                      {"threshold": 80, "alarm_name": "a"})
     created = {"address": "aws_sns_topic.x", "type": "aws_sns_topic", "change": {"actions": ["create"]}}
     updates, replaces = adopt.differences({"resource_changes": [cluster, alarm, created]}, TEMPLATES)
-    assert updates == [("aws_cloudwatch_metric_alarm.aurora_cpu", ["threshold"])]
+    assert updates == [("aws_cloudwatch_metric_alarm.aurora_cpu", [
+        "threshold 90 -> 80: set monitoring.aurora_cpu_percent: 90 to keep it"])]
     assert replaces == [("aws_rds_cluster.this", [
         "database_name 'ledger' -> 'payments': set database.database_name: 'ledger' to keep it"])]
 
@@ -70,3 +71,57 @@ def test_an_apply_that_carried_the_imports_marks_the_record_applied(tmp_path: Pa
     (project.target("dev") / adoption.IMPORTS_FILE).write_text("import {}\n")
     plans._imported(project, "dev", project.target("dev"))
     assert adoption.read(project.env_dir, "dev") == Adoption({"aws_sns_topic.x": "arn"}, applied=True)
+
+
+def test_a_weakened_protection_on_import_is_reported_with_the_setting_that_keeps_it() -> None:
+    # Importing a bucket reads force_destroy as false (it is no AWS setting); dev says true.
+    bucket = imported("aws_s3_bucket.this", ["update"], {"bucket": "b", "force_destroy": False},
+                      {"bucket": "b", "force_destroy": True})
+    plan = {"resource_changes": [bucket]}
+    updates, replaces = adopt.differences(plan, TEMPLATES)
+    assert updates == [("aws_s3_bucket.this", ["force_destroy false -> true: set storage.force_destroy: false to "
+                                               "keep it"])]
+    report = adopt.Report("dev", Matching(), review.review(plan, env="dev"), updates, replaces)
+    [refusal] = report.refusals
+    assert refusal.startswith("aws_s3_bucket.this: update weakens data protection")
+    assert refusal.endswith("allow it with --allow-data-loss aws_s3_bucket.this; or set storage.force_destroy: "
+                            "false to keep it")
+    assert "aws_s3_bucket.this: force_destroy false -> true: set storage.force_destroy" in report.text()
+
+
+def test_an_update_known_only_after_apply_is_named_not_left_blank() -> None:
+    # A role policy whose document is read at apply (a data source depending on an imported key
+    # that updates): the policy is unknown in the plan, the only difference terraform shows.
+    policy = imported("aws_iam_role_policy.lambda[\"payment_validation\"]", ["update"],
+                      {"name": "p", "policy": '{"Statement":[]}'}, {"name": "p"})
+    policy["change"]["after_unknown"] = {"policy": True}
+    updates, _ = adopt.differences({"resource_changes": [policy]}, TEMPLATES)
+    assert updates == [('aws_iam_role_policy.lambda["payment_validation"]',
+                        ['policy \'{"Statement":[]}\' -> (known after apply)'])]
+    silent = imported("aws_sns_topic.x", ["update"], {"name": "x"}, {"name": "x"})
+    silent["change"]["action_reason"] = "some_reason"
+    assert adopt.differences({"resource_changes": [silent]}, TEMPLATES)[0] == [
+        ("aws_sns_topic.x", ["no attribute differs (some_reason)"])]
+
+
+def _alias(address: str, version: str) -> dict[str, object]:
+    return {"address": address, "mode": "managed", "type": "aws_lambda_alias",
+            "values": {"function_version": version}}
+
+
+def test_the_aliases_are_pinned_to_the_versions_the_old_stack_serves(project: Path) -> None:
+    keys = traffic.FUNCTIONS
+    old = [_alias(f'aws_lambda_alias.Lambda_alias_0A1B2C3D["{key}-{colour}"]', version)
+           for key in keys for colour, version in (("blue", "3"), ("green", "4"))]
+    state = {"values": {"root_module": {"resources": old}}}
+    matching = Matching(matches=[Match(f'aws_lambda_alias.this["{key}-{colour}"]', str(o["address"]),
+                                       "aws_lambda_alias", f"{key}/{colour}")
+                                 for o, (key, colour) in zip(old, [(k, c) for k in keys for c in ("blue", "green")],
+                                                             strict=True)])
+    assert adopt.live_versions(matching, state) == {key: {"blue": "3", "green": "4"} for key in keys}
+    p = Project(project / "environments", project / "templates", project / "build", project / "lambdas")
+    changed = adopt.pin(p, "dev", matching, state)
+    assert f"lambda.functions.{keys[0]}.traffic.blue_version: latest -> 3" in changed
+    [loaded] = p.load(["dev"])
+    assert {(s.blue_version, s.green_version) for s in traffic.splits(loaded.model).values()} == {("3", "4")}
+    assert adopt.pin(p, "dev", Matching(), {"format_version": "1.0"}) == []  # nothing adopted: nothing pinned

@@ -20,10 +20,11 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tfgen.deploy import adopt_match, plans
+from tfgen.deploy import adopt_match, plans, traffic
 from tfgen.deploy.adopt_match import Matching
 from tfgen.deploy.review import Review
 from tfgen.errors import Finding, UsageError
@@ -41,13 +42,23 @@ class Report:
     env: str
     matching: Matching
     review: Review | None = None
-    updates: list[tuple[str, list[str]]] = field(default_factory=list)  # address, attributes that differ
+    updates: list[tuple[str, list[str]]] = field(default_factory=list)  # address, "attr: before -> after" lines
     replaces: list[tuple[str, list[str]]] = field(default_factory=list)  # address, "attr: setting" lines
     credentials: str = adoption.KEPT
+    pinned: list[str] = field(default_factory=list)  # the traffic settings pinned to the live versions
 
     @property
     def refusals(self) -> list[str]:
-        return self.matching.errors + (self.review.refusals() if self.review else [])
+        """The matcher's errors and the review's refusals; a refused resource whose difference an
+        environment setting would avoid names the setting."""
+        hints: dict[str, list[str]] = {}
+        for address, lines in (*self.updates, *self.replaces):
+            hints[address] = [line.split(": set ", 1)[1] for line in lines if ": set " in line]
+        lines = []
+        for line in self.review.refusals() if self.review else []:
+            settings = hints.get(line.split(": ", 1)[0])
+            lines.append(f"{line}; or set {' and '.join(settings)}" if settings else line)
+        return self.matching.errors + lines
 
     def state_rm(self) -> list[str]:
         return [f"terraform state rm '{m.existing}'" for m in self.matching.matches]
@@ -62,12 +73,13 @@ class Report:
             "env": self.env,
             "adopted": not self.refusals,
             "imports": [{"address": x.address, "existing": x.existing, "id": x.import_id} for x in m.matches],
-            "updates_in_place": [{"address": a, "attributes": attrs} for a, attrs in self.updates],
+            "updates_in_place": [{"address": a, "attributes": lines} for a, lines in self.updates],
             "replaces": [{"address": a, "settings": lines} for a, lines in self.replaces],
             "created": [{"address": a, "why": why} for a, why in m.created],
             "recreated": [{"address": a, "traffic": what} for a, what in m.recreated],
             "unmanaged": list(m.unmanaged),
             "credentials": self.credentials,
+            "pinned": self.pinned,
             "old_state": {"state_rm": self.state_rm(), "removed_blocks": self.removed_blocks()},
             "refusals": self.refusals,
         }
@@ -78,12 +90,13 @@ class Report:
         sections: list[tuple[str, list[str]]] = [
             ("imports", [f"{x.address} <- {x.existing} ({x.import_id})" for x in m.matches]),
             ("updated in place on import (settings that differ)",
-             [f"{a}: {', '.join(attrs)}" for a, attrs in self.updates]),
+             [f"{a}: {'; '.join(lines)}" for a, lines in self.updates]),
             ("replaced (forced by a setting)", [f"{a}: {'; '.join(lines)}" for a, lines in self.replaces]),
             ("created anew", [f"{a}: {why}" for a, why in m.created]),
             ("re-created (cannot be imported)", [f"{a}: {what}" for a, what in m.recreated]),
             ("in the old stack, not managed by tfgen", list(m.unmanaged)),
             ("credentials", [_CREDENTIALS[self.credentials]]),
+            (f"traffic pinned to the versions the old stack serves (environments/{self.env}.yaml)", self.pinned),
             ("old state: drop the adopted objects without destroying them", self.state_rm()),
             ("old state, or with removed blocks in its configuration (HCL; CDKTF: add them to the synthesized "
              "stack)", self.removed_blocks()),
@@ -141,11 +154,31 @@ def adopt(project: Project, env: str, state_file: Path, overrides: Sequence[str]
         raise AdoptionRefused("\n".join([f"tfgen adopt {env}: refused, nothing recorded:",
                                          *(f"  {line}" for line in matching.errors)]))
     adoption.write(project.env_dir, env, Adoption({m.address: m.import_id for m in matching.matches}, credentials))
+    pinned = pin(project, env, matching, state)
     list(project.write([env], list(overrides)))
     planned = plans.plan_environment(project, env, overrides)
     shown = json.loads((planned.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
     updates, replaces = differences(shown, project.template_dir)
-    return Report(env, matching, planned.review, updates, replaces, credentials)
+    return Report(env, matching, planned.review, updates, replaces, credentials, pinned)
+
+
+def live_versions(matching: Matching, state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Function -> colour -> the published version the old stack's alias runs, read through the
+    matches (the old stack's addresses are its own)."""
+    values = {e.address: e.values for e in adopt_match.existing_objects(state)}
+    shown = [{"type": m.type, "mode": "managed", "index": m.address.split("[", 1)[-1].strip('"]'),
+              "values": values.get(m.existing) or {}} for m in matching.matches if m.type == "aws_lambda_alias"]
+    return traffic.deployed_versions({"values": {"root_module": {"resources": shown}}})
+
+
+def pin(project: Project, env: str, matching: Matching, state: Mapping[str, Any]) -> list[str]:
+    """Pin each adopted function's aliases to the versions they serve, as `tfgen traffic pin`
+    does: importing a function publishes a new version, which an alias following the newest one
+    would take, moving live traffic. Returns the settings changed."""
+    live = live_versions(matching, state)
+    moves = {key: partial(traffic.pinned, deployed=colours) for key, colours in live.items()
+             if set(colours) == {"blue", "green"}}
+    return [str(change) for change in traffic.apply(project, env, moves).changes] if moves else []
 
 
 def differences(plan: Mapping[str, Any], template_dir: Path) -> tuple[list[tuple[str, list[str]]],
@@ -160,8 +193,17 @@ def differences(plan: Mapping[str, Any], template_dir: Path) -> tuple[list[tuple
         before, after = change.get("before") or {}, change.get("after") or {}
         actions = list(change["actions"])
         if actions == ["update"]:
-            updates.append((rc["address"], sorted(k for k in after if before.get(k) != after.get(k)
-                                                  and not (change.get("after_unknown") or {}).get(k))))
+            unknown = change.get("after_unknown") or {}
+            lines = []
+            for attr in sorted(set(after) | {k for k, v in unknown.items() if v is True}):
+                if unknown.get(attr) is True:
+                    if before.get(attr) is not None:
+                        lines.append(f"{attr} {_short(before.get(attr))} -> (known after apply)")
+                elif before.get(attr) != after.get(attr):
+                    where = setting(template_dir, rc["address"], attr)
+                    lines.append(f"{attr} {_short(before.get(attr))} -> {_short(after.get(attr))}"
+                                 + (f": set {where}: {_short(before.get(attr))} to keep it" if where else ""))
+            updates.append((rc["address"], lines or [f"no attribute differs ({_reason(change)})"]))
         elif "delete" in actions:
             lines = []
             for path in change.get("replace_paths") or ():
@@ -171,6 +213,16 @@ def differences(plan: Mapping[str, Any], template_dir: Path) -> tuple[list[tuple
                              + (f": set {where}: {before.get(attr)!r} to keep it" if where else ""))
             replaces.append((rc["address"], lines or ["replaced"]))
     return updates, replaces
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as the environment file writes it: 'a string', false, 3, {"a": 1}."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _reason(change: Mapping[str, Any]) -> str:
+    return str(change.get("action_reason") or "terraform gave no reason")
 
 
 _BLOCK = re.compile(r'^resource "([a-z0-9_]+)" "([A-Za-z0-9_-]+)"')

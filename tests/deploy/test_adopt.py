@@ -125,3 +125,10 @@ def test_the_aliases_are_pinned_to_the_versions_the_old_stack_serves(project: Pa
     [loaded] = p.load(["dev"])
     assert {(s.blue_version, s.green_version) for s in traffic.splits(loaded.model).values()} == {("3", "4")}
     assert adopt.pin(p, "dev", Matching(), {"format_version": "1.0"}) == []  # nothing adopted: nothing pinned
+
+
+def test_an_argument_the_import_does_not_read_is_said_so_without_a_setting() -> None:
+    key = imported('aws_kms_key.this["s3"]', ["update"], {"deletion_window_in_days": None},
+                   {"deletion_window_in_days": 30})
+    assert adopt.differences({"resource_changes": [key]}, TEMPLATES)[0] == [
+        ('aws_kms_key.this["s3"]', ["deletion_window_in_days null -> 30 (not read on import)"])]

@@ -199,6 +199,9 @@ def differences(plan: Mapping[str, Any], template_dir: Path) -> tuple[list[tuple
                 if unknown.get(attr) is True:
                     if before.get(attr) is not None:
                         lines.append(f"{attr} {_short(before.get(attr))} -> (known after apply)")
+                elif before.get(attr) is None and after.get(attr) is not None:
+                    # an argument the import does not read (deletion_window_in_days): no setting keeps null
+                    lines.append(f"{attr} null -> {_short(after.get(attr))} (not read on import)")
                 elif before.get(attr) != after.get(attr):
                     where = setting(template_dir, rc["address"], attr)
                     lines.append(f"{attr} {_short(before.get(attr))} -> {_short(after.get(attr))}"

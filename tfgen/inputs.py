@@ -199,6 +199,7 @@ def digest(env_dir: Path, name: str, overrides: list[str], shared: str) -> str:
     result.file("defaults", env_dir / DEFAULTS_FILE)
     result.file("environment", env_dir / f"{name}.yaml")
     result.file("schema", env_dir / SCHEMA_FILE)
+    result.file("adoption", env_dir / "adopt" / f"{name}.json")  # tfgen.render.adoption
     result.field(b"set %d" % len(overrides))
     for pair in overrides:
         result.field(pair.encode())

@@ -70,7 +70,9 @@ class Project:
 
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        return render.render(loaded, self.template_dir, self.lambda_dir)
+        from tfgen.render import adoption
+
+        return render.render(loaded, self.template_dir, self.lambda_dir, adoption.read(self.env_dir, loaded.name))
 
     def render(self, names: list[str], overrides: list[str] | None = None,
                digests: dict[str, str] | None = None) -> Iterator[Rendered]:
@@ -181,10 +183,13 @@ class Project:
 
     def _write_one(self, name: str, digest: str, model: Any, shared: output.SharedFiles) -> output.WriteResult:
         from tfgen.config import environment, layers
+        from tfgen.render import adoption
         from tfgen.render import templates as render
 
         loaded = environment.Loaded(config=layers.Config(name=name, data={}), model=model)
-        rendered = dataclasses.replace(render.render(loaded, self.template_dir, self.lambda_dir), input_digest=digest)
+        adopted = adoption.read(self.env_dir, name)
+        rendered = dataclasses.replace(render.render(loaded, self.template_dir, self.lambda_dir, adopted),
+                                       input_digest=digest)
         return self._write_locked(rendered, shared)
 
     def _write_locked(self, rendered: Rendered, shared: output.SharedFiles) -> output.WriteResult:

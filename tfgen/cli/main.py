@@ -25,6 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The help is shown by ``tfgen --help`` and completion without importing the module; a test checks
 # it matches the command's own.
 LAZY_COMMANDS = {
+    "adopt": ("tfgen.cli.adopt:adopt",
+              "Adopt the stack whose state is FILE as ENV: match by identity, record imports, plan them."),
     "affected": ("tfgen.cli.integrations:affected",
                  "List the environments whose rendered output differs from REF's, and those added or removed."),
     "atlantis": ("tfgen.cli.integrations:atlantis",

@@ -34,6 +34,7 @@ matches the state stays the last line.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -315,7 +316,18 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
             code = terraform.stream(["apply", "-input=false", *terraform_args, str(copy.path)], directory)
         if code == 0:
             discard(directory)
+            _imported(project, env, directory)
         return code
+
+
+def _imported(project: Project, env: str, directory: Path) -> None:
+    """After an apply that carried an adoption's import blocks, record it applied: the next render
+    leaves them out (tfgen.render.adoption)."""
+    from tfgen.render import adoption
+
+    record = adoption.read(project.env_dir, env)
+    if record is not None and not record.applied and (directory / adoption.IMPORTS_FILE).is_file():
+        adoption.write(project.env_dir, env, dataclasses.replace(record, applied=True))
 
 
 def _judge(env: str, result: review.Review, allow_data_loss: Sequence[str],

@@ -91,7 +91,8 @@ def _type_text(kind: str) -> str:
 
 def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
     """(title, colour, lines) of each non-empty section, in reading order."""
-    counts = ", ".join(f"{result.counts[a]} to {a}" for a in ACTIONS)
+    counts = ", ".join([f"{result.counts[a]} to {a}" for a in ACTIONS]
+                       + ([f"{len(result.imports)} to import"] if result.imports else []))
     summary = [counts if result.changes else "no changes", *([_PARTIAL] if result.partial else [])]
     sections = [("changes", "bold", summary)]
     if result.data_loss:
@@ -106,6 +107,8 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
                                               for g in result.access]))
     if result.credentials:
         sections.append(("credentials", "red", list(result.credentials)))
+    if result.imports:
+        sections.append(("imports", "bold", list(result.imports)))
     if result.other:
         sections.append(("other changes", "bold", [
             f"{_type_text(kind)}: " + ", ".join(f"{n} {a}" for a, n in actions.items())
@@ -142,6 +145,9 @@ def render_markdown(result: Review) -> str:
     out.append("| " + " | ".join(str(result.counts[a]) for a in ACTIONS) + " |")
     if result.partial:
         out += ["", f"_{_PARTIAL}_"]
+    if result.imports:
+        out += ["", f"{len(result.imports)} to import (adoption): "
+                + ", ".join(f"`{_cell(a)}`" for a in result.imports)]
     refusals = result.refusals()
     if refusals:
         out += ["", "**`tfgen apply` refuses this plan:**", ""] + [f"- {_cell(line)}" for line in refusals]

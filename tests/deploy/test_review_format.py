@@ -66,7 +66,7 @@ def test_the_traffic_section_says_what_stops_serving_and_what_is_unknown() -> No
     markdown = review_format.render_markdown(result)
     assert "| create | update | replace | delete | forget |" in markdown
     assert "_partial plan (-target): what it leaves out is judged as the state holds it_" in markdown
-    assert "| payment_validation | blue | 1 → (deleted) | 90 % → known after apply | yes |" in markdown
+    assert "| payment_validation | blue :warning: | 1 → (deleted) | 90 % → known after apply | yes |" in markdown
     assert '- :no_entry: payment_validation stops serving: replace aws_lambda_function.this["payment_validation"]: ' \
         "the function is deleted, and its aliases with it" in markdown
 

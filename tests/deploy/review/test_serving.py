@@ -387,7 +387,25 @@ def test_rule_and_alias_changes_other_than_version_or_weight_are_shown() -> None
     assert '  payment_validation: update aws_lb_listener_rule.this["payment_validation"]: condition, priority ' \
            "change" in text
     assert "  every function: update aws_lb_listener.http: default_action changes" in text
-    assert result.refusals() == []
+    assert result.refusals() == [REACH]
+
+
+REACH = ('payment_validation: aws_lb_listener_rule.this["payment_validation"]: its condition, priority change: '
+         "which requests the rule takes, its own function's or another function's, is not judged: keep the "
+         "rule's condition and priority, or allow it with --allow-traffic-risk payment_validation")
+
+
+@pytest.mark.parametrize("changed", [{"priority": 1}, {"path": "/*"}, {"priority": 1, "path": "/*"}])
+def test_a_rule_that_may_take_other_requests_is_a_risk(changed: dict[str, Any]) -> None:
+    """A listener rule's condition widened (``/*``) or its priority raised may take another
+    function's requests: which it takes is not judged, so it is refused until allowed."""
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], rule(90, 10, **changed))}))
+    [serving] = result.traffic
+    assert len(serving.risks) == 1 and "is not judged" in serving.risks[0]
+    assert result.refusals(allow_traffic_risk=[PV]) == []
+    unknown = judged(plan(state, {RULE: (["update"], {**rule(90, 10), "priority": UNKNOWN})}))
+    assert any("priority change" in risk for risk in unknown.traffic[0].risks)
 
 
 def test_a_weight_move_alone_is_no_other_change() -> None:

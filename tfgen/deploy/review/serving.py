@@ -29,8 +29,9 @@ The rules, for a function that served before this apply (a first deploy is accep
   says what stops serving.
 
 The first five are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
-(``--allow-outage FUNCTION``). Other changes to an alias, listener rule or listener (conditions,
-priority, default action, routing configuration) are listed to be read, not refused.
+(``--allow-outage FUNCTION``). A listener rule whose condition, priority or listener changes may
+take another function's requests, which is not judged: a traffic risk. Other changes to an alias,
+listener rule or listener (default action, routing configuration) are listed to be read.
 """
 
 from __future__ import annotations
@@ -304,6 +305,11 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     rule_line = _changed(rule_address, rule, _rule_attribute)
     if rule_line:
         changes.append(rule_line)
+    reach = _reach_changes(rule)
+    if reach and not first_deploy:
+        risks.append(f"{function}: {rule_address}: its {', '.join(reach)} change{'s' if len(reach) == 1 else ''}: "
+                     "which requests the rule takes, its own function's or another function's, is not judged: "
+                     f"keep the rule's condition and priority, {allow}")
     return Serving(function, tuple(aliases), first_deploy, tuple(risks), tuple(outages), tuple(changes))
 
 
@@ -609,6 +615,18 @@ def _changed(address: str, rc: Mapping[str, Any] | None, view: Callable[[str, An
                    and (view(name, before.get(name)) != view(name, after.get(name))
                         or _has_unknown(view(name, unknown.get(name)))))
     return f"update {address}: {', '.join(names)} change{'s' if len(names) == 1 else ''}" if names else ""
+
+
+def _reach_changes(rule: Mapping[str, Any] | None) -> list[str]:
+    """What an update of a listener rule changes in which requests it takes: its condition, priority
+    or listener (a change, or a value known only after apply)."""
+    if rule is None or action_of(rule["change"]["actions"]) != "update":
+        return []
+    change = rule["change"]
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    return [name for name in ("condition", "listener_arn", "priority")
+            if before.get(name) != after.get(name) or _has_unknown(unknown.get(name))]
 
 
 def _has_unknown(value: Any) -> bool:

@@ -252,7 +252,7 @@ def _plainly_another_merchant(caller: Caller, merchant_id: object) -> bool:
         isinstance(merchant_id, str)
         and IDENTIFIER.fullmatch(merchant_id) is not None
         and not caller.may_act_for(merchant_id)
-        and not cards.contains_pan(merchant_id)
+        and not cards.stored_text_holds_pan(merchant_id)
     )
 
 

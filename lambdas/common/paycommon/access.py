@@ -119,7 +119,7 @@ class MerchantAccess:
             reason = "repeated" if repeated else "absent" if not raw else "not an IAM principal ARN"
             logger.error("request without an authenticated caller refused", extra={"caller_header": reason})
             raise HttpError(403, "forbidden", "the caller is not identified")
-        caller = Caller(identity, self.grants.get(identity, frozenset()), mask_pans(raw))
+        caller = Caller(identity, self.grants.get(identity, frozenset()), mask_pans(raw, stored=True))
         bind(caller=caller.principal, caller_arn=caller.arn)
         return caller
 

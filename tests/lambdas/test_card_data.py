@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import payment_validation
 import pytest
 from lambda_testkit import CALLER, VISA, alb_event, invoke, payment
@@ -199,7 +202,8 @@ def test_every_accepted_writing_of_a_card_gives_one_token(aws: Any) -> None:
     assert len(tokens) == 1 and len(aws.transactions()) == len(writings)
 
 
-@pytest.mark.parametrize("key", [VISA, "4111-1111-1111-1111", "4111+1111+1111+1111", AMEX + "-2", "%34111111111111111"])
+@pytest.mark.parametrize("key", [VISA, "4111-1111-1111-1111", "4111+1111+1111+1111", AMEX + "-2", "%34111111111111111",
+                                 "order-4111111111111111", "order:4111-1111-1111-1111/x"])
 def test_a_card_number_as_idempotency_key_is_refused_and_never_kept(aws: Any, key: str) -> None:
     event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
     answer = invoke(payment_validation.handler, event)
@@ -213,9 +217,23 @@ def test_a_card_number_as_idempotency_key_is_refused_and_never_kept(aws: Any, ke
 @pytest.mark.parametrize(
     "key", ["12345678-1234-4123-8123-123456789012", "order-4111111111111113", str(uuid.UUID(int=7))]
 )
-def test_a_key_with_letters_or_no_card_number_is_kept(aws: Any, key: str) -> None:
+def test_a_key_without_a_card_number_is_kept(aws: Any, key: str) -> None:
     event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
     assert invoke(payment_validation.handler, event).status == 201
+
+
+def test_the_marker_id_is_a_keyed_mac_of_the_key(aws: Any) -> None:
+    """Without the KMS key, a marker id cannot be recomputed from a guess of the key."""
+    key = "order-4111111111111113"
+    event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
+    assert invoke(payment_validation.handler, event).status == 201
+    (marker,) = [item for item in aws.items() if item["transaction_id"]["S"].startswith("idem#")]
+    unkeyed = hashlib.sha256(f"m-1001\n{key}".encode()).hexdigest()
+    assert marker["transaction_id"]["S"] != "idem#" + unkeyed
+    mac = boto3.client("kms", region_name="us-east-1").generate_mac(
+        KeyId=os.environ["CARD_TOKEN_KMS_KEY_ID"], MacAlgorithm="HMAC_SHA_256",
+        Message=b"payments/idempotency-marker/v1\x00m-1001\n" + key.encode())["Mac"]
+    assert marker["transaction_id"]["S"] == "idem#" + mac.hex()
 
 
 # A card number whose groups are joined by encoded tokens that decode to nothing plausible:

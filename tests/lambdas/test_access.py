@@ -159,7 +159,7 @@ def test_a_missing_or_invalid_mapping_is_a_configuration_error(
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/s,arn:aws:sts::999999999999:assumed-role/x/y", None),
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/a b", None),
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/a\nb", None),
-        ("arn:aws:sts::\u0661\u0661\u0661\u0661\u0662\u0662\u0662\u0662\u0663\u0663\u0663\u0663:assumed-role/r/s", None),
+        ("arn:aws:sts::" + "\u0661" * 12 + ":assumed-role/r/s", None),
         (f"arn:aws-evil:sts::{ACCOUNT}:assumed-role/payments-merchant/s", None),
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/", None),
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/{'s' * 65}", None),

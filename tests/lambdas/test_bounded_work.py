@@ -144,7 +144,7 @@ def test_a_long_log_string_is_cut_before_it_is_scanned_and_a_number_it_cuts_thro
 def test_cutting_a_long_log_string_of_digit_groups_is_linear() -> None:
     text = "1" + ".1" * 4070 + "ab" + "x" * 100
     _answer, seconds = cpu_seconds(lambda: logs.scrub_text(text))
-    assert seconds < 0.05
+    assert seconds < 0.1  # 0.6 s before, under coverage tracing too
     assert logs.scrub_text(text).endswith("characters cut]")
 
 

@@ -222,6 +222,13 @@ def test_a_key_without_a_card_number_is_kept(aws: Any, key: str) -> None:
     assert invoke(payment_validation.handler, event).status == 201
 
 
+def test_a_uuid_key_is_kept_whatever_digits_it_holds(aws: Any) -> None:
+    key = "41111111-1111-1111-1111-000000000000"
+    assert cards.contains_pan(key)
+    event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
+    assert invoke(payment_validation.handler, event).status == 201
+
+
 def test_the_marker_id_is_a_keyed_mac_of_the_key(aws: Any) -> None:
     """Without the KMS key, a marker id cannot be recomputed from a guess of the key."""
     key = "order-4111111111111113"

@@ -55,6 +55,17 @@ CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
 _REQUIRED_KEYS = ("username", "password", "host")
+# What names the login a secret version is for: only the password may change between versions.
+_CONNECTION_DEFAULTS = {"username": None, "host": None, "port": 5432, "dbname": "postgres"}
+
+
+def _connection_field(secret: Mapping[str, Any], key: str) -> str:
+    """A connection field as the connection reads it (port 5432 and dbname postgres by default)."""
+    return str(secret.get(key, _CONNECTION_DEFAULTS[key]))
+
+
+def _same_login(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+    return all(_connection_field(first, key) == _connection_field(second, key) for key in _CONNECTION_DEFAULTS)
 
 logger = logging.getLogger("db_secret_rotation")
 
@@ -200,8 +211,8 @@ def set_secret(client: Any, arn: str, token: str) -> None:
     options = _db_options()
     current = get_secret_dict(client, arn, CURRENT)
     pending = get_secret_dict(client, arn, PENDING, token)
-    for key in ("username", "host"):
-        if current[key] != pending[key]:
+    for key in _CONNECTION_DEFAULTS:
+        if _connection_field(current, key) != _connection_field(pending, key):
             raise RotationError(f"the pending version changes {key}; single-user rotation cannot")
 
     connection = connect(pending, **options)
@@ -213,7 +224,7 @@ def set_secret(client: Any, arn: str, token: str) -> None:
     connection = connect(current, **options)
     if connection is None:
         previous = _previous_or_none(client, arn)
-        if previous is not None and all(previous[key] == pending[key] for key in ("username", "host")):
+        if previous is not None and _same_login(previous, pending):
             connection = connect(previous, **options)
     if connection is None:
         raise RotationError("setSecret: cannot log into the database with the previous, current or pending secret")

@@ -21,6 +21,8 @@ from typing import Any
 
 TOKEN_PREFIX = "tok_"
 _PURPOSE = b"payments/card-number/v1\x00"
+# Idempotency marker ids are MACs of the merchant and key under the same key, another purpose.
+_MARKER_PURPOSE = b"payments/idempotency-marker/v1\x00"
 
 
 class CardTokenizer:
@@ -32,10 +34,14 @@ class CardTokenizer:
 
     def token(self, card_number: str) -> str:
         """``tok_`` followed by the hex HMAC-SHA256 of the (normalized) card number."""
-        response = self._kms.generate_mac(
-            KeyId=self._key_id,
-            Message=_PURPOSE + card_number.encode("ascii", "replace"),
-            MacAlgorithm="HMAC_SHA_256",
-        )
+        return TOKEN_PREFIX + self._mac(_PURPOSE + card_number.encode("ascii", "replace"))
+
+    def marker_digest(self, merchant_id: str, key: str) -> str:
+        """The hex HMAC-SHA256 naming the idempotency marker of ``key`` in a merchant's scope: nobody
+        without the KMS key can test a guess of the key (one holding a card number) against it."""
+        return self._mac(_MARKER_PURPOSE + f"{merchant_id}\n{key}".encode())
+
+    def _mac(self, message: bytes) -> str:
+        response = self._kms.generate_mac(KeyId=self._key_id, Message=message, MacAlgorithm="HMAC_SHA_256")
         mac: bytes = response["Mac"]
-        return TOKEN_PREFIX + mac.hex()
+        return mac.hex()

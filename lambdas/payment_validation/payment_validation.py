@@ -58,7 +58,9 @@ from validation_rules import IDENTIFIER, Assessment, MalformedRequest, PaymentRe
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-_PAN_SHAPED = re.compile(r"[^A-Za-z]+")
+# A UUID key is kept whatever digits it holds: about 0.3 % of random UUIDs hold a Luhn-valid run of
+# 13-19 digits, and the marker id is a keyed MAC, so no key is kept in a form that gives them back.
+_UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 LIMITS_VARIABLE = "AMOUNT_LIMITS"
 logger = get_logger("payment_validation")
 
@@ -110,16 +112,15 @@ def _amount_limits() -> dict[str, tuple[Decimal, Decimal]]:
 
 
 def _idempotency_key(request: Request) -> str | None:
-    """The ``Idempotency-Key`` header; HttpError 400 for a malformed one or a card number (a marker
-    id is a plain SHA-256 of the key, so a key that is a card number, digits and separators only,
-    could be found again by trying the numbers with its first six and last four digits; a key
-    with letters, such as a UUID, is not refused for the digits it happens to hold)."""
+    """The ``Idempotency-Key`` header; HttpError 400 for a malformed one or one holding a card number
+    anywhere (``order-4111111111111111`` too), unless it is a UUID (see ``_UUID``). The marker id
+    is a keyed MAC of the key besides (``marker_id``)."""
     key = request.header("idempotency-key")
     if key is None:
         return None
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise _bad_idempotency_key("Idempotency-Key must be 1-255 visible ASCII characters")
-    if _PAN_SHAPED.fullmatch(key) and cards.contains_pan(key):
+    if not _UUID.fullmatch(key) and cards.contains_pan(key):
         raise _bad_idempotency_key("Idempotency-Key looks like a card number")
     return key
 
@@ -156,10 +157,10 @@ def fingerprint(payment: PaymentRequest, card_token: str, amount: Decimal | None
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def marker_id(merchant_id: str, key: str) -> str:
-    """The idempotency marker's ``transaction_id`` for a key in a merchant's scope."""
-    digest = hashlib.sha256(f"{merchant_id}\n{key}".encode()).hexdigest()
-    return MARKER_PREFIX + digest
+def marker_id(tokenizer: CardTokenizer, merchant_id: str, key: str) -> str:
+    """The idempotency marker's ``transaction_id`` for a key in a merchant's scope: an HMAC under the
+    card-token KMS key (another purpose label), so reading the table is no oracle for keys."""
+    return MARKER_PREFIX + tokenizer.marker_digest(merchant_id, key)
 
 
 def _transaction_item(
@@ -252,7 +253,7 @@ def _plainly_another_merchant(caller: Caller, merchant_id: object) -> bool:
         isinstance(merchant_id, str)
         and IDENTIFIER.fullmatch(merchant_id) is not None
         and not caller.may_act_for(merchant_id)
-        and not cards.contains_pan(merchant_id)
+        and not cards.stored_text_holds_pan(merchant_id)
     )
 
 
@@ -307,7 +308,7 @@ def handler(request: Request) -> Response:
     tokenizer = CardTokenizer(client("kms"), settings.token_key_id)
     card_token = tokenizer.token(assessment.card_digits) if assessment.card_digits else ""
     request_fingerprint = fingerprint(payment, card_token, assessment.amount)
-    marker_key = marker_id(payment.merchant_id, key or f"derived:{request_fingerprint}")
+    marker_key = marker_id(tokenizer, payment.merchant_id, key or f"derived:{request_fingerprint}")
 
     item = _transaction_item(payment, assessment, card_token, now, caller)
     store = TransactionStore(client("dynamodb"), settings.table)

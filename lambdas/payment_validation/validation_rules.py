@@ -41,7 +41,11 @@ from typing import Any
 from paycommon import cards, money
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
-REFERENCE = re.compile(r"[\x20-\x7e]{1,64}")
+# Printable ASCII but ``#``, ``%`` and ``&``: a stored reference holds no percent-encoding or
+# HTML reference whose reading could hide a card number's digits.
+REFERENCE = re.compile(r"[\x20-\x22\x24\x27-\x7e]{1,64}")
+# Free text that is stored and echoed: scanned wider than other fields (``cards.stored_text_holds_pan``).
+STORED_TEXT = ("merchant_id", "user_id", "reference")
 _REQUIRED = ("merchant_id", "user_id", "amount", "currency", "card")
 _OPTIONAL = ("reference",)
 _CARD_FIELDS = ("number", "expiry_month", "expiry_year", "cvv")
@@ -178,6 +182,17 @@ def _card_numbers_elsewhere(value: Any, path: str, budget: _ScanBudget | None = 
     return problems
 
 
+def _card_numbers_in_stored_text(body: Mapping[str, Any]) -> list[Problem]:
+    """A problem for each stored free-text field holding a card number the wider way
+    (``cards.stored_text_holds_pan``: separators of any length, base64). Runs after
+    ``_card_numbers_elsewhere``, so every value is at most ``MAX_SCANNED_VALUE_CHARS`` long."""
+    return [
+        Problem(name, "card_number_not_allowed", f"{name} looks like a card number; send it only in card.number")
+        for name in STORED_TEXT
+        if isinstance(body.get(name), str) and cards.stored_text_holds_pan(body[name])
+    ]
+
+
 def parse_request(body: Mapping[str, Any]) -> PaymentRequest:
     """The request's fields, or MalformedRequest listing every shape problem.
 
@@ -185,7 +200,7 @@ def parse_request(body: Mapping[str, Any]) -> PaymentRequest:
     request malformed on its own: only those problems are listed, so no other message can repeat
     the value or its field name.
     """
-    misplaced = _card_numbers_elsewhere(body, "")
+    misplaced = _card_numbers_elsewhere(body, "") or _card_numbers_in_stored_text(body)
     if misplaced:
         raise MalformedRequest(misplaced)
     problems: list[Problem] = []
@@ -212,7 +227,8 @@ def parse_request(body: Mapping[str, Any]) -> PaymentRequest:
         problems.append(Problem("currency", "wrong_type", "currency must be a string"))
     reference = body.get("reference")
     if reference is not None and not (isinstance(reference, str) and REFERENCE.fullmatch(reference)):
-        problems.append(Problem("reference", "invalid_reference", "reference must be 1-64 printable characters"))
+        message = "reference must be 1-64 printable ASCII characters other than #, % and &"
+        problems.append(Problem("reference", "invalid_reference", message))
     card = body.get("card")
     if card is not None:
         if isinstance(card, Mapping):

@@ -149,6 +149,21 @@ def test_a_missing_or_invalid_mapping_is_a_configuration_error(
         (f"arn:aws:sts::{ACCOUNT}:role/r", None),
         ("arn:aws:iam::999:role/r", None),
         ("arn:aws:lambda:us-east-1:123456789012:function:f", None),
+        (f"arn:aws-us-gov:iam::{ACCOUNT}:role/r", f"arn:aws-us-gov:iam::{ACCOUNT}:role/r"),
+        (f"arn:aws-iso-b:iam::{ACCOUNT}:role/r", f"arn:aws-iso-b:iam::{ACCOUNT}:role/r"),
+        # lists, whitespace, other digits and made-up partitions are no ARN of one principal
+        (f"arn:aws:iam::{ACCOUNT}:user/mallory,arn:aws:iam::{ACCOUNT}:user/alice", None),
+        (f"arn:aws:iam::{ACCOUNT}:user/mallory, arn:aws:iam::{ACCOUNT}:user/ops/alice", None),
+        (f"arn:aws:iam::{ACCOUNT}:user/x arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/s/alice", None),
+        (f"arn:aws:iam::{ACCOUNT}:role/a,arn:aws:iam::{ACCOUNT}:role/payments-merchant", None),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/s,arn:aws:sts::999999999999:assumed-role/x/y", None),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/a b", None),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/a\nb", None),
+        ("arn:aws:sts::" + "\u0661" * 12 + ":assumed-role/r/s", None),
+        (f"arn:aws-evil:sts::{ACCOUNT}:assumed-role/payments-merchant/s", None),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/", None),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/{'s' * 65}", None),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/r\u00e9/s", None),
     ],
 )
 def test_principal_reduces_a_caller_arn_to_its_iam_identity(arn: str, identity: str | None) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import payment_validation
 import pytest
-from lambda_testkit import VISA, alb_event, invoke, payment
+from lambda_testkit import CALLER, VISA, alb_event, invoke, payment
 from paycommon import cards, logs
 from paycommon.alb import Request, Response
 from paycommon.runtime import alb_handler
@@ -199,7 +202,8 @@ def test_every_accepted_writing_of_a_card_gives_one_token(aws: Any) -> None:
     assert len(tokens) == 1 and len(aws.transactions()) == len(writings)
 
 
-@pytest.mark.parametrize("key", [VISA, "4111-1111-1111-1111", "4111+1111+1111+1111", AMEX + "-2", "%34111111111111111"])
+@pytest.mark.parametrize("key", [VISA, "4111-1111-1111-1111", "4111+1111+1111+1111", AMEX + "-2", "%34111111111111111",
+                                 "order-4111111111111111", "order:4111-1111-1111-1111/x"])
 def test_a_card_number_as_idempotency_key_is_refused_and_never_kept(aws: Any, key: str) -> None:
     event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
     answer = invoke(payment_validation.handler, event)
@@ -213,6 +217,108 @@ def test_a_card_number_as_idempotency_key_is_refused_and_never_kept(aws: Any, ke
 @pytest.mark.parametrize(
     "key", ["12345678-1234-4123-8123-123456789012", "order-4111111111111113", str(uuid.UUID(int=7))]
 )
-def test_a_key_with_letters_or_no_card_number_is_kept(aws: Any, key: str) -> None:
+def test_a_key_without_a_card_number_is_kept(aws: Any, key: str) -> None:
     event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
     assert invoke(payment_validation.handler, event).status == 201
+
+
+def test_a_uuid_key_is_kept_whatever_digits_it_holds(aws: Any) -> None:
+    key = "41111111-1111-1111-1111-000000000000"
+    assert cards.contains_pan(key)
+    event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
+    assert invoke(payment_validation.handler, event).status == 201
+
+
+def test_the_marker_id_is_a_keyed_mac_of_the_key(aws: Any) -> None:
+    """Without the KMS key, a marker id cannot be recomputed from a guess of the key."""
+    key = "order-4111111111111113"
+    event = alb_event("POST", "/payments", payment(), headers={"Idempotency-Key": key})
+    assert invoke(payment_validation.handler, event).status == 201
+    (marker,) = [item for item in aws.items() if item["transaction_id"]["S"].startswith("idem#")]
+    unkeyed = hashlib.sha256(f"m-1001\n{key}".encode()).hexdigest()
+    assert marker["transaction_id"]["S"] != "idem#" + unkeyed
+    mac = boto3.client("kms", region_name="us-east-1").generate_mac(
+        KeyId=os.environ["CARD_TOKEN_KMS_KEY_ID"], MacAlgorithm="HMAC_SHA_256",
+        Message=b"payments/idempotency-marker/v1\x00m-1001\n" + key.encode())["Mac"]
+    assert marker["transaction_id"]["S"] == "idem#" + mac.hex()
+
+
+# A card number whose groups are joined by encoded tokens that decode to nothing plausible:
+# control characters, invalid UTF-8, surrogates, code points beyond Unicode, references without
+# ``;`` or with many leading zeros. html.unescape drops most of them and gives the bare number.
+UNDECODABLE_JOINS = [
+    "4111&#1;1111&#1;1111&#1;1111",
+    "4111&#0;1111&#0;1111&#0;1111",
+    "4111&#x1;1111&#x1;1111&#x1;1111",
+    "4111&#xD800;1111&#xD800;1111&#xD800;1111",
+    "4111&#x110000;1111&#x110000;1111&#x110000;1111",
+    "4111&#x00000000002D;1111&#x2d;1111&#x2d;1111",
+    "4111&#x2D 1111&#x2D 1111&#x2D 1111",
+    "4111%FF1111%FF1111%FF1111",
+    "4111%C0%AD1111%C0%AD1111%C0%AD1111",
+    "4111%7F1111%7F1111%7F1111",
+    "9994111&#1;111111111111999",
+]
+
+
+@pytest.mark.parametrize("text", UNDECODABLE_JOINS)
+def test_an_undecodable_token_does_not_hide_a_card_number(text: str) -> None:
+    assert cards.contains_pan(text)
+    assert logs.scrub_text(text).count("*") >= 9
+
+
+@pytest.mark.parametrize("text", UNDECODABLE_JOINS[:10])
+def test_a_reference_with_an_undecodable_join_is_refused(aws: Any, text: str) -> None:
+    answer = post(payment(reference=text))
+    assert answer.status == 400
+    assert text not in json.dumps(answer.raw)
+    assert aws.items() == []
+
+
+@pytest.mark.parametrize("character", ["#", "%", "&"])
+def test_a_reference_holds_no_encoding_characters(aws: Any, character: str) -> None:
+    answer = post(payment(reference=f"order{character}77"))
+    assert answer.status == 400
+    assert answer.body["errors"][0]["code"] == "invalid_reference"
+
+
+STORED_TEXT_VARIANTS = [
+    "4111....1111....1111....1111",
+    "4111 -- 1111 -- 1111 -- 1111",
+    "NDExMTExMTExMTExMTExMQ==",
+    "NDExMTExMTExMTExMTExMQ",
+    "u-NDExMTExMTExMTExMTExMQ",
+    "b3JkZXItNDExMTExMTExMTExMTExMQ",
+]
+
+
+@pytest.mark.parametrize("field", ["reference", "merchant_id", "user_id"])
+@pytest.mark.parametrize("value", STORED_TEXT_VARIANTS)
+def test_stored_free_text_is_scanned_with_any_separator_and_base64(aws: Any, field: str, value: str) -> None:
+    answer = post(payment(**{field: value}))
+    assert answer.status == 400, answer.body
+    assert answer.body["errors"] == [
+        {"field": field, "code": "card_number_not_allowed",
+         "message": f"{field} looks like a card number; send it only in card.number"}
+    ]
+    assert value not in json.dumps(answer.raw)
+    assert aws.items() == []
+
+
+@pytest.mark.parametrize("value", ["0c9f3d2e-1234-4abc-8def-0123456789ab", "order-20240101", "INV 2024 0001 0002",
+                                   "AbCdEfGhIjKlMnOpQrSt", "4111x1111x1111x1113"])
+def test_ordinary_stored_text_passes_the_wider_scan(value: str) -> None:
+    assert not cards.stored_text_holds_pan(value)
+
+
+def test_a_session_name_holding_a_card_number_is_masked_in_the_attribution(aws: Any) -> None:
+    session = "4111....1111....1111....1111"
+    arn = CALLER.rsplit("/", 1)[0] + "/" + session
+    answer = invoke(payment_validation.handler, alb_event("POST", "/payments", payment(), caller=arn))
+    assert answer.status == 201
+    text = json.dumps(aws.items())
+    assert session not in text and "****....****....****....1111" in text
+    encoded = CALLER.rsplit("/", 1)[0] + "/NDExMTExMTExMTExMTExMQ"
+    answer = invoke(payment_validation.handler, alb_event("POST", "/payments", payment(amount="1.00"), caller=encoded))
+    assert answer.status == 201
+    assert "NDExMTExMTExMTExMTExMQ" not in json.dumps(aws.items())

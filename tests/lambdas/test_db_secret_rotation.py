@@ -253,7 +253,7 @@ def test_set_secret_fails_when_no_credentials_work(
         _step(arn, token, "setSecret")
 
 
-@pytest.mark.parametrize("field", ["username", "host"])
+@pytest.mark.parametrize("field", ["username", "host", "port", "dbname"])
 def test_set_secret_refuses_a_pending_version_for_another_user_or_host(
     postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any, field: str
 ) -> None:

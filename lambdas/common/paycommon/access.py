@@ -50,10 +50,16 @@ from paycommon.logs import bind, get_logger
 CALLER_HEADER = "x-payments-caller"
 ACCESS_VARIABLE = "MERCHANT_ACCESS"
 
-_ACCOUNT = r"arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>\d{12}):"
-_ASSUMED_ROLE = re.compile(_ACCOUNT + r"assumed-role/(?P<name>[^/]+)/[^/]+")
-_IAM_IDENTITY = re.compile(_ACCOUNT + r"(?P<kind>role|user)/(?:.*/)?(?P<name>[^/]+)")
-_ROOT = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:root")
+# ASCII only (``re.ASCII``: ``\d`` and ``\w`` match no other script's digits and letters), AWS's own
+# partitions, and IAM's name characters: a list of ARNs, whitespace or a second ``arn:`` is no caller.
+_PARTITION = r"(?P<partition>aws|aws-cn|aws-us-gov|aws-iso(?:-[a-z])?)"
+_NAME = r"[\w+=,.@-]{1,64}"
+_ACCOUNT = _PARTITION + r":(?P<service>iam|sts)::(?P<account>[0-9]{12}):"
+_ASSUMED_ROLE = re.compile("arn:" + _ACCOUNT + rf"assumed-role/(?P<name>{_NAME})/{_NAME}", re.ASCII)
+_IAM_IDENTITY = re.compile(
+    "arn:" + _ACCOUNT + rf"(?P<kind>role|user)/(?:[\w+=,.@-]+/)*(?P<name>{_NAME})", re.ASCII
+)
+_ROOT = re.compile("arn:" + _PARTITION + r":iam::[0-9]{12}:root", re.ASCII)
 _MERCHANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
 
 logger = get_logger("access")
@@ -62,6 +68,8 @@ logger = get_logger("access")
 def principal(arn: str) -> str | None:
     """The IAM identity an ARN stands for (see the module docstring), or None when it is not an IAM ARN."""
     arn = arn.strip()
+    if any(char.isspace() for char in arn) or arn.count("arn:") != 1:
+        return None
     match = _ASSUMED_ROLE.fullmatch(arn)
     if match and match["service"] == "sts":
         return f"arn:{match['partition']}:iam::{match['account']}:role/{match['name']}"
@@ -119,7 +127,7 @@ class MerchantAccess:
             reason = "repeated" if repeated else "absent" if not raw else "not an IAM principal ARN"
             logger.error("request without an authenticated caller refused", extra={"caller_header": reason})
             raise HttpError(403, "forbidden", "the caller is not identified")
-        caller = Caller(identity, self.grants.get(identity, frozenset()), mask_pans(raw))
+        caller = Caller(identity, self.grants.get(identity, frozenset()), mask_pans(raw, stored=True))
         bind(caller=caller.principal, caller_arn=caller.arn)
         return caller
 

@@ -6,6 +6,8 @@ the last four digits (PCI DSS 3.4.1 allows the last four to be displayed).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import unicodedata
 
@@ -13,8 +15,15 @@ _SEPARATORS = re.compile(r"[ -]")
 # Digit groups joined by one to three characters that are neither letters nor digits (``\W`` is
 # Unicode-aware; ``_`` is a word character but no letter), read by ``scan_form``.
 _DIGIT_RUN = re.compile(r"[0-9]+(?:[\W_]{1,3}[0-9]+)*")
+# Stored free text (references, identifiers): groups joined by any number of such characters.
+_WIDE_DIGIT_RUN = re.compile(r"[0-9]+(?:[\W_]+[0-9]+)*")
 _GROUP = re.compile(r"[0-9]+")
-_ENCODED = re.compile(r"(?:%[0-9A-Fa-f]{2})+|&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});")
+# Base64 (standard or URL-safe alphabet) long enough to hold 13 digits.
+_BASE64_TOKENS = (re.compile(r"[A-Za-z0-9+/]{16,}"), re.compile(r"[A-Za-z0-9_-]{16,}"))
+# Percent-encoded octets, and HTML numeric references with any number of (leading zero) digits and
+# with or without their ``;``, as browsers and ``html.unescape`` read them.
+_ENCODED = re.compile(r"(?:%[0-9A-Fa-f]{2})+|&#(?:[0-9]+|[xX][0-9A-Fa-f]+);?")
+_MAX_CODE_DIGITS = 8  # beyond U+10FFFF in either base, once leading zeros are dropped
 _DECODE_ROUNDS = 3
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 PAN_LENGTHS = range(13, 20)
@@ -89,45 +98,58 @@ def mask(digits: str) -> str:
     return "*" * max(len(digits) - 4, 0) + digits[-4:]
 
 
-def _card_like(digits: str) -> bool:
-    return luhn_valid(digits) and bool(digits.strip("0"))
+class _LuhnSums:
+    """Prefix sums of a digit string's two Luhn weights, so any window's checksum is O(1)."""
 
+    def __init__(self, digits: str) -> None:
+        count = len(digits)
+        # plain[p][j] / doubled[p][j]: the digits before j at positions of parity p, as they are and doubled.
+        self.plain = ([0] * (count + 1), [0] * (count + 1))
+        self.doubled = ([0] * (count + 1), [0] * (count + 1))
+        self.nonzero = [0] * (count + 1)
+        for index, char in enumerate(digits):
+            value = ord(char) - 48
+            parity = index & 1
+            for side in (0, 1):
+                self.plain[side][index + 1] = self.plain[side][index]
+                self.doubled[side][index + 1] = self.doubled[side][index]
+            self.plain[parity][index + 1] += value
+            self.doubled[parity][index + 1] += _DOUBLED[value]
+            self.nonzero[index + 1] = self.nonzero[index] + (value != 0)
 
-def _card_windows(digits: str) -> list[tuple[int, int]]:
-    """Every ``(start, end)`` window of 13-19 digits of ``digits`` that passes the Luhn check and is
-    not all zeros, in time linear in ``len(digits)`` (prefix sums of each digit's two Luhn weights)."""
-    count = len(digits)
-    if count < PAN_LENGTHS.start:
-        return []
-    # plain[p][j] / doubled[p][j]: the digits before j at positions of parity p, as they are and doubled.
-    plain = ([0] * (count + 1), [0] * (count + 1))
-    doubled = ([0] * (count + 1), [0] * (count + 1))
-    nonzero = [0] * (count + 1)
-    for index, char in enumerate(digits):
-        value = ord(char) - 48
-        parity = index & 1
-        for side in (0, 1):
-            plain[side][index + 1] = plain[side][index]
-            doubled[side][index + 1] = doubled[side][index]
-        plain[parity][index + 1] += value
-        doubled[parity][index + 1] += _DOUBLED[value]
-        nonzero[index + 1] = nonzero[index] + (value != 0)
-    windows: list[tuple[int, int]] = []
-    for end in range(PAN_LENGTHS.start, count + 1):
+    def card_like(self, start: int, end: int) -> bool:
+        """True when ``digits[start:end]`` passes the Luhn check and is not all zeros."""
         last = (end - 1) & 1  # the check digit's parity: digits of that parity count as they are
-        for length in PAN_LENGTHS:
-            start = end - length
-            if start < 0:
+        total = (self.plain[last][end] - self.plain[last][start]
+                 + self.doubled[1 - last][end] - self.doubled[1 - last][start])
+        return total % 10 == 0 and self.nonzero[end] > self.nonzero[start]
+
+
+def _card_windows(sums: _LuhnSums, bounds: list[int]) -> list[tuple[int, int]]:
+    """The ``(start, end)`` card-number windows of a run's digits whose groups start at ``bounds``
+    (the last bound is the end): any window inside one group, or consecutive whole groups. Linear
+    in the digits: at most seven lengths end at each digit, and at most 19 groups fit in a window."""
+    windows: list[tuple[int, int]] = []
+    for group in range(len(bounds) - 1):
+        low, high = bounds[group], bounds[group + 1]
+        for end in range(low + PAN_LENGTHS.start, high + 1):
+            for length in PAN_LENGTHS:
+                start = end - length
+                if start < low:
+                    break
+                if sums.card_like(start, end):
+                    windows.append((start, end))
+        for last in range(group + 2, len(bounds)):
+            length = bounds[last] - low
+            if length >= PAN_LENGTHS.stop:
                 break
-            total = plain[last][end] - plain[last][start] + doubled[1 - last][end] - doubled[1 - last][start]
-            if total % 10 == 0 and nonzero[end] > nonzero[start]:
-                windows.append((start, end))
+            if length in PAN_LENGTHS and sums.card_like(low, bounds[last]):
+                windows.append((low, bounds[last]))
     return windows
 
 
 def _plausible(text: str) -> bool:
-    """False for a decoding holding a control character other than tab and line ends: then the
-    token is no encoding of text and is read as sent, so ``4111%1111...`` keeps its digits."""
+    """False for a decoding holding a control character other than tab and line ends."""
     return not any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text)
 
 
@@ -135,47 +157,67 @@ def _utf8_length(lead: int) -> int:
     return 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
 
 
-def _decoded_tokens(text: str, match: re.Match[str]) -> list[tuple[int, int, str]]:
-    """``(start, end, character)`` for each encoded character of ``match`` that decodes plausibly:
-    one HTML numeric reference, or the ``%XX`` triplets of one UTF-8 character."""
+def _reference_code(token: str) -> int:
+    """The code point an HTML numeric reference names (``0x110000`` for any beyond Unicode)."""
+    hexadecimal = token[2] in "xX"
+    digits = token[3 if hexadecimal else 2 :].rstrip(";").lstrip("0") or "0"
+    if len(digits) > _MAX_CODE_DIGITS:
+        return 0x110000
+    return int(digits, 16 if hexadecimal else 10)
+
+
+def _decoded_tokens(match: re.Match[str], dropped: bool) -> list[tuple[int, int, str]]:
+    """``(start, end, text)`` for each encoded character of ``match``: one HTML numeric reference,
+    or the ``%XX`` triplets of one UTF-8 character. A token that decodes to nothing plausible (a
+    control character, invalid UTF-8, a surrogate, a code point beyond Unicode) is left out, so it
+    is read as sent, or, when ``dropped``, read as removed (``(start, end, "")``)."""
     token = match.group()
     if token.startswith("&"):
-        code = int(token[3:-1], 16) if token[2] in "xX" else int(token[2:-1])
+        code = _reference_code(token)
         if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or not _plausible(chr(code)):
-            return []
+            return [(match.start(), match.end(), "")] if dropped else []
         return [(match.start(), match.end(), chr(code))]
     found: list[tuple[int, int, str]] = []
     octets = [int(token[index + 1 : index + 3], 16) for index in range(0, len(token), 3)]
     index = 0
     while index < len(octets):
         size = _utf8_length(octets[index])
+        start = match.start() + 3 * index
         try:
             char = bytes(octets[index : index + size]).decode("utf-8")
         except UnicodeDecodeError:
+            if dropped:
+                found.append((start, start + 3, ""))
             index += 1
             continue
         if _plausible(char):
-            found.append((match.start() + 3 * index, match.start() + 3 * (index + size), char))
+            found.append((start, match.start() + 3 * (index + size), char))
+        elif dropped:
+            found.append((start, match.start() + 3 * (index + size), ""))
         index += size
     return found
 
 
-def _decode_once(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+def _decode_once(
+    text: str, starts: list[int], ends: list[int], dropped: bool
+) -> tuple[str, list[int], list[int]]:
     """``text`` with percent-encoding (as UTF-8) and HTML numeric character references undone where
-    they are plausible; a decoded character keeps the source span of its token."""
+    they are plausible (see ``_decoded_tokens`` for the others); a decoded character keeps the
+    source span of its token."""
     out: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
     position = 0
     for match in _ENCODED.finditer(text):
-        for start, end, char in _decoded_tokens(text, match):
+        for start, end, char in _decoded_tokens(match, dropped):
             for index in range(position, start):
                 out.append(text[index])
                 new_starts.append(starts[index])
                 new_ends.append(ends[index])
-            out.append(char)
-            new_starts.append(starts[start])
-            new_ends.append(ends[end - 1])
+            if char:
+                out.append(char)
+                new_starts.append(starts[start])
+                new_ends.append(ends[end - 1])
             position = end
     for index in range(position, len(text)):
         out.append(text[index])
@@ -200,55 +242,84 @@ def _fold_once(text: str, starts: list[int], ends: list[int]) -> tuple[str, list
     return "".join(out), new_starts, new_ends
 
 
-def scan_form(text: str) -> tuple[str, list[int], list[int]]:
+def scan_form(text: str, *, dropped: bool = False) -> tuple[str, list[int], list[int]]:
     """``text`` as the card-number scan reads it, with each character's source span (start, end).
 
     Characters are folded (NFKC, digits of every script to ASCII) and encodings undone where
-    plausible (percent-encoding as UTF-8, HTML numeric references), up to three layers, so
-    ``%2520`` is a space. ``+`` needs no decoding: it is a separator anyway. Raises ValueError for
-    text longer than ``MAX_SCAN_CHARS``: callers cut or refuse longer text first, so no scan is
-    unbounded.
+    plausible (percent-encoding as UTF-8, HTML numeric references with or without ``;`` and with
+    any number of leading zeros), up to three layers, so ``%2520`` is a space. ``+`` needs no
+    decoding: it is a separator anyway. A token that decodes to nothing plausible (``&#1;``,
+    ``%FF``, ``&#xD800;``) is read as sent, or, with ``dropped``, as removed (``html.unescape``
+    drops most of them): the scan reads both. Raises ValueError for text longer than
+    ``MAX_SCAN_CHARS``: callers cut or refuse longer text first, so no scan is unbounded.
     """
     if len(text) > MAX_SCAN_CHARS:
         raise ValueError(f"text of {len(text)} characters is longer than the scan limit {MAX_SCAN_CHARS}")
     form = (text, list(range(len(text))), list(range(1, len(text) + 1)))
-    if text.isascii() and "%" not in text and "&#" not in text:
+    if not _encoded(text):
         return form
     form = _fold_once(*form)
     for _ in range(_DECODE_ROUNDS):
-        decoded = _decode_once(*form)
+        decoded = _decode_once(*form, dropped)
         if decoded[0] == form[0]:
             break
         form = _fold_once(*decoded)
     return form
 
 
-def _found(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def _encoded(text: str) -> bool:
+    """False for ASCII text without ``%`` or ``&#``, which the scan reads as it is."""
+    return not text.isascii() or "%" in text or "&#" in text
+
+
+def _mark_run(run: re.Match[str], starts: list[int], ends: list[int],
+              hidden: set[tuple[int, int]], shown: set[tuple[int, int]]) -> None:
+    """Adds the source spans of the card-number digits of one run of digit groups to ``hidden``
+    (all but each number's last four) and ``shown`` (its last four)."""
+    digits: list[str] = []
+    positions: list[int] = []  # the form position of each digit of the run
+    bounds: list[int] = []
+    for group in _GROUP.finditer(run.group()):
+        bounds.append(len(digits))
+        digits.extend(group.group())
+        positions.extend(range(run.start() + group.start(), run.start() + group.end()))
+    if len(digits) < PAN_LENGTHS.start:
+        return
+    bounds.append(len(digits))
+    # Difference arrays over the run's digits: each window marks its digits in O(1).
+    hide = [0] * (len(digits) + 1)
+    show = [0] * (len(digits) + 1)
+    for start, end in _card_windows(_LuhnSums("".join(digits)), bounds):
+        hide[start] += 1
+        hide[end - 4] -= 1
+        show[end - 4] += 1
+        show[end] -= 1
+    hiding = showing = 0
+    for index, position in enumerate(positions):
+        hiding += hide[index]
+        showing += show[index]
+        if hiding:
+            hidden.add((starts[position], ends[position]))
+        elif showing:
+            shown.add((starts[position], ends[position]))
+
+
+def _found(text: str, *, wide: bool = False) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The source spans of the digits a mask hides and of those it may show (every card number's
-    last four, unless another card-number window hides them), each list sorted."""
+    last four, unless another card-number window hides them), each list sorted. Text with
+    encodings is read twice: undecodable tokens as sent and as removed (see ``scan_form``).
+    ``wide`` joins digit groups across separators of any length (``stored_text_holds_pan``)."""
     hidden: set[tuple[int, int]] = set()
     shown: set[tuple[int, int]] = set()
-    form, starts, ends = scan_form(text)
-    for run in _DIGIT_RUN.finditer(form):
-        groups = [(run.start() + group.start(), group.group()) for group in _GROUP.finditer(run.group())]
-        if sum(len(digits) for _, digits in groups) < PAN_LENGTHS.start:
-            continue
-        found: list[list[int]] = []  # the form positions of each card number's digits
-        for offset, digits in groups:
-            found.extend(list(range(offset + start, offset + end)) for start, end in _card_windows(digits))
-        for first in range(len(groups)):
-            positions: list[int] = []
-            for offset, digits in groups[first:]:
-                positions.extend(range(offset, offset + len(digits)))
-                if len(positions) > PAN_LENGTHS.stop - 1:
-                    break
-                number = "".join(form[position] for position in positions)
-                if offset > groups[first][0] and len(number) in PAN_LENGTHS and _card_like(number):
-                    found.append(list(positions))
-        for positions in found:
-            spans = [(starts[position], ends[position]) for position in positions]
-            hidden.update(spans[:-4])
-            shown.update(spans[-4:])
+    readings = [scan_form(text)]
+    if _encoded(text):
+        dropped = scan_form(text, dropped=True)
+        if dropped[0] != readings[0][0]:
+            readings.append(dropped)
+    pattern = _WIDE_DIGIT_RUN if wide else _DIGIT_RUN
+    for form, starts, ends in readings:
+        for run in pattern.finditer(form):
+            _mark_run(run, starts, ends, hidden, shown)
     return sorted(hidden), sorted(shown - hidden)
 
 
@@ -284,11 +355,44 @@ def contains_pan(text: str) -> bool:
     return bool(pan_spans(text))
 
 
-def mask_pans(text: str) -> str:
+def _base64_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` that are base64 (either alphabet, any alignment) of text holding a card
+    number whose groups are joined by separators of any length."""
+    spans: list[tuple[int, int]] = []
+    for pattern in _BASE64_TOKENS:
+        for match in pattern.finditer(text):
+            token = match.group().replace("-", "+").replace("_", "/")
+            for skip in range(4):
+                chunk = token[skip:]
+                chunk = chunk[: len(chunk) - 1] if len(chunk) % 4 == 1 else chunk
+                chunk += "=" * (-len(chunk) % 4)
+                try:
+                    decoded = base64.b64decode(chunk, validate=True).decode("latin-1")
+                except (binascii.Error, ValueError):  # pragma: no cover - the alphabet is checked above
+                    continue
+                if _found(decoded[:MAX_SCAN_CHARS], wide=True)[0]:
+                    spans.append(match.span())
+                    break
+    return spans
+
+
+def stored_text_holds_pan(text: str) -> bool:
+    """True when free text that is stored and echoed (a reference, an identifier, a session name)
+    holds a card number: as ``contains_pan`` finds it, or as digit groups joined by separators of
+    any length (``4111....1111....1111....1111``), or base64-encoded."""
+    return bool(_found(text, wide=True)[0]) or bool(_base64_spans(text))
+
+
+def mask_pans(text: str, *, stored: bool = False) -> str:
     """``text`` in NFKC form with every digit of every card number (see ``pan_spans``) replaced by
-    ``*`` but the last four; separators and the rest of ``text`` are left as they are."""
+    ``*`` but the last four; separators and the rest of ``text`` are left as they are. ``stored``
+    masks what ``stored_text_holds_pan`` finds too (a base64 token holding one entirely)."""
     text = normalize_text(text)
-    hidden, _shown = _found(text)
+    hidden, _shown = _found(text, wide=stored)
+    if stored:
+        hidden = sorted(set(hidden).union(*(
+            {(index, index + 1) for index in range(start, end)} for start, end in _base64_spans(text)
+        )))
     if not hidden:
         return text
     pieces: list[str] = []

@@ -89,8 +89,9 @@ _SENSITIVE_PAIR = re.compile(
     rf"(?i)((?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[_-])*{_SENSITIVE_NAME}(?:[_-][A-Za-z0-9]+)*"
     r"[\"']?\s*[:=]\s*)(\"[^\"]*\"?|'[^']*'?|[^\"'&;,}\r\n]*)"
 )
-# A cut never leaves the digits and separators of a number it cut through: they go with the rest.
-_CUT_NUMBER_TAIL = re.compile(r"[\W_0-9]+$")
+# The request path and trace id are logged on every line: cut to this many characters before
+# anything reads them (the rest is what the client chose to send, never needed to follow a request).
+MAX_LOGGED_REQUEST_CHARS = 256
 _CUT_NOTE_CHARS = 40
 _RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"})
 
@@ -123,8 +124,26 @@ def _bounded(text: str) -> str:
     text = normalize_text(text)
     if len(text) <= MAX_SCAN_CHARS:
         return text
-    head = _CUT_NUMBER_TAIL.sub("", text[: MAX_SCAN_CHARS - _CUT_NOTE_CHARS])
+    head = _without_number_tail(text[: MAX_SCAN_CHARS - _CUT_NOTE_CHARS])
     return f"{head} [{len(text) - len(head)} characters cut]"
+
+
+def _without_number_tail(text: str) -> str:
+    """``text`` without its trailing digits and characters that are neither letters nor digits: a
+    cut never leaves the digits and separators of a number it cut through. One pass from the end
+    (a ``[\\W_0-9]+$`` search restarts at every character of such a run: quadratic)."""
+    end = len(text)
+    while end and (text[end - 1] in "0123456789_" or not text[end - 1].isalnum()):
+        end -= 1
+    return text[:end]
+
+
+def cut_request_text(text: str) -> str:
+    """A request path or trace id as logged: at most ``MAX_LOGGED_REQUEST_CHARS`` characters, the
+    cut noted, before any normalising or scanning."""
+    if len(text) <= MAX_LOGGED_REQUEST_CHARS:
+        return text
+    return text[:MAX_LOGGED_REQUEST_CHARS] + " [cut]"
 
 
 def scrub_text(text: str) -> str:

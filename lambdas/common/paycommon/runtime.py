@@ -18,14 +18,15 @@ from typing import Any
 
 from paycommon.alb import HttpError, Request, Response, parse_event, render
 from paycommon.config import ConfigError
-from paycommon.logs import request_context
+from paycommon.logs import cut_request_text, request_context
 
 Route = Callable[[Request], Response]
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 
 def _trace_id(event: Any) -> str:
-    """The ALB trace id, from ``headers`` or (multi-value headers on) ``multiValueHeaders``."""
+    """The ALB trace id, from ``headers`` or (multi-value headers on) ``multiValueHeaders``, cut to
+    what is logged (``logs.cut_request_text``)."""
     if not isinstance(event, Mapping):
         return ""
     for name in ("headers", "multiValueHeaders"):
@@ -37,7 +38,7 @@ def _trace_id(event: Any) -> str:
                 continue
             if isinstance(value, list):
                 value = value[-1] if value else ""
-            return str(value)
+            return cut_request_text(str(value))
     return ""
 
 
@@ -54,7 +55,7 @@ def alb_handler(logger: logging.Logger) -> Callable[[Route], LambdaHandler]:
                 method = path = ""
                 try:
                     request = parse_event(event)
-                    method, path = request.method, request.path
+                    method, path = request.method[:16], cut_request_text(request.path)
                     response = route(request)
                 except HttpError as exc:
                     response = Response(exc.status, exc.body(), exc.headers)

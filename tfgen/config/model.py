@@ -633,8 +633,6 @@ def cross_problems(cfg: Environment) -> list[Problem]:
         found.append((("lambda", "min_amount"),
                       f"expected at most max_amount ({cfg.lambda_.max_amount}), got {cfg.lambda_.min_amount}"))
     found += _currency_limit_problems(cfg.lambda_)
-    found += [(("lambda", "release", "steps"), problem)
-              for problem in release_step_problems(cfg.lambda_.release.steps, cfg.lambda_.traffic_max_step)]
     functions = cfg.lambda_.functions
     shorts: dict[str, str] = {}
     for key in type(functions).model_fields:

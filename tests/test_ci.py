@@ -49,6 +49,18 @@ def test_the_workflow_fans_out_one_plan_per_affected_environment_and_posts_the_r
     assert plan["permissions"]["pull-requests"] == "write"
 
 
+def test_the_release_workflow_is_valid_and_runs_the_release_once_per_environment() -> None:
+    workflow: dict[Any, Any] = yaml.safe_load((ROOT / "docs" / "ci" / "release.yml").read_text())
+    workflow["on"] = workflow.pop(True)
+    jsonschema.Draft7Validator(GITHUB_WORKFLOW).validate(workflow)
+    assert workflow["concurrency"] == {"group": "tfgen-release-${{ inputs.environment }}", "cancel-in-progress": False}
+    [job] = workflow["jobs"].values()
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'tfgen release "$ENV_NAME" --yes --format markdown' in runs
+    plan_uses = {step["uses"] for job in load_workflow()["jobs"].values() for step in job["steps"] if "uses" in step}
+    assert {step["uses"] for step in job["steps"] if "uses" in step} - plan_uses == {"actions/upload-artifact@v4"}
+
+
 def test_a_workflow_with_a_mistake_is_rejected() -> None:
     """The schema is strict enough to catch what a person would get wrong."""
     workflow = load_workflow()

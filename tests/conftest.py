@@ -36,6 +36,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.nodeid.split("::")[0].startswith("tests/e2e/") is False)
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tfgen's state directory (the private records of saved plans), never the real home's."""
+    path = tmp_path_factory.mktemp("tfgen-state") / "state"
+    monkeypatch.setenv("TFGEN_STATE_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import SHIPPED_ENVS
-from tests.stack import CERTIFICATE, local, ref, resource, resources_of
+from tests.stack import CERTIFICATE, all_blocks, local, ref, rendered, resource, resources_of, text
 from tfgen.config.names import FUNCTION_KEYS
+from tfgen.errors import RenderError
 
 SHORT = {"payment_validation": "pv", "fraud_detection": "fd", "transaction_processing": "tp"}
 ROUTES = {"payment_validation": ("POST /payments", "/payments"),
@@ -126,9 +129,34 @@ def test_every_route_requires_signed_requests(env: str) -> None:
     assert route["authorization_type"] == "AWS_IAM"
 
 
-def test_routes_can_be_left_open_by_configuration() -> None:
-    route = resource("prod", "api.tf", "aws_apigatewayv2_route", "this", "api:\n  authorization_type: NONE\n")
-    assert route["authorization_type"] == "NONE"
+def test_a_route_without_iam_authorisation_does_not_render() -> None:
+    """Without IAM authorisation a client's own x-payments-caller would stand for the caller."""
+    with pytest.raises(RenderError, match="authorization_type must be AWS_IAM: a payment route without IAM "
+                                         "authorisation is not rendered"):
+        rendered("prod", "api:\n  authorization_type: NONE\n")
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_no_rendered_route_lacks_iam_authorisation(env: str) -> None:
+    routes = [body for address, body in all_blocks(env, "resource").items()
+              if address.startswith("aws_apigatewayv2_route.")]
+    assert routes and all(route["authorization_type"] == "AWS_IAM" for route in routes)
+    assert 'authorization_type = "AWS_IAM"' in text(env, "api.tf")
+    assert "authorization_type" not in text(env, "api.tf").replace('authorization_type = "AWS_IAM"', "")
+
+
+ACCESS_LOG_FIELD = re.compile(r'(\w+) = "(\$context\.[\w.]+)"')
+
+
+@pytest.mark.parametrize("env", SHIPPED_ENVS)
+def test_the_access_log_names_the_caller(env: str) -> None:
+    """PCI DSS 10.2.2: who made each request; the same ARN the functions receive in x-payments-caller."""
+    [logs] = resource(env, "api.tf", "aws_apigatewayv2_stage", "this")["access_log_settings"]
+    fields = dict(ACCESS_LOG_FIELD.findall(logs["format"]))
+    integration = resource(env, "api.tf", "aws_apigatewayv2_integration", "alb")
+    assert fields["callerArn"] == integration["request_parameters"]["overwrite:header.x-payments-caller"]
+    assert (fields["callerArn"], fields["callerId"], fields["callerAccountId"]) == (
+        "$context.identity.userArn", "$context.identity.caller", "$context.identity.accountId")
 
 
 @pytest.mark.parametrize("env", SHIPPED_ENVS)

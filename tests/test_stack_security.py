@@ -238,7 +238,7 @@ REACHES: dict[str, set[tuple[str, str]]] = {
     "payment_validation": {("dynamodb:GetItem", TABLE), ("dynamodb:PutItem", TABLE), *TABLE_KEY,
                            ("kms:GenerateMac", ref("aws_kms_key.card_tokens.arn"))},
     "fraud_detection": {("dynamodb:GetItem", TABLE), ("dynamodb:Query", TABLE), ("dynamodb:UpdateItem", TABLE),
-                        ("dynamodb:Query", ref("aws_dynamodb_table.this.arn") + "/index/user-index"),
+                        ("dynamodb:Query", ref("aws_dynamodb_table.this.arn") + "/index/merchant-user-index"),
                         ("dynamodb:Query", ref("aws_dynamodb_table.this.arn") + "/index/card-token-index"),
                         *TABLE_KEY, ("sns:Publish", ref("aws_sns_topic.failed_transactions.arn")),
                         ("kms:Decrypt", key("sns")), ("kms:GenerateDataKey", key("sns"))},

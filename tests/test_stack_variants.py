@@ -23,10 +23,9 @@ VARIANTS = {
     "no VPC endpoints: the Lambdas use the NAT gateways": (
         "network:\n  gateway_endpoints: []\n  interface_endpoints: []\n"
         "database:\n  log_exports: []\n"),
-    "no AWS Backup, Enhanced Monitoring or Performance Insights; open routes": (
+    "no AWS Backup, Enhanced Monitoring or Performance Insights": (
         "backup:\n  enabled: false\n"
         "database:\n  monitoring_interval_s: 0\n  performance_insights: false\n"
-        "api:\n  authorization_type: NONE\n"
         "lambda:\n  rotation:\n    reserved_concurrency: null\n"),
 }
 

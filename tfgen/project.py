@@ -1,7 +1,8 @@
 """The operations behind the commands: load, render, write, compare. Nothing here prints.
 
 When every environment a command names is current (tfgen.inputs), ``write``, ``status`` and
-``require_current`` answer from the manifests alone; the configuration model, YAML and Jinja are
+``require_current`` answer from the manifests alone (``require_current(full=True)``, before
+terraform runs, never does); the configuration model, YAML and Jinja are
 imported only on the full path, inside the methods that take it.
 """
 
@@ -124,14 +125,28 @@ class Project:
         for env in packed:
             rendered = dataclasses.replace(render.render(env.unpack(), self.template_dir, self.lambda_dir),
                                            input_digest=digests[env.name])
-            yield output.write(rendered, self.target(rendered.env), recovered=True, shared=shared)
+            yield self._write_locked(rendered, shared)
 
-    def status(self, names: list[str], overrides: list[str] | None = None) -> list[tuple[str, list[str]]]:
-        """Per environment, one line per output file that is missing, stale or edited."""
+    def _write_locked(self, rendered: Rendered, shared: output.SharedFiles) -> output.WriteResult:
+        """Write ``rendered`` holding its environment's lock (tfgen.render.lock), so that no plan or
+        apply is running on the tree it replaces; refused (lock.Busy) when one is."""
+        from tfgen.render import lock, output
+
+        target = self.target(rendered.env)
+        if not target.is_dir():  # never rendered: nothing can be planned there yet
+            return output.write(rendered, target, recovered=True, shared=shared)
+        with lock.held(target, f"tfgen render {rendered.env}"):
+            return output.write(rendered, target, recovered=True, shared=shared)
+
+    def status(self, names: list[str], overrides: list[str] | None = None,
+               full: bool = False) -> list[tuple[str, list[str]]]:
+        """Per environment, one line per output file that is missing, stale or edited. ``full``: from a
+        render in memory compared with the files on disk, never from the manifests alone (which
+        whoever can write the output can write too)."""
         from tfgen.render import output
 
         digests = self.input_digests(names, overrides)
-        if self.current(names, overrides, digests) is not None:
+        if not full and self.current(names, overrides, digests) is not None:
             return [(name, []) for name in names]
         return [(r.env, output.status(r, self.target(r.env)).lines(self.target(r.env)))
                 for r in self.render(names, overrides, digests)]
@@ -162,10 +177,11 @@ class Project:
                 chunks.append(_unified(old, new, f"a/{name}", f"b/{name}"))
         return "".join(chunks)
 
-    def require_current(self, env: str, overrides: list[str] | None = None) -> Path:
+    def require_current(self, env: str, overrides: list[str] | None = None, full: bool = False) -> Path:
         """The environment's output directory, if it matches a fresh render (with ``overrides``, the
-        ``--set`` settings it was rendered with); a Finding if not."""
-        [(name, lines)] = self.status([env], overrides)
+        ``--set`` settings it was rendered with); a Finding if not. ``full``: rendered and compared
+        file by file even when the manifest says the output is current (before terraform runs)."""
+        [(name, lines)] = self.status([env], overrides, full)
         if lines:
             advice = f"{self.target(name)}: output is not current: run `tfgen render {name}`"
             raise Finding("\n".join([*lines, advice]))

@@ -9,7 +9,9 @@ may be retried and is idempotent, as in AWS's reference rotation functions:
   that version already has a value.
 - ``setSecret``: change the user's password to the pending one, logging in
   with the pending, current or previous credentials (whichever works: a
-  pending password that already logs in means the step already ran).
+  pending password that already logs in means the step already ran), then
+  log in again with the pending password: the change is proven, not taken on
+  the server's word.
 - ``testSecret``: log in with the pending credentials and run a query.
 - ``finishSecret``: move AWSCURRENT to the new version (Secrets Manager then
   labels the old one AWSPREVIOUS); nothing to do if it is already there.
@@ -80,7 +82,14 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+# At DEBUG botocore logs request and response bodies, Secrets Manager's secret values included:
+# its loggers (and urllib3's) stay at WARNING whatever LOG_LEVEL says.
+THIRD_PARTY_LOGGERS = ("boto3", "botocore", "urllib3", "s3transfer")
+
+
 def _configure_logging() -> None:
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     if not logger.handlers:
         handler = _StdoutHandler()
         handler.setFormatter(_JsonFormatter())
@@ -116,8 +125,13 @@ def _int_env(name: str, default: int, minimum: int, maximum: int) -> int:
 
 
 def _db_options() -> dict[str, Any]:
+    tls_mode = os.environ.get("DB_TLS_MODE", "").strip() or DEFAULT_TLS_MODE
+    in_lambda = any(os.environ.get(name, "").strip() for name in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV"))
+    if tls_mode == "require" and in_lambda:
+        # The master password must only ever go to a server proven to be the cluster.
+        raise RotationError("DB_TLS_MODE=require is for tests only: in Lambda the database is verified (verify-full)")
     return {
-        "tls_mode": os.environ.get("DB_TLS_MODE", "").strip() or DEFAULT_TLS_MODE,
+        "tls_mode": tls_mode,
         "ca_file": os.environ.get("DB_TLS_CA_FILE", "").strip() or None,
         "timeout": float(_int_env("DB_CONNECT_TIMEOUT_SECONDS", 5, 1, 60)),
     }
@@ -207,6 +221,15 @@ def set_secret(client: Any, arn: str, token: str) -> None:
         set_password(connection, pending["username"], pending["password"])
     finally:
         connection.close()
+    # Proof that the change took: a server that acknowledged ALTER ROLE and applied nothing would
+    # otherwise make the step succeed.
+    proof = connect(pending, **options)
+    if proof is None:
+        raise RotationError("setSecret: the database acknowledged the change but the new password does not log in")
+    try:
+        check_login(proof)
+    finally:
+        proof.close()
     logger.info(
         "setSecret: password changed",
         extra={"version": token, "username": pending["username"]},

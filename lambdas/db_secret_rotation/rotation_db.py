@@ -21,7 +21,12 @@ and so before any password could be sent, and is reported as a TLS failure
 Authentication: only SCRAM-SHA-256 is accepted. A server that asks for a
 clear-text (``password``) or MD5 password is refused before anything is sent:
 a genuine Aurora cluster never asks for either, so such a request can only
-come from a misconfiguration or an impostor.
+come from a misconfiguration or an impostor. So is a server that answers
+"logged in" without a completed SCRAM exchange (whose final message proves
+the server holds the password's verifier): anything would log in to it, and
+under ``require`` nothing else would tell it from the cluster. ``require`` is
+refused in Lambda (``AWS_LAMBDA_FUNCTION_NAME`` or ``AWS_EXECUTION_ENV`` set):
+it exists for tests only.
 """
 
 from __future__ import annotations
@@ -46,9 +51,11 @@ TLS_MODES = ("verify-full", "require")
 DEFAULT_TLS_MODE = "verify-full"
 # The CA bundle tfgen ships in the package (lambdas/README.md, "TLS to the database").
 DEFAULT_CA_FILE = Path(__file__).resolve().parent / "rds-ca-bundle.pem"
+_AUTH_OK = 0
 _AUTH_CLEARTEXT = 3
 _AUTH_MD5 = 5
 _AUTH_SASL = 10
+_AUTH_SASL_FINAL = 12
 _SCRAM_MECHANISMS = frozenset({"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"})
 
 
@@ -69,6 +76,12 @@ class _Connection(pg8000.native.Connection):  # type: ignore[misc]
 
     def handle_AUTHENTICATION_REQUEST(self, data: bytes, context: Any) -> None:
         code = struct.unpack("!i", data[:4])[0]
+        if code == _AUTH_OK and not getattr(self, "_scram_verified", False):
+            # A server that never checked the password (and proved it knows the verifier, in
+            # SCRAM's final message) is not the cluster: anything would "log in" to it.
+            raise InsecureAuthentication(
+                "the server accepted the login without authenticating it (no SCRAM-SHA-256 exchange); refused"
+            )
         if code == _AUTH_CLEARTEXT:
             raise InsecureAuthentication("the server asked for a clear-text password; refused, nothing was sent")
         if code == _AUTH_MD5:
@@ -80,6 +93,9 @@ class _Connection(pg8000.native.Connection):  # type: ignore[misc]
                     f"the server offered no SCRAM-SHA-256 mechanism ({', '.join(sorted(offered))}); refused"
                 )
         super().handle_AUTHENTICATION_REQUEST(data, context)
+        if code == _AUTH_SASL_FINAL:
+            # pg8000 (scramp) has checked the server's signature: the server knows the verifier.
+            self._scram_verified = True
 
 
 def scram_sha256_verifier(password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:

@@ -34,7 +34,7 @@ from paycommon.aws import client
 from paycommon.config import ConfigError, decimal_value, env_int, env_json, env_optional, env_str
 from paycommon.logs import get_logger
 from paycommon.runtime import alb_handler
-from paycommon.store import StateConflict, Status, TransactionStore
+from paycommon.store import History, StateConflict, Status, TransactionStore
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/(?P<transaction_id>[^/]+)/fraud-check/?")
 THRESHOLDS_VARIABLE = "FRAUD_AMOUNT_THRESHOLDS"
@@ -186,9 +186,10 @@ def handler(request: Request) -> Response:
     card_history = (
         store.card_history(item["card_token"], created - limits.card_velocity_window_seconds * 1000, created)
         if item.get("card_token")
-        else []
+        else History([], complete=True)
     )
-    decision = evaluate(item, history, limits, card_history)
+    decision = evaluate(item, history.items, limits, card_history.items,
+                        history_complete=history.complete, card_history_complete=card_history.complete)
     stamp = _now()
     changes: dict[str, Any] = {
         "status": decision.status.value,
@@ -199,6 +200,7 @@ def handler(request: Request) -> Response:
         },
         "fraud_checked_at": stamp,
         "updated_at": stamp,
+        **caller.attribution("fraud_checked"),
     }
     if decision.status == Status.FLAGGED:
         changes["alert_status"] = ALERT_PENDING

@@ -16,8 +16,10 @@ of its history.
   ``card_velocity_max`` validated transactions (this one included, any user
   id, any merchant) within ``card_velocity_window_seconds``.
 
-User history is scoped to ``(merchant_id, user_id)``: a user id is chosen by
-the merchant, so one merchant's rejections must not flag another merchant's
+User history is scoped to ``(merchant_id, user_id)`` and read by that pair
+(merchant-user-index), so no other merchant's transactions fill its pages; a
+history cut at the page cap makes the rules that count it trigger. A user id
+is chosen by the merchant, so one merchant's rejections must not flag another merchant's
 payments for the same id. The card is the one thing a caller cannot rename,
 so card velocity counts across user ids and merchants.
 
@@ -101,14 +103,24 @@ def _since(
     ]
 
 
+def _cut(read: int) -> str:
+    return f"more than {read} (history cut at the page limit)"
+
+
 def evaluate(
     transaction: Mapping[str, Any],
     history: Sequence[Mapping[str, Any]],
     limits: FraudLimits,
     card_history: Sequence[Mapping[str, Any]] = (),
+    *,
+    history_complete: bool = True,
+    card_history_complete: bool = True,
 ) -> Decision:
     """Applies every rule to ``transaction`` given the user's ``history`` (with this merchant) and the
-    card's ``card_history``. A currency without a threshold raises KeyError (checked by the caller)."""
+    card's ``card_history``. A currency without a threshold raises KeyError (checked by the caller).
+
+    A history that was cut (``*_complete`` False) cannot show a rule holds: the rules that count
+    it trigger (pessimistic), observing "more than" what was read."""
     amount = Decimal(transaction["amount"])
     currency = transaction.get("currency", "")
     threshold = limits.amount_thresholds[currency]
@@ -123,8 +135,8 @@ def evaluate(
     recent = len(_since(transaction, history, limits.velocity_window_seconds)) + 1
     velocity_rule = RuleResult(
         rule="velocity",
-        triggered=recent > limits.velocity_max,
-        observed=str(recent),
+        triggered=recent > limits.velocity_max or not history_complete,
+        observed=str(recent) if history_complete else _cut(len(history)),
         limit=str(limits.velocity_max),
         explanation=f"{recent} transactions by this user with this merchant within "
         f"{limits.velocity_window_seconds}s (limit {limits.velocity_max})",
@@ -135,8 +147,8 @@ def evaluate(
     )
     failure_rule = RuleResult(
         rule="repeated_failures",
-        triggered=failures >= limits.failure_max,
-        observed=str(failures),
+        triggered=failures >= limits.failure_max or not history_complete,
+        observed=str(failures) if history_complete else _cut(len(history)),
         limit=str(limits.failure_max),
         explanation=f"{failures} rejected or flagged transactions by this user with this merchant within "
         f"{limits.failure_window_seconds}s (flagged from {limits.failure_max})",
@@ -145,8 +157,8 @@ def evaluate(
     card_uses = len(_since(transaction, card_history, limits.card_velocity_window_seconds)) + 1
     card_rule = RuleResult(
         rule="card_velocity",
-        triggered=card_uses > limits.card_velocity_max,
-        observed=str(card_uses),
+        triggered=card_uses > limits.card_velocity_max or not card_history_complete,
+        observed=str(card_uses) if card_history_complete else _cut(len(card_history)),
         limit=str(limits.card_velocity_max),
         explanation=f"{card_uses} transactions with this card within "
         f"{limits.card_velocity_window_seconds}s (limit {limits.card_velocity_max})",

@@ -46,18 +46,19 @@ from decimal import Decimal
 from typing import Any
 
 from card_tokens import CardTokenizer
-from paycommon import money
-from paycommon.access import MerchantAccess
+from paycommon import cards, money
+from paycommon.access import Caller, MerchantAccess
 from paycommon.alb import HttpError, Request, Response, match_route
 from paycommon.aws import client
 from paycommon.config import ConfigError, decimal_value, env_csv, env_int, env_json, env_str
 from paycommon.logs import get_logger
 from paycommon.runtime import alb_handler
-from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore
-from validation_rules import Assessment, MalformedRequest, PaymentRequest, assess, parse_request
+from paycommon.store import MARKER_PREFIX, IdempotencyConflict, Status, TransactionStore, merchant_user
+from validation_rules import IDENTIFIER, Assessment, MalformedRequest, PaymentRequest, assess, parse_request
 
 ROUTE = re.compile(r"(?:/[A-Za-z0-9_.~-]+)*/payments/?")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_PAN_SHAPED = re.compile(r"[^A-Za-z]+")
 LIMITS_VARIABLE = "AMOUNT_LIMITS"
 logger = get_logger("payment_validation")
 
@@ -109,25 +110,27 @@ def _amount_limits() -> dict[str, tuple[Decimal, Decimal]]:
 
 
 def _idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header; HttpError 400 for a malformed one or a card number (a marker
+    id is a plain SHA-256 of the key, so a key that is a card number, digits and separators only,
+    could be found again by trying the numbers with its first six and last four digits; a key
+    with letters, such as a UUID, is not refused for the digits it happens to hold)."""
     key = request.header("idempotency-key")
     if key is None:
         return None
     if not IDEMPOTENCY_KEY.fullmatch(key):
-        raise HttpError(
-            400,
-            "malformed_request",
-            "the request is malformed",
-            details={
-                "errors": [
-                    {
-                        "field": "Idempotency-Key",
-                        "code": "invalid_idempotency_key",
-                        "message": "Idempotency-Key must be 1-255 visible ASCII characters",
-                    }
-                ]
-            },
-        )
+        raise _bad_idempotency_key("Idempotency-Key must be 1-255 visible ASCII characters")
+    if _PAN_SHAPED.fullmatch(key) and cards.contains_pan(key):
+        raise _bad_idempotency_key("Idempotency-Key looks like a card number")
     return key
+
+
+def _bad_idempotency_key(message: str) -> HttpError:
+    return HttpError(
+        400,
+        "malformed_request",
+        "the request is malformed",
+        details={"errors": [{"field": "Idempotency-Key", "code": "invalid_idempotency_key", "message": message}]},
+    )
 
 
 def fingerprint(payment: PaymentRequest, card_token: str, amount: Decimal | None = None) -> str:
@@ -164,6 +167,7 @@ def _transaction_item(
     assessment: Assessment,
     card_token: str,
     now: datetime,
+    caller: Caller,
 ) -> dict[str, Any]:
     status = Status.VALIDATED if assessment.valid else Status.REJECTED
     stamp = now.isoformat(timespec="milliseconds")
@@ -173,8 +177,10 @@ def _transaction_item(
         "status": status.value,
         "merchant_id": payment.merchant_id,
         "user_id": payment.user_id,
+        "merchant_user": merchant_user(payment.merchant_id, payment.user_id),
         "created_at": stamp,
         "updated_at": stamp,
+        **caller.attribution("created"),
     }
     if assessment.amount is not None:
         item["amount"] = assessment.amount
@@ -239,14 +245,46 @@ def _replay(store: TransactionStore, marker_key: str, request_fingerprint: str) 
     return Response(response.status, response.body, {**response.headers, "idempotent-replayed": "true"})
 
 
+def _plainly_another_merchant(caller: Caller, merchant_id: object) -> bool:
+    """True when ``merchant_id`` is a well-formed merchant id (and so short, and no card number)
+    the caller may not act for. Anything else is left to ``parse_request``, which names it."""
+    return (
+        isinstance(merchant_id, str)
+        and IDENTIFIER.fullmatch(merchant_id) is not None
+        and not caller.may_act_for(merchant_id)
+        and not cards.contains_pan(merchant_id)
+    )
+
+
+def _merchant_not_allowed(caller: Caller, merchant_id: str | None) -> HttpError:
+    logger.warning(
+        "caller may not act for the merchant",
+        extra={"caller": caller.principal, "merchant_id": merchant_id},
+    )
+    return HttpError(
+        403,
+        "forbidden",
+        "the caller may not act for this merchant",
+        details={"errors": [{"field": "merchant_id", "code": "merchant_not_allowed",
+                             "message": "the caller may not act for this merchant"}]},
+    )
+
+
 @alb_handler(logger)
 def handler(request: Request) -> Response:
     """The Lambda entry point (``payment_validation.handler``)."""
     match_route(request, "POST", ROUTE)
     settings = Settings.from_env()
     caller = MerchantAccess.from_env().caller(request)
+    if not caller.merchants:
+        # May act for no merchant: refused before the body is even read.
+        raise _merchant_not_allowed(caller, None)
     key = _idempotency_key(request)
     body = request.json_object()
+    merchant_id = body.get("merchant_id")
+    if _plainly_another_merchant(caller, merchant_id):
+        # Before any scan of the body: what the caller may not do costs no more than this.
+        raise _merchant_not_allowed(caller, merchant_id)
     try:
         payment = parse_request(body)
     except MalformedRequest as exc:
@@ -257,17 +295,7 @@ def handler(request: Request) -> Response:
             details={"errors": [problem.as_dict() for problem in exc.problems]},
         ) from None
     if not caller.may_act_for(payment.merchant_id):
-        logger.warning(
-            "caller may not act for the merchant",
-            extra={"caller": caller.principal, "merchant_id": payment.merchant_id},
-        )
-        raise HttpError(
-            403,
-            "forbidden",
-            "the caller may not act for this merchant",
-            details={"errors": [{"field": "merchant_id", "code": "merchant_not_allowed",
-                                 "message": "the caller may not act for this merchant"}]},
-        )
+        raise _merchant_not_allowed(caller, payment.merchant_id)
 
     now = datetime.fromtimestamp(time.time(), UTC)
     assessment = assess(
@@ -281,7 +309,7 @@ def handler(request: Request) -> Response:
     request_fingerprint = fingerprint(payment, card_token, assessment.amount)
     marker_key = marker_id(payment.merchant_id, key or f"derived:{request_fingerprint}")
 
-    item = _transaction_item(payment, assessment, card_token, now)
+    item = _transaction_item(payment, assessment, card_token, now, caller)
     store = TransactionStore(client("dynamodb"), settings.table)
     marker: dict[str, Any] | None = None
     if assessment.valid:

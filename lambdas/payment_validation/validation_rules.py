@@ -46,6 +46,10 @@ _REQUIRED = ("merchant_id", "user_id", "amount", "currency", "card")
 _OPTIONAL = ("reference",)
 _CARD_FIELDS = ("number", "expiry_month", "expiry_year", "cvv")
 _MAX_NUMBER_CHARS = 32
+# The card-number scan of a body reads at most this many characters of one value or field name,
+# and this many in all (each value counts one more); a body with more is refused unread.
+MAX_SCANNED_VALUE_CHARS = 256
+MAX_SCANNED_BODY_CHARS = 4096
 _MAX_EXPIRY_YEARS = 20
 
 
@@ -111,40 +115,75 @@ def _is_int_like(value: object) -> bool:
     )
 
 
-def _card_numbers_elsewhere(value: Any, path: str) -> list[Problem]:
+class _ScanBudget:
+    """What is left of ``MAX_SCANNED_BODY_CHARS`` for one body."""
+
+    def __init__(self) -> None:
+        self.left = MAX_SCANNED_BODY_CHARS
+
+    def take(self, text: str) -> bool:
+        """False when ``text`` may not be scanned: too long on its own, or beyond the body's budget."""
+        self.left -= len(text) + 1
+        return len(text) <= MAX_SCANNED_VALUE_CHARS and self.left >= 0
+
+
+def _too_long(path: str) -> Problem:
+    where = path or "the request body"
+    return Problem(path or "<body>", "too_long",
+                   f"{where} holds more text than is read (at most {MAX_SCANNED_VALUE_CHARS} characters a value, "
+                   f"{MAX_SCANNED_BODY_CHARS} in all)")
+
+
+def _card_numbers_elsewhere(value: Any, path: str, budget: _ScanBudget | None = None) -> list[Problem]:
     """A problem for every field other than ``card.number`` that holds a card number.
 
-    Strings and numbers are checked (``paycommon.cards.contains_pan``: NFKC, separators,
-    numbers next to other digits), and so are the names of fields; a field name holding a
-    number is reported as ``<path>.<field name>`` so it is not echoed either.
+    Strings and numbers (as sent) are checked (``paycommon.cards.contains_pan``: any
+    separators and encodings, numbers next to other digits), and so are the names of fields; a
+    field name holding a number is reported as ``<path>.<field name>`` so it is not echoed
+    either. The scan reads a bounded amount of text (``MAX_SCANNED_VALUE_CHARS``,
+    ``MAX_SCANNED_BODY_CHARS``): what it may not read is a ``too_long`` problem, and the scan
+    stops at the first.
     """
+    budget = budget or _ScanBudget()
     problems: list[Problem] = []
     if isinstance(value, Mapping):
         for key, item in value.items():
             name = str(key)
+            label = f"{path}.<field name>" if path else "<field name>"
+            if not budget.take(name):
+                return [*problems, _too_long(label)]
             if cards.contains_pan(name):
-                label = f"{path}.<field name>" if path else "<field name>"
                 problems.append(Problem(label, "card_number_not_allowed", f"{label} looks like a card number"))
                 continue
             child = f"{path}.{name}" if path else name
             if child != "card.number":
-                problems.extend(_card_numbers_elsewhere(item, child))
+                problems.extend(_card_numbers_elsewhere(item, child, budget))
+                if problems and problems[-1].code == "too_long":
+                    return problems
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            problems.extend(_card_numbers_elsewhere(item, f"{path}[{index}]"))
+            problems.extend(_card_numbers_elsewhere(item, f"{path}[{index}]", budget))
+            if problems and problems[-1].code == "too_long":
+                return problems
     elif isinstance(value, str | int | Decimal) and not isinstance(value, bool):
-        text = value if isinstance(value, str) else format(value, "f")
+        # The number as sent: str() of an int is exact (format(int, "f") goes through float).
+        text = value if isinstance(value, str) else str(value) if isinstance(value, int) else format(value, "f")
+        if not budget.take(text):
+            return [_too_long(path)]
         if cards.contains_pan(text):
             message = f"{path} looks like a card number; send it only in card.number"
             problems.append(Problem(path, "card_number_not_allowed", message))
+    else:
+        budget.take("")
     return problems
 
 
 def parse_request(body: Mapping[str, Any]) -> PaymentRequest:
     """The request's fields, or MalformedRequest listing every shape problem.
 
-    A card number anywhere but in ``card.number`` makes the request malformed on its own:
-    only those problems are listed, so no other message can repeat the value or its field name.
+    A card number anywhere but in ``card.number``, or more text than the scan reads, makes the
+    request malformed on its own: only those problems are listed, so no other message can repeat
+    the value or its field name.
     """
     misplaced = _card_numbers_elsewhere(body, "")
     if misplaced:
@@ -263,6 +302,9 @@ def assess(
             problems.append(Problem("card.number", "card_number_checksum", "card number fails the Luhn check"))
         elif not digits.strip("0"):
             problems.append(Problem("card.number", "card_number_invalid", "card number must not be all zeros"))
+        elif digits.startswith("0"):
+            # No issuer number starts with 0 (ISO/IEC 7812); leading zeros would make one card many tokens.
+            problems.append(Problem("card.number", "card_number_invalid", "card number must not start with 0"))
 
     problems.extend(_expiry_problems(request.expiry_month, request.expiry_year, today))
 
@@ -275,10 +317,16 @@ def assess(
         problems=tuple(problems),
         amount=amount,
         currency=currency,
-        card_digits=digits if digits.isascii() and digits.isdigit() else "",
+        # Canonical (only the digits, no leading zero) or nothing: one card, one token.
+        card_digits="" if problems_of(problems, "card.number") else digits,
         card_brand=card_brand,
         card_last4=card_last4,
     )
+
+
+def problems_of(problems: list[Problem], field: str) -> list[Problem]:
+    """The problems about ``field``."""
+    return [problem for problem in problems if problem.field == field]
 
 
 def _expiry_problems(month_value: int | str, year_value: int | str, today: date) -> list[Problem]:

@@ -1,7 +1,10 @@
 """The audit record written to S3 for every processed transaction.
 
 Key: ``audit/yyyy=YYYY/mm=MM/dd=DD/<transaction_id>.json`` with the date of
-processing (UTC), so Athena or Glue can partition by date. The record is built
+processing (UTC), so Athena or Glue can partition by date. Schema version 2
+added who created, fraud-checked and processed the transaction
+(``<step>_by``: the reduced IAM principal, ``<step>_by_arn``: the ARN API
+Gateway named, for a role the session). The record is built
 only from the stored transaction, so rewriting it after a failed attempt gives
 the same bytes. It holds no card data: no number, token, last four digits,
 brand, expiry or CVV.
@@ -18,7 +21,8 @@ from paycommon import money
 from paycommon.alb import dumps
 
 AUDIT_PREFIX = "audit/"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+ATTRIBUTED_STEPS = ("created", "fraud_checked", "processed")
 
 
 def audit_key(transaction_id: str, processed_at: str) -> str:
@@ -49,4 +53,9 @@ def audit_record(item: Mapping[str, Any], environment: str | None) -> bytes:
         ],
         "processed_at": item["processed_at"],
     }
+    # Who created, fraud-checked and processed it (PCI DSS 10.2.2): the reduced principal and the
+    # ARN API Gateway named (for a role, the session).
+    for step in ATTRIBUTED_STEPS:
+        record[f"{step}_by"] = item.get(f"{step}_by")
+        record[f"{step}_by_arn"] = item.get(f"{step}_by_arn")
     return (dumps(record) + "\n").encode("utf-8")

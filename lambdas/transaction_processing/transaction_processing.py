@@ -144,6 +144,7 @@ def handler(request: Request) -> Response:
                 "updated_at": stamp,
                 "audit_status": AUDIT_PENDING,
                 "audit_key": audit_key(item["transaction_id"], stamp),
+                **caller.attribution("processed"),
             },
         )
     except StateConflict as exc:

@@ -352,6 +352,22 @@ def test_apply_shows_and_applies_a_private_copy_of_the_reviewed_file(run: Run, p
     assert applied == f"applied binary-plan {PLANS / 'no_changes.json'}"
 
 
+def test_a_symlink_at_plan_tfplan_is_refused(run: Run, project: Path, terraform_log: Path, tmp_path: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    plan_file = project / "build" / "dev" / "plan" / "tfplan"
+    elsewhere = tmp_path / "elsewhere.tfplan"
+    shutil.copy(plan_file, elsewhere)
+    plan_file.unlink()
+    plan_file.symlink_to(elsewhere)
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert result.stderr == (f"tfgen apply dev: refused, nothing changed: {Path('build/dev/plan/tfplan')} is a "
+                             "symbolic link, not the plan file tfgen saved: run `tfgen plan dev` again\n")
+    assert applies(terraform_log) == []
+
+
 def test_a_plan_json_edited_after_the_review_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
     rendered(run)
     use_plan("data_loss")
@@ -377,13 +393,19 @@ def test_a_plan_file_whose_show_differs_from_the_review_is_refused(
     assert applies(terraform_log) == []
 
 
-def test_a_plan_of_another_environment_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+def test_a_plan_of_another_environment_is_refused(run: Run, project: Path, terraform_log: Path,
+                                                  state_dir: Path) -> None:
     assert run("render", "dev", "staging").exit_code == 0
     use_plan("no_changes")
     assert run("plan", "dev").exit_code == 0
     assert run("plan", "staging").exit_code == 0
-    shutil.rmtree(project / "build" / "staging" / "plan")
-    shutil.copytree(project / "build" / "dev" / "plan", project / "build" / "staging" / "plan")
+    dev, staging = project / "build" / "dev", project / "build" / "staging"
+    shutil.rmtree(staging / "plan")
+    shutil.copytree(dev / "plan", staging / "plan")
+    result = run("apply", "staging")
+    assert result.exit_code == 1
+    assert "  plan/meta.json is not the record tfgen keeps of the reviewed plan" in result.stderr
+    shutil.copy(private_record(state_dir, dev), private_record(state_dir, staging))  # the record moved too
     result = run("apply", "staging")
     assert result.exit_code == 1
     assert "  the plan was made for environment dev, not staging" in result.stderr
@@ -442,23 +464,149 @@ def test_an_account_that_cannot_be_told_is_recorded_and_apply_refuses_it(
     assert applies(terraform_log) == []
 
 
-def test_a_saved_plan_of_an_older_tfgen_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+def private_record(state_dir: Path, target: Path) -> Path:
+    return state_dir / "plans" / f"{hashlib.sha256(str(target.resolve()).encode()).hexdigest()}.json"
+
+
+def test_a_saved_plan_of_an_older_tfgen_is_refused(run: Run, project: Path, terraform_log: Path,
+                                                  state_dir: Path) -> None:
     rendered(run)
     assert run("plan", "dev").exit_code == 0
-    meta = project / "build" / "dev" / "plan" / "meta.json"
-    old = json.loads(meta.read_text())
-    meta.write_text(json.dumps({key: old[key] for key in ("env", "rendered_digest", "tfgen_version")}))
+    record = private_record(state_dir, project / "build" / "dev")
+    old = json.loads(record.read_text())
+    record.write_text(json.dumps({key: old[key] for key in ("env", "rendered_digest", "tfgen_version")}))
     result = run("apply", "dev")
     assert result.exit_code == 1
     assert "unreadable plan binding" in result.stderr and "run `tfgen plan dev`" in result.stderr
     assert applies(terraform_log) == []
 
 
+def forge(target: Path, fixture: str) -> None:
+    """What a writer of OUT/ENV can do: put another plan file at plan/tfplan and re-bind plan/meta.json
+    and plan/plan.json to it."""
+    plan_dir = target / "plan"
+    (plan_dir / "tfplan").write_text(f"binary-plan {PLANS / fixture}\n")
+    shown = json.loads((PLANS / fixture).read_text())
+    meta = json.loads((plan_dir / "meta.json").read_text())
+    meta["plan_sha256"] = hashlib.sha256((plan_dir / "tfplan").read_bytes()).hexdigest()
+    meta["plan_json_sha256"] = binding.json_digest(shown)
+    (plan_dir / "plan.json").write_text(json.dumps(shown))
+    (plan_dir / "meta.json").write_text(json.dumps(meta))
+
+
+def test_a_plan_rebound_in_a_forged_meta_json_is_refused(run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0  # the review: nothing changes
+    forge(project / "build" / "dev", "data_loss.json")
+    result = run("apply", "dev", "--allow-data-loss", "aws_rds_cluster.this",
+                 "--allow-data-loss", "aws_dynamodb_table.archive")
+    assert result.exit_code == 1, result.output
+    assert "  plan/tfplan is not the file that was reviewed" in result.stderr
+    assert "  plan/meta.json is not the record tfgen keeps of the reviewed plan: it was changed after the review" \
+        in result.stderr
+    assert applies(terraform_log) == []
+
+
+def test_the_record_of_the_review_is_kept_where_only_the_user_can_write(
+        run: Run, project: Path, terraform_log: Path, state_dir: Path) -> None:
+    rendered(run)
+    assert run("plan", "dev").exit_code == 0
+    target = project / "build" / "dev"
+    record = private_record(state_dir, target)
+    assert json.loads(record.read_text()) == json.loads((target / "plan" / "meta.json").read_text())
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    assert stat.S_IMODE(record.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert run("apply", "dev", "--allow-traffic-risk", "payment_validation").exit_code == 0
+    assert not record.exists()  # used up with the plan
+
+
+def test_a_plan_without_the_private_record_is_refused(run: Run, project: Path, terraform_log: Path,
+                                                      state_dir: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    private_record(state_dir, project / "build" / "dev").unlink()  # another user's or machine's plan
+    result = run("apply", "dev")
+    assert result.exit_code == 1
+    assert ("made by another user or machine, or the record was removed: plan again: run `tfgen plan dev`"
+            in result.stderr)
+    assert applies(terraform_log) == []
+
+
+def test_a_state_directory_others_can_write_is_refused(run: Run, terraform_log: Path, state_dir: Path) -> None:
+    rendered(run)
+    state_dir.mkdir(mode=0o777)
+    state_dir.chmod(0o777)
+    result = run("plan", "dev")
+    assert result.exit_code == 1
+    assert f"{state_dir}: tfgen's state directory is writable by others" in result.stderr
+
+
+def test_the_review_names_the_plan_sha256_and_apply_says_what_it_applies(
+        run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    text = run("plan", "dev")
+    sha = hashlib.sha256((project / "build" / "dev" / "plan" / "tfplan").read_bytes()).hexdigest()
+    assert text.stdout.splitlines()[0] == f"dev: plan {Path('build/dev/plan/tfplan')} (sha256 {sha})"
+    assert f"sha256 `{sha}`" in run("plan", "dev", "--format", "markdown").stdout
+    assert json.loads(run("plan", "dev", "--format", "json").stdout)["plans"][0]["plan_sha256"] == sha
+    result = run("apply", "dev")
+    assert result.exit_code == 0, result.output
+    assert (f"tfgen apply dev: applying plan sha256 {sha}: 0 to create, 0 to update, 0 to replace, 0 to delete, "
+            "0 to forget\n") in result.stderr
+
+
+@pytest.mark.parametrize("argument", [
+    "-state-out=elsewhere.tfstate", "-backup=-", "-lock=false", "-target=aws_vpc.this", "-replace=aws_vpc.this",
+    "-parallelism=0x10", "--parallelism=5", "-refresh=false", "-var=x=1", "-state=other.tfstate", "plan.tfplan"])
+def test_apply_refuses_a_terraform_argument_that_changes_what_or_where_it_applies(
+        run: Run, terraform_log: Path, argument: str) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    result = run("apply", "dev", "--", argument)
+    assert result.exit_code == 2
+    assert result.stderr == (f"tfgen: apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only\n")
+    assert applies(terraform_log) == []
+
+
+def test_apply_passes_the_terraform_arguments_it_allows(run: Run, terraform_log: Path) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    allowed = ["-parallelism=4", "-lock-timeout=1m30s", "-compact-warnings", "-no-color"]
+    assert run("apply", "dev", "--", *allowed).exit_code == 0
+    [apply_args] = [c for c in calls(terraform_log) if c.startswith("apply")]
+    assert apply_args.split()[:-1] == ["apply", "-input=false", *allowed]
+
+
+ENV_PROBE = """import os
+print("env", *(os.environ.get(name, "-") for name in ("TF_CLI_ARGS", "TF_CLI_ARGS_show", "TF_CLI_ARGS_apply")))
+"""
+
+
+def test_terraform_arguments_from_the_environment_do_not_reach_show_or_apply(
+        run: Run, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered(run)
+    use_plan("no_changes")
+    monkeypatch.setenv("TF_CLI_ARGS", "-lock=false")
+    monkeypatch.setenv("TF_CLI_ARGS_show", "-no-color")
+    monkeypatch.setenv("TF_CLI_ARGS_apply", "-state-out=elsewhere.tfstate")
+    monkeypatch.setenv("FAKE_TF_PROBE", ENV_PROBE)
+    assert run("plan", "dev").exit_code == 0
+    assert run("apply", "dev").exit_code == 0
+    assert [c for c in calls(terraform_log) if c.startswith("env")] == ["env - - -"] * 4  # plan, show, show, apply
+
+
 # --- the lock ----------------------------------------------------------------------------------
 
 HOLD_LOCK = """import sys
 from pathlib import Path
-from tfgen.deploy import lock
+from tfgen.render import lock
 with lock.held(Path(sys.argv[1]), "tfgen plan dev"):
     print("held", flush=True)
     sys.stdin.read()
@@ -484,6 +632,24 @@ def test_a_second_plan_or_apply_while_one_runs_is_refused_at_once(
     finally:
         holder.communicate("")
     assert run("apply", "dev", "--allow-traffic-risk", "payment_validation").exit_code == 0
+
+
+def test_a_render_while_a_plan_runs_is_refused_at_once(run: Run, project: Path, terraform_log: Path) -> None:
+    rendered(run)
+    target = project / "build" / "dev"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = (target / "lambda.tf").read_bytes()
+        result = run("render", "dev", "--set", "lambda.log_level=INFO")
+        assert result.exit_code == 1
+        assert result.stderr == (f"{Path('build/dev')}: busy: tfgen plan dev (pid {holder.pid}) is running on this "
+                                 "environment; render refused, nothing changed: try again when it ends\n")
+        assert (target / "lambda.tf").read_bytes() == before
+    finally:
+        holder.communicate("")
+    assert run("render", "dev", "--set", "lambda.log_level=INFO").exit_code == 0
 
 
 def test_plan_and_apply_hold_the_lock_while_terraform_runs(run: Run, project: Path, terraform_log: Path) -> None:
@@ -533,6 +699,33 @@ def test_a_file_terraform_would_load_added_after_the_plan_is_refused_by_apply(
     result = run("apply", "dev")
     assert result.exit_code == 1 and "override.tf: terraform would load this file" in result.stderr
     assert applies(terraform_log) == []
+
+
+def forge_manifest(target: Path, name: str, text: str) -> None:
+    """What a writer of OUT/ENV can do: write a .tf file and list it, with its sha256, in the manifest."""
+    (target / name).write_text(text)
+    manifest = json.loads((target / ".tfgen-manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256(text.encode()).hexdigest()
+    (target / ".tfgen-manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("name", ["evil.tf", "kms.tf"])
+def test_a_tf_file_listed_in_a_forged_manifest_is_refused_by_plan_and_apply(
+        run: Run, project: Path, terraform_log: Path, name: str) -> None:
+    """An extra file, or a rendered one edited, that the manifest was made to list as tfgen's."""
+    rendered(run)
+    use_plan("no_changes")
+    assert run("plan", "dev").exit_code == 0
+    target = project / "build" / "dev"
+    before = (target / name).read_text() if (target / name).exists() else ""
+    forge_manifest(target, name, before + 'resource "aws_iam_user" "backdoor" { name = "x" }\n')
+    result = run("apply", "dev")
+    assert result.exit_code == 1 and f"{Path('build/dev') / name}: " in result.stderr
+    assert "output is not current" in result.stderr
+    result = run("plan", "dev")
+    assert result.exit_code == 1 and f"{Path('build/dev') / name}: " in result.stderr
+    assert applies(terraform_log) == [] and calls(terraform_log).count("plan -input=false -no-color "
+                                                                       "-out=plan/tfplan") == 1
 
 
 def test_files_terraform_does_not_load_leave_the_tree_current(run: Run, project: Path) -> None:

@@ -15,6 +15,7 @@
   against the deployed policies (``iam_simulate.mjs``, ``package.json``).
 - ``test_apply.py``: render -> init -> apply -> verify -> data plane -> traffic shift/rollback
   -> re-plan -> destroy -> empty state.
-- ``test_day2.py``: day-2 changes through ``tfgen plan`` and ``tfgen apply``, each reviewed.
+- ``test_day2.py``: day-2 changes through ``tfgen plan`` and ``tfgen apply``, each reviewed, and
+  the changes apply must refuse with the emulator left as it was.
 - ``test_harness.py``, ``test_dataplane.py``: the harness's own parts, without terraform.
 """

@@ -72,7 +72,7 @@ from tfgen.render import templates as render
 
 from . import iam_audit
 from .emulator import TLS_MINIMUM, die_with_parent
-from .router import Router, binomial_bounds
+from .router import Router, binomial_bounds, header_mappings
 from .verify import Report, client
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
@@ -353,6 +353,8 @@ class DataPlane:
             self.router = Router.read(self.client("elbv2"), self.client("apigatewayv2"), self.names["alb"],
                                       self.names["api"])
             self._alert_queue()
+        with self.step("access log format"):  # read without IAM enforcement, as the router is
+            self._access_log_format()
         if not self.functions:
             return self.report
         with self.step("start the functions"):
@@ -525,10 +527,39 @@ class DataPlane:
             stored = json.dumps(item)
             r.check(not any(card in stored for card in CARDS) and "cvv" not in stored.lower(),
                     f"DynamoDB item {tid} holds card data")
-        self._audit_record(tid)
+            self._attributed(f"DynamoDB item {tid}", {k: v.get("S") for k, v in item.items()}, caller)
+        self._audit_record(tid, caller)
         self._flagged(merchant, caller)
 
-    def _audit_record(self, tid: str) -> None:
+    def _attributed(self, what: str, record: Mapping[str, Any], caller: Mapping[str, str] | None) -> None:
+        """``record`` names ``caller`` as who created, fraud-checked and processed it: the ARN the API
+        passed (a role session) and the role it reduces to."""
+        if caller is None:
+            return
+        arn = caller["$context.identity.userArn"]
+        partition_account, role = arn.split(":assumed-role/")
+        role_arn = partition_account.replace(":sts:", ":iam:") + ":role/" + role.split("/")[0]
+        for step in ("created", "fraud_checked", "processed"):
+            self.report.equal((record.get(f"{step}_by"), record.get(f"{step}_by_arn")), (role_arn, arn),
+                              f"{what}: who {step.replace('_', '-')} it")
+
+    def _access_log_format(self) -> None:
+        """The deployed stage's access log names the caller with the identity the integration passes to
+        the functions (PCI DSS 10.2.2)."""
+        r, api = self.report, self.client("apigatewayv2")
+        [api_id] = [a["ApiId"] for a in api.get_apis()["Items"] if a["Name"] == self.names["api"]]
+        stages = api.get_stages(ApiId=api_id)["Items"]
+        formats = [s.get("AccessLogSettings", {}).get("Format", "") for s in stages]
+        if not r.check(len(formats) == 1, f"stages of {self.names['api']}: {len(formats)}"):
+            return
+        fields = json.loads(formats[0])
+        [integration] = api.get_integrations(ApiId=api_id)["Items"]
+        header = header_mappings(integration).get("x-payments-caller")
+        r.equal((fields.get("callerArn"), fields.get("callerId"), fields.get("callerAccountId")),
+                (header, "$context.identity.caller", "$context.identity.accountId"),
+                f"access log format of {self.names['api']} names the caller")
+
+    def _audit_record(self, tid: str, caller: Mapping[str, str] | None) -> None:
         r, s3 = self.report, self.client("s3")
         bucket = self.names["audit_bucket"]
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="audit/").get("Contents", [])
@@ -542,6 +573,7 @@ class DataPlane:
         text = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read().decode()
         r.check(not any(card in text for card in CARDS) and "cvv" not in text.lower(),
                 f"audit record {keys[0]} holds card data")
+        self._attributed(f"audit record {keys[0]}", json.loads(text), caller)
 
     def _flagged(self, merchant: str, caller: Mapping[str, str] | None) -> None:
         """More payments by one user than the deployed velocity limit: the last one is flagged. (The

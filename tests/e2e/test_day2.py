@@ -7,16 +7,25 @@ the one before left. Three applies in all (an apply against the emulator costs a
 mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
 
     (d) partial first apply: the cluster alone, the full plan refused, the documented
-        recovery (a master_password_version bump) planned and applied: the first deploy
-    (a) pin, then a code release: applied
+        recovery (a master_password_version bump) planned and applied: the first deploy,
+        accepted although nothing served before
+    (f) new code for blue in a -target plan that leaves the listener rule out: refused
+    (a) pin, then a code release published to no alias: applied
+    (g) blue moved to that published version, which green never served: refused
+    (h) point-in-time recovery of the transactions table turned off: refused
     (b) a green canary: its review; applied by (c)'s apply
     (e) a role policy gaining an action: its review; applied by (c)'s apply
+    (i) (e)'s reviewed plan file replaced by one that deletes the transactions table: refused
     (c) an Aurora replacement: refused, the cluster untouched; applied with
         --allow-data-loss; then the emulator holds (b), (c) and (e)
 
 Each scenario asserts the review's JSON (`tfgen plan --format json`) and what the emulator
-holds. The commands run in-process; terraform runs as tfgen runs it (provider mirror), with
-the environment the apply test gives it. Only ``--set`` settings point the provider at the
+holds. A refused apply (f, g, h, i) must exit non-zero, say "refused", and leave the emulator
+as it was: the aliases' versions, the listener rules' weights, the published versions, the
+transactions table with its items and its point-in-time recovery.
+
+The commands run in-process; terraform runs as tfgen runs it (provider mirror), with the
+environment the apply test gives it. Only ``--set`` settings point the provider at the
 emulator, as in test_apply.py. The plans after the first deploy skip terraform's refresh
 (nothing changes the emulator behind terraform's back), which halves their time.
 """
@@ -36,14 +45,15 @@ from click.testing import CliRunner
 
 from tests.conftest import copy_inputs, requires_terraform
 from tfgen.cli import main as cli
+from tfgen.config.names import FUNCTION_KEYS, dashed
 from tfgen.config.yaml_edit import set_values
-from tfgen.deploy import terraform
+from tfgen.deploy import plans, terraform
 from tfgen.render import templates as render
 
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment
 from .provider import overrides
-from .router import rule_of
+from .router import Rule, rule_of
 from .verify import client
 
 pytestmark = [pytest.mark.e2e, requires_terraform]
@@ -51,6 +61,8 @@ pytestmark = [pytest.mark.e2e, requires_terraform]
 ENV = "dev"
 CLUSTER = "aws_rds_cluster.this"
 SECRET = f"payment-db-credentials-{ENV}"
+TABLE = "aws_dynamodb_table.this"
+TABLE_NAME = f"transactions-{ENV}"
 
 
 @dataclass
@@ -89,11 +101,12 @@ class Stack:
     def render(self, env: str = ENV, *extra: str) -> None:
         self.tfgen("render", env, "--out", str(self.out), *self.with_sets(extra))
 
-    def plan(self, env: str = ENV, *extra: str, refresh: bool = False) -> dict[str, Any]:
+    def plan(self, env: str = ENV, *extra: str, refresh: bool = False,
+             terraform_args: tuple[str, ...] = ()) -> dict[str, Any]:
         """`tfgen plan --format json` of ``env``: its one review."""
         start = time.monotonic()
         _, stdout, _ = self.tfgen("plan", env, "--out", str(self.out), "--format", "json", *self.with_sets(extra),
-                                  "--", *([] if refresh else ["-refresh=false"]))
+                                  "--", *([] if refresh else ["-refresh=false"]), *terraform_args)
         self.durations[f"plan {env}"] = self.durations.get(f"plan {env}", 0) + time.monotonic() - start
         [review] = json.loads(stdout)["plans"]
         assert isinstance(review, dict)
@@ -105,6 +118,17 @@ class Stack:
                                   "--", "-no-color", expect=expect)
         self.durations[f"apply {env}"] = self.durations.get(f"apply {env}", 0) + time.monotonic() - start
         return stderr
+
+    def refused(self, *options: str, extra: tuple[str, ...] = ()) -> str:
+        """`tfgen apply` of the saved plan, which must refuse: a non-zero exit and "refused" said.
+        Returns what it printed."""
+        start = time.monotonic()
+        code, stdout, stderr = self.tfgen("apply", ENV, "--out", str(self.out), *options, *self.with_sets(extra),
+                                          "--", "-no-color", expect=None)
+        self.durations["refused apply"] = self.durations.get("refused apply", 0) + time.monotonic() - start
+        said = stderr + stdout
+        assert code != 0 and "refused" in said.lower(), f"tfgen apply exited with {code}, not refused:\n{said[-3000:]}"
+        return said
 
     def terraform(self, *args: str) -> None:
         """Run the terraform binary itself in the rendered module (logs/<subcommand>.log); it must succeed."""
@@ -120,6 +144,19 @@ class Stack:
     def aliases(self, function: str) -> dict[str, str]:
         answer = self.client("lambda").list_aliases(FunctionName=function)
         return {alias["Name"]: alias["FunctionVersion"] for alias in answer["Aliases"]}
+
+    def live(self) -> tuple[dict[str, dict[str, str]], list[Rule]]:
+        """What serves requests: each payment function's aliases (name -> version), and the
+        listener's forwarding rules with their target groups' weights."""
+        aliases = {key: self.aliases(f"{dashed(key)}-{ENV}") for key in FUNCTION_KEYS}
+        described = self.client("elbv2").describe_rules(ListenerArn=_listener(self))["Rules"]
+        return aliases, sorted((rule for rule in map(rule_of, described) if rule is not None),
+                               key=lambda rule: rule.priority)
+
+    def versions(self, function: str) -> list[str]:
+        """The versions of ``function`` published so far."""
+        answer = self.client("lambda").list_versions_by_function(FunctionName=function)["Versions"]
+        return sorted((v["Version"] for v in answer if v["Version"] != "$LATEST"), key=int)
 
     def cluster(self) -> dict[str, Any]:
         [cluster] = self.client("rds").describe_db_clusters(DBClusterIdentifier=f"aurora-cluster-{ENV}")["DBClusters"]
@@ -196,6 +233,26 @@ def test_d_a_partial_first_apply_is_refused_until_the_recovery(stack: Stack) -> 
     assert [s["Name"] for s in secrets.list_secrets(Filters=[{"Key": "name", "Values": [SECRET]}])["SecretList"]] \
         == [SECRET]
     assert stack.aliases(f"payment-validation-{ENV}") == {"blue": "1", "green": "1"}
+    _, rules = stack.live()
+    assert [sorted(weight for _, weight in rule.targets) for rule in rules] == [[10, 90]] * len(FUNCTION_KEYS)
+
+
+def test_f_new_code_for_blue_in_a_targeted_plan_is_refused(stack: Stack) -> None:
+    # Both aliases follow the version each apply publishes, so new code would reach blue at 90 %.
+    # A -target of blue's alias leaves the listener rule, and so its weights, out of the plan.
+    function = f"payment-validation-{ENV}"
+    handler = stack.root / "lambdas" / "payment_validation" / "payment_validation.py"
+    original = handler.read_text()
+    live, published = stack.live(), stack.versions(function)
+    handler.write_text(original + "\n# a release for blue alone\n")
+    stack.render()
+    review = stack.plan(terraform_args=('-target=aws_lambda_alias.this["payment_validation-blue"]',))
+    assert review["counts"]["update"] >= 1 and review["refusals"], review
+    assert "payment_validation" in stack.refused()
+    assert (stack.live(), stack.versions(function)) == (live, published)
+
+    handler.write_text(original)
+    stack.render()
 
 
 def test_a_a_pinned_release_publishes_a_version_no_live_alias_runs(stack: Stack) -> None:
@@ -213,11 +270,40 @@ def test_a_a_pinned_release_publishes_a_version_no_live_alias_runs(stack: Stack)
     assert moving == [], moving
     assert (review["refusals"], review["data_loss"]) == ([], [])
     function = f"payment-validation-{ENV}"
-    published = stack.client("lambda").list_versions_by_function(FunctionName=function)["Versions"]
+    live, published = stack.live(), stack.versions(function)
     stack.apply()
+    assert stack.live() == live  # every alias and weight as it was
     assert stack.aliases(function) == {"blue": "1", "green": "1"}
-    versions = stack.client("lambda").list_versions_by_function(FunctionName=function)["Versions"]
-    assert len(versions) > len(published)
+    assert len(stack.versions(function)) > len(published)
+
+
+def test_g_blue_moved_to_a_version_green_never_served_is_refused(stack: Stack) -> None:
+    # (a) published a version no alias runs; blue, at 90 %, may take only what green served.
+    function = f"payment-validation-{ENV}"
+    newest = stack.versions(function)[-1]
+    assert newest not in stack.aliases(function).values()
+    blue = (f'lambda.functions.payment_validation.traffic.blue_version="{newest}"',)
+    stack.render(ENV, *blue)
+    live = stack.live()
+    review = stack.plan(ENV, *blue)
+    assert review["counts"]["update"] >= 1 and review["refusals"], review
+    assert "payment_validation" in stack.refused(extra=blue)
+    assert stack.live() == live
+
+
+def _recovery(stack: Stack) -> str:
+    answer = stack.client("dynamodb").describe_continuous_backups(TableName=TABLE_NAME)
+    return str(answer["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"])
+
+
+def test_h_point_in_time_recovery_turned_off_is_refused(stack: Stack) -> None:
+    assert _recovery(stack) == "ENABLED"
+    off = ("dynamodb.point_in_time_recovery=false",)
+    stack.render(ENV, *off)
+    review = stack.plan(ENV, *off)
+    assert review["counts"]["update"] >= 1 and review["refusals"], review
+    assert TABLE in stack.refused(extra=off)  # the address an --allow-data-loss would name
+    assert _recovery(stack) == "ENABLED"
 
 
 def test_b_a_green_canary_moves_only_green_and_the_weights(stack: Stack) -> None:
@@ -264,6 +350,27 @@ def test_e_an_iam_policy_gaining_an_action_is_shown_under_access(stack: Stack) -
                       [('aws_iam_role_policy.lambda["payment_validation"]', "TransactionsTable",
                         ["dynamodb:DeleteItem"])]), gained
     assert review["refusals"] == []  # applied, and checked, with (c)
+
+
+def test_i_a_plan_file_replaced_after_its_review_is_refused(stack: Stack) -> None:
+    # (e)'s plan is reviewed and saved; then another valid plan, one that deletes the transactions
+    # table, takes the place of its plan file.
+    key = {"transaction_id": {"S": "txn-day2-i"}, "timestamp": {"N": "1700000000"}}
+    item = {**key, "amount": {"N": "42"}}
+    dynamodb = stack.client("dynamodb")
+    dynamodb.put_item(TableName=TABLE_NAME, Item=item)
+    swapped = stack.root / "swapped.tfplan"
+    stack.terraform("plan", "-destroy", f"-target={TABLE}", "-refresh=false", "-input=false", "-no-color",
+                    f"-out={swapped}")
+    plan_file = stack.out / ENV / plans.PLAN_FILE
+    assert plan_file.is_file()
+    os.replace(swapped, plan_file)
+    live = stack.live()
+
+    stack.refused()
+    assert dynamodb.get_item(TableName=TABLE_NAME, Key=key, ConsistentRead=True).get("Item") == item
+    assert _recovery(stack) == "ENABLED"
+    assert stack.live() == live
 
 
 def _role(stack: Stack, function: str) -> str:

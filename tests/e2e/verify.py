@@ -174,6 +174,7 @@ class Verifier:
         indexes = {i["IndexName"]: _keys(i["KeySchema"]) for i in table.get("GlobalSecondaryIndexes", [])}
         r.equal(indexes, {"user-index": {"HASH": "user_id", "RANGE": "timestamp"},
                           "status-index": {"HASH": "status", "RANGE": "timestamp"},
+                          "merchant-user-index": {"HASH": "merchant_user", "RANGE": "timestamp"},
                           "card-token-index": {"HASH": "card_token", "RANGE": "timestamp"}}, f"{name} GSIs")
         r.equal(table.get("BillingModeSummary", {}).get("BillingMode"), "PAY_PER_REQUEST", f"{name} billing mode")
         sse = table.get("SSEDescription", {})

@@ -191,6 +191,7 @@ def create_table(dynamodb: Any, name: str) -> None:
             {"AttributeName": "user_id", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "card_token", "AttributeType": "S"},
+            {"AttributeName": "merchant_user", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "transaction_id", "KeyType": "HASH"},
@@ -212,6 +213,14 @@ def create_table(dynamodb: Any, name: str) -> None:
                     {"AttributeName": "timestamp", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "merchant-user-index",
+                "KeySchema": [
+                    {"AttributeName": "merchant_user", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status"]},
             },
             {
                 "IndexName": "card-token-index",

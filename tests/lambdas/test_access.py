@@ -163,3 +163,86 @@ def test_configured_principals_with_a_path_match_their_role_sessions() -> None:
     assert access.grants == {ROLE: frozenset({"m-1", "m-2"})}
     with pytest.raises(ConfigError, match="not an IAM principal ARN"):
         MerchantAccess.parse('{"arn:aws:s3:::bucket": []}')
+
+
+# --- one caller, said once -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("multi_value", [True, False])
+def test_a_repeated_caller_header_is_refused(aws: Any, capsys: pytest.CaptureFixture[str], multi_value: bool) -> None:
+    event = alb_event("POST", "/payments", payment(), caller=None, multi_value=multi_value)
+    if multi_value:
+        event["multiValueHeaders"]["x-payments-caller"] = [OTHER_CALLER, CALLER]
+    else:
+        event["headers"].update({"X-Payments-Caller": OTHER_CALLER, "x-payments-caller": CALLER})
+    answer = invoke(payment_validation.handler, event)
+    assert answer.status == 403
+    assert answer.body == {"error": "forbidden", "message": "the caller is not identified"}
+    [line] = error_lines(capsys.readouterr().out)
+    assert line["caller_header"] == "repeated"
+    assert aws.items() == []
+
+
+FEDERATED = f"arn:aws:sts::{ACCOUNT}:federated-user/payments-merchant"
+
+
+def test_a_federated_user_is_no_caller(aws: Any) -> None:
+    """GetFederationToken lets an IAM user choose the name: a grant keyed on it would be anyone's."""
+    assert principal(FEDERATED) is None
+    answer = post(payment(), caller=FEDERATED)
+    assert answer.status == 403 and answer.body["message"] == "the caller is not identified"
+
+
+def test_a_federated_user_cannot_be_granted_merchants() -> None:
+    with pytest.raises(ConfigError, match="not an IAM principal ARN"):
+        MerchantAccess.parse(json.dumps({FEDERATED: ["m-1001"]}))
+
+
+# --- who moved the money ---------------------------------------------------------------------
+
+
+def session(name: str) -> str:
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-merchant/{name}"
+
+
+def test_each_step_records_who_took_it_in_the_item_the_audit_record_and_every_log_line(
+    aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    callers = {"created": session("clerk-1"), "fraud_checked": session("risk-2"), "processed": session("batch-3")}
+    transaction_id = post(payment(), caller=callers["created"]).body["transaction_id"]
+    assert fraud_check(transaction_id, caller=callers["fraud_checked"]).status == 200
+    assert process(transaction_id, caller=callers["processed"]).status == 200
+
+    [item] = aws.transactions()
+    [key] = [o["Key"] for o in aws.s3.list_objects_v2(Bucket=aws.bucket)["Contents"]]
+    record = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read())
+    for step, arn in callers.items():
+        assert item[f"{step}_by"] == record[f"{step}_by"] == ROLE
+        assert item[f"{step}_by_arn"] == record[f"{step}_by_arn"] == arn
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_request.setdefault(line["request_id"], []).append(line)
+    assert len(by_request) == 3
+    seen = set()
+    for request_lines in by_request.values():
+        assert {(line["caller"], line.get("caller_arn")) for line in request_lines} in (
+            {(ROLE, arn)} for arn in callers.values())
+        assert any(line["message"] == "request completed" for line in request_lines)
+        seen.add(request_lines[0]["caller_arn"])
+    assert seen == set(callers.values())
+
+
+def test_a_rejected_payment_records_who_sent_it(aws: Any) -> None:
+    assert post(payment(amount="0"), caller=session("clerk-9")).status == 422
+    [item] = aws.transactions()
+    assert (item["status"], item["created_by"], item["created_by_arn"]) == ("REJECTED", ROLE, session("clerk-9"))
+
+
+def test_a_card_number_in_a_session_name_is_stored_masked(aws: Any) -> None:
+    caller = session("sess-4111111111111111")
+    transaction_id = post(payment(), caller=caller).body["transaction_id"]
+    [item] = aws.transactions()
+    assert item["transaction_id"] == transaction_id
+    assert item["created_by_arn"] == session("sess-************1111")

@@ -9,6 +9,7 @@ handler for each step with that version's token, as the service would.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import secrets
@@ -649,3 +650,110 @@ def test_rotation_is_refused_when_the_secret_does_not_say_it_is_enabled(monkeypa
     monkeypatch.setattr(rotation, "secrets_client", _NoRotationFlagClient)
     with pytest.raises(rotation_db.RotationError, match="rotation is not enabled"):
         _step("arn", "t", "createSecret")
+
+
+# --- a database that only says "logged in" ---------------------------------------------------
+
+
+@pytest.fixture
+def yes_server(postgres: PostgresServer) -> Iterator[dict[str, Any]]:
+    """A TLS listener that answers every login with AuthenticationOk, asking for no password, and
+    every statement with success: an impostor that would take an ALTER ROLE and apply nothing.
+    Yields what it saw: ``logins`` and the ``statements``' types."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(postgres.impostor_cert), str(postgres.impostor_key))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    seen: dict[str, Any] = {"logins": 0, "statements": [], "port": int(listener.getsockname()[1])}
+    stop = threading.Event()
+
+    def message(kind: bytes, payload: bytes = b"") -> bytes:
+        return kind + struct.pack("!i", len(payload) + 4) + payload
+
+    def serve(raw: socket.socket) -> None:
+        raw.settimeout(5)
+        if raw.recv(8) != struct.pack("!ii", 8, 80877103):
+            return
+        raw.sendall(b"S")
+        with context.wrap_socket(raw, server_side=True) as tls:
+            length = struct.unpack("!i", tls.recv(4))[0]
+            tls.recv(length - 4)  # the startup message
+            seen["logins"] += 1
+            tls.sendall(message(b"R", struct.pack("!i", 0)) + message(b"Z", b"I"))
+            answers = {b"P": message(b"1"), b"B": message(b"2"), b"D": message(b"n"),
+                       b"E": message(b"C", b"ALTER ROLE\x00"), b"S": message(b"Z", b"I"),
+                       b"Q": message(b"C", b"ALTER ROLE\x00") + message(b"Z", b"I")}
+            while True:
+                header = tls.recv(5)
+                if len(header) < 5 or header[:1] == b"X":
+                    return
+                body_length = struct.unpack("!i", header[1:])[0] - 4
+                while body_length > 0:
+                    body_length -= len(tls.recv(body_length))
+                seen["statements"].append(header[:1].decode())
+                tls.sendall(answers.get(header[:1], b""))
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with raw, contextlib.suppress(OSError, ssl.SSLError):
+                serve(raw)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_login_the_server_never_authenticated_is_refused(yes_server: dict[str, Any]) -> None:
+    secret = {"username": "u", "password": "p", "host": "127.0.0.1", "port": yes_server["port"]}
+    with pytest.raises(rotation_db.InsecureAuthentication, match="without authenticating"):
+        rotation_db.connect(secret, tls_mode="require")
+    assert yes_server["logins"] == 1 and yes_server["statements"] == []
+
+
+def test_set_secret_against_a_database_that_only_says_logged_in_fails(
+    secrets_manager: Any, yes_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_TLS_MODE", "require")
+    secret = {"engine": "postgres", "username": "app", "password": "old-password", "host": "127.0.0.1",
+              "port": yes_server["port"], "dbname": "postgres"}
+    arn = _create_secret(secrets_manager, secret)
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    with pytest.raises(rotation_db.InsecureAuthentication, match="without authenticating"):
+        _step(arn, token, "setSecret")
+    assert "E" not in yes_server["statements"]  # no ALTER ROLE was sent
+
+
+def test_set_secret_fails_unless_the_new_password_logs_in(
+    postgres: PostgresServer, role: tuple[str, str], secrets_manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that acknowledges ALTER ROLE and applies nothing: setSecret proves the change by a second login."""
+    username, password = role
+    arn = _create_secret(secrets_manager, _credentials(postgres, username, password))
+    token = _start_rotation(secrets_manager, arn)
+    _step(arn, token, "createSecret")
+    monkeypatch.setattr(rotation, "set_password", lambda connection, name, new: connection.run("SELECT 1"))
+    with pytest.raises(rotation_db.RotationError, match="the new password does not log in"):
+        _step(arn, token, "setSecret")
+    assert _can_login(postgres, username, password)
+
+
+@pytest.mark.parametrize("variable", ["AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV"])
+def test_require_is_refused_in_lambda(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "db-secret-rotation-prod")
+    monkeypatch.setenv("DB_TLS_MODE", "require")
+    with pytest.raises(rotation_db.RotationError, match="DB_TLS_MODE=require is for tests only"):
+        rotation._db_options()
+    monkeypatch.setenv("DB_TLS_MODE", "verify-full")
+    assert rotation._db_options()["tls_mode"] == "verify-full"

@@ -314,3 +314,72 @@ def test_card_velocity_rule_boundaries() -> None:
     assert evaluate(current, [], LIMITS, [current]).reasons == []
     rule = evaluate(current, [], LIMITS, [_txn(now - 1)]).results[3]
     assert (rule.rule, rule.observed, rule.limit) == ("card_velocity", "2", "1")
+
+
+# --- history read by merchant and user, never cut silently -----------------------------------
+
+
+class SmallPages:
+    """The handler's DynamoDB client with pages of two items (DynamoDB cuts pages at 1 MB: a flood
+    of items reaches the page cap the same way, only with more of them)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def query(self, **request: Any) -> Any:
+        return self._inner.query(**{**request, "Limit": min(request.get("Limit", 2), 2)})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = fraud_detection.client
+    monkeypatch.setattr(fraud_detection, "client",
+                        lambda service: SmallPages(real(service)) if service == "dynamodb" else real(service))
+
+
+def put_history(aws: Any, merchant: str, user: str, count: int, start_ms: int, status: str = "VALIDATED") -> None:
+    for index in range(count):
+        aws.dynamodb.put_item(TableName=aws.table, Item=serialize({
+            "transaction_id": str(uuid.uuid4()), "timestamp": start_ms + index, "status": status,
+            "user_id": user, "merchant_id": merchant, "merchant_user": f"{merchant}#{user}"}))
+
+
+def test_another_merchant_flooding_a_shared_user_id_hides_nothing(aws: Any, small_pages: None) -> None:
+    for amount in ("1.001", "2.002", "3.003"):
+        validate(amount=amount)  # three rejections of u-42 at m-1001
+    put_history(aws, "m-2", "u-42", 60, int(time.time() * 1000) - 3_600_000)  # older, at another merchant
+    answer = check(validate(amount="5.00"))
+    assert answer.body["status"] == "FLAGGED"
+    assert answer.body["fraud"]["reasons"] == ["repeated_failures"]
+
+
+def test_a_history_longer_than_is_read_flags(aws: Any, small_pages: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUD_VELOCITY_MAX_TRANSACTIONS", "1000")
+    put_history(aws, "m-1001", "u-42", 45, int(time.time() * 1000) - 600_000)  # more than 20 pages of 2
+    transaction_id = validate(amount="5.00")
+    answer = check(transaction_id)
+    assert answer.body["status"] == "FLAGGED"
+    assert answer.body["fraud"]["reasons"] == ["velocity", "repeated_failures"]
+    rules = {rule["rule"]: rule for rule in stored(aws, transaction_id)["fraud"]["rules"]}
+    assert rules["velocity"]["observed"] == "more than 40 (history cut at the page limit)"
+
+
+def test_fraud_detection_reads_the_merchant_user_index(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    queries: list[dict[str, Any]] = []
+    real = fraud_detection.client
+
+    class Spy(SmallPages):
+        def query(self, **request: Any) -> Any:
+            queries.append(request)
+            return self._inner.query(**request)
+
+    monkeypatch.setattr(fraud_detection, "client",
+                        lambda service: Spy(real(service)) if service == "dynamodb" else real(service))
+    check(validate())
+    history = [q for q in queries if q.get("IndexName") not in (None, "card-token-index")]
+    assert [q["IndexName"] for q in history] == ["merchant-user-index"]
+    assert "FilterExpression" not in history[0]
+    assert history[0]["ExpressionAttributeValues"][":key"] == {"S": "m-1001#u-42"}

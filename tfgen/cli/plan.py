@@ -114,11 +114,15 @@ def apply(env: str, terraform_args: tuple[str, ...], allow_data_loss: tuple[str,
     other than through a green step (--allow-traffic-risk), stops a function
     serving (--allow-outage), or would leave the database password and its
     secret different. Terraform checks the plan file against the state last.
+    Terraform arguments (after `--`): -parallelism=N, -lock-timeout=DURATION,
+    -compact-warnings and -no-color only; TF_CLI_ARGS, TF_CLI_ARGS_show and
+    TF_CLI_ARGS_apply are not passed to terraform.
     """
     from tfgen.cli.main import project_from_context
     from tfgen.deploy import plans
 
     code = plans.apply_environment(project_from_context(out), env, overrides, allow_data_loss,
-                                   allow_traffic_risk, terraform_args, allow_outage)
+                                   allow_traffic_risk, terraform_args, allow_outage,
+                                   say=lambda line: click.echo(line, err=True))
     if code:
         sys.exit(code)

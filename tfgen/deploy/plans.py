@@ -8,18 +8,21 @@ ignores them):
 - ``plan/tfplan``: the binary plan file ``terraform apply`` is given;
 - ``plan/plan.json``: its ``terraform show -json``;
 - ``plan/plan.log``: terraform's output while planning;
-- ``plan/meta.json``: what the plan is bound to (tfgen.deploy.review.binding): the environment,
-  the ``--set`` settings, the AWS account of the credentials, the sha256 of ``tfplan``, the digest
-  of its ``terraform show -json``, the digest of the rendered tree and the tfgen version.
+- ``plan/meta.json``: a readable copy of what the plan is bound to (tfgen.deploy.review.binding):
+  the environment, the ``--set`` settings, the AWS account of the credentials, the sha256 of
+  ``tfplan``, the digest of its ``terraform show -json``, the digest of the rendered tree and the
+  tfgen version. The record apply trusts is kept outside ``OUT/ENV``, where only the user can
+  write (tfgen.deploy.records): a writer of ``OUT/ENV`` cannot re-bind another plan.
 
 ``plan_environment`` does one environment's work and shares nothing with another call, so
 several environments can be planned side by side. ``apply_environment`` copies the plan file
 into a directory of its own, shows and reviews that copy again and applies that copy only. It
-refuses, changing nothing, when there is no saved plan, when anything the plan is bound to
+refuses, changing nothing, when there is no saved plan or no private record of it, when the
+readable copy differs from the record, when anything the plan is bound to
 differs (another plan file, an edited review, another environment, account or ``--set``,
 another rendered tree or tfgen), or when the plan holds data loss, a traffic risk, an outage
 or a credentials problem that the caller did not allow. Each command holds the environment's
-lock (tfgen.deploy.lock) from its start to its end. Terraform's own check that the plan file still
+lock (tfgen.render.lock) from its start to its end. Terraform's own check that the plan file still
 matches the state stays the last line.
 """
 
@@ -28,21 +31,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tfgen import __version__, inputs
-from tfgen.deploy import fanout, lock, review, terraform
+from tfgen.deploy import fanout, records, review, terraform
 from tfgen.deploy.fanout import Outcome
 from tfgen.deploy.review import binding
 from tfgen.errors import Finding, TerraformError, UsageError
 from tfgen.project import Project
-from tfgen.render import output
+from tfgen.render import lock, output
 
 PLAN_DIR = "plan"
 PLAN_FILE = f"{PLAN_DIR}/tfplan"
@@ -108,10 +112,11 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
         (directory / SHOW_FILE).write_text(shown, encoding="utf-8")
         bound = binding.Binding.of(env, overrides, account, plan_sha256, binding.json_digest(plan), digest,
                                    __version__)
+        records.write(directory, bound.as_json())
         (directory / META_FILE).write_text(json.dumps(bound.as_json(), indent=2, sort_keys=True) + "\n",
                                            encoding="utf-8")
         result = review.review(plan, env=env, plan_file=str(directory / PLAN_FILE), rendered_digest=digest,
-                               max_step=max_step(project, env, overrides))
+                               max_step=max_step(project, env, overrides), plan_sha256=plan_sha256)
         return PlanResult(env, directory, result, bound)
 
 
@@ -134,7 +139,7 @@ def _locked(project: Project, env: str, overrides: Sequence[str], verb: str) -> 
     if not (directory / inputs.MANIFEST).is_file():
         project.require_current(env, list(overrides))  # says what is wrong, and no lock file is left there
     with lock.held(directory, f"tfgen {verb} {env}"):
-        yield project.require_current(env, list(overrides))
+        yield project.require_current(env, list(overrides), full=True)  # a manifest can be forged
 
 
 def max_step(project: Project, env: str, overrides: Sequence[str]) -> int:
@@ -168,14 +173,20 @@ def plan_many(project: Project, envs: Sequence[str], overrides: Sequence[str] = 
 
 
 def saved_binding(directory: Path, env: str) -> binding.Binding:
-    """What the plan saved in ``directory`` was bound to when it was reviewed; refused when there is
-    no saved plan or its record cannot be read."""
-    if not (directory / PLAN_FILE).is_file() or not (directory / META_FILE).is_file():
+    """What the plan saved in ``directory`` was bound to when it was reviewed, from the private record
+    (tfgen.deploy.records); refused when there is no saved plan, no record of it, or the record
+    cannot be read."""
+    if not (directory / PLAN_FILE).is_file() or not (directory / META_FILE).is_file():  # no plan completed
         raise Refused(f"{directory / PLAN_FILE}: no saved plan: run `tfgen plan {env}`, review it, then apply")
     try:
-        return binding.read(json.loads((directory / META_FILE).read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise Refused(f"{directory / META_FILE}: unreadable plan binding ({exc}): run `tfgen plan {env}` "
+        document = records.read(directory)
+        if document is None:
+            raise Refused(f"{directory / PLAN_FILE}: tfgen keeps no record of this plan "
+                          f"({records.path_of(directory)}): it was made by another user or machine, or the "
+                          f"record was removed: plan again: run `tfgen plan {env}`, review it, then apply")
+        return binding.read(document)
+    except ValueError as exc:
+        raise Refused(f"{records.path_of(directory)}: unreadable plan binding ({exc}): run `tfgen plan {env}` "
                       "again") from None
 
 
@@ -189,14 +200,13 @@ class Copied:
 
 
 @contextmanager
-def private_copy(directory: Path) -> Iterator[Copied]:
+def private_copy(directory: Path, env: str) -> Iterator[Copied]:
     """A copy of ``plan/tfplan`` in a new directory only this process's user can reach, hashed from
     the bytes written and shown (``terraform show -json``, run in ``directory``) from the copy;
-    removed when the block ends."""
+    removed when the block ends. Refused when ``plan/tfplan`` is a symbolic link or cannot be read."""
     with tempfile.TemporaryDirectory(prefix="tfgen-apply-") as private:
         copy = Path(private) / "tfplan"
-        with os.fdopen(os.open(directory / PLAN_FILE, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
-            data = source.read()
+        data = _read_plan_file(directory, env)
         with os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
             handle.write(data)
         with terraform.environment() as env_vars:
@@ -208,17 +218,48 @@ def private_copy(directory: Path) -> Iterator[Copied]:
         yield Copied(copy, hashlib.sha256(data).hexdigest(), plan)
 
 
+# The terraform arguments `tfgen apply -- ARGS` passes: how it runs, never what or where it applies
+# (-state-out, -backup, -lock=false, -target and the like are refused).
+_ALLOWED_APPLY_ARGS = re.compile(r"-parallelism=[1-9][0-9]*|-lock-timeout=(?:[0-9]+(?:ns|us|ms|s|m|h))+"
+                                 r"|-compact-warnings|-no-color")
+
+
+def check_apply_arguments(terraform_args: Sequence[str]) -> None:
+    """UsageError for a terraform argument ``tfgen apply`` does not pass."""
+    for argument in terraform_args:
+        if not _ALLOWED_APPLY_ARGS.fullmatch(argument):
+            raise UsageError(f"apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only")
+
+
+def _read_plan_file(directory: Path, env: str) -> bytes:
+    """The bytes of ``plan/tfplan``, never through a symbolic link."""
+    path = directory / PLAN_FILE
+    refused = f"tfgen apply {env}: refused, nothing changed: {path}"
+    if path.is_symlink():
+        raise Refused(f"{refused} is a symbolic link, not the plan file tfgen saved: run `tfgen plan {env}` again")
+    try:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
+            return source.read()
+    except OSError as exc:  # replaced by a link or removed since: ELOOP, ENOENT
+        raise Refused(f"{refused} cannot be read ({exc.strerror}): run `tfgen plan {env}` again") from None
+
+
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
-                      terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = ()) -> int:
-    """Apply the saved plan of ``env`` after the checks; returns terraform's exit code."""
+                      terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = (),
+                      say: Callable[[str], None] = lambda line: None) -> int:
+    """Apply the saved plan of ``env`` after the checks; returns terraform's exit code. ``say`` is
+    told, before terraform runs, which plan file (sha256) and how many changes are applied."""
+    check_apply_arguments(terraform_args)
     with _locked(project, env, overrides, "apply") as directory:
         account = caller_account(project, env, overrides)
         recorded = saved_binding(directory, env)
-        with private_copy(directory) as copy:
+        with private_copy(directory, env) as copy:
             now = binding.Binding.of(env, overrides, account, copy.sha256, binding.json_digest(copy.plan),
                                      rendered_digest(directory), __version__)
-            differences = binding.differences(recorded, now, _saved_json_digest(directory))
+            differences = [*binding.differences(recorded, now, _saved_json_digest(directory)),
+                           *binding.copy_differences(recorded, _saved_meta(directory))]
             if differences:
                 raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed: the plan is not the one "
                                          "reviewed:", *(f"  {line}" for line in differences),
@@ -227,6 +268,8 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                                    rendered_digest=recorded.rendered_digest,
                                    max_step=max_step(project, env, overrides))
             _judge(env, result, allow_data_loss, allow_traffic_risk, allow_outage)
+            counts = ", ".join(f"{result.counts[action]} to {action}" for action in review.ACTIONS)
+            say(f"tfgen apply {env}: applying plan sha256 {copy.sha256}: {counts}")
             code = terraform.stream(["apply", "-input=false", *terraform_args, str(copy.path)], directory)
         if code == 0:
             discard(directory)
@@ -255,13 +298,22 @@ def _saved_json_digest(directory: Path) -> str | None:
         return None
 
 
+def _saved_meta(directory: Path) -> Any:
+    """``plan/meta.json`` as it is now, parsed; None when it is missing or not JSON."""
+    try:
+        return json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def _file_sha256(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
 def discard(directory: Path) -> None:
-    """Remove a saved plan (after it was applied, or before a new one is made)."""
+    """Remove a saved plan and its record (after it was applied, or before a new one is made)."""
+    records.remove(directory)
     plan_dir = directory / PLAN_DIR
     if plan_dir.is_dir() and not plan_dir.is_symlink():
         shutil.rmtree(plan_dir)

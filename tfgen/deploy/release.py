@@ -19,7 +19,7 @@ One release of the payment functions (all, or those named) to a new version:
    finalize``), so the next release starts clean.
 
 Every move, plan and apply goes through the same code as the manual commands (tfgen.deploy.traffic,
-tfgen.deploy.plans) while the release holds the environment's lock (tfgen.deploy.lock), so no other
+tfgen.deploy.plans) while the release holds the environment's lock (tfgen.render.lock), so no other
 release, plan or apply of the environment runs meanwhile. Where a release stands is read from the
 environment file and the deployed state, never kept elsewhere: a release interrupted anywhere
 resumes with ``tfgen release ENV`` (a move written but not applied is planned and applied first;
@@ -40,11 +40,12 @@ from typing import Any, Literal, Protocol
 
 from tfgen.config import names as naming
 from tfgen.config.model import release_step_problems
-from tfgen.deploy import lock, plans, terraform, traffic
+from tfgen.deploy import plans, terraform, traffic
 from tfgen.deploy.review import canary, step
 from tfgen.deploy.traffic import LATEST, Split
 from tfgen.errors import Finding, UsageError
 from tfgen.project import Project
+from tfgen.render import lock
 
 Result = Literal["released", "rolled_back", "stopped", "nothing"]
 EXIT_CODES: dict[Result, int] = {"released": 0, "nothing": 0, "rolled_back": 1, "stopped": 4}

@@ -117,7 +117,8 @@ def render_text(result: Review, color: bool = False) -> str:
     def paint(text: str, colour: str) -> str:
         return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m" if color else text
 
-    lines = [paint(f"{result.env}: plan {result.plan_file}", "bold")]
+    sha = f" (sha256 {result.plan_sha256})" if result.plan_sha256 else ""
+    lines = [paint(f"{result.env}: plan {result.plan_file}{sha}", "bold")]
     for title, colour, body in _sections(result):
         lines.append(paint(f"{title}:", colour))
         lines += [f"  {line}" for line in body]
@@ -134,6 +135,8 @@ def _cell(text: Any) -> str:
 
 def render_markdown(result: Review) -> str:
     out = [f"### tfgen plan: `{result.env}`", ""]
+    if result.plan_sha256:
+        out += [f"plan file sha256 `{result.plan_sha256}`", ""]
     out.append("| " + " | ".join(ACTIONS) + " |")
     out.append("|" + "---:|" * len(ACTIONS))
     out.append("| " + " | ".join(str(result.counts[a]) for a in ACTIONS) + " |")

@@ -48,10 +48,16 @@ def cli_config(plugin_dir: str, cache_dir: str) -> str:
     )
 
 
+# Arguments terraform adds from the environment to every command, or to `show` and `apply`: they
+# could change what `tfgen apply` applies or where (-state-out, -lock=false), so tfgen drops them.
+DROPPED_VARS = ("TF_CLI_ARGS", "TF_CLI_ARGS_show", "TF_CLI_ARGS_apply")
+
+
 @contextmanager
 def environment() -> Iterator[dict[str, str]]:
-    """The process environment for terraform, with the mirror configuration when one is set."""
-    env = dict(os.environ)
+    """The process environment for terraform, with the mirror configuration when one is set, and
+    without the arguments terraform would take from it (DROPPED_VARS)."""
+    env = {name: value for name, value in os.environ.items() if name not in DROPPED_VARS}
     env.setdefault("TF_IN_AUTOMATION", "1")
     plugin_dir = env.get(PLUGIN_DIR_VAR)
     if not plugin_dir:

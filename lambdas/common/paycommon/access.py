@@ -15,9 +15,19 @@ carries neither the role's path nor anything stable about the session), and
 ``arn:aws:iam::111122223333:user/ops/alice`` is
 ``arn:aws:iam::111122223333:user/alice`` (role and user names are unique in an
 account whatever their path). Configured principals are reduced the same way.
-An account root (``arn:aws:iam::111122223333:root``) and a federated user
-(``arn:aws:sts::111122223333:federated-user/NAME``) are compared as they are;
-any other value is no authenticated caller.
+An account root (``arn:aws:iam::111122223333:root``) is compared as it is.
+A federated user (``arn:aws:sts::111122223333:federated-user/NAME``) is no
+caller, and no grant may name one: ``sts:GetFederationToken`` lets an IAM user
+choose NAME, so a grant keyed on it would go to whoever picks that name. Any
+other value is no authenticated caller either, and so is a header sent more
+than once (several values, or several spellings of its name): which one is
+meant cannot be told.
+
+Attribution: the caller's reduced principal and the ARN API Gateway named
+(for a role, the session) are added to every log line of the request
+(``caller``, ``caller_arn``) and recorded by each handler on the item it
+changes; a card number in the ARN (a session name is the caller's choice) is
+masked.
 
 ``MERCHANT_ACCESS`` (a JSON object, rendered from the environment file's
 ``lambda.merchant_access``) maps each principal to the merchant ids it may
@@ -33,8 +43,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from paycommon.alb import HttpError, Request
+from paycommon.cards import mask_pans
 from paycommon.config import ConfigError, env_str
-from paycommon.logs import get_logger
+from paycommon.logs import bind, get_logger
 
 CALLER_HEADER = "x-payments-caller"
 ACCESS_VARIABLE = "MERCHANT_ACCESS"
@@ -42,7 +53,7 @@ ACCESS_VARIABLE = "MERCHANT_ACCESS"
 _ACCOUNT = r"arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>\d{12}):"
 _ASSUMED_ROLE = re.compile(_ACCOUNT + r"assumed-role/(?P<name>[^/]+)/[^/]+")
 _IAM_IDENTITY = re.compile(_ACCOUNT + r"(?P<kind>role|user)/(?:.*/)?(?P<name>[^/]+)")
-_OTHER_PRINCIPAL = re.compile(r"arn:aws[a-z-]*:(?:iam::\d{12}:root|sts::\d{12}:federated-user/[\w+=,.@-]+)")
+_ROOT = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:root")
 _MERCHANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
 
 logger = get_logger("access")
@@ -57,7 +68,7 @@ def principal(arn: str) -> str | None:
     match = _IAM_IDENTITY.fullmatch(arn)
     if match and match["service"] == "iam":
         return f"arn:{match['partition']}:iam::{match['account']}:{match['kind']}/{match['name']}"
-    if _OTHER_PRINCIPAL.fullmatch(arn):
+    if _ROOT.fullmatch(arn):
         return arn
     return None
 
@@ -102,14 +113,15 @@ class MerchantAccess:
         through the API's integration: HttpError 403, and an error log line.
         """
         raw = (request.header(CALLER_HEADER) or "").strip()
-        identity = principal(raw) if raw else None
+        repeated = CALLER_HEADER in request.repeated
+        identity = principal(raw) if raw and not repeated else None
         if identity is None:
-            logger.error(
-                "request without an authenticated caller refused",
-                extra={"caller_header": "absent" if not raw else "not an IAM principal ARN"},
-            )
+            reason = "repeated" if repeated else "absent" if not raw else "not an IAM principal ARN"
+            logger.error("request without an authenticated caller refused", extra={"caller_header": reason})
             raise HttpError(403, "forbidden", "the caller is not identified")
-        return Caller(identity, self.grants.get(identity, frozenset()))
+        caller = Caller(identity, self.grants.get(identity, frozenset()), mask_pans(raw))
+        bind(caller=caller.principal, caller_arn=caller.arn)
+        return caller
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,14 @@ class Caller:
 
     principal: str
     merchants: frozenset[str]
+    # The ARN API Gateway named (for a role, the session), card numbers masked.
+    arn: str = ""
 
     def may_act_for(self, merchant_id: object) -> bool:
         """True when the caller may act for ``merchant_id``."""
         return isinstance(merchant_id, str) and merchant_id in self.merchants
+
+    def attribution(self, step: str) -> dict[str, str]:
+        """The item attributes recording that this caller took ``step`` (``created``,
+        ``fraud_checked``, ``processed``)."""
+        return {f"{step}_by": self.principal, f"{step}_by_arn": self.arn}

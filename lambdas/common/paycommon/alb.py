@@ -8,8 +8,14 @@ expects ``multiValueHeaders`` back. The response is ``statusCode``,
 ``statusDescription`` (``"201 Created"``), headers, ``body`` and
 ``isBase64Encoded``.
 
-Bodies are JSON. Numbers are parsed as Decimal (never float), duplicate keys
-and NaN/Infinity are rejected, and bodies over ``MAX_BODY_BYTES`` are refused.
+Bodies are JSON, and the work of reading one is bounded before anything looks
+at it: bodies over ``MAX_BODY_BYTES`` are refused (413); a number must be a
+plain decimal (``12.50``, ``-3``, no exponent) of at most ``MAX_NUMBER_CHARS``
+characters, so no number can expand into megabytes of digits, and is kept
+exactly as sent (integers as ``int``, fractions as ``Decimal``, never float);
+duplicate keys and NaN/Infinity are rejected; and a body nested deeper than
+``MAX_JSON_DEPTH`` or holding more than ``MAX_JSON_VALUES`` values is refused.
+Each of these is a 400 at parse time.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 MAX_BODY_BYTES = 64 * 1024
+# A JSON number: at most this many characters, plain decimal notation only.
+MAX_NUMBER_CHARS = 40
+_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+# Nesting levels (the body object is one) and values (objects, arrays and scalars) of a body.
+MAX_JSON_DEPTH = 16
+MAX_JSON_VALUES = 1024
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
@@ -63,6 +75,8 @@ class Request:
     query: Mapping[str, str]
     body: bytes
     multi_value: bool = False
+    # Header names (lower case) the event holds more than one value of, whatever their case.
+    repeated: frozenset[str] = frozenset()
 
     def header(self, name: str) -> str | None:
         """A header's value (the last one when repeated), or None."""
@@ -78,7 +92,8 @@ class Request:
         try:
             parsed = json.loads(
                 self.body.decode("utf-8"),
-                parse_float=Decimal,
+                parse_float=_decimal,
+                parse_int=_integer,
                 parse_constant=_reject_constant,
                 object_pairs_hook=_unique_keys,
             )
@@ -86,6 +101,7 @@ class Request:
             raise HttpError(400, "malformed_request", f"the request body is not valid JSON: {_reason(exc)}") from None
         if not isinstance(parsed, dict):
             raise HttpError(400, "malformed_request", "the request body must be a JSON object")
+        _check_size(parsed)
         return parsed
 
 
@@ -96,6 +112,40 @@ class Response:
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _plain_number(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"numbers must have at most {MAX_NUMBER_CHARS} characters")
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise ValueError("numbers must be plain decimals (no exponent)")
+    return text
+
+
+def _integer(text: str) -> int:
+    return int(_plain_number(text))
+
+
+def _decimal(text: str) -> Decimal:
+    return Decimal(_plain_number(text))
+
+
+def _check_size(document: Any) -> None:
+    """HttpError 400 when ``document`` is nested deeper than MAX_JSON_DEPTH or holds more than
+    MAX_JSON_VALUES values (walked without recursion, so no depth can exhaust the stack)."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    count = 0
+    while pending:
+        value, depth = pending.pop()
+        count += 1
+        if count > MAX_JSON_VALUES:
+            raise HttpError(400, "malformed_request", f"the request body holds more than {MAX_JSON_VALUES} values")
+        if depth > MAX_JSON_DEPTH:
+            raise HttpError(400, "malformed_request", "the request body is not valid JSON: nested too deeply")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
 
 
 def _reject_constant(name: str) -> Any:
@@ -135,6 +185,21 @@ def _single_values(event: Mapping[str, Any], single: str, multi: str) -> dict[st
     return values
 
 
+def _repeated_headers(event: Mapping[str, Any]) -> frozenset[str]:
+    """Lower-case names that occur more than once: several values, or several spellings of the name."""
+    counts: dict[str, int] = {}
+    multi_values = event.get("multiValueHeaders")
+    if isinstance(multi_values, Mapping):
+        for key, items in multi_values.items():
+            count = len(items) if isinstance(items, list) else 1
+            counts[str(key).lower()] = counts.get(str(key).lower(), 0) + count
+    single_values = event.get("headers")
+    if isinstance(single_values, Mapping):
+        for key in single_values:
+            counts[str(key).lower()] = counts.get(str(key).lower(), 0) + 1
+    return frozenset(name for name, count in counts.items() if count > 1)
+
+
 def parse_event(event: Any) -> Request:
     """A Request from an ALB event; HttpError 400/413 for an unreadable one."""
     if not isinstance(event, Mapping):
@@ -167,6 +232,7 @@ def parse_event(event: Any) -> Request:
         query=query,
         body=body,
         multi_value="multiValueHeaders" in event,
+        repeated=_repeated_headers(event),
     )
 
 

@@ -11,12 +11,16 @@ Redaction, applied to every record:
   credential, expiry, pin, track) is replaced by ``[REDACTED]``; the names
   ``card_brand`` and ``card_last4`` are allowed;
 - every string of the record (message, every field including the request
-  context, path and trace id, exception text) is NFKC-normalised and any
-  card number in it is masked down to its last four digits: every window of
-  13-19 digits inside a digit group, and every run of whole groups joined by
-  up to three spaces, tabs, dashes, dots, slashes or ``%20``, that passes the
-  Luhn check (``paycommon.cards.pan_spans``), so a number next to other digits
-  (``4111111111111111 123``) is caught too;
+  context, path and trace id, exception text) is NFKC-normalised, cut to
+  ``cards.MAX_SCAN_CHARS`` characters (the cut is noted; a number it cuts
+  through goes with the rest), and every digit of a card number in it but the
+  last four is replaced by ``*``: a Luhn-valid window of 13-19 digits of a run
+  of digit groups joined by one to three characters that are neither letters
+  nor digits, whatever they are, after percent-encoding and HTML numeric
+  references are undone and digits of every script read as ASCII
+  (``paycommon.cards.pan_spans``), so ``4111+1111+1111+1111``,
+  ``4111%201111...`` and a number next to other digits
+  (``4111111111111111 123``) are caught too;
 - integers of 13-19 digits that pass the Luhn check are masked the same way
   (a card number sent as a JSON number);
 - ``name=value`` / ``"name": "value"`` pairs whose name contains a sensitive
@@ -43,7 +47,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from paycommon.cards import PAN_LENGTHS, luhn_valid, mask, mask_pans
+from paycommon.cards import MAX_SCAN_CHARS, PAN_LENGTHS, luhn_valid, mask, mask_pans, normalize_text
 
 REDACTED = "[REDACTED]"
 ROOT_LOGGER = "payments"
@@ -85,6 +89,9 @@ _SENSITIVE_PAIR = re.compile(
     rf"(?i)((?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[_-])*{_SENSITIVE_NAME}(?:[_-][A-Za-z0-9]+)*"
     r"[\"']?\s*[:=]\s*)(\"[^\"]*\"?|'[^']*'?|[^\"'&;,}\r\n]*)"
 )
+# A cut never leaves the digits and separators of a number it cut through: they go with the rest.
+_CUT_NUMBER_TAIL = re.compile(r"[\W_0-9]+$")
+_CUT_NOTE_CHARS = 40
 _RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"})
 
 _request_context: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -111,9 +118,19 @@ def _redact_value(match: re.Match[str]) -> str:
     return match.group(1) + quote + REDACTED + (quote if quote and value.endswith(quote) and len(value) > 1 else "")
 
 
+def _bounded(text: str) -> str:
+    """``text`` (NFKC) cut to what one card-number scan reads (``cards.MAX_SCAN_CHARS``), noting the cut."""
+    text = normalize_text(text)
+    if len(text) <= MAX_SCAN_CHARS:
+        return text
+    head = _CUT_NUMBER_TAIL.sub("", text[: MAX_SCAN_CHARS - _CUT_NOTE_CHARS])
+    return f"{head} [{len(text) - len(head)} characters cut]"
+
+
 def scrub_text(text: str) -> str:
-    """``text`` with card-like numbers masked and sensitive ``name=value`` values removed."""
-    return _SENSITIVE_PAIR.sub(_redact_value, mask_pans(text))
+    """``text`` with card-like numbers masked and sensitive ``name=value`` values removed; text longer
+    than one scan reads is cut first, so nothing unscanned is ever written."""
+    return _SENSITIVE_PAIR.sub(_redact_value, mask_pans(_bounded(text)))
 
 
 def _scrub_int(value: int) -> int | str:
@@ -166,7 +183,7 @@ class JsonFormatter(logging.Formatter):
             payload["environment"] = scrub_text(environment)
         for key, value in record.__dict__.items():
             if key not in _RECORD_FIELDS and not key.startswith("_"):
-                payload[key] = REDACTED if is_sensitive_key(key) else redact(value)
+                payload[scrub_text(key)] = REDACTED if is_sensitive_key(key) else redact(value)
         if record.exc_info:
             payload["exception"] = scrub_text(self.formatException(record.exc_info))
         return json.dumps(payload, default=str, separators=(",", ":"))
@@ -180,8 +197,22 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+# Loggers of the libraries under the handlers: at DEBUG botocore writes request and response
+# bodies (Secrets Manager answers, KMS plaintexts) and urllib3 the URLs it calls, none of it
+# through this module's redaction. They stay at WARNING whatever LOG_LEVEL says.
+THIRD_PARTY_LOGGERS = ("boto3", "botocore", "urllib3", "s3transfer")
+
+
+def pin_third_party_loggers() -> None:
+    """Set the third-party loggers (``THIRD_PARTY_LOGGERS``) to WARNING."""
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure(level: str | None = None) -> logging.Logger:
-    """Set up the ``payments`` logger once: JSON to stdout, level from LOG_LEVEL."""
+    """Set up the ``payments`` logger once: JSON to stdout, level from LOG_LEVEL; the third-party
+    loggers stay at WARNING."""
+    pin_third_party_loggers()
     root = logging.getLogger(ROOT_LOGGER)
     if not any(isinstance(handler, _StdoutHandler) for handler in root.handlers):
         handler = _StdoutHandler()
@@ -198,6 +229,14 @@ def get_logger(name: str) -> logging.Logger:
     """A logger under ``payments``, configured on first use."""
     configure()
     return logging.getLogger(f"{ROOT_LOGGER}.{name}")
+
+
+def bind(**fields: str) -> None:
+    """Adds ``fields`` to every record logged for the rest of the current request (inside
+    ``request_context``); outside one it does nothing."""
+    context = _request_context.get()
+    if context is not None:
+        _request_context.set({**context, **{key: value for key, value in fields.items() if value}})
 
 
 @contextlib.contextmanager

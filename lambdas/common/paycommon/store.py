@@ -1,10 +1,17 @@
 """The transactions table: item layout, lookups and conditional state changes.
 
 Table: hash key ``transaction_id`` (S), range key ``timestamp`` (N); GSIs
-``user-index`` (``user_id`` + ``timestamp``, projecting at least ``status``
-and ``merchant_id``), ``status-index`` (``status`` + ``timestamp``) and
+``user-index`` (``user_id`` + ``timestamp``), ``status-index`` (``status`` +
+``timestamp``), ``merchant-user-index`` (``merchant_user`` + ``timestamp``,
+projecting at least ``status``: a user's history with one merchant) and
 ``card-token-index`` (``card_token`` + ``timestamp``, keys only: card
 velocity only counts).
+
+A user's history is read by merchant and user, the index's hash key, and not
+by user id with a filter on the merchant: a filter applies after a page is
+read, so another merchant writing many transactions for the same user id
+would fill the pages and hide the merchant's own. A history longer than the
+page cap is returned as incomplete, never silently cut: the rules then flag.
 
 One item per transaction::
 
@@ -13,6 +20,7 @@ One item per transaction::
     status           S  VALIDATED | REJECTED | APPROVED | FLAGGED | PROCESSED
     user_id          S  the paying user (user-index)
     merchant_id      S
+    merchant_user    S  ``<merchant_id>#<user_id>`` (merchant-user-index; ``#`` is in neither id)
     amount           N  exact decimal, in the currency's minor-unit precision
     currency         S  ISO 4217
     card_brand       S  e.g. "visa"
@@ -24,6 +32,8 @@ One item per transaction::
     alert_status     S  FLAGGED only: PENDING until the SNS alert is published, then SENT
     audit_status     S  PROCESSED only: PENDING until the audit object is written, then WRITTEN
     audit_key        S  the audit object's S3 key
+    created_by, fraud_checked_by, processed_by               S  the reduced IAM principal of who took the step
+    created_by_arn, fraud_checked_by_arn, processed_by_arn   S  the ARN API Gateway named (a role's session)
     created_at, updated_at, fraud_checked_at, processed_at   S  ISO 8601 UTC
 
 Looking a transaction up by id. A client only holds the id, but GetItem and
@@ -50,17 +60,19 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 USER_INDEX = "user-index"
+MERCHANT_USER_INDEX = "merchant-user-index"
 STATUS_INDEX = "status-index"
 CARD_TOKEN_INDEX = "card-token-index"
 MARKER_PREFIX = "idem#"
 TRANSACTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-_MAX_HISTORY_PAGES = 20
+MAX_HISTORY_PAGES = 20
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -74,6 +86,19 @@ class Status(enum.StrEnum):
     APPROVED = "APPROVED"
     FLAGGED = "FLAGGED"
     PROCESSED = "PROCESSED"
+
+
+def merchant_user(merchant_id: str, user_id: str) -> str:
+    """The ``merchant_user`` key of a transaction (merchant-user-index)."""
+    return f"{merchant_id}#{user_id}"
+
+
+@dataclass(frozen=True)
+class History:
+    """Transactions read from an index; ``complete`` is False when the page cap cut the read."""
+
+    items: list[dict[str, Any]]
+    complete: bool
 
 
 class StateConflict(Exception):
@@ -211,26 +236,23 @@ class TransactionStore:
             raise
         return deserialize(response["Attributes"])
 
-    def user_history(self, merchant_id: str, user_id: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-        """The user's transactions with ``merchant_id`` created in ``[start_ms, end_ms]`` (user-index).
-
-        Returns ``transaction_id``, ``timestamp`` and ``status`` of each. Index
-        reads are eventually consistent; at most 20 pages are read.
-        """
+    def user_history(self, merchant_id: str, user_id: str, start_ms: int, end_ms: int) -> History:
+        """The user's transactions with ``merchant_id`` created in ``[start_ms, end_ms]``
+        (merchant-user-index). Returns ``transaction_id``, ``timestamp`` and ``status`` of each.
+        Index reads are eventually consistent; at most 20 pages are read."""
         return self._index_history(
             {
-                "IndexName": USER_INDEX,
-                "KeyConditionExpression": "user_id = :key AND #ts BETWEEN :start AND :end",
-                "FilterExpression": "merchant_id = :merchant",
+                "IndexName": MERCHANT_USER_INDEX,
+                "KeyConditionExpression": "merchant_user = :key AND #ts BETWEEN :start AND :end",
                 "ProjectionExpression": "transaction_id, #ts, #status",
                 "ExpressionAttributeNames": {"#ts": "timestamp", "#status": "status"},
                 "ExpressionAttributeValues": serialize(
-                    {":key": user_id, ":merchant": merchant_id, ":start": start_ms, ":end": end_ms}
+                    {":key": merchant_user(merchant_id, user_id), ":start": start_ms, ":end": end_ms}
                 ),
             }
         )
 
-    def card_history(self, card_token: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    def card_history(self, card_token: str, start_ms: int, end_ms: int) -> History:
         """Transactions with this card token created in ``[start_ms, end_ms]`` (card-token-index, keys only)."""
         return self._index_history(
             {
@@ -242,14 +264,14 @@ class TransactionStore:
             }
         )
 
-    def _index_history(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    def _index_history(self, query: dict[str, Any]) -> History:
         items: list[dict[str, Any]] = []
         request: dict[str, Any] = {"TableName": self._table, **query}
-        for _ in range(_MAX_HISTORY_PAGES):
+        for _ in range(MAX_HISTORY_PAGES):
             response = self._client.query(**request)
             items.extend(deserialize(item) for item in response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
             if not last_key:
-                break
+                return History(items, complete=True)
             request["ExclusiveStartKey"] = last_key
-        return items
+        return History(items, complete=False)

@@ -279,3 +279,11 @@ def test_a_deferred_document_whose_statements_are_unknown_cannot_be_judged() -> 
     assert gains(deferred("aws_iam_role_policy.a", policy(READ)), unknown, **plan) == {
         "aws_iam_role_policy.a": ("policy", (
             f"document known after apply: cannot be judged (the statements of {DOC}.a are known after apply)",))}
+
+
+@pytest.mark.parametrize("actions", [["create", "delete"], ["delete", "create"]])
+def test_a_replaced_public_access_block_is_off_for_a_while_or_for_good(actions: list[str]) -> None:
+    flags = dict.fromkeys(("block_public_acls", "block_public_policy", "ignore_public_acls",
+                           "restrict_public_buckets"), True)
+    [(kind, (opened,))] = gains(change("aws_s3_bucket_public_access_block.this", actions, flags, flags)).values()
+    assert kind == "opened" and set(opened) == {f"public access block {flag}" for flag in flags}

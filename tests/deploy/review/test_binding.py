@@ -129,3 +129,16 @@ def test_a_record_that_is_missing_a_field_or_malformed_is_unreadable(document: A
 def test_the_plan_json_digest_does_not_depend_on_key_order_or_spacing() -> None:
     assert binding.json_digest({"a": 1, "b": [1, 2]}) == binding.json_digest({"b": [1, 2], "a": 1})
     assert binding.json_digest({"a": 1}) != binding.json_digest({"a": 2})
+
+
+def test_the_readable_copy_of_the_record_matching_it_is_no_difference() -> None:
+    assert binding.copy_differences(made(), made().as_json()) == []
+
+
+@pytest.mark.parametrize(("copy", "line"), [
+    (None, "plan/meta.json, the readable copy of the record of the review, is missing or not JSON"),
+    ({**made().as_json(), "plan_sha256": "d" * 64},
+     "plan/meta.json is not the record tfgen keeps of the reviewed plan: it was changed after the review"),
+])
+def test_a_readable_copy_that_differs_from_the_private_record_is_refused(copy: Any, line: str) -> None:
+    assert binding.copy_differences(made(), copy) == [line]

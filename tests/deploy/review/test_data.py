@@ -219,3 +219,31 @@ def test_json_marks_protection_entries() -> None:
         "address": "aws_dynamodb_table.this", "type": "aws_dynamodb_table", "action": "update",
         "reasons": ["point-in-time recovery turned off (point_in_time_recovery[0].enabled: true -> false)"],
         "protection": True}
+
+
+# --- a protecting resource replaced, a backup selection narrowed --------------------------------
+
+@pytest.mark.parametrize("address", [
+    "aws_s3_bucket_versioning.this", "aws_s3_bucket_object_lock_configuration.this",
+    "aws_s3_bucket_replication_configuration.this", "aws_backup_vault_lock_configuration.this",
+    "aws_backup_selection.this"])
+@pytest.mark.parametrize("actions", [["create", "delete"], ["delete", "create"]])
+def test_replacing_what_protects_data_removes_it_for_a_while_and_is_refused(address: str,
+                                                                             actions: list[str]) -> None:
+    [(_, action, reasons)] = losses(change(address, actions, {"id": "x"}, {"id": "x"}))
+    assert action == "replace" and reasons == (catalogue.CATALOGUE[address.split(".")[0]].on_delete,)
+
+
+DB = "arn:aws:rds:eu-west-1:111122223333:cluster:aurora"
+
+
+@pytest.mark.parametrize(("field", "old", "new"), [
+    ("not_resources", [], [DB]),
+    ("selection_tag", [], [{"type": "STRINGEQUALS", "key": "backup", "value": "yes"}]),
+    ("condition", [], [{"string_equals": [{"key": "aws:ResourceTag/backup", "value": "yes"}]}]),
+    ("iam_role_arn", "arn:aws:iam::111122223333:role/backup", "arn:aws:iam::111122223333:role/other"),
+])
+def test_a_backup_selection_narrowed_another_way_is_refused(field: str, old: Any, new: Any) -> None:
+    address = "aws_backup_selection.this"
+    [(_, action, (reason,))] = losses(update(address, {"resources": [DB], field: old}, {"resources": [DB], field: new}))
+    assert action == "update" and field in reason

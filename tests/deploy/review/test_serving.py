@@ -499,3 +499,215 @@ def test_the_review_json_holds_the_serving_table() -> None:
         "publishes": False, "exists_after": True, "moves": True, "weight_before": 0, "weight_after": 10,
         "served": False, "code_changes": False}
     assert (entry["risks"], entry["outages"], entry["changes"]) == ([], [], [])
+
+
+# --- everything on a request's way is an outage when replaced or deleted ---------------------------
+
+SHARED_PATH = {
+    "aws_apigatewayv2_api.this": {"name": "payments-api"},
+    "aws_apigatewayv2_stage.this": {"name": "v1"},
+    "aws_apigatewayv2_integration.alb": {"integration_uri": "arn:listener"},
+    "aws_apigatewayv2_vpc_link.this": {"name": "payments"},
+    "aws_security_group.lambda": {"name": "payments-lambda"},
+    "aws_lb.this": {"name": "payments-alb"},
+}
+OWN_PATH = {
+    f'aws_apigatewayv2_route.this["{PV}"]': {"route_key": "POST /validate"},
+    f'aws_iam_role.lambda["{PV}"]': {"name": "pv"},
+    f'aws_iam_role_policy.lambda["{PV}"]': {"name": "pv", "policy": "{}"},
+}
+
+
+@pytest.mark.parametrize("address", [*SHARED_PATH, *OWN_PATH])
+@pytest.mark.parametrize("actions", [["delete", "create"], ["create", "delete"], ["delete"]])
+def test_replacing_or_deleting_any_piece_a_request_passes_through_is_an_outage(address: str,
+                                                                                actions: list[str]) -> None:
+    state = {**stack(), **SHARED_PATH, **OWN_PATH}
+    state[f'aws_lambda_function.this["{"fraud_detection"}"]'] = {"function_name": "fd"}
+    result = judged(plan(state, {address: (actions, None if actions == ["delete"] else state[address])}))
+    [serving] = result.traffic
+    assert any(line.startswith(f"{'delete' if actions == ['delete'] else 'replace'} {address}: ")
+               for line in serving.outages), serving.outages
+    assert result.refusals(allow_outage=[PV], allow_data_loss=[address]) == []
+
+
+def test_a_piece_of_another_function_is_no_outage_of_this_one() -> None:
+    state = {**stack(), 'aws_iam_role.lambda["db_secret_rotation"]': {"name": "rotation"},
+             'aws_lambda_function.this["db_secret_rotation"]': {"function_name": "rotation"}}
+    result = judged(plan(state, {'aws_iam_role.lambda["db_secret_rotation"]': (["delete", "create"],
+                                                                               {"name": "rotation"})}))
+    [serving] = result.traffic
+    assert serving.outages == ()
+
+
+# --- a partial plan judged only on what it shows --------------------------------------------------
+
+@pytest.mark.parametrize("prior", [{}, {"values": None}, {"values": {"root_module": {}}}, [], "x",
+                                   {"values": {"root_module": {"resources": "x"}}}])
+def test_a_partial_plan_whose_prior_state_is_of_another_shape_cannot_be_judged(prior: Any) -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    document["prior_state"] = prior
+    [refusal] = judged(document).refusals()
+    assert refusal.startswith("payment_validation: the plan is partial (-target) and has no prior_state")
+
+
+def test_a_plan_that_does_not_say_it_is_complete_is_partial() -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    del document["prior_state"], document["complete"]
+    [refusal] = judged(document).refusals()
+    assert refusal.startswith("payment_validation: the plan is partial (-target) and has no prior_state")
+
+
+def test_a_prior_state_without_an_object_the_plan_changes_cannot_be_judged() -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    resources = document["prior_state"]["values"]["root_module"]["resources"]
+    resources[:] = [r for r in resources if r["address"] != alias("green")]
+    assert judged(document).refusals()[0].startswith("payment_validation: the plan is partial (-target)")
+
+
+def test_a_prior_state_without_the_listener_rule_of_live_aliases_cannot_be_judged() -> None:
+    state = stack()
+    document = plan(state, {alias("green"): moved(state, alias("green"), function_version="9")}, partial=True)
+    resources = document["prior_state"]["values"]["root_module"]["resources"]
+    resources[:] = [r for r in resources if r["address"] != RULE]
+    [serving] = judged(document).traffic
+    assert not serving.first_deploy
+    assert serving.risks and "is unknown" in serving.risks[0]
+
+
+# --- every target group a rule forwards to is weighed ---------------------------------------------
+
+def forward(*groups: tuple[str, Any]) -> dict[str, Any]:
+    return {**rule(0, 0), "action": [{"type": "forward", "forward": [{"target_group": [
+        {"arn": target, "weight": weight} for target, weight in groups]}]}]}
+
+
+def test_a_target_group_that_is_no_alias_s_taking_traffic_is_a_risk() -> None:
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 9), (arn("green"), 1),
+                                                            ("arn:tg/evil", 90)))}))
+    [risk] = result.refusals()
+    assert "arn:tg/evil" in risk and "90 %" in risk and risk.endswith("--allow-traffic-risk payment_validation")
+
+
+def test_a_new_colour_target_group_without_an_alias_taking_traffic_is_a_risk() -> None:
+    state = stack()
+    canary = f'aws_lb_target_group.this["{PV}-canary"]'
+    result = judged(plan(state, {
+        canary: (["create"], {"arn": "arn:tg/canary", "name": "pv-canary"}),
+        RULE: (["update"], forward((arn("blue"), 10), (arn("green"), 10), ("arn:tg/canary", 80)))}))
+    [risk] = result.refusals()
+    assert canary in risk and "80 %" in risk
+
+
+def test_shares_count_every_target_group() -> None:
+    """Green's 30 of 100 points is 30 % of the requests (not 30 of the aliases' 40)."""
+    state = {**stack(), "aws_lb_target_group.other": {"arn": "arn:tg/other"}}
+    document = plan(state, {
+        RULE: (["update"], forward((arn("blue"), 10), (arn("green"), 30), ("arn:tg/other", 60))),
+        alias("green"): moved(state, alias("green"), function_version="2")})
+    refusals = judged(document).refusals()
+    assert any("would take 30 % of live traffic through green" in line for line in refusals), refusals
+    assert any("arn:tg/other" in line for line in refusals)
+
+
+def test_a_rule_that_served_another_target_group_before_is_no_first_deploy() -> None:
+    state = stack(blue=("1", 0), green=("1", 0))
+    old = f'aws_lb_target_group.this["{PV}-old"]'
+    state[old] = {"arn": "arn:tg/old"}
+    state[RULE] = forward(("arn:tg/old", 100))
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 0), (arn("green"), 100))),
+                                 alias("green"): moved(state, alias("green"), function_version="2")}))
+    [serving] = result.traffic
+    assert not serving.first_deploy
+    assert any(f"target group {old} 100 % -> 0 %" in line for line in serving.risks), serving.risks
+    assert any("would take 100 % of live traffic through green" in line for line in serving.risks)
+
+
+def test_a_target_group_listed_twice_cannot_be_judged() -> None:
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 90), (arn("green"), 10),
+                                                            (arn("green"), 0)))}))
+    [risk] = result.refusals()
+    assert "more than once" in risk
+
+
+# --- what an alias runs beyond its version -------------------------------------------------------
+
+def test_latest_runs_changed_code_even_without_a_new_version() -> None:
+    state = stack(blue=("$LATEST", 90), green=("$LATEST", 10))
+    result = judged(plan(state, {FN: moved(state, FN, source_code_hash="new")}))
+    assert not table(result)["blue"].served
+    assert any(line.startswith("payment_validation: blue would move from version $LATEST")
+               for line in result.refusals())
+
+
+def test_reserved_concurrency_known_only_after_apply_may_be_zero() -> None:
+    state = stack()
+    result = judged(plan(state, {FN: moved(state, FN, reserved_concurrent_executions=UNKNOWN)}))
+    [serving] = result.traffic
+    assert any("reserved concurrency known only after apply" in line for line in serving.outages)
+
+
+def routed(state: dict[str, dict[str, Any]], colour: str, weights: Any) -> tuple[list[str], dict[str, Any]]:
+    return moved(state, alias(colour), routing_config=[{"additional_version_weights": weights}])
+
+
+def test_an_additional_version_on_blue_that_never_served_is_a_risk() -> None:
+    state = stack(blue=("4", 90), green=("4", 10))
+    result = judged(plan(state, {alias("blue"): routed(state, "blue", {"7": 0.5})}))
+    assert any("version 7" in line and "45 %" in line and "through blue" in line for line in result.refusals())
+
+
+def test_an_additional_version_on_green_counts_its_share_against_the_step() -> None:
+    state = stack(blue=("4", 50), green=("4", 50))
+    assert any("version 7" in line and "40 %" in line for line in judged(plan(state, {
+        alias("green"): routed(state, "green", {"7": 0.8})})).refusals())
+    assert judged(plan(state, {alias("green"): routed(state, "green", {"7": 0.2})})).refusals() == []
+
+
+def test_additional_version_weights_known_only_after_apply_are_a_risk() -> None:
+    state = stack(blue=("4", 90), green=("4", 10))
+    result = judged(plan(state, {alias("green"): routed(state, "green", UNKNOWN)}))
+    assert any("routing configuration" in line and "unknown" in line for line in result.refusals())
+
+
+# --- traffic reaching a function by another way ---------------------------------------------------
+
+def test_another_listener_rule_forwarding_to_a_function_s_target_group_is_a_risk() -> None:
+    state = stack()
+    hotfix = "aws_lb_listener_rule.hotfix"
+    result = judged(plan(state, {
+        alias("green"): moved(state, alias("green"), function_version="6"),
+        hotfix: (["create"], {**forward((arn("green"), 100)), "priority": 1})}))
+    assert any(hotfix in line and line.startswith("payment_validation: ") for line in result.refusals())
+
+
+def test_a_rule_moved_to_another_address_is_no_first_deploy() -> None:
+    state = stack(blue=("4", 90), green=("4", 10))
+    moved_to = f'aws_lb_listener_rule.routes["{PV}"]'
+    document = plan({k: v for k, v in state.items() if k != RULE}, {
+        moved_to: (["update"], forward((arn("blue"), 0), (arn("green"), 100))),
+        alias("green"): moved(state, alias("green"), function_version="6")})
+    [rc] = [rc for rc in document["resource_changes"] if rc["address"] == moved_to]
+    rc["previous_address"] = RULE
+    rc["change"]["before"] = state[RULE]
+    [serving] = judged(document).traffic
+    assert not serving.first_deploy and serving.risks
+
+
+def test_a_listener_default_action_forwarding_to_a_function_is_a_risk() -> None:
+    state = stack()
+    result = judged(plan(state, {LISTENER: (["update"], {**state[LISTENER], "default_action": [
+        {"type": "forward", "target_group_arn": arn("green")}]})}))
+    assert any(LISTENER in line and line.startswith("payment_validation: ") for line in result.refusals())
+
+
+def test_a_target_group_known_only_after_apply_taking_traffic_is_a_risk() -> None:
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 10), (arn("green"), 10),
+                                                            (UNKNOWN, 80)))}))
+    assert any("known only after apply" in line and "80 %" in line for line in result.refusals())

@@ -47,7 +47,8 @@ resource "aws_apigatewayv2_integration" "alb" {
 }
 
 # Every caller signs its requests (SigV4) with credentials that IAM allows
-# execute-api:Invoke on the route; unsigned requests get 403.
+# execute-api:Invoke on the route; unsigned requests get 403. Only AWS_IAM
+# renders: the caller the functions authorise is the IAM identity that signed.
 resource "aws_apigatewayv2_route" "this" {
   for_each = local.routes
 
@@ -84,6 +85,9 @@ resource "aws_apigatewayv2_stage" "this" {
       requestId          = "$context.requestId"
       requestTime        = "$context.requestTime"
       sourceIp           = "$context.identity.sourceIp"
+      callerArn          = "$context.identity.userArn"
+      callerId           = "$context.identity.caller"
+      callerAccountId    = "$context.identity.accountId"
       httpMethod         = "$context.httpMethod"
       routeKey           = "$context.routeKey"
       path               = "$context.path"

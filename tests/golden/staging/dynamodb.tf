@@ -40,6 +40,11 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
+  attribute {
+    name = "merchant_user"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = "user-index"
     hash_key        = "user_id"
@@ -52,6 +57,17 @@ resource "aws_dynamodb_table" "this" {
     hash_key        = "status"
     range_key       = "timestamp"
     projection_type = "ALL"
+  }
+
+  # A user's history with one merchant (fraud-detection): merchant_user is
+  # "<merchant_id>#<user_id>", so another merchant's transactions for the same
+  # user id never fill its pages. Velocity and failure rules need the status only.
+  global_secondary_index {
+    name               = "merchant-user-index"
+    hash_key           = "merchant_user"
+    range_key          = "timestamp"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["status"]
   }
 
   # Card velocity (fraud-detection): how often one card token was used, whatever

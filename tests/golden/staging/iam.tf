@@ -140,9 +140,9 @@ data "aws_iam_policy_document" "fraud_detection" {
   }
 
   statement {
-    sid       = "UserIndex"
+    sid       = "HistoryIndexes"
     actions   = ["dynamodb:Query"]
-    resources = ["${aws_dynamodb_table.this.arn}/index/user-index", "${aws_dynamodb_table.this.arn}/index/card-token-index"]
+    resources = ["${aws_dynamodb_table.this.arn}/index/merchant-user-index", "${aws_dynamodb_table.this.arn}/index/card-token-index"]
   }
 
   statement {

@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-staging"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "us0z3cysh2mlN1BNNWSqfgZECVp1t24Ay4jSS9Tb+MI="
+      source_code_hash               = "LZonGjQzScO8g2mWsGihsG15qo/zCngzMaKiZxKjlLI="
       timeout                        = 29
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-staging"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "f8XlWJeVC4rntuWVRQ64gzaUln4LAwkbTrteyITkpOk="
+      source_code_hash               = "xeo0hzf88Ugu/nX4jhNI+ylUQov8rSqsFmqXWtcDEtE="
       timeout                        = 29
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-staging"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "W2Q1iRvu4/US1Bp6c+YoP4NoEpRoZJnwNxgH+f/f4Oc="
+      source_code_hash               = "AR+nMSiIzPLd0vsLkXWFdyavggKx0f/XfgrUkF/58tk="
       timeout                        = 29
     }
     db_secret_rotation = {
@@ -47,7 +47,7 @@ locals {
       log_group                      = "/aws/lambda/db-secret-rotation-staging"
       memory_size                    = 256
       reserved_concurrent_executions = 1
-      source_code_hash               = "qCqNj6ZWFSKzoFarpaz7OyoBZp2wiQTb9HVK0fUd0gM="
+      source_code_hash               = "5VH3wODRnqOTE8rcE6Y8zSWLpKHLWItQf8AoV8FCEZU="
       timeout                        = 60
     }
   }

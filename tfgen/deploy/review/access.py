@@ -483,6 +483,9 @@ def _openings(rc: Mapping[str, Any], kind: str, action: str, before: Mapping[str
         if action == "delete":
             if opening.on_delete and not was_open:
                 opened[opening.label] = "the resource is destroyed"
+        elif action == "replace" and opening.on_delete and not was_open:
+            # Destroyed too: off until its successor exists, or (created first) for good.
+            opened[opening.label] = "the resource is replaced (destroyed)"
         elif later is True:
             opened[opening.label] = LATER
         elif new not in opening.closed and not was_open:

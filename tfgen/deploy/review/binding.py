@@ -1,10 +1,12 @@
 """Plan binding: whether the plan ``tfgen apply`` is about to apply is the plan that was reviewed.
 
-``tfgen plan`` records a ``Binding`` beside the review (``plan/meta.json``): the environment,
+``tfgen plan`` records a ``Binding`` where only the user can write (tfgen.deploy.records), and a
+readable copy beside the review (``plan/meta.json``): the environment,
 the ``--set`` settings, the AWS account of the credentials, the sha256 of the plan file, the
 digest of its ``terraform show -json``, the digest of the rendered tree and the tfgen version.
 At apply, tfgen.deploy.plans gathers the same facts again (from a private copy of the plan file)
-and ``differences`` compares them: any difference is a refusal. Nothing here reads files, runs
+and ``differences`` compares them, ``copy_differences`` the readable copy with the record: any
+difference is a refusal. Nothing here reads files, runs
 terraform or asks AWS.
 
 An account that cannot be told (no boto3, no credentials) matches nothing, not even another
@@ -117,6 +119,16 @@ def differences(recorded: Binding, now: Binding, saved_json_sha256: str | None) 
     if recorded.tfgen_version != now.tfgen_version:
         lines.append(f"the plan was reviewed by tfgen {recorded.tfgen_version}, and this is tfgen {now.tfgen_version}")
     return lines
+
+
+def copy_differences(recorded: Binding, copy: Any) -> list[str]:
+    """Whether ``copy`` (``plan/meta.json`` as it is now, parsed; None: missing or not JSON), the readable
+    copy of the record, still says what ``recorded`` (the private record) says."""
+    if copy is None:
+        return ["plan/meta.json, the readable copy of the record of the review, is missing or not JSON"]
+    if copy != recorded.as_json():
+        return ["plan/meta.json is not the record tfgen keeps of the reviewed plan: it was changed after the review"]
+    return []
 
 
 def _account(recorded: Account, now: Account) -> list[str]:

@@ -39,6 +39,7 @@ RETENTION = "retention"  # a number of days (or a date) that must not shrink; ``
 KEPT = "kept"  # each element of a list (matched by ``key``) must stay
 EXPIRATION = "expiration"  # S3 lifecycle rules: no expiration added, shortened, or widened
 TTL = "ttl"  # DynamoDB time to live: not turned on, nor moved to another attribute
+FIXED = "fixed"  # any change may narrow what it protects (a backup selection's exclusions, tags, role)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,11 @@ CATALOGUE: dict[str, Entry] = {
                    RETENTION, key="rule_name")),
         on_delete="backup plan removed: no new recovery points"),
     "aws_backup_selection": _entry(PROTECTION, on_delete="its resources are no longer backed up", protection=(
-        Protection(("resources", "*"), "backed-up resource", KEPT),)),
+        Protection(("resources", "*"), "backed-up resource", KEPT),
+        Protection(("not_resources",), "resources excluded from backup", FIXED),
+        Protection(("selection_tag",), "the tags selecting resources for backup", FIXED),
+        Protection(("condition",), "the conditions selecting resources for backup", FIXED),
+        Protection(("iam_role_arn",), "the role the backups run as", FIXED))),
     "aws_backup_vault_lock_configuration": _entry(PROTECTION, target="backup_vault_name", protection=(
         Protection(("min_retention_days",), "vault lock minimum retention", RETENTION, forever=()),),
         on_delete="vault lock removed"),

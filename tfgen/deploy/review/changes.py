@@ -41,29 +41,42 @@ class Resources:
     a partial plan (``"complete": false``, a ``-target`` plan) leaves out, which keep the values
     its ``prior_state`` gives them (a no-op change).
 
-    Terraform leaves ``prior_state`` out only when the state is empty. A partial plan without one
-    whose changes show existing objects cannot say what the resources it leaves out hold: those
-    are ``unknown``, and a judge that needs one refuses."""
+    Terraform leaves ``prior_state`` out only when the state is empty, and writes it whole. A
+    partial plan (one that does not say ``"complete": true``) whose changes show existing objects
+    and whose prior state is missing, of another shape, or without one of those objects cannot say
+    what the resources it leaves out hold: those are ``unknown``, and a judge that needs one
+    refuses."""
 
     def __init__(self, plan: Mapping[str, Any]) -> None:
         self.listed: dict[str, Mapping[str, Any]] = {}
+        # A moved resource (a `moved` block) is the object its previous address held.
+        self.moved: dict[str, Mapping[str, Any]] = {}
         for rc in plan.get("resource_changes") or ():
             if rc.get("mode", "managed") == "managed" and not rc.get("deposed"):
                 self.listed[rc["address"]] = rc
-        self.partial = plan.get("complete") is False
+                if isinstance(rc.get("previous_address"), str) and rc["previous_address"] != rc["address"]:
+                    self.moved[rc["previous_address"]] = rc
+        # Only ``"complete": true`` says the plan lists every resource: without it, it may not.
+        self.partial = plan.get("complete") is not True
         prior = plan.get("prior_state")
+        root = prior.get("values") if isinstance(prior, Mapping) else None
+        root = root.get("root_module") if isinstance(root, Mapping) else None
         self.prior: dict[str, Mapping[str, Any]] = {}
-        if isinstance(prior, Mapping):
-            for resource in _module_resources((prior.get("values") or {}).get("root_module") or {}):
-                if resource.get("mode", "managed") == "managed" and not resource.get("deposed_key"):
+        if isinstance(root, Mapping):
+            for resource in _module_resources(root):
+                if isinstance(resource, Mapping) and resource.get("mode", "managed") == "managed" \
+                        and not resource.get("deposed_key") and isinstance(resource.get("address"), str):
                     self.prior[resource["address"]] = resource
-        self.blind = self.partial and prior is None and any(
-            rc["change"].get("before") is not None for rc in self.listed.values())
+        # A partial plan's prior state is the whole state: one of another shape, or without a
+        # resource the plan changes from an existing object, cannot say what it leaves out.
+        existing = [address for address, rc in self.listed.items() if rc["change"].get("before") is not None]
+        self.blind = self.partial and bool(existing) and (
+            not isinstance(root, Mapping) or any(address not in self.prior for address in existing))
 
     def get(self, address: str) -> Mapping[str, Any] | None:
         """The change of ``address``: listed, or a no-op of its prior value; None when it neither
         exists nor is planned (or is unknown: see ``known``)."""
-        rc = self.listed.get(address)
+        rc = self.listed.get(address) or self.moved.get(address)
         if rc is not None:
             return rc
         resource = self.prior.get(address)
@@ -75,11 +88,11 @@ class Resources:
 
     def known(self, address: str) -> bool:
         """Whether the plan says what ``address`` is before and after the apply."""
-        return not self.blind or address in self.listed
+        return not self.blind or address in self.listed or address in self.moved
 
     def addresses(self, prefix: str) -> list[str]:
-        """Every address starting with ``prefix``, listed or in the prior state, sorted."""
-        return sorted({a for a in (*self.listed, *self.prior) if a.startswith(prefix)})
+        """Every address starting with ``prefix``, listed, moved from or in the prior state, sorted."""
+        return sorted({a for a in (*self.listed, *self.moved, *self.prior) if a.startswith(prefix)})
 
 
 def _module_resources(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfgen.deploy.review import catalogue
-from tfgen.deploy.review.catalogue import EXPIRATION, KEPT, RETENTION, STAYS, TTL, Protection
+from tfgen.deploy.review.catalogue import EXPIRATION, FIXED, KEPT, RETENTION, STAYS, TTL, Protection
 from tfgen.deploy.review.changes import path_string, reasons_of
 
 UNKNOWN = "known only after apply"
@@ -40,7 +40,9 @@ def loss_of(rc: Mapping[str, Any], action: str) -> DataLoss | None:
     if action in ("delete", "replace") and catalogue.holds_data(kind):
         return DataLoss(rc["address"], kind, action, tuple(reasons_of(rc)))
     on_delete = catalogue.CATALOGUE[kind].on_delete if catalogue.classified(kind) else ""
-    if action == "delete" and on_delete:
+    # A replace destroys it too: for a while (delete first), or leaving its effect undone
+    # (create first: destroying versioning suspends it on the bucket the new one configures).
+    if action in ("delete", "replace") and on_delete:
         return DataLoss(rc["address"], kind, action, (on_delete,), protection=True)
     if action not in ("update", "replace", "create") or not catalogue.protection(kind):
         return None
@@ -130,6 +132,14 @@ def _judge(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) ->
     if rule.rule == KEPT:
         yield from (f"{rule.label} removed: {_where(rule, name)}" for name in before if name not in after)
         return
+    if rule.rule == FIXED:
+        for name, (old, _) in before.items():
+            new, unknown = after.get(name, (None, None))
+            if _unknown_in(unknown):
+                yield f"{rule.label}: {_where(rule, name)} {UNKNOWN}"
+            elif (old or None) != (new or None):
+                yield f"{rule.label} changed ({_where(rule, name)}: {_shown(old)} -> {_shown(new)})"
+        return
     for name, (old, _) in before.items():
         if name not in after:
             continue  # an element removed: its KEPT rule says so
@@ -148,6 +158,14 @@ def _judge(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) ->
         elif rule.rule == TTL and _ttl(new) and _ttl(new) != _ttl(old):
             yield f"{rule.label}: items now expire by their {_shown(_ttl(new))} attribute ({where}: " \
                   f"{_shown(_ttl(old))} -> {_shown(_ttl(new))})"
+
+
+def _unknown_in(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_unknown_in(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_unknown_in(v) for v in value)
+    return value is True
 
 
 def _shorter(rule: Protection, old: Any, new: Any) -> bool:

@@ -15,22 +15,31 @@ The rules, for a function that served before this apply (a first deploy is accep
   requests in one apply (``lambda.traffic_max_step``, as ``tfgen traffic shift`` enforces);
 - blue moves only to the version green served before this apply (a finalize);
 - a weight or version the plan does not give is not a pass: the review names what is unknown;
-- replacing or deleting what a request passes through (the function, an alias, its target group,
-  attachment or load-balancer permission, the listener rule, the listener, the load balancer), or
-  reserved concurrency 0, is an outage: the review says what stops serving.
+- an alias's additional versions (``routing_config``) serve its share times their fraction, and
+  keep the same rules; an alias on ``$LATEST`` runs whatever code or settings the apply gives;
+- the rule forwards only to the aliases' target groups, each named once: a weight on any other
+  (before or after) is named, and every share counts all of them; another listener rule or a
+  listener's default action forwarding to the function's target groups is named too (a rule
+  moved by a `moved` block is followed to its new address);
+- replacing or deleting what a request passes through (the function, its role and role policy,
+  an alias, its target group, attachment or load-balancer permission, the listener rule, its API
+  route; for every function the listener, the load balancer, the API, stage, integration, VPC
+  link and the security groups on the way), or reserved concurrency 0 (or known only after
+  apply), is an outage: the review
+  says what stops serving.
 
-The first three are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
+The first five are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
 (``--allow-outage FUNCTION``). Other changes to an alias, listener rule or listener (conditions,
 priority, default action, routing configuration) are listed to be read, not refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP
+from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP, carries_traffic
 from tfgen.deploy.review.changes import Resources, action_of
 
 BLUE, GREEN = "blue", "green"
@@ -43,6 +52,10 @@ ATTACHMENT = "aws_lb_target_group_attachment.this"
 ELB_PRINCIPAL = "elasticloadbalancing.amazonaws.com"
 FRONT_TYPES = ("aws_lb", "aws_alb", "aws_lb_listener", "aws_alb_listener")
 GONE = ("delete", "replace")
+# Not traffic types, yet on every request's way: a function runs as its role (with its inline
+# policy) inside its security group; the load balancer and the VPC link answer in theirs.
+ON_THE_WAY = ("aws_iam_role.lambda", "aws_iam_role_policy.lambda", "aws_security_group.lambda",
+              "aws_security_group.alb", "aws_security_group.vpc_link")
 _IGNORED = frozenset({"tags", "tags_all"})
 
 
@@ -108,11 +121,57 @@ class Serving:
 def serving(resources: Resources, env: str = "", max_step: int = DEFAULT_MAX_STEP) -> list[Serving]:
     """The serving table of each payment function the plan or its prior state holds."""
     colour_of_arn = _colours(resources)
-    fronts = _fronts(resources)
     functions = {_key(a, ALIAS).rpartition("-")[0] for a in resources.addresses(ALIAS + "[")} | \
         {_key(a, LISTENER_RULE) for a in resources.addresses(LISTENER_RULE + "[")}
-    return [_judge(resources, function, colour_of_arn.get(function, {}), fronts, env or "ENV", max_step)
+    paths = _on_the_way(resources, functions - {""})
+    fronts = paths.get("", [])
+    elsewhere = _elsewhere(resources, colour_of_arn, functions - {""})
+    return [_judge(resources, function, colour_of_arn.get(function, {}), [*paths.get(function, []), *fronts],
+                   env or "ENV", max_step, elsewhere.get(function, []))
             for function in sorted(functions - {""})]
+
+
+LISTENER_TYPES = ("aws_lb_listener", "aws_alb_listener")
+RULE_TYPES = ("aws_lb_listener_rule", "aws_alb_listener_rule")
+
+
+def _elsewhere(resources: Resources, colour_of_arn: Mapping[str, Mapping[str, str]], functions: set[str]) \
+        -> dict[str, list[tuple[str, bool]]]:
+    """Function -> (listener rule or listener, whether the plan changes it) for each one other than
+    the function's own rule that forwards, before or after the apply, to one of its target groups:
+    traffic the serving table does not weigh."""
+    owner = {arn: function for function, arns in colour_of_arn.items() if function in functions for arn in arns}
+    own = {f'{LISTENER_RULE}["{function}"]' for function in functions}
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for address in resources.addresses(""):
+        rc = resources.get(address)
+        if rc is None or rc.get("address", address) != address or address in own \
+                or rc.get("previous_address") in own:
+            continue
+        kind = rc.get("type")
+        attribute = "action" if kind in RULE_TYPES else "default_action" if kind in LISTENER_TYPES else None
+        if attribute is None:
+            continue
+        change = rc["change"]
+        action = action_of(change["actions"])
+        sides = [change.get("before")] + ([] if action == "delete" else [change.get("after")])
+        arns = {target for side in sides if isinstance(side, Mapping) for target in _targets(side.get(attribute))}
+        for function in sorted({owner[target] for target in arns if target in owner}):
+            out.setdefault(function, []).append((address, action is not None))
+    return out
+
+
+def _targets(actions: Any) -> Iterator[str]:
+    """The target group ARNs a list of actions forwards to at a weight other than 0."""
+    for action in actions if isinstance(actions, list) else ():
+        if not isinstance(action, Mapping):
+            continue
+        if isinstance(action.get("target_group_arn"), str):
+            yield action["target_group_arn"]
+        for forward in action.get("forward") or ():
+            for group in (forward.get("target_group") or ()) if isinstance(forward, Mapping) else ():
+                if isinstance(group, Mapping) and isinstance(group.get("arn"), str) and group.get("weight") != 0:
+                    yield group["arn"]
 
 
 def shared_changes(resources: Resources) -> list[str]:
@@ -126,7 +185,7 @@ def shared_changes(resources: Resources) -> list[str]:
 
 
 def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str], fronts: Sequence[str],
-           env: str, max_step: int) -> Serving:
+           env: str, max_step: int, elsewhere: Sequence[tuple[str, bool]] = ()) -> Serving:
     rule_address = f'{LISTENER_RULE}["{function}"]'
     rule = resources.get(rule_address)
     fn = resources.get(f'{FUNCTION}["{function}"]')
@@ -136,12 +195,18 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     # after the apply has served.
     recreated = fn is not None and action_of(fn["change"]["actions"]) in GONE
     code = fn is not None and _code_changes(fn)
+    updated = fn is not None and action_of(fn["change"]["actions"]) == "update"
     colours = {_key(a, ALIAS).rpartition("-")[2] for a in resources.addresses(f'{ALIAS}["{function}-')}
-    if resources.known(rule_address):
-        before, before_whole = _weights(rule, "before", colour_of_arn)
-        after, after_whole = _weights(rule, "after", colour_of_arn)
+    # A partial plan whose prior state holds the function's aliases but no rule does not say
+    # what routes to them: not "nothing", as a first deploy would be.
+    lost_rule = rule is None and resources.partial and any(
+        (resources.get(a) or {}).get("change", {}).get("before") is not None
+        for a in resources.addresses(f'{ALIAS}["{function}-'))
+    if resources.known(rule_address) and not lost_rule:
+        weighed = _weights(rule, "before", colour_of_arn), _weights(rule, "after", colour_of_arn)
     else:
-        before, before_whole, after, after_whole = {}, False, {}, False
+        weighed = _Weights({}, False, {}), _Weights({}, False, {})
+    (before, before_whole), (after, after_whole) = ((w.colours, w.whole) for w in weighed)
     colours |= set(before) | set(after)
     aliases = []
     for colour in sorted(colours, key=lambda c: (c != BLUE, c != GREEN, c)):
@@ -151,22 +216,35 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         action = action_of(change["actions"]) if rc is not None else None
         exists_after = rc is not None and action != "delete" and (not recreated or action in ("create", "replace"))
         # $LATEST runs whatever the function was last given: a version this apply publishes, too.
+        # $LATEST runs the function's new code or settings even when no version is published.
         unknown_version = (change.get("after_unknown") or {}).get("function_version") is True or \
-            (publishing and _version(change.get("after")) == "$LATEST")
+            ((publishing or updated) and _version(change.get("after")) == "$LATEST")
         if change.get("actions") == ["forget"]:  # left in place, unmanaged: it runs what it ran
             change = {**change, "after": change.get("before")}
         aliases.append(Alias(
             function=function, colour=colour, address=address,
             version_before=_version(change.get("before")),
             version_after=None if unknown_version or not exists_after else _version(change.get("after")),
-            publishes=exists_after and unknown_version and publishing, exists_after=exists_after,
+            publishes=exists_after and unknown_version and (publishing or updated), exists_after=exists_after,
             weight_before=before.get(colour, 0 if before_whole else None),
             weight_after=after.get(colour, 0 if after_whole else None), served=False, code_changes=code))
     served = {a.version_before for a in aliases if a.version_before is not None
               and ((a.weight_before or 0) > 0 or a.colour == BLUE)}
+    served |= {version for a in aliases if (a.weight_before or 0) > 0
+               for version, fraction in _extra_versions(resources.get(a.address), "before").items()
+               if fraction != 0}
     aliases = [_with_served(a, set() if recreated else served) for a in aliases]
+    # Target groups that are no alias's on a side: a colour no alias ever has, or another ARN
+    # (when every alias's weight is known: else it may be an alias's, and that weight is unknown).
+    strangers: list[dict[str, int | None]] = []
+    for i, side in enumerate(weighed):
+        weights = {a.colour: a.weight_before if i == 0 else a.weight_after for a in aliases}
+        strangers.append({**(side.others if None not in weights.values() else {}), **{
+            f'{TARGET_GROUP}["{function}-{a.colour}"]': weights[a.colour] for a in aliases
+            if a.version_before is None and not a.exists_after and weights[a.colour] != 0}})
     before_unknown = [a.colour for a in aliases if a.weight_before is None]
-    first_deploy = not before_unknown and not any((a.weight_before or 0) > 0 for a in aliases)
+    first_deploy = not before_unknown and not any((a.weight_before or 0) > 0 for a in aliases) and \
+        not any(w != 0 for w in strangers[0].values())
     unseen = [a for a in (rule_address, f'{FUNCTION}["{function}"]', *(a.address for a in aliases))
               if not resources.known(a)]
     touched = any(action_of(rc["change"]["actions"]) for address, rc in resources.listed.items()
@@ -183,7 +261,25 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
                      f"(the listener rule forwards to a target group the plan does not name): plan without "
                      f"-target, or allow it with --allow-traffic-risk {function}")
     elif not first_deploy and not unseen and not before_unknown:
-        risks += _canary(function, aliases, env, max_step)
+        risks += _canary(function, aliases, env, max_step, strangers[1])
+        risks += _routed(function, aliases, resources, set() if recreated else served, env, max_step, strangers[1])
+    allow = f"or allow it with --allow-traffic-risk {function}"
+    for address, forwarder_changes in elsewhere:
+        if forwarder_changes or touched or moves:
+            risks.append(f"{function}: {address} forwards requests to its target groups, outside its listener rule "
+                         f"{rule_address}: the share it sends is not judged: route only through "
+                         f"{rule_address}, {allow}")
+    if touched or not first_deploy:
+        twice = sorted({*weighed[0].twice, *weighed[1].twice})
+        if twice:
+            risks.append(f"{function}: the listener rule names target group {', '.join(twice)} more than once, "
+                         f"so which weight counts cannot be judged: name each once, {allow}")
+        for target in sorted({*strangers[0], *strangers[1]}):
+            if touched and (strangers[0].get(target, 0) != 0 or strangers[1].get(target, 0) != 0):
+                risks.append(f"{function}: the listener rule gives target group {target} "
+                             f"{_weight(strangers[0].get(target, 0))} -> {_weight(strangers[1].get(target, 0))} "
+                             f"of its requests, and it is no alias's (blue's or green's): what it serves is not "
+                             f"judged: forward only to the aliases' target groups, {allow}")
     outages = [] if first_deploy else _outages(resources, function, aliases, rule, fn, fronts)
     changes = [line for line in (_changed(a.address, resources.get(a.address), _alias_attribute)
                                  for a in aliases) if line]
@@ -198,9 +294,15 @@ def _with_served(alias: Alias, served: set[str]) -> Alias:
                    and alias.version_after in served)
 
 
-def _canary(function: str, aliases: Sequence[Alias], env: str, max_step: int) -> list[str]:
-    """The rules a function that served before this apply keeps."""
-    weights = [a.weight_after for a in aliases]
+def _weight(weight: int | None) -> str:
+    return "a weight known only after apply" if weight is None else f"{weight} %"
+
+
+def _canary(function: str, aliases: Sequence[Alias], env: str, max_step: int,
+            others: Mapping[str, int | None]) -> list[str]:
+    """The rules a function that served before this apply keeps; ``others``: the weights after the
+    apply of target groups that are no alias's, which count in every share."""
+    weights = [a.weight_after for a in aliases if a.exists_after] + list(others.values())
     total = None if any(w is None for w in weights) else sum(w or 0 for w in weights)
     green = next((a for a in aliases if a.colour == GREEN), None)
     green_served = green.version_before if green is not None and (green.weight_before or 0) > 0 else None
@@ -238,6 +340,61 @@ def _canary(function: str, aliases: Sequence[Alias], env: str, max_step: int) ->
     return risks
 
 
+def _extra_versions(rc: Mapping[str, Any] | None, side: str) -> dict[str, float | None]:
+    """An alias's ``routing_config`` additional versions on one side: version -> fraction of the
+    alias's requests (None: unknown); ``{"": None}`` when the routing itself is known only after
+    apply or of a shape terraform does not write."""
+    if rc is None:
+        return {}
+    change = rc["change"]
+    if side == "after" and _has_unknown((change.get("after_unknown") or {}).get("routing_config")):
+        return {"": None}
+    routing = (change.get(side) or {}).get("routing_config")
+    if routing in (None, []):
+        return {}
+    if not isinstance(routing, list):
+        return {"": None}
+    out: dict[str, float | None] = {}
+    for block in routing:
+        weights = block.get("additional_version_weights") if isinstance(block, Mapping) else None
+        if weights is None:
+            continue
+        if not isinstance(weights, Mapping):
+            return {"": None}
+        for version, fraction in weights.items():
+            out[str(version)] = float(fraction) if isinstance(fraction, (int, float)) else None
+    return out
+
+
+def _routed(function: str, aliases: Sequence[Alias], resources: Resources, served: set[str], env: str,
+            max_step: int, others: Mapping[str, int | None]) -> list[str]:
+    """An alias's additional versions (``routing_config``) serve its share times their fraction:
+    the canary rules hold for each."""
+    weights = [a.weight_after for a in aliases if a.exists_after] + list(others.values())
+    total = None if any(w is None for w in weights) else sum(w or 0 for w in weights)
+    allow = f"or allow it with --allow-traffic-risk {function}"
+    risks = []
+    for alias in aliases:
+        if not alias.exists_after:
+            continue
+        for version, fraction in _extra_versions(resources.get(alias.address), "after").items():
+            if version in served and version != "$LATEST":
+                continue
+            share = None if total is None or alias.weight_after is None or fraction is None else \
+                (alias.weight_after * 100 * fraction / total if total else 0)
+            what = f"version {version}" if version else "an additional version"
+            if share is None:
+                risks.append(f"{function}: {alias.colour}'s routing configuration would send requests to {what}, "
+                             f"and the share it takes is unknown (known only after apply): {allow}")
+            elif share > 0 and (alias.colour != GREEN or share > max_step):
+                limit = "not through green" if alias.colour != GREEN else \
+                    f"more than lambda.traffic_max_step ({max_step} points)"
+                risks.append(f"{function}: {what}, which has served no traffic, would take {_percent(share)} of "
+                             f"live traffic through {alias.colour}'s routing configuration, {limit}: shift it with "
+                             f"`tfgen traffic {env} shift`, {allow}")
+    return risks
+
+
 def _percent(share: float) -> str:
     return f"{share:g} %" if share == int(share) else f"{share:.1f} %"
 
@@ -255,6 +412,10 @@ def _outages(resources: Resources, function: str, aliases: Sequence[Alias], rule
         if action not in GONE and after.get("reserved_concurrent_executions") == 0 \
                 and before.get("reserved_concurrent_executions") != 0:
             lines.append(f"update {fn['address']}: reserved concurrency 0 throttles every request")
+        elif action not in GONE and (fn["change"].get("after_unknown") or {}).get(
+                "reserved_concurrent_executions") is True:
+            lines.append(f"update {fn['address']}: reserved concurrency known only after apply (0 would throttle "
+                         f"every request)")
     for alias in aliases:
         weight = "" if alias.weight_before is None else f" ({alias.weight_before} % of its requests)"
         rc = resources.listed.get(alias.address)
@@ -284,18 +445,38 @@ def _outages(resources: Resources, function: str, aliases: Sequence[Alias], rule
             lines.append(f"{action} {rule['address']}: the listener rule routing its requests is deleted")
         elif all(a.weight_after == 0 for a in aliases) and aliases:
             lines.append(f"update {rule['address']}: after the apply no alias takes its requests")
-    lines += fronts
-    return lines
+    said = {line.split(" ", 2)[1] for line in lines}
+    return lines + [line for line in fronts if line.split(" ", 2)[1] not in said]
 
 
-def _fronts(resources: Resources) -> list[str]:
-    """The load balancer and listeners the plan replaces or deletes: an outage of every function."""
-    lines = []
+def _on_the_way(resources: Resources, functions: set[str]) -> dict[str, list[str]]:
+    """Function -> what the plan replaces or deletes on its requests' way (``_outages`` words its
+    own pieces better and drops these lines for them); "" -> what every payment function's
+    requests pass through (an unkeyed invoke permission is ``_outages``' to attribute). A
+    piece keyed by a function (``["payment_validation"]``, ``["payment_validation-blue"]``) serves
+    that function; one keyed by another function (the rotation function) none; any other one all."""
+    others = {_key(a, FUNCTION) for a in resources.addresses(FUNCTION + "[")} - functions
+    out: dict[str, list[str]] = {}
     for address, rc in sorted(resources.listed.items()):
         action = action_of(rc["change"]["actions"])
-        if rc.get("type") in FRONT_TYPES and action in GONE:
-            lines.append(f"{action} {address}: every request to the load balancer fails until it is back")
-    return lines
+        if action not in GONE or (rc.get("type") == "aws_lambda_permission" and address.startswith(
+                "aws_lambda_permission.") and _key(address, "aws_lambda_permission.alb") == ""):
+            continue
+        if not carries_traffic(str(rc.get("type"))) and not address.startswith(ON_THE_WAY):
+            continue
+        key = address.rpartition('["')[2][:-2] if address.endswith('"]') else ""
+        owner = key if key in functions else key.rpartition("-")[0] if key.rpartition("-")[0] in functions \
+            else None if key in others or key.rpartition("-")[0] in others else ""
+        if owner is None:
+            continue
+        if owner:
+            what = "its requests fail until it is back"
+        elif rc.get("type") in FRONT_TYPES:
+            what = "every request to the load balancer fails until it is back"
+        else:
+            what = "every payment function's requests pass through it and fail until it is back"
+        out.setdefault(owner, []).append(f"{action} {address}: {what}")
+    return out
 
 
 def _colours(resources: Resources) -> dict[str, dict[str, str]]:
@@ -311,23 +492,36 @@ def _colours(resources: Resources) -> dict[str, dict[str, str]]:
     return out
 
 
-def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[str, str]) \
-        -> tuple[dict[str, int | None], bool]:
-    """Colour -> weight of a listener rule's forward actions on one side of its change, and whether
-    every target group it forwards to is one of the function's colours (else a colour it does not
-    name has an unknown weight). No rule: nothing is routed."""
+@dataclass(frozen=True)
+class _Weights:
+    """A listener rule's forward weights on one side of its change: colour -> weight; whether every
+    target group it forwards to is known (else a colour it does not name has an unknown weight);
+    the weights of target groups that are none of the function's colours (by ARN); and the target
+    groups it names more than once (which weight counts is then not the plan's to say)."""
+
+    colours: dict[str, int | None]
+    whole: bool
+    others: dict[str, int | None]
+    twice: tuple[str, ...] = ()
+
+
+def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[str, str]) -> _Weights:
+    """The weights of ``rule`` on ``side`` (before or after). No rule: nothing is routed."""
     if rule is None:
-        return {}, True
+        return _Weights({}, True, {})
     change = rule["change"]
     if side == "after" and action_of(change["actions"]) == "delete":
-        return {}, True
+        return _Weights({}, True, {})
     value = change.get(side)
     if value is None:
-        return {}, True
+        return _Weights({}, True, {})
     unknown: Any = change.get("after_unknown") if side == "after" else {}
     if unknown is True or _at(unknown, "action") is True:
-        return {}, False
+        return _Weights({}, False, {})
     weights: dict[str, int | None] = {}
+    others: dict[str, int | None] = {}
+    seen: set[str] = set()
+    twice: list[str] = []
     whole = True
     for i, action in enumerate(value.get("action") or ()):
         action_unknown = _at(unknown, "action", i)
@@ -350,12 +544,23 @@ def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[s
                 weight = None if _at(group_unknown, "weight") is True else group.get("weight")
                 groups.append((group.get("arn"), weight, _at(group_unknown, "arn")))
         for arn, weight, arn_unknown in groups:
-            colour = colour_of_arn.get(arn) if arn and arn_unknown is not True else None
-            if colour is None:
+            if not isinstance(arn, str) or not arn or arn_unknown is True:
+                # Perhaps a colour's (whose weight is then unknown), perhaps none: named either way.
                 whole = False
+                others[f"#{len(others) + 1} (a target group known only after apply)"] = \
+                    None if weight is None else int(weight)
+                continue
+            if arn in seen:
+                twice.append(arn)
+            seen.add(arn)
+            colour = colour_of_arn.get(arn)
+            if colour is None:
+                # A target group the plan does not name may be one of the colours'.
+                whole = False
+                others[arn] = None if weight is None else int(weight)
             else:
                 weights[colour] = None if weight is None else int(weight)
-    return weights, whole
+    return _Weights(weights, whole, others, tuple(twice))
 
 
 def _at(value: Any, *path: str | int) -> Any:

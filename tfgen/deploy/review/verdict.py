@@ -59,6 +59,7 @@ class Review:
     other: dict[str, dict[str, int]]
     shared_traffic: list[str] = dataclasses.field(default_factory=list)  # load balancer, listener changes
     partial: bool = False  # a -target plan ("complete": false)
+    plan_sha256: str = ""  # of the plan file reviewed
 
     @property
     def changes(self) -> bool:
@@ -84,6 +85,7 @@ class Review:
             "schema_version": SCHEMA_VERSION,
             "env": self.env,
             "plan_file": self.plan_file,
+            "plan_sha256": self.plan_sha256,
             "rendered_digest": self.rendered_digest,
             "changes": self.changes,
             "counts": dict(self.counts),
@@ -107,7 +109,7 @@ class Review:
 
 
 def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered_digest: str = "",
-           max_step: int = DEFAULT_MAX_STEP) -> Review:
+           max_step: int = DEFAULT_MAX_STEP, plan_sha256: str = "") -> Review:
     """Classify every resource change of ``plan`` (the JSON of ``terraform show -json``);
     ``max_step`` is the environment's ``lambda.traffic_max_step``."""
     changes = [rc for rc in plan.get("resource_changes") or () if rc.get("mode", "managed") == "managed"]
@@ -135,7 +137,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         data_loss=sorted(data_loss, key=lambda d: d.address),
         traffic=serving(resources, env, max_step), access=sorted(access, key=lambda g: g.address),
         credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
-        shared_traffic=shared_changes(resources), partial=resources.partial,
+        shared_traffic=shared_changes(resources), partial=resources.partial, plan_sha256=plan_sha256,
     )
 
 

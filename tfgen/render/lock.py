@@ -1,4 +1,4 @@
-"""One tfgen command at a time on an environment's saved plan.
+"""One tfgen command at a time on an environment's output: a render, a plan or an apply.
 
 ``held`` takes an exclusive ``flock`` on ``OUT/ENV/.tfgen-plan.lock`` (outside ``plan/``, which
 ``tfgen plan`` removes and makes again) for as long as the command runs. A second command on the
@@ -11,7 +11,8 @@ plans and applies each step through the same ``tfgen plan`` / ``tfgen apply`` co
 again; any other command, in this process or another, is refused.
 
 The file is none of tfgen's output (the manifest does not list it, terraform does not load it):
-a re-render carries it over as a hard link, so the lock holds across a render.
+a re-render carries it over as a hard link, so the lock holds across a render. ``tfgen render``
+holds it while it replaces the tree, so a render cannot land while a plan or an apply runs.
 """
 
 from __future__ import annotations

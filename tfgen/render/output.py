@@ -28,6 +28,7 @@ from tfgen.errors import OutputError
 from tfgen.inputs import MANIFEST, stray_terraform_files
 from tfgen.inputs import OLD_MARK as _OLD_MARK
 from tfgen.inputs import TMP_MARK as _TMP_MARK
+from tfgen.render.lock import LOCK_FILE
 
 if TYPE_CHECKING:
     from tfgen.render.templates import Rendered
@@ -106,7 +107,9 @@ def _owned(target: Path) -> dict[str, str]:
     """Files tfgen wrote into ``target`` earlier, with their sha256; refuses foreign directories."""
     manifest = read_manifest(target)
     if manifest is None:
-        if target.exists() and any(target.iterdir()):
+        # The environment's lock file (tfgen.render.lock) is none of the output: a render holding it
+        # in a directory never rendered still finds the directory empty.
+        if target.exists() and any(p.name != LOCK_FILE for p in target.iterdir()):
             raise OutputError(f"{target}: not empty and has no {MANIFEST}: refusing to write into a "
                               "directory tfgen did not create")
         return {}

@@ -213,6 +213,31 @@ def test_a_release_killed_between_a_move_and_its_apply_applies_that_move_first(
     assert [green for green, _, _ in source.windows] == [25, 50, 100]
 
 
+def test_a_move_left_by_a_release_with_other_settings_is_rendered_before_its_plan(
+        deployed: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stopped or killed release leaves OUT/ENV rendered with its own --set settings; the
+    release that resumes renders with its own before it plans the move left pending."""
+    new_code(deployed)
+    real_apply = plans.apply_environment
+    calls = []
+
+    def apply_once_killed(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(plans, "apply_environment", apply_once_killed)
+    other = release.Options(functions=(PV,), bake_s=60,
+                            overrides=("lambda.functions.payment_validation.memory_mb=1024",))
+    with pytest.raises(KeyboardInterrupt):
+        run(deployed, Source(), options=other)
+    monkeypatch.setattr(plans, "apply_environment", real_apply)
+    report = run(deployed, Source())
+    assert report.result == "released", report.message
+    assert report.records[0].action == "resume"
+
+
 def test_a_plan_beyond_the_traffic_move_stops_the_release_before_the_apply(
         deployed: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     new_code(deployed)

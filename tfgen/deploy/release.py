@@ -223,6 +223,7 @@ class _Release:
         """A move written to the environment file but not applied (an interrupted release or a manual
         move): planned, checked to be exactly that move, and applied."""
         self.say(f"{self.env}: the environment file and the deployed state differ: applying that move first")
+        self._render()  # OUT/ENV may hold a render of other settings (a stopped release's, a manual one's)
         self._plan_apply("resume", None, {k: step.Expected(_side(deployed[k]), _side(s)) for k, s in pending.items()},
                          {k: s for k, s in pending.items()})
         return {**deployed, **pending}

@@ -441,6 +441,7 @@ def test_c_an_aurora_replacement_is_refused_until_allowed(stack: Stack) -> None:
 LEDGER = ("database.database_name=ledger",)  # applied by (c): every later render keeps it
 REQUESTS = 2000  # per bake and function, split by the listener rule's weights
 LATENCIES_S = ((0.020, 60), (0.040, 30), (0.080, 9), (0.150, 1))  # response time, percent of requests
+CLOCK, CHECK = core.Clock, core._Release._check  # as tfgen has them, before a test replaces them
 
 
 def served(stack: Stack, key: str) -> dict[str, tuple[str, int]]:
@@ -450,10 +451,10 @@ def served(stack: Stack, key: str) -> dict[str, tuple[str, int]]:
     found = {}
     for rule in filter(None, map(rule_of, elb.describe_rules(ListenerArn=_listener(stack))["Rules"])):
         for group, weight in rule.targets:
-            [target] = elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
-            function, _, colour = target["Target"]["Id"].rpartition(":")
-            if function.endswith(f":function:{name}"):
-                found[colour] = (group, weight)
+            for target in elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]:
+                function, _, colour = target["Target"]["Id"].rpartition(":")  # the alias ARN
+                if function.endswith(f":function:{name}"):
+                    found[colour] = (group, weight)
     assert set(found) == {"blue", "green"}, found
     return found
 
@@ -507,13 +508,12 @@ class Watch:
 def release(stack: Stack, monkeypatch: pytest.MonkeyPatch, watch: Watch, *args: str, extra: tuple[str, ...] = (),
             expect: int | None = 0) -> tuple[int, dict[str, Any] | None, str]:
     """`tfgen release dev --yes --format json --bake 2s ARGS`: (exit code, its report, stderr)."""
-    monkeypatch.setattr(core, "Clock", lambda: core.Clock(sleep=watch.sleep))
-    check = core._Release._check
+    monkeypatch.setattr(core, "Clock", lambda: CLOCK(sleep=watch.sleep))
 
     def check_without_artefacts(self: Any, plan: Any, result: Any, expected: Any, action: str) -> None:
         cleaned = allowlist.without_artefacts(plan)
         again = review.review(cleaned, env=self.env, max_step=int(self.model.lambda_.traffic_max_step))
-        check(self, cleaned, again, expected, action)
+        CHECK(self, cleaned, again, expected, action)
 
     monkeypatch.setattr(core._Release, "_check", check_without_artefacts)
     start = time.monotonic()

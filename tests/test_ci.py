@@ -207,3 +207,24 @@ def test_atlantis_needs_an_output_directory_inside_the_repository(project: Path,
         assert (result.exit_code, result.stderr) == (
             2, f"tfgen: --out {out}: expected a directory inside the repository, relative to its root\n")
     assert not (project / "atlantis.yaml").exists()
+
+
+# --- drift ---------------------------------------------------------------------------------------
+
+DRIFT_FILE = ROOT / "docs" / "ci" / "drift.yml"
+
+
+def test_the_scheduled_drift_workflow_is_valid_and_uses_the_plan_workflows_actions() -> None:
+    workflow: dict[Any, Any] = yaml.safe_load(DRIFT_FILE.read_text())
+    workflow["on"] = workflow.pop(True)
+    jsonschema.Draft7Validator(GITHUB_WORKFLOW).validate(workflow)
+    assert workflow["on"]["schedule"] == [{"cron": "17 5 * * *"}]
+    [job] = workflow["jobs"].values()
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'tfgen drift "$ENV_NAME" --format json > drift.json' in runs
+    plan_uses = {step["uses"].split("@")[0]: step["uses"] for j in load_workflow()["jobs"].values()
+                 for step in j["steps"] if "uses" in step}
+    for step in job["steps"]:
+        name = step.get("uses", "@").split("@")[0]
+        if name in plan_uses:
+            assert step["uses"] == plan_uses[name], f"{name}: pinned as in github-actions.yml"

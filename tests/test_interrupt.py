@@ -22,13 +22,21 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.conftest import ROOT, SHIPPED_ENVS, copy_inputs, files
+from tests.conftest import ROOT, SHIPPED_ENVS, copy_inputs
+from tests.conftest import files as all_files
+from tfgen.render.lock import LOCK_FILE
 from tfgen.render.templates import cache_dir
 
 ITERATIONS = 15
 EARLY = 3  # iterations killed before anything is written
 SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 _LEFTOVER = re.compile(rf"^\.({'|'.join(SHIPPED_ENVS)})\.tfgen-(tmp|old)-")
+
+
+def files(directory: Path) -> dict[str, Any]:
+    """The tree's files, without the environment's lock file (a render holds it while it replaces a
+    tree, and it is no output)."""
+    return {name: data for name, data in all_files(directory).items() if name != LOCK_FILE}
 
 
 def render_command(out: Path) -> list[str]:

@@ -253,12 +253,25 @@ REACHES: dict[str, set[tuple[str, str]]] = {
 }
 
 
+def guarded_statements(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The ``dynamic "statement"`` blocks of a document for each function, by the key that turns
+    each on (``for_each = each.key == "payment_validation" ? [1] : []``); any other guard fails."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for block in document.get("dynamic", []):
+        guard = block["statement"]["for_each"]
+        function = next((f for f in ALL_FUNCTIONS if guard == ref(f'each.key == "{f}" ? [1] : []')), None)
+        assert function is not None, guard
+        found.setdefault(function, []).extend(block["statement"]["content"])
+    return found
+
+
 def role_statements(env: str, function: str, extra: str = "") -> list[dict[str, Any]]:
     """The statements of a function's inline policy: the shared ones, then its own."""
-    own = data(env, "iam.tf", "aws_iam_policy_document", function, extra)
-    assert own["source_policy_documents"] == [ref(f'data.aws_iam_policy_document.lambda_base["{function}"].json')]
+    own = data(env, "iam.tf", "aws_iam_policy_document", "lambda", extra)
+    assert own["for_each"] == ref("local.functions") and not statements(own)
+    assert own["source_policy_documents"] == [ref("data.aws_iam_policy_document.lambda_base[each.key].json")]
     base = data(env, "iam.tf", "aws_iam_policy_document", "lambda_base", extra)
-    return [*statements(base), *statements(own)]
+    return [*statements(base), *guarded_statements(own)[function]]
 
 
 def identity_policies(env: str) -> dict[str, list[dict[str, Any]]]:
@@ -337,9 +350,9 @@ def test_one_role_and_one_inline_policy_per_function_assumed_only_by_lambda(env:
     policy = resource(env, "iam.tf", "aws_iam_role_policy", "lambda")
     assert policy["for_each"] == ref("local.functions")
     assert policy["role"] == ref("aws_iam_role.lambda[each.key].id")
-    assert policy["policy"] == ref("local.lambda_policies[each.key]")
-    assert local(env, "iam.tf", "lambda_policies") == {
-        function: ref(f"data.aws_iam_policy_document.{function}.json") for function in ALL_FUNCTIONS}
+    assert policy["policy"] == ref("data.aws_iam_policy_document.lambda[each.key].json")
+    own = guarded_statements(data(env, "iam.tf", "aws_iam_policy_document", "lambda"))
+    assert set(own) == set(ALL_FUNCTIONS) == set(local(env, "lambda.tf", "functions"))
     assert {f["function_name"] for f in local(env, "lambda.tf", "functions").values()} == {
         f"{function.replace('_', '-')}-{env}" for function in ALL_FUNCTIONS}
     assert "aws_iam_role_policy_attachment" not in str(hcl(env, "iam.tf"))

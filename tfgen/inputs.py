@@ -199,6 +199,7 @@ def digest(env_dir: Path, name: str, overrides: list[str], shared: str) -> str:
     result.file("defaults", env_dir / DEFAULTS_FILE)
     result.file("environment", env_dir / f"{name}.yaml")
     result.file("schema", env_dir / SCHEMA_FILE)
+    result.file("adoption", env_dir / "adopt" / f"{name}.json")  # tfgen.render.adoption
     result.field(b"set %d" % len(overrides))
     for pair in overrides:
         result.field(pair.encode())
@@ -215,16 +216,19 @@ class Current:
     resources: int
 
 
-def current(env: str, target: Path, inputs_digest: str) -> Current | None:
+def current(env: str, target: Path, inputs_digest: str, beside: Beside | None = None) -> Current | None:
     """``target`` as it is, when its manifest records ``inputs_digest`` and every file it lists
-    still has the hash recorded; None when anything differs or cannot be read."""
+    still has the hash recorded; None when anything differs or cannot be read. ``beside`` is what
+    ``Beside.of(target.parent)`` gives, when the caller asks about many environments."""
     try:
         manifest = json.loads((target / MANIFEST).read_bytes())
     except (OSError, ValueError):
         return None
+    if beside is None:
+        beside = Beside.of(target.parent)
     if (not isinstance(manifest, dict) or manifest.get("input_digest") != inputs_digest
             or manifest.get("environment") != env or not isinstance(manifest.get("files"), dict)
-            or _interrupted(target) or stray_terraform_files(target, manifest["files"])):
+            or beside.interrupted(target.name) or stray_terraform_files(target, manifest["files"])):
         return None
     tf_files = {}
     for path, expected in manifest["files"].items():
@@ -236,13 +240,27 @@ def current(env: str, target: Path, inputs_digest: str) -> Current | None:
     return Current(env=env, path=target, files=sorted(manifest["files"]), resources=count_resources(tf_files))
 
 
-def _interrupted(target: Path) -> bool:
-    """Whether a write into ``target`` left a temporary or displaced directory beside it."""
-    marks = (f".{target.name}{TMP_MARK}", f".{target.name}{OLD_MARK}")
-    try:
-        return any(entry.startswith(marks) for entry in os.listdir(target.parent))
-    except OSError:
-        return True
+@dataclass(frozen=True)
+class Beside:
+    """The output directories an interrupted write left a temporary or displaced directory beside,
+    from one listing of the output root (not one per environment: that grows with the square of
+    their number)."""
+
+    names: frozenset[str]
+    readable: bool = True
+
+    @classmethod
+    def of(cls, root: Path) -> Beside:
+        try:
+            entries = os.listdir(root)
+        except OSError:
+            return cls(frozenset(), readable=False)
+        marked = (entry[1:].partition(mark)[0] for entry in entries if entry.startswith(".")
+                  for mark in (TMP_MARK, OLD_MARK) if mark in entry)
+        return cls(frozenset(marked))
+
+    def interrupted(self, name: str) -> bool:
+        return not self.readable or name in self.names
 
 
 def _read(path: Path) -> bytes | None:
@@ -253,7 +271,15 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-@lru_cache(maxsize=256)
 def _sha256(data: bytes) -> str:
-    """Memoised: the packages are the same bytes in every environment."""
+    """Memoised for large files only: the packages are the same bytes in every environment, and a
+    cache of small files would hold on to hundreds of them for nothing."""
+    return _sha256_memo(data) if len(data) >= MEMO_FROM else hashlib.sha256(data).hexdigest()
+
+
+MEMO_FROM = 16 * 1024  # bytes
+
+
+@lru_cache(maxsize=16)
+def _sha256_memo(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

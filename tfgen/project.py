@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tfgen import inputs
 from tfgen.errors import ConfigError, Finding, UsageError
@@ -70,17 +70,20 @@ class Project:
 
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        return render.render(loaded, self.template_dir, self.lambda_dir)
+        from tfgen.render import adoption
+
+        return render.render(loaded, self.template_dir, self.lambda_dir, adoption.read(self.env_dir, loaded.name))
 
     def render(self, names: list[str], overrides: list[str] | None = None,
-               digests: dict[str, str] | None = None) -> list[Rendered]:
-        """Each environment rendered in memory, with the digest of the inputs it was rendered from
-        (``digests`` when already taken; taken before the inputs are read: an input changed meanwhile
-        makes the next run take the full path)."""
+               digests: dict[str, str] | None = None) -> Iterator[Rendered]:
+        """Each environment rendered in memory in turn, with the digest of the inputs it was rendered
+        from (``digests`` when already taken; taken before the inputs are read: an input changed
+        meanwhile makes the next run take the full path). The problems of every invalid environment
+        are raised together at the end, after the valid ones."""
         if digests is None:
             digests = self.input_digests(names, overrides)
-        return [dataclasses.replace(self.render_loaded(env), input_digest=digests[env.name])
-                for env in self.load(names, overrides)]
+        for env in self._each_valid(names, overrides):
+            yield dataclasses.replace(self.render_loaded(env), input_digest=digests[env.name])
 
     def input_digests(self, names: list[str], overrides: list[str] | None = None) -> dict[str, str]:
         shared = inputs.shared_digest(self.template_dir, self.lambda_dir)
@@ -93,39 +96,101 @@ class Project:
         one needs the full path."""
         if digests is None:
             digests = self.input_digests(names, overrides)
+        beside = inputs.Beside.of(self.out_dir)
         found = []
         for name in names:
-            current = inputs.current(name, self.target(name), digests[name])
+            current = inputs.current(name, self.target(name), digests[name], beside)
             if current is None:
                 return None
             found.append(current)
         return found
 
+    def _unchanged(self, names: list[str], overrides: list[str]) -> list[tuple[tuple[str, ...], int]] | None:
+        """Per named environment, its files and resource count when every one is current (as
+        ``current``); None at the first that is not. Environments rendered from the same templates
+        list the same files: one tuple of them is kept, not one per environment."""
+        shared = inputs.shared_digest(self.template_dir, self.lambda_dir)
+        beside = inputs.Beside.of(self.out_dir)
+        lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+        found = []
+        for name in names:
+            current = inputs.current(name, self.target(name), inputs.digest(self.env_dir, name, overrides, shared),
+                                     beside)
+            if current is None:
+                return None
+            files = tuple(current.files)
+            found.append((lists.setdefault(files, files), current.resources))
+        return found
+
     def write(self, names: list[str], overrides: list[str] | None = None) -> Iterator[output.WriteResult]:
         """Validate every environment first (nothing is written if any is invalid), then render
         and write them one at a time, each atomically. When every one is current, nothing is
-        loaded, rendered or written."""
+        loaded, rendered or written. An environment whose lock another command holds stops the
+        render there (lock.Busy; after earlier ones were written, a Finding that names them).
+
+        Memory stays flat in the number of environments: between validating and rendering, each
+        validated model waits pickled in an unnamed temporary file (about 10 KB each), not in
+        memory, and nothing of an environment is kept once its result is yielded."""
         from tfgen.render import output
 
-        digests = self.input_digests(names, overrides)
-        unchanged = self.current(names, overrides, digests)
+        unchanged = self._unchanged(names, list(overrides or []))
         if unchanged is not None:
-            for current in unchanged:
-                yield output.WriteResult(env=current.env, path=current.path, unchanged=current.files,
-                                         resources=current.resources)
+            for name, (files, resources) in zip(names, unchanged, strict=True):
+                yield output.WriteResult(env=name, path=self.target(name), unchanged=list(files),
+                                         resources=resources)
             return
-        from tfgen.config import environment
-        from tfgen.render import templates as render
-
         if not self.template_dir.is_dir():
             raise UsageError(f"{self.template_dir}: no such templates directory")
-        packed = [environment.Packed.of(env) for env in self._each_valid(names, overrides)]
-        output.recover_all(self.out_dir)
-        shared = output.SharedFiles()
-        for env in packed:
-            rendered = dataclasses.replace(render.render(env.unpack(), self.template_dir, self.lambda_dir),
-                                           input_digest=digests[env.name])
-            yield self._write_locked(rendered, shared)
+        import pickle
+        import tempfile
+
+        from tfgen.render import lock
+
+        with tempfile.TemporaryFile(prefix="tfgen-validated-") as spill:
+            self._validate_into(spill, names, overrides)
+            output.recover_all(self.out_dir)
+            shared = output.SharedFiles()
+            spill.seek(0)
+            for index, name in enumerate(names):
+                digest, model = pickle.load(spill)
+                try:
+                    yield self._write_one(name, digest, model, shared)
+                except lock.Busy as busy:
+                    if not index:
+                        raise
+                    raise busy.stopped(names[:index], names[index:]) from None
+
+    def _validate_into(self, spill: BinaryIO, names: list[str], overrides: list[str] | None) -> None:
+        """Each environment's input digest (taken before its inputs are read) and validated model,
+        pickled into ``spill`` in the order of ``names``; at the end, a ConfigError with every
+        problem found."""
+        import pickle
+
+        from tfgen.config import environment
+
+        shared = inputs.shared_digest(self.template_dir, self.lambda_dir)
+        problems = []
+        for name in names:
+            digest = inputs.digest(self.env_dir, name, list(overrides or []), shared)
+            try:
+                env = environment.load(self.env_dir, name, overrides)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+            pickle.dump((digest, env.model), spill, protocol=pickle.HIGHEST_PROTOCOL)
+        if problems:
+            raise ConfigError(list(dict.fromkeys(problems)))
+
+    def _write_one(self, name: str, digest: str, model: Any, shared: output.SharedFiles) -> output.WriteResult:
+        from tfgen.config import environment, layers
+        from tfgen.render import adoption
+        from tfgen.render import templates as render
+
+        loaded = environment.Loaded(config=layers.Config(name=name, data={}), model=model)
+        adopted = adoption.read(self.env_dir, name)
+        rendered = dataclasses.replace(render.render(loaded, self.template_dir, self.lambda_dir, adopted),
+                                       input_digest=digest)
+        return self._write_locked(rendered, shared)
 
     def _write_locked(self, rendered: Rendered, shared: output.SharedFiles) -> output.WriteResult:
         """Write ``rendered`` holding its environment's lock (tfgen.render.lock), so that no plan or
@@ -133,8 +198,8 @@ class Project:
         from tfgen.render import lock, output
 
         target = self.target(rendered.env)
-        if not target.is_dir():  # never rendered: nothing can be planned there yet
-            return output.write(rendered, target, recovered=True, shared=shared)
+        if not (target / inputs.MANIFEST).is_file():  # never rendered: nothing can be planned there yet, and
+            return output.write(rendered, target, recovered=True, shared=shared)  # no lock file is left there
         with lock.held(target, f"tfgen render {rendered.env}"):
             return output.write(rendered, target, recovered=True, shared=shared)
 

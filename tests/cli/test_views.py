@@ -24,7 +24,7 @@ def document(result: Any, schema: str) -> dict[str, Any]:
 
 def test_every_published_schema_is_a_valid_schema() -> None:
     names = sorted(p.name for p in SCHEMAS.glob("*.schema.json"))
-    assert names == ["affected.schema.json", "check.schema.json", "envs.schema.json",
+    assert names == ["affected.schema.json", "check.schema.json", "drift.schema.json", "envs.schema.json",
                      "github-matrix.schema.json", "traffic.schema.json", "validate.schema.json"]
     for name in names:
         jsonschema.Draft202012Validator.check_schema(json.loads((SCHEMAS / name).read_text()))

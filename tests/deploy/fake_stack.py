@@ -4,17 +4,21 @@ Run as ``python fake_stack.py ARGS`` in the rendered module (``FAKE_STACK_STATE`
 address -> values; ``FAKE_STACK_ENVS``: the environments directory; ``FAKE_STACK_LOG``: each
 command line is appended). ``plan -out=FILE`` compares what the environment file asks for (the
 aliases' versions, the listener weights) and the packaged code's digest with the state, and writes
-the plan JSON (tests.deploy.review.test_serving's shape) to FILE; ``show -json [FILE]`` prints it
-or the state; ``apply FILE`` applies it: a code change publishes the next version.
+the plan JSON (tests.deploy.review.test_serving's shape) into FILE, a zip archive shaped as
+terraform's (its ``tfplan`` entry, and the configuration read under ``tfconfig/m-/``, which tfgen
+compares with what it rendered); ``show -json [FILE]`` prints that plan or the state; ``apply FILE``
+applies it: a code change publishes the next version.
 ``FAKE_STACK_EXTRA`` names one more resource the plan updates (a change beyond the release).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +94,34 @@ def _shown_state() -> dict[str, Any]:
     return {"format_version": "1.0", "values": {"root_module": {"resources": resources}}}
 
 
+def _plan_file(document: dict[str, Any], directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("tfplan", json.dumps(document))
+        archive.writestr("tfconfig/modules.json", '[{"Key": "", "Dir": "."}]')
+        for path in sorted(directory.iterdir()):
+            if path.name.endswith((".tf", ".tf.json")) and not path.name.startswith(".") and path.is_file():
+                archive.writestr(f"tfconfig/m-/{path.name}", path.read_bytes())
+    return buffer.getvalue()
+
+
+def _read_plan(path: str) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read("tfplan").decode()
+
+
 def main(args: list[str]) -> int:
     with open(os.environ["FAKE_STACK_LOG"], "a", encoding="utf-8") as log:
         log.write(" ".join(args) + "\n")
     files = [a for a in args[1:] if not a.startswith("-")]
     if args[0] == "plan":
         [out] = [a.removeprefix("-out=") for a in args if a.startswith("-out=")]
-        Path(out).write_text(json.dumps(_plan()))
+        Path(out).write_bytes(_plan_file(_plan(), Path.cwd()))
         print("Plan: changes")
     elif args[0] == "show":
-        print(Path(files[0]).read_text() if files else json.dumps(_shown_state()))
+        print(_read_plan(files[0]) if files else json.dumps(_shown_state()))
     elif args[0] == "apply":
-        _apply(json.loads(Path(files[-1]).read_text()))
+        _apply(json.loads(_read_plan(files[-1])))
         print("Apply complete!")
     return 0
 

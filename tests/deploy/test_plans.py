@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Run
+from tests.deploy import stand_in_plan
 from tests.deploy.review.test_serving import FN, UNKNOWN, plan, stack
 from tfgen import __version__
 from tfgen.deploy import plans, preflight
@@ -29,15 +30,17 @@ echo "$@" >> "$FAKE_TF_LOG"
 for arg in "$@"; do last="$arg"; done
 case "$1" in
   plan)
-    for arg in "$@"; do case "$arg" in -out=*) echo "binary-plan $FAKE_TF_PLAN" > "${arg#-out=}";; esac; done
+    for arg in "$@"; do case "$arg" in -out=*) "$FAKE_TF_PYTHON" "$FAKE_TF_PLAN_FILES" write "${arg#-out=}";; esac; done
     [ -n "$FAKE_TF_PLAN_FAILS" ] && { echo "Error: no credentials" >&2; exit 1; }
     echo "Plan: 1 to add";;
-  show) read -r _ fixture < "$last" && cat "$fixture";;
-  apply) echo "applied $(cat "$last")" >> "$FAKE_TF_LOG"; echo "Apply complete!";;
+  show) "$FAKE_TF_PYTHON" "$FAKE_TF_PLAN_FILES" fixture "$last" || exit 1;;
+  apply) echo "applied $("$FAKE_TF_PYTHON" "$FAKE_TF_PLAN_FILES" name "$last")" >> "$FAKE_TF_LOG"
+    echo "Apply complete!";;
 esac
 """
-# The stand-in's plan file names the plan JSON fixture its `show` prints, as a real plan file holds
-# the plan terraform shows: another plan file shows another plan.
+# The stand-in's plan file (tests/deploy/stand_in_plan.py) names the plan JSON fixture its `show`
+# prints, as a real plan file holds the plan terraform shows: another plan file shows another plan;
+# and it holds the configuration it was made from, as a real plan file does.
 
 # Run by the stand-in before each command when FAKE_TF_PROBE is set: whether tfgen holds the lock.
 LOCK_PROBE = """import fcntl, os
@@ -87,6 +90,8 @@ def terraform_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TFGEN_PLUGIN_DIR", raising=False)
     monkeypatch.setenv("FAKE_TF_PLAN", str(PLANS / "release.json"))  # restored after each test
     monkeypatch.setenv("FAKE_TF_PYTHON", sys.executable)
+    monkeypatch.setenv("FAKE_TF_PLAN_FILES", stand_in_plan.__file__)
+    monkeypatch.delenv("FAKE_TF_EDIT", raising=False)
     use_account(monkeypatch, ACCOUNT)
     return log
 
@@ -109,7 +114,7 @@ def test_plan_saves_the_plan_its_json_and_the_rendered_digest(run: Run, project:
     result = run("plan", "dev")
     assert result.exit_code == 0, result.output
     target = project / "build" / "dev"
-    assert (target / "plan" / "tfplan").read_text() == f"binary-plan {PLANS / 'shift.json'}\n"
+    assert stand_in_plan.fixture_of(target / "plan" / "tfplan") == str(PLANS / "shift.json")
     shown = json.loads((target / "plan" / "plan.json").read_text())
     assert shown == json.loads((PLANS / "shift.json").read_text())
     meta = json.loads((target / "plan" / "meta.json").read_text())
@@ -324,7 +329,7 @@ def test_another_plan_file_put_at_plan_tfplan_after_the_review_is_refused(
     use_plan("no_changes")
     assert run("plan", "dev").exit_code == 0  # the review: nothing changes
     target = project / "build" / "dev"
-    (target / "plan" / "tfplan").write_text(f"binary-plan {PLANS / 'data_loss.json'}\n")  # terraform plan -out
+    (target / "plan" / "tfplan").write_bytes(stand_in_plan.plan_file(str(PLANS / "data_loss.json"), target))
     result = run("apply", "dev")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[:2] == [
@@ -485,7 +490,7 @@ def forge(target: Path, fixture: str) -> None:
     """What a writer of OUT/ENV can do: put another plan file at plan/tfplan and re-bind plan/meta.json
     and plan/plan.json to it."""
     plan_dir = target / "plan"
-    (plan_dir / "tfplan").write_text(f"binary-plan {PLANS / fixture}\n")
+    (plan_dir / "tfplan").write_bytes(stand_in_plan.plan_file(str(PLANS / fixture), target))
     shown = json.loads((PLANS / fixture).read_text())
     meta = json.loads((plan_dir / "meta.json").read_text())
     meta["plan_sha256"] = hashlib.sha256((plan_dir / "tfplan").read_bytes()).hexdigest()
@@ -548,11 +553,18 @@ def test_the_review_names_the_plan_sha256_and_apply_says_what_it_applies(
         run: Run, project: Path, terraform_log: Path) -> None:
     rendered(run)
     use_plan("no_changes")
-    text = run("plan", "dev")
-    sha = hashlib.sha256((project / "build" / "dev" / "plan" / "tfplan").read_bytes()).hexdigest()
-    assert text.stdout.splitlines()[0] == f"dev: plan {Path('build/dev/plan/tfplan')} (sha256 {sha})"
-    assert f"sha256 `{sha}`" in run("plan", "dev", "--format", "markdown").stdout
-    assert json.loads(run("plan", "dev", "--format", "json").stdout)["plans"][0]["plan_sha256"] == sha
+
+    def planned(*args: str) -> tuple[str, str]:
+        """The review's output and the sha256 of the plan file that plan saved."""
+        output = run("plan", "dev", *args).stdout
+        return output, hashlib.sha256((project / "build" / "dev" / "plan" / "tfplan").read_bytes()).hexdigest()
+
+    markdown, sha = planned("--format", "markdown")
+    assert f"sha256 `{sha}`" in markdown
+    document, sha = planned("--format", "json")
+    assert json.loads(document)["plans"][0]["plan_sha256"] == sha
+    text, sha = planned()
+    assert text.splitlines()[0] == f"dev: plan {Path('build/dev/plan/tfplan')} (sha256 {sha})"
     result = run("apply", "dev")
     assert result.exit_code == 0, result.output
     assert (f"tfgen apply dev: applying plan sha256 {sha}: 0 to create, 0 to update, 0 to replace, 0 to delete, "
@@ -570,7 +582,8 @@ def test_apply_refuses_a_terraform_argument_that_changes_what_or_where_it_applie
     result = run("apply", "dev", "--", argument)
     assert result.exit_code == 2
     assert result.stderr == (f"tfgen: apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
-                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only\n")
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings, -no-color and "
+                             "-input=false only\n")
     assert applies(terraform_log) == []
 
 
@@ -578,7 +591,7 @@ def test_apply_passes_the_terraform_arguments_it_allows(run: Run, terraform_log:
     rendered(run)
     use_plan("no_changes")
     assert run("plan", "dev").exit_code == 0
-    allowed = ["-parallelism=4", "-lock-timeout=1m30s", "-compact-warnings", "-no-color"]
+    allowed = ["-parallelism=4", "-lock-timeout=1m30s", "-compact-warnings", "-no-color", "-input=false"]
     assert run("apply", "dev", "--", *allowed).exit_code == 0
     [apply_args] = [c for c in calls(terraform_log) if c.startswith("apply")]
     assert apply_args.split()[:-1] == ["apply", "-input=false", *allowed]
@@ -650,6 +663,27 @@ def test_a_render_while_a_plan_runs_is_refused_at_once(run: Run, project: Path, 
     finally:
         holder.communicate("")
     assert run("render", "dev", "--set", "lambda.log_level=INFO").exit_code == 0
+
+
+def test_a_render_of_several_stopped_by_a_busy_one_says_which_were_written(
+        run: Run, project: Path, terraform_log: Path) -> None:
+    assert run("render", "--all").exit_code == 0
+    target = project / "build" / "staging"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.replace("plan dev", "plan staging"), str(target)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = {env: (project / "build" / env / "lambda.tf").read_bytes() for env in ("dev", "staging", "prod")}
+        result = run("render", "dev", "staging", "prod", "--set", "lambda.log_level=INFO")
+        assert result.exit_code == 1
+        assert result.stdout.startswith("dev: 1 written, ")
+        assert result.stderr == (f"{Path('build/staging')}: busy: tfgen plan staging (pid {holder.pid}) is running "
+                                 "on this environment; render stopped there: dev was written, staging, prod were "
+                                 "not: render staging prod again when it ends\n")
+        after = {env: (project / "build" / env / "lambda.tf").read_bytes() for env in ("dev", "staging", "prod")}
+        assert [env for env in before if before[env] != after[env]] == ["dev"]
+    finally:
+        holder.communicate("")
 
 
 def test_plan_and_apply_hold_the_lock_while_terraform_runs(run: Run, project: Path, terraform_log: Path) -> None:
@@ -747,3 +781,73 @@ def test_the_rendered_digest_covers_files_terraform_would_load(run: Run, project
     with_stray = plans.rendered_digest(target)
     (target / "evil.tf").write_text("locals {\n}\n")
     assert len({clean, with_stray, plans.rendered_digest(target)}) == 3
+
+
+def test_a_tf_file_edited_while_terraform_plans_and_restored_discards_the_plan(
+        run: Run, project: Path, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rendered tree is current before and after; only the plan file holds the edited outputs.tf."""
+    rendered(run)
+    target = project / "build" / "dev"
+    rendered_outputs = (target / "outputs.tf").read_bytes()
+    monkeypatch.setenv("FAKE_TF_EDIT", "outputs.tf")
+    result = run("plan", "dev")
+    assert result.exit_code == 1, result.output
+    assert (target / "outputs.tf").read_bytes() == rendered_outputs and run("check", "dev").exit_code == 0
+    edited = hashlib.sha256(rendered_outputs + stand_in_plan.BACKDOOR.encode()).hexdigest()
+    assert result.stderr == (
+        "tfgen plan dev: the plan is discarded:\n"
+        "  the plan was made from configuration tfgen did not render: outputs.tf was read by terraform with other "
+        f"content (sha256 {edited[:12]}, rendered {hashlib.sha256(rendered_outputs).hexdigest()[:12]})\n"
+        f"something other than tfgen changed {Path('build/dev')} while terraform read it: find it, then run "
+        "`tfgen plan dev` again\n")
+    assert not (target / "plan" / "tfplan").exists()
+    assert "no saved plan" in run("apply", "dev").stderr
+    assert applies(terraform_log) == []
+
+
+def test_apply_refuses_a_recorded_plan_made_from_configuration_tfgen_did_not_render(
+        run: Run, project: Path, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apply reads the configuration in its private copy again, whatever plan recorded."""
+    rendered(run)
+    use_plan("no_changes")
+    with monkeypatch.context() as patched:
+        patched.setenv("FAKE_TF_EDIT", "outputs.tf")
+        patched.setattr(plans, "_check_configuration", lambda *args: None)  # a plan recorded without the check
+        assert run("plan", "dev").exit_code == 0
+    result = run("apply", "dev")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[:2] == [
+        "tfgen apply dev: refused, nothing changed: the plan is not the one reviewed:",
+        "  the plan was made from configuration tfgen did not render: outputs.tf was read by terraform with other "
+        "content (sha256 " + hashlib.sha256((project / "build" / "dev" / "outputs.tf").read_bytes()
+                                            + stand_in_plan.BACKDOOR.encode()).hexdigest()[:12] + ", rendered "
+        + hashlib.sha256((project / "build" / "dev" / "outputs.tf").read_bytes()).hexdigest()[:12] + ")"]
+    assert applies(terraform_log) == []
+
+
+def test_plan_many_keeps_no_review_it_has_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan --all` prints each review as it comes: memory stays flat in the number of environments."""
+    import gc
+    import weakref
+
+    from tfgen.deploy import review
+    from tfgen.project import Project
+
+    made: list[tuple[str, weakref.ref[review.Review]]] = []
+
+    def plan_environment(project: Project, env: str, *args: object) -> plans.PlanResult:
+        result = review.review({}, env=env)
+        made.append((env, weakref.ref(result)))
+        bound = binding.Binding.of(env, (), binding.Account("123456789012"), "", "", "", __version__)
+        return plans.PlanResult(env, tmp_path, result, bound)
+
+    monkeypatch.setattr(plans, "plan_environment", plan_environment)
+    project = Project(env_dir=tmp_path, template_dir=tmp_path, out_dir=tmp_path, lambda_dir=tmp_path)
+    handed: list[str] = []
+    for planned in plans.plan_many(project, ["a", "b", "c", "d"]):
+        assert planned.review is not None and planned.review.env == planned.outcome.env
+        handed.append(planned.outcome.env)
+        del planned
+        gc.collect()
+        assert [env for env, ref in made if env in handed and ref() is not None] == []
+    assert handed == ["a", "b", "c", "d"]

@@ -107,3 +107,9 @@ def test_a_removed_deny_reads_as_no_longer_denied() -> None:
         {"policy": json.dumps({"Statement": []})})]})
     assert '  update aws_s3_bucket_policy.this (bucket policy): no longer denies: ' \
         '{"Action": "s3:*", "Effect": "Deny", "Resource": "*"}' in review_format.render_text(result).splitlines()
+
+
+def test_json_written_one_review_at_a_time_is_the_whole_document_json_dumps_writes() -> None:
+    for results in ([], [of("data_loss")], [of("data_loss"), of("shift"), of("release")]):
+        whole = {"schema_version": review.SCHEMA_VERSION, "plans": [result.as_json() for result in results]}
+        assert review_format.render_json(results) == json.dumps(whole, indent=2, sort_keys=True) + "\n"

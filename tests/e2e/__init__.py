@@ -16,6 +16,9 @@
 - ``test_apply.py``: render -> init -> apply -> verify -> data plane -> traffic shift/rollback
   -> re-plan -> destroy -> empty state.
 - ``test_day2.py``: day-2 changes through ``tfgen plan`` and ``tfgen apply``, each reviewed, and
-  the changes apply must refuse with the emulator left as it was.
+  the changes apply must refuse with the emulator left as it was; then ``tfgen drift`` on
+  changes made behind terraform's back.
+- ``test_adopt.py``: a foreign CDK for Terraform stack (tests/fixtures/adopt/cdk.tf.json) applied
+  with plain terraform, data written into it, then ``tfgen adopt``, plan and apply keep the data.
 - ``test_harness.py``, ``test_dataplane.py``: the harness's own parts, without terraform.
 """

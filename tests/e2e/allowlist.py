@@ -227,3 +227,49 @@ def without_artefacts(plan: Mapping[str, Any]) -> dict[str, Any]:
         if not differences(rc):
             body["actions"] = ["no-op"]
     return cleaned
+
+
+# --- drift ---------------------------------------------------------------------------------------
+# What `tfgen drift` reports on a stack just applied to the emulator, and only there: the emulator
+# reads these back unlike what it was given. The product's own filter (tfgen.deploy.review.drift:
+# null against empty, equivalent policies, tags_all, attributes other resources set) is for real
+# provider noise; these are not filtered by it, on purpose (``0`` and ``false`` against null may be
+# a real default changed), and are allowed here only with the values observed, under "other
+# differences", never under a security class.
+
+@dataclass(frozen=True)
+class DriftArtefact:
+    resource_type: str
+    path_suffix: str  # the difference's path ends with it (``.period`` of ``metric_query[2].period``)
+    reviewed: str  # "null", or "set" (any value but null)
+    live: Any
+    reason: str
+
+
+DRIFT_ALLOWLIST: tuple[DriftArtefact, ...] = (
+    DriftArtefact("aws_cloudwatch_metric_alarm", ".period", "null", 0,
+                  "moto's DescribeAlarms returns Period 0 for each metric query of a metric-math alarm, which "
+                  "terraform created without one"),
+    DriftArtefact("aws_s3_bucket_server_side_encryption_configuration", "bucket_key_enabled", "null", False,
+                  "moto's GetBucketEncryption returns BucketKeyEnabled false for an SSE-S3 rule created without it"),
+    DriftArtefact("aws_vpc_security_group_ingress_rule", "description", "set", None,
+                  "moto's DescribeSecurityGroupRules drops the Description of rules that reference a security "
+                  "group or a prefix list (as for a re-plan, above)"),
+    DriftArtefact("aws_vpc_security_group_egress_rule", "description", "set", None,
+                  "as for ingress rules"),
+)
+
+
+def drift_problems(report: Mapping[str, Any]) -> list[str]:
+    """The entries of a `tfgen drift --format json` report's "other differences" that are not a
+    known emulator artefact, one line each."""
+    problems = []
+    for entry in report["classes"]["other differences"]:
+        for difference in entry["differences"]:
+            if not any(entry["type"] == a.resource_type and difference["path"].endswith(a.path_suffix)
+                       and (difference["reviewed"] is None) == (a.reviewed == "null")
+                       and difference["live"] == a.live and type(difference["live"]) is type(a.live)
+                       for a in DRIFT_ALLOWLIST):
+                problems.append(f"{entry['address']}: {difference['path']}: live {difference['live']!r}, "
+                                f"reviewed {difference['reviewed']!r} (not an allowlisted emulator artefact)")
+    return problems

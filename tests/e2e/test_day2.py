@@ -3,8 +3,9 @@ moto_server.
 
 One emulator and one private copy of the project (environments, templates, lambdas: the
 scenarios edit them) are shared by the scenarios, which run in file order, each on the stack
-the one before left. Three applies in all (an apply against the emulator costs a minute,
-mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
+the one before left. Three applies before the releases, which make six more (an apply against
+the emulator costs up to a minute, mostly the provider's RDS waiters on the emulator's drift,
+see allowlist.py):
 
     (d) partial first apply: the cluster alone, the full plan refused, the documented
         recovery (a master_password_version bump) planned and applied: the first deploy,
@@ -18,12 +19,16 @@ mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
     (i) (e)'s reviewed plan file replaced by one that deletes the transactions table: refused
     (c) an Aurora replacement: refused, the cluster untouched; applied with
         --allow-data-loss; then the emulator holds (b), (c) and (e)
-    (j) `tfgen release` of payment_validation (green at 20 % since (b)) with a memory change
-        beside it: the step's plan holds more than the traffic move: stopped before the apply
+    (j) `tfgen release` of transaction_processing to a newer version with a memory change
+        beside it: the first step's plan holds more than the traffic move: stopped before the apply
     (k) the release again: the move (j) left is applied first; killed while that step bakes;
         run again, it resumes there, promotes and finalizes: blue runs green's version at 100 %
     (l) a release of fraud_detection whose green fails at the second step (Lambda Errors
         above the margin): rolled back, blue at 100 % in the emulator's listener rule
+    (f) last, as it changes the emulator behind terraform's back: `tfgen drift` on the
+        stack (c) and the releases applied finds nothing; then a security group opened, listener weights
+        moved, point-in-time recovery off and a role policy widened with boto3 are each
+        reported under their class
 
 The releases (j, k, l) bake on synthetic CloudWatch data: while a step bakes, ``Watch`` reads
 the function's weights back from the emulator's listener rule and puts, with PutMetricData,
@@ -68,6 +73,7 @@ from tfgen.deploy import release as core
 from tfgen.render import templates as render
 
 from . import allowlist
+from .allowlist import drift_problems
 from .emulator import Emulator, EmulatorError
 from .harness import Run, progress, sigterm_interrupts, terraform_environment
 from .provider import overrides
@@ -533,37 +539,44 @@ def failures(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_j_a_release_step_holding_more_than_the_move_stops_before_the_apply(
         stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    function = f"transaction-processing-{ENV}"
+    assert stack.aliases(function) == {"blue": "1", "green": "1"}
+    version = stack.versions(function)[-1]  # each apply republished it (allowlist.py: logging_config)
+    assert version != "1"
+    stack.expected["transaction_processing"] = version
     live = stack.live()
-    assert {c: w for c, (_, w) in served(stack, "payment_validation").items()} == {"blue": 80, "green": 20}
-    watch = Watch(stack, "payment_validation")
-    code, report, stderr = release(stack, monkeypatch, watch, "--function", "payment_validation", "--steps", "25,100",
-                                   extra=("lambda.functions.payment_validation.memory_mb=1024",), expect=None)
+    watch = Watch(stack, "transaction_processing")
+    code, report, stderr = release(stack, monkeypatch, watch, "--function", "transaction_processing", "--version",
+                                   version, "--steps", "10,100",
+                                   extra=("lambda.functions.transaction_processing.memory_mb=1024",), expect=None)
     assert code != 0 and report is None, stderr
-    assert watch.greens == [20]  # green's 20 % of (b) baked and passed; then step 25 was planned
     assert "step: stopped before the apply, nothing applied" in stderr, stderr
-    assert 'update aws_lambda_function.this["payment_validation"]: not part of this step' in stderr, stderr
+    assert 'update aws_lambda_function.this["transaction_processing"]: not part of this step' in stderr, stderr
+    assert watch.greens == []  # nothing applied, nothing baked
     assert stack.live() == live
 
 
 def test_k_a_release_killed_between_steps_resumes_and_finishes(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    function = f"payment-validation-{ENV}"
-    green = stack.expected["green"]
-    watch = Watch(stack, "payment_validation", kill_at=1)
-    code, _, stderr = release(stack, monkeypatch, watch, "--function", "payment_validation", "--steps", "25,100",
+    # `tfgen release ENV` alone (no --version): the release under way is read from the environment
+    # file (the move (j) wrote) and the deployed state.
+    function = f"transaction-processing-{ENV}"
+    version = stack.expected["transaction_processing"]
+    watch = Watch(stack, "transaction_processing", kill_at=1)
+    code, _, stderr = release(stack, monkeypatch, watch, "--function", "transaction_processing", "--steps", "10,100",
                               expect=None)
     assert code == 130, stderr  # killed
-    assert watch.greens == [25]  # the move (j) wrote was applied first, then killed while it baked
-    assert stack.aliases(function) == {"blue": "1", "green": green}
+    assert watch.greens == [10]  # the move (j) wrote was applied first, then killed while it baked
+    assert stack.aliases(function) == {"blue": "1", "green": version}
 
-    watch = Watch(stack, "payment_validation")
-    _, report, _ = release(stack, monkeypatch, watch, "--function", "payment_validation", "--steps", "25,100")
+    watch = Watch(stack, "transaction_processing")
+    _, report, _ = release(stack, monkeypatch, watch, "--function", "transaction_processing", "--steps", "10,100")
     assert report is not None and report["result"] == "released", report
-    assert watch.greens == [25, 100]  # step 25 judged again, then the promotion
+    assert watch.greens == [10, 100]  # step 10 judged again, then the promotion
     assert [r["action"] for r in report["records"]] == ["bake", "promote", "bake", "finalize"]
     assert [r["judgement"]["outcome"] for r in report["records"] if r["judgement"]] == ["pass", "pass"]
     # green's version on blue at 100 %, read back from the emulator
-    assert stack.aliases(function) == {"blue": green, "green": green}
-    assert {c: w for c, (_, w) in served(stack, "payment_validation").items()} == {"blue": 100, "green": 0}
+    assert stack.aliases(function) == {"blue": version, "green": version}
+    assert {c: w for c, (_, w) in served(stack, "transaction_processing").items()} == {"blue": 100, "green": 0}
 
 
 def test_l_an_unhealthy_second_step_is_rolled_back_to_blue(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -582,3 +595,71 @@ def test_l_an_unhealthy_second_step_is_rolled_back_to_blue(stack: Stack, monkeyp
     # blue at 100 %, read back from the emulator's listener rule; green keeps the version at 0
     assert {c: w for c, (_, w) in served(stack, "fraud_detection").items()} == {"blue": 100, "green": 0}
     assert stack.aliases(function) == {"blue": "1", "green": version}
+
+
+def _drift(stack: Stack, name: str) -> tuple[int, dict[str, Any]]:
+    """`tfgen drift --format json` of the stack (c) left; its report is kept in logs/drift-NAME.json."""
+    start = time.monotonic()
+    code, stdout, stderr = stack.tfgen("drift", ENV, "--out", str(stack.out), "--format", "json",
+                                       *stack.with_sets(("database.database_name=ledger",)), expect=None)
+    stack.durations["drift"] = stack.durations.get("drift", 0) + time.monotonic() - start
+    (stack.root / "logs" / f"drift-{name}.json").write_text(stdout + stderr)
+    assert code in (0, 4, 5), f"tfgen drift exited with {code}:\n{stderr}"
+    report = json.loads(stdout)
+    assert isinstance(report, dict)
+    return code, report
+
+
+def test_f_drift_outside_terraform_is_reported_under_its_class(stack: Stack) -> None:
+    """Last: it changes the emulator behind terraform's back. The stack (c) applied shows no drift;
+    then a security group opened, listener weights moved, point-in-time recovery off and a role
+    policy widened, each with boto3, are each reported under their class."""
+    untouched_code, untouched = _drift(stack, "untouched")
+
+    ec2 = stack.client("ec2")
+    [group] = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"aurora-cluster-{ENV}"]}])[
+        "SecurityGroups"]
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    elb = stack.client("elbv2")
+    [rule] = [r for r in elb.describe_rules(ListenerArn=_listener(stack))["Rules"] if r["Priority"] == "100"]
+    groups = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
+    elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[{"Type": "forward", "Order": 1, "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": g["TargetGroupArn"], "Weight": 50} for g in groups]}}])
+    stack.client("dynamodb").update_continuous_backups(
+        TableName=f"transactions-{ENV}", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    iam = stack.client("iam")
+    role = _role(stack, f"payment-validation-{ENV}")
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    document["Statement"].append({"Sid": "Incident", "Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"})
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+    code, report = _drift(stack, "changed")
+    # On AWS an untouched stack exits 0; the emulator reads a few attributes back unlike it was given
+    # them (allowlist.py), which show as other differences only.
+    assert untouched_code in (0, 4) and not untouched["serious"], json.dumps(untouched, indent=1)[:6000]
+    assert [c for c, entries in untouched["classes"].items() if entries] in ([], ["other differences"])
+    assert drift_problems(untouched) == []
+    assert code == 5, json.dumps(report, indent=1)[:6000]
+    assert drift_problems(report) == []
+    classes = {category: {entry["address"]: entry for entry in entries}
+               for category, entries in report["classes"].items()}
+    assert report["unjudged"] == []
+    access = classes["access gained"]
+    assert set(access) == {"aws_security_group.database", 'aws_iam_role_policy.lambda["payment_validation"]'}, access
+    assert access["aws_security_group.database"]["findings"] == [{"kind": "security group ingress", "added": [
+        {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["0.0.0.0/0"]}]}]
+    [widened] = access['aws_iam_role_policy.lambda["payment_validation"]']["findings"]
+    # Only what the statement adds: the role may already act on "*" (ENI management, X-Ray).
+    assert widened["added"] == [{"Sid": "Incident", "Effect": "Allow", "Action": ["dynamodb:*"]}]
+    assert set(classes["traffic moved"]) == {'aws_lb_listener_rule.this["payment_validation"]'}
+    [moved] = classes["traffic moved"].values()
+    assert sorted(moved["findings"]) == [
+        "payment_validation: blue takes weight 50 of its requests (reviewed: weight 80)",
+        "payment_validation: green takes weight 50 of its requests (reviewed: weight 20)"]
+    [table] = classes["data protection reduced"].values()
+    assert table["address"] == "aws_dynamodb_table.this"
+    assert table["findings"][0] == \
+        "point-in-time recovery turned off (point_in_time_recovery[0].enabled: true -> false)"
+    assert {"path": "point_in_time_recovery[0].enabled", "live": False, "reviewed": True} in table["differences"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -134,3 +135,34 @@ def test_free_text_cannot_break_out_of_its_string(tmp_path: Path) -> None:
     from tfgen.render.lint import parse
 
     assert "aws_iam_user" not in str(parse(rendered).get("resource", []))
+
+
+# Plain data with attribute access, in a fresh interpreter: the configuration model must not be imported.
+PLAIN_SETTINGS = r'''
+import json, sys
+from tfgen.render import templates
+class Attrs(dict):
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+def plain(value):
+    if isinstance(value, dict):
+        return Attrs({("lambda_" if key == "lambda" else key): plain(item) for key, item in value.items()})
+    return value
+settings = templates.function_settings("dev", plain(json.loads(sys.stdin.read())))
+heavy = sorted(name for name in sys.modules if name.startswith("pydantic") or name == "tfgen.config.model")
+print(json.dumps({"settings": settings, "heavy": heavy}))
+'''
+
+
+def test_the_function_settings_need_no_configuration_model() -> None:
+    """What the templates compute reads plain attributes: the bench's bare loop renders with them
+    without importing pydantic, and gets the same settings."""
+    model = environment.load(ROOT / "environments", "dev").model
+    done = subprocess.run([sys.executable, "-c", PLAIN_SETTINGS], input=model.model_dump_json(by_alias=True),
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+    answer = json.loads(done.stdout)
+    assert answer["heavy"] == []
+    assert answer["settings"] == render.function_settings("dev", model)

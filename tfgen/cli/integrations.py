@@ -56,7 +56,11 @@ def affected(since: str, fmt: str) -> None:
     from tfgen.integrations import affected as core
 
     result = core.affected(_project(Path("build")), since)
-    click.echo({"text": core.text, "json": core.json_text, "github-matrix": core.github_matrix}[fmt](result))
+    if fmt == "text":
+        for line in core.text_lines(result):
+            click.echo(line)
+        return
+    click.echo({"json": core.json_text, "github-matrix": core.github_matrix}[fmt](result))
 
 
 @click.command()

@@ -25,11 +25,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The help is shown by ``tfgen --help`` and completion without importing the module; a test checks
 # it matches the command's own.
 LAZY_COMMANDS = {
+    "adopt": ("tfgen.cli.adopt:adopt",
+              "Adopt the stack whose state is FILE as ENV: match by identity, record imports, plan them."),
     "affected": ("tfgen.cli.integrations:affected",
                  "List the environments whose rendered output differs from REF's, and those added or removed."),
     "atlantis": ("tfgen.cli.integrations:atlantis",
                  "Write an Atlantis repo config: one project per environment (dir OUT/ENV) and a workflow that "
                  "runs `tfgen render` and `tfgen plan`. Run it from the repository root."),
+    "drift": ("tfgen.cli.drift:drift", "Report what differs in AWS from ENV's reviewed state, by class."),
     "apply": ("tfgen.cli.plan:apply", "Apply the plan `tfgen plan ENV` saved, and nothing else."),
     "plan": ("tfgen.cli.plan:plan", "Plan each ENV into OUT/ENV/plan/ and print its review."),
     "preflight": ("tfgen.cli.preflight:preflight",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import click
@@ -58,6 +60,7 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
     """
     from tfgen.cli.main import project_from_context
     from tfgen.deploy import fanout, plans, review_format
+    from tfgen.deploy.review import Review
     from tfgen.errors import UsageError
 
     envs, terraform_args = _split(words)
@@ -66,27 +69,38 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
         envs = project.names((), True)
     if not envs:
         raise UsageError("plan: name at least one environment, or --all")
-    planned = plans.plan_many(project, envs, overrides, terraform_args, jobs)
-    results = [p.review for p in planned if p.review is not None]
+    outcomes: list[fanout.Outcome] = []
+    changed = refused = False
+
+    def reviews() -> Iterator[Review]:  # each printed as it comes; only its outcome is kept
+        nonlocal changed, refused
+        for planned in plans.plan_many(project, envs, overrides, terraform_args, jobs):
+            outcomes.append(planned.outcome)
+            for note in planned.notes:
+                click.echo(f"tfgen: {note}", err=True)
+            if planned.review is not None:
+                changed, refused = changed or planned.review.changes, refused or bool(planned.review.refusals())
+                yield planned.review
+
+    color = sys.stdout.isatty() if fmt == "text" else None
     if fmt == "json":
-        click.echo(review_format.render_json(results), nl=False)
-    elif fmt == "markdown":
-        click.echo("\n".join(review_format.render_markdown(result) for result in results), nl=False)
+        chunks = review_format.json_chunks(reviews())
     else:
-        color = sys.stdout.isatty()
-        click.echo("\n".join(review_format.render_text(result, color) for result in results), nl=False, color=color)
-    for note in (note for p in planned for note in p.notes):
-        click.echo(f"tfgen: {note}", err=True)
-    failed = [p.outcome for p in planned if p.review is None]
+        render = review_format.render_markdown if fmt == "markdown" else partial(review_format.render_text,
+                                                                                 color=bool(color))
+        chunks = (("\n" if index else "") + render(result) for index, result in enumerate(reviews()))
+    for chunk in chunks:
+        click.echo(chunk, nl=False, color=color)
+    failed = [outcome for outcome in outcomes if outcome.exit_code]
     if len(envs) == 1 and failed:
         click.echo(failed[0].output, err=True)
     elif failed:
         click.echo("".join(fanout.group(outcome) for outcome in failed), nl=False, err=True)
-        click.echo(fanout.summary([p.outcome for p in planned]), err=True)
+        click.echo(fanout.summary(outcomes), err=True)
     if failed:
         sys.exit(fanout.exit_code(failed))
-    if detailed_exitcode and any(r.changes for r in results):
-        sys.exit(EXIT_REFUSED if any(r.refusals() for r in results) else EXIT_CHANGES)
+    if detailed_exitcode and changed:
+        sys.exit(EXIT_REFUSED if refused else EXIT_CHANGES)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

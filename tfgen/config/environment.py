@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,23 +35,6 @@ class Loaded:
     @property
     def name(self) -> str:
         return self.config.name
-
-
-@dataclass(frozen=True)
-class Packed:
-    """A validated environment held compactly until it is rendered: its model pickled, its layers
-    and origins (only needed for messages) dropped. Rendering validates every environment before
-    writing any, and a thousand models pickled take about 10 MB instead of 26 MB."""
-
-    name: str
-    model_bytes: bytes
-
-    @classmethod
-    def of(cls, loaded: Loaded) -> Packed:
-        return cls(loaded.name, pickle.dumps(loaded.model, protocol=pickle.HIGHEST_PROTOCOL))
-
-    def unpack(self) -> Loaded:
-        return Loaded(config=layers.Config(name=self.name, data={}), model=pickle.loads(self.model_bytes))
 
 
 def _got(value: Any) -> str:

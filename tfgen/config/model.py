@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tfgen.config.currency import currency_limits
+
 _AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 _VERSION = re.compile(r"^(latest|[1-9][0-9]*)$")
@@ -579,14 +581,6 @@ def _subscription_problems(monitoring: Monitoring) -> list[Problem]:
                           f"{sub.protocol} on {sub.topic}"))
         seen.add(sub.key)
     return found
-
-
-def currency_limits(lam: Lambda, currency: str) -> tuple[float, float, float]:
-    """``(min_amount, max_amount, fraud_amount_threshold)`` of a currency, in its major units."""
-    own = lam.currency_limits.get(currency) or CurrencyLimits()
-    return (lam.min_amount if own.min_amount is None else own.min_amount,
-            lam.max_amount if own.max_amount is None else own.max_amount,
-            lam.fraud_amount_threshold if own.fraud_amount_threshold is None else own.fraud_amount_threshold)
 
 
 def _currency_limit_problems(lam: Lambda) -> list[Problem]:

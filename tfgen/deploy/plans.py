@@ -14,34 +14,41 @@ ignores them):
   tfgen version. The record apply trusts is kept outside ``OUT/ENV``, where only the user can
   write (tfgen.deploy.records): a writer of ``OUT/ENV`` cannot re-bind another plan.
 
+After ``terraform plan`` writes the plan file, and again at apply on the private copy, the
+configuration terraform kept in it is compared with the rendered files (tfgen.deploy.planfile): a
+plan made from a ``.tf`` that something other than tfgen changed while terraform read it is
+discarded by ``tfgen plan`` and refused by ``tfgen apply``.
+
 ``plan_environment`` does one environment's work and shares nothing with another call, so
 several environments can be planned side by side. ``apply_environment`` copies the plan file
 into a directory of its own, shows and reviews that copy again and applies that copy only. It
 refuses, changing nothing, when there is no saved plan or no private record of it, when the
 readable copy differs from the record, when anything the plan is bound to
 differs (another plan file, an edited review, another environment, account or ``--set``,
-another rendered tree or tfgen), or when the plan holds data loss, a traffic risk, an outage
-or a credentials problem that the caller did not allow. Each command holds the environment's
+another rendered tree or tfgen), when the plan was made from configuration tfgen did not
+render, or when the plan holds data loss, a traffic risk, an outage or a credentials problem
+that the caller did not allow. Each command holds the environment's
 lock (tfgen.render.lock) from its start to its end. Terraform's own check that the plan file still
 matches the state stays the last line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tfgen import __version__, inputs
-from tfgen.deploy import fanout, records, review, terraform
+from tfgen.deploy import fanout, planfile, records, review, terraform
 from tfgen.deploy.fanout import Outcome
 from tfgen.deploy.review import binding
 from tfgen.errors import Finding, TerraformError, UsageError
@@ -60,6 +67,10 @@ class Refused(Finding):
     """``tfgen apply`` will not apply the saved plan; nothing was changed."""
 
 
+class Discarded(Finding):
+    """``tfgen plan`` made a plan it will not keep: the plan file was removed."""
+
+
 @dataclass(frozen=True)
 class PlanResult:
     env: str
@@ -76,15 +87,21 @@ class PlanResult:
         return []
 
 
-def rendered_digest(directory: Path) -> str:
-    """The sha256 of the rendered tree in ``directory``: of its files' digests, from the manifest,
-    and of every file terraform would load that the manifest does not list (name and bytes)."""
+def rendered_files(directory: Path) -> dict[str, str]:
+    """The files tfgen rendered in ``directory`` with their sha256, from the manifest."""
     manifest = output.read_manifest(directory)
     if manifest is None:
         raise UsageError(f"{directory}: not rendered by tfgen: run `tfgen render {directory.name}`")
-    files = json.dumps(manifest["files"], sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(files.encode())
-    for name in inputs.stray_terraform_files(directory, manifest["files"]):
+    return {str(name): str(digest) for name, digest in manifest["files"].items()}
+
+
+def rendered_digest(directory: Path, files: Mapping[str, str] | None = None) -> str:
+    """The sha256 of the rendered tree in ``directory``: of its files' digests, from the manifest
+    (or ``files``, read from it before), and of every file terraform would load that the manifest
+    does not list (name and bytes)."""
+    files = rendered_files(directory) if files is None else files
+    digest = hashlib.sha256(json.dumps(files, sort_keys=True, separators=(",", ":")).encode())
+    for name in inputs.stray_terraform_files(directory, files):
         digest.update(f"\0stray {name}\0{_file_sha256(directory / name)}".encode())
     return digest.hexdigest()
 
@@ -95,7 +112,8 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
     terraform's output goes to its log."""
     with _locked(project, env, overrides, "plan") as directory:
         account = caller_account(project, env, overrides)
-        digest = rendered_digest(directory)
+        files = rendered_files(directory)
+        digest = rendered_digest(directory, files)
         discard(directory)
         (directory / PLAN_DIR).mkdir()
         with terraform.environment() as env_vars:
@@ -106,7 +124,9 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
                 (directory / PLAN_FILE).unlink(missing_ok=True)
                 raise TerraformError(f"{env}: terraform plan exited with {planned.returncode}; last lines of "
                                      f"{directory / LOG_FILE}:\n{_tail(planned.stdout + planned.stderr)}")
-            plan_sha256 = _file_sha256(directory / PLAN_FILE)
+            data = (directory / PLAN_FILE).read_bytes()
+            _check_configuration(directory, env, data, files)
+            plan_sha256 = hashlib.sha256(data).hexdigest()
             shown = terraform.show(directory, env_vars, PLAN_FILE)
         plan = json.loads(shown)
         (directory / SHOW_FILE).write_text(shown, encoding="utf-8")
@@ -118,6 +138,18 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
         result = review.review(plan, env=env, plan_file=str(directory / PLAN_FILE), rendered_digest=digest,
                                max_step=max_step(project, env, overrides), plan_sha256=plan_sha256)
         return PlanResult(env, directory, result, bound)
+
+
+def _check_configuration(directory: Path, env: str, data: bytes, files: Mapping[str, str]) -> None:
+    """Discarded, with the plan file removed, when the configuration the plan file ``data`` was made
+    from is not the rendered ``files`` (tfgen.deploy.planfile): another process changed it while
+    terraform read it."""
+    unrendered = planfile.differences(data, files)
+    if unrendered:
+        (directory / PLAN_FILE).unlink(missing_ok=True)
+        raise Discarded("\n".join([f"tfgen plan {env}: the plan is discarded:", *(f"  {line}" for line in unrendered),
+                                   f"something other than tfgen changed {directory} while terraform read it: "
+                                   f"find it, then run `tfgen plan {env}` again"]))
 
 
 def caller_account(project: Project, env: str, overrides: Sequence[str]) -> binding.Account:
@@ -159,17 +191,23 @@ class Planned:
 
 
 def plan_many(project: Project, envs: Sequence[str], overrides: Sequence[str] = (),
-              terraform_args: Sequence[str] = (), jobs: int = 1) -> list[Planned]:
-    """Plan each of ``envs``, up to ``jobs`` side by side, in the order given; one environment's
-    failure is its own outcome and does not stop the others."""
+              terraform_args: Sequence[str] = (), jobs: int = 1) -> Iterator[Planned]:
+    """Plan each of ``envs``, up to ``jobs`` side by side, each yielded in the order given as soon as
+    it and every earlier one are done; one environment's failure is its own outcome and does not
+    stop the others. A review is handed over, not kept: memory stays flat in the count."""
     results: dict[str, PlanResult] = {}
 
     def task(env: str) -> tuple[int, str]:
         results[env] = plan_environment(project, env, overrides, terraform_args)
         return 0, ""
 
-    return [Planned(o, results[o.env].review, tuple(results[o.env].notes())) if o.env in results
-            else Planned(o, None) for o in fanout.each(envs, task, jobs)]
+    for outcome in fanout.each(envs, task, jobs):
+        yield _planned(outcome, results.pop(outcome.env, None))
+
+
+def _planned(outcome: Outcome, result: PlanResult | None) -> Planned:
+    """An outcome with its review and notes, holding no other reference to the result."""
+    return Planned(outcome, None) if result is None else Planned(outcome, result.review, tuple(result.notes()))
 
 
 def saved_binding(directory: Path, env: str) -> binding.Binding:
@@ -192,9 +230,11 @@ def saved_binding(directory: Path, env: str) -> binding.Binding:
 
 @dataclass(frozen=True)
 class Copied:
-    """The private copy of a saved plan file: where it is, its sha256 and its ``terraform show -json``."""
+    """The private copy of a saved plan file: where it is, its bytes, their sha256 and its
+    ``terraform show -json``."""
 
     path: Path
+    data: bytes
     sha256: str
     plan: Any
 
@@ -215,13 +255,13 @@ def private_copy(directory: Path, env: str) -> Iterator[Copied]:
             plan = json.loads(shown)
         except ValueError as exc:
             raise Refused(f"{directory / PLAN_FILE}: terraform show -json gave no plan ({exc})") from None
-        yield Copied(copy, hashlib.sha256(data).hexdigest(), plan)
+        yield Copied(copy, data, hashlib.sha256(data).hexdigest(), plan)
 
 
 # The terraform arguments `tfgen apply -- ARGS` passes: how it runs, never what or where it applies
 # (-state-out, -backup, -lock=false, -target and the like are refused).
 _ALLOWED_APPLY_ARGS = re.compile(r"-parallelism=[1-9][0-9]*|-lock-timeout=(?:[0-9]+(?:ns|us|ms|s|m|h))+"
-                                 r"|-compact-warnings|-no-color")
+                                 r"|-compact-warnings|-no-color|-input=false")
 
 
 def check_apply_arguments(terraform_args: Sequence[str]) -> None:
@@ -229,7 +269,8 @@ def check_apply_arguments(terraform_args: Sequence[str]) -> None:
     for argument in terraform_args:
         if not _ALLOWED_APPLY_ARGS.fullmatch(argument):
             raise UsageError(f"apply: terraform argument {argument!r} is not allowed: tfgen apply passes "
-                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings and -no-color only")
+                             "-parallelism=N, -lock-timeout=DURATION, -compact-warnings, -no-color and "
+                             "-input=false only")
 
 
 def _read_plan_file(directory: Path, env: str) -> bytes:
@@ -255,11 +296,13 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
     with _locked(project, env, overrides, "apply") as directory:
         account = caller_account(project, env, overrides)
         recorded = saved_binding(directory, env)
+        files = rendered_files(directory)
         with private_copy(directory, env) as copy:
             now = binding.Binding.of(env, overrides, account, copy.sha256, binding.json_digest(copy.plan),
-                                     rendered_digest(directory), __version__)
+                                     rendered_digest(directory, files), __version__)
             differences = [*binding.differences(recorded, now, _saved_json_digest(directory)),
-                           *binding.copy_differences(recorded, _saved_meta(directory))]
+                           *binding.copy_differences(recorded, _saved_meta(directory)),
+                           *planfile.differences(copy.data, files)]
             if differences:
                 raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed: the plan is not the one "
                                          "reviewed:", *(f"  {line}" for line in differences),
@@ -273,7 +316,18 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
             code = terraform.stream(["apply", "-input=false", *terraform_args, str(copy.path)], directory)
         if code == 0:
             discard(directory)
+            _imported(project, env, directory)
         return code
+
+
+def _imported(project: Project, env: str, directory: Path) -> None:
+    """After an apply that carried an adoption's import blocks, record it applied: the next render
+    leaves them out (tfgen.render.adoption)."""
+    from tfgen.render import adoption
+
+    record = adoption.read(project.env_dir, env)
+    if record is not None and not record.applied and (directory / adoption.IMPORTS_FILE).is_file():
+        adoption.write(project.env_dir, env, dataclasses.replace(record, applied=True))
 
 
 def _judge(env: str, result: review.Review, allow_data_loss: Sequence[str],

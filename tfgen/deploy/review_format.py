@@ -4,7 +4,7 @@ pull-request comment), and the documented JSON document of one or more reviews."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tfgen.deploy.review import ACTIONS, PUBLISHED, SCHEMA_VERSION, Alias, DataLoss, Review, catalogue
@@ -91,7 +91,8 @@ def _type_text(kind: str) -> str:
 
 def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
     """(title, colour, lines) of each non-empty section, in reading order."""
-    counts = ", ".join(f"{result.counts[a]} to {a}" for a in ACTIONS)
+    counts = ", ".join([f"{result.counts[a]} to {a}" for a in ACTIONS]
+                       + ([f"{len(result.imports)} to import"] if result.imports else []))
     summary = [counts if result.changes else "no changes", *([_PARTIAL] if result.partial else [])]
     sections = [("changes", "bold", summary)]
     if result.data_loss:
@@ -106,6 +107,8 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
                                               for g in result.access]))
     if result.credentials:
         sections.append(("credentials", "red", list(result.credentials)))
+    if result.imports:
+        sections.append(("imports", "bold", list(result.imports)))
     if result.other:
         sections.append(("other changes", "bold", [
             f"{_type_text(kind)}: " + ", ".join(f"{n} {a}" for a, n in actions.items())
@@ -142,6 +145,9 @@ def render_markdown(result: Review) -> str:
     out.append("| " + " | ".join(str(result.counts[a]) for a in ACTIONS) + " |")
     if result.partial:
         out += ["", f"_{_PARTIAL}_"]
+    if result.imports:
+        out += ["", f"{len(result.imports)} to import (adoption): "
+                + ", ".join(f"`{_cell(a)}`" for a in result.imports)]
     refusals = result.refusals()
     if refusals:
         out += ["", "**`tfgen apply` refuses this plan:**", ""] + [f"- {_cell(line)}" for line in refusals]
@@ -178,7 +184,17 @@ def render_markdown(result: Review) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_json(results: Sequence[Review]) -> str:
-    """A JSON document: ``{"schema_version": 1, "plans": [review, ...]}``."""
-    return json.dumps({"schema_version": SCHEMA_VERSION, "plans": [r.as_json() for r in results]},
-                      indent=2, sort_keys=True) + "\n"
+def render_json(results: Iterable[Review]) -> str:
+    """A JSON document: ``{"schema_version": SCHEMA_VERSION, "plans": [review, ...]}``."""
+    return "".join(json_chunks(results))
+
+
+def json_chunks(results: Iterable[Review]) -> Iterator[str]:
+    """``render_json``'s document one review at a time, as ``json.dumps(indent=2, sort_keys=True)``
+    writes it, so that ``plan --all`` holds one review, not all of them."""
+    opening = '{\n  "plans": [\n    '
+    for result in results:
+        yield opening + json.dumps(result.as_json(), indent=2, sort_keys=True).replace("\n", "\n    ")
+        opening = ",\n    "
+    yield ('{\n  "plans": [],\n' if opening.startswith("{") else "\n  ],\n") + \
+        f'  "schema_version": {SCHEMA_VERSION}\n}}\n'

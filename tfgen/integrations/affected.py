@@ -8,9 +8,8 @@ edit that changes no output affects none, and a defaults edit affects exactly
 the environments that inherit the changed value.
 
 The inputs at the revision are read from git objects (``git ls-tree`` and
-one ``git cat-file --batch``): the environment files stay in memory, the
-templates and Lambda sources go to a temporary directory; the work tree and the
-output are never touched. When the templates and the Lambda sources are the
+one ``git cat-file --batch``) into a temporary directory, one file at a time;
+the work tree and the output are never touched. When the templates and the Lambda sources are the
 same at both revisions, an environment whose validated configuration is
 unchanged renders the same bytes, so it is not rendered at all. With many
 environments the comparison is spread over forked workers, one per CPU.
@@ -41,9 +40,10 @@ CHANGED, ADDED, REMOVED = "changed", "added", "removed"
 Digests = dict[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
-    """One affected environment: how, and (for ``changed``) which output files differ."""
+    """One affected environment: how, and (for ``changed``) which output files differ (slots: there
+    is one per affected environment, kept for the summary)."""
 
     env: str
     kind: str
@@ -83,14 +83,18 @@ def compare(before: dict[str, Digests | str], after: dict[str, Digests]) -> list
     return changes
 
 
-def text(result: Affected) -> str:
-    lines = []
+def text_lines(result: Affected) -> Iterator[str]:
+    """The text report, one line at a time (one per affected environment, then a summary), so that
+    it can be printed without being held whole."""
     for change in result.changes:
         detail = ", ".join(change.files) or change.note
-        lines.append(f"{change.env}: {change.kind}" + (f" ({detail})" if detail else ""))
-    lines.append(f"{len(result.changes)} of {result.compared} environment(s) affected since {result.since} "
-                 f"({result.commit[:12]})")
-    return "\n".join(lines)
+        yield f"{change.env}: {change.kind}" + (f" ({detail})" if detail else "")
+    yield (f"{len(result.changes)} of {result.compared} environment(s) affected since {result.since} "
+           f"({result.commit[:12]})")
+
+
+def text(result: Affected) -> str:
+    return "\n".join(text_lines(result))
 
 
 def json_text(result: Affected) -> str:
@@ -156,39 +160,39 @@ def _tree_entries(repo: Path, commit: str, paths: list[str]) -> Iterator[tuple[s
             yield mode, oid, path.decode()
 
 
-def _blobs(repo: Path, oids: list[str]) -> list[bytes]:
-    """The contents of ``oids``, in order, through one ``git cat-file --batch``."""
-    if not oids:
-        return []
-    data = _git(repo, "cat-file", "--batch", stdin="".join(f"{oid}\n" for oid in oids).encode())
-    blobs, offset = [], 0
-    for _ in oids:
-        header_end = data.index(b"\n", offset)
-        size = int(data[offset:header_end].split()[2])
-        start = header_end + 1
-        blobs.append(data[start:start + size])
-        offset = start + size + 1
-    return blobs
-
-
-def read_tree(repo: Path, commit: str, paths: list[str]) -> dict[str, tuple[str, bytes]]:
-    """Every file under ``paths`` at ``commit``: its path, mode and bytes."""
+def extract_tree(repo: Path, commit: str, paths: list[str], dest: Path) -> set[str]:
+    """Write every file under ``paths`` at ``commit`` into ``dest``, keeping their relative layout
+    and modes; the paths written. The contents come through one ``git cat-file --batch`` and go
+    to disk one at a time: memory holds one file, however many there are."""
     entries = list(_tree_entries(repo, commit, paths))
-    blobs = _blobs(repo, [oid for _, oid, _ in entries])
-    return {path: (mode, data) for (mode, _, path), data in zip(entries, blobs, strict=True)}
+    with tempfile.TemporaryFile() as request:
+        request.write("".join(f"{oid}\n" for _, oid, _ in entries).encode())
+        request.seek(0)
+        try:
+            proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"], stdin=request,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            raise UsageError("git not found on PATH: `tfgen affected` reads the revision from git") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        with proc:
+            for mode, _, path in entries:
+                size = int(proc.stdout.readline().split()[2])
+                _extract_one(dest / path, mode, proc.stdout.read(size))
+                proc.stdout.read(1)
+            message = proc.stderr.read().decode(errors="replace").strip().splitlines()
+        if proc.returncode:
+            raise UsageError(f"git cat-file --batch: {message[-1] if message else 'failed'}")
+    return {path for _, _, path in entries}
 
 
-def extract(files: dict[str, tuple[str, bytes]], dest: Path) -> None:
-    """Write ``files`` (from ``read_tree``) into ``dest``, keeping their relative layout."""
-    for path, (mode, data) in files.items():
-        target = dest / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if mode == "120000":
-            os.symlink(data.decode(), target)
-        else:
-            target.write_bytes(data)
-            if mode == "100755":
-                target.chmod(0o755)
+def _extract_one(target: Path, mode: str, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "120000":
+        os.symlink(data.decode(), target)
+    else:
+        target.write_bytes(data)
+        if mode == "100755":
+            target.chmod(0o755)
 
 
 # ---------------------------------------------------------------------------
@@ -207,22 +211,24 @@ def _load(project: Project, name: str) -> environment.Loaded | list[str]:
 
 
 class _Revision:
-    """The environment files at a revision, held in memory and loaded the way ``config.load``
-    loads them from disk (the shared defaults parsed once)."""
+    """The environment files at a revision, extracted under ``root``, loaded the way
+    ``config.load`` loads them (the shared defaults parsed once) but named by their path in the
+    repository."""
 
-    def __init__(self, env_dir: str, files: dict[str, tuple[str, bytes]]) -> None:
+    def __init__(self, root: Path, env_dir: str, paths: set[str]) -> None:
         prefix = f"{env_dir}/" if env_dir else ""
+        self.root = root / env_dir
         self.env_dir = env_dir
-        self.texts = {path[len(prefix):]: data for path, (_, data) in files.items()
-                      if path.startswith(prefix) and "/" not in path[len(prefix):] and path.endswith(".yaml")}
-        self.names = {name[:-5] for name in self.texts if name != layers.DEFAULTS_FILE}
+        self.names = {path[len(prefix):-5] for path in paths if path.startswith(prefix) and path.endswith(".yaml")
+                      and "/" not in path[len(prefix):] and path[len(prefix):] != layers.DEFAULTS_FILE}
+        self.has_defaults = f"{prefix}{layers.DEFAULTS_FILE}" in paths
         self._defaults: list[layers.Layer] | None = None
         self._defaults_problems: list[str] = []
 
     def _layer(self, name: str) -> layers.Layer:
         label = f"{self.env_dir}/{name}" if self.env_dir else name
         try:
-            text = self.texts[name].decode("utf-8")
+            text = (self.root / name).read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError([f"{label}: <yaml>: expected UTF-8 text, got {exc.reason}"]) from None
         return layers.parse_yaml(text, label)
@@ -231,7 +237,7 @@ class _Revision:
         if self._defaults is None:
             self._defaults = []
             try:
-                if layers.DEFAULTS_FILE in self.texts:
+                if self.has_defaults:
                     self._defaults = [self._layer(layers.DEFAULTS_FILE)]
             except ConfigError as exc:
                 self._defaults_problems = exc.problems
@@ -278,7 +284,14 @@ def _compare_one(job: _Job, name: str) -> Change | list[str] | None:
     if current is not None:
         after[name] = _digests(job.now.render_loaded(current))
     changes = compare(before, after)
-    return changes[0] if changes else None
+    if not changes:
+        return None
+    return replace(changes[0], files=_FILE_LISTS.setdefault(changes[0].files, changes[0].files))
+
+
+# Environments rendered from the same templates list the same files when every file changed (a
+# defaults edit they all inherit): one tuple of them is kept, not one per environment.
+_FILE_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 _JOB: _Job | None = None  # the job of a forked worker, inherited from the parent
@@ -314,13 +327,10 @@ def affected(project: Project, since: str) -> Affected:
     project = replace(project, template_dir=project.template_dir.resolve(), lambda_dir=project.lambda_dir.resolve())
     relative = {key: _relative(repo, getattr(project, key)) for key in ("env_dir", "template_dir", "lambda_dir")}
     now_names = frozenset(layers.environment_names(project.env_dir))
-    files = read_tree(repo, commit, sorted(set(relative.values())))
-    revision = _Revision(relative["env_dir"], files)
     with tempfile.TemporaryDirectory(prefix="tfgen-affected-") as scratch:
         root = Path(scratch)
-        code = [relative["template_dir"], relative["lambda_dir"]]
-        extract({path: entry for path, entry in files.items()
-                 if any(path.startswith(f"{d}/") or not d for d in code)}, root)
+        paths = extract_tree(repo, commit, sorted(set(relative.values())), root)
+        revision = _Revision(root, relative["env_dir"], paths)
         then = replace(project, template_dir=root / relative["template_dir"], lambda_dir=root / relative["lambda_dir"])
         same_code = all(inputs.tree_digest(old) == inputs.tree_digest(new) for old, new in
                         ((then.template_dir, project.template_dir), (then.lambda_dir, project.lambda_dir)))

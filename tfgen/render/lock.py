@@ -21,7 +21,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tfgen.errors import Finding
@@ -34,7 +34,23 @@ _GUARD = threading.Lock()
 
 
 class Busy(Finding):
-    """Another tfgen command holds the environment's lock; nothing was done."""
+    """Another tfgen command holds the environment's lock; nothing was done there."""
+
+    def __init__(self, directory: Path, holder: str, verb: str) -> None:
+        super().__init__(f"{directory}: busy: {holder} is running on this environment; {verb} refused, nothing "
+                         "changed: try again when it ends")
+        self.directory, self.holder = directory, holder
+
+    def stopped(self, written: Sequence[str], left: Sequence[str]) -> Finding:
+        """This refusal, as where a render of several environments stopped: after writing ``written``,
+        before ``left`` (this environment first)."""
+        return Finding(f"{self.directory}: busy: {self.holder} is running on this environment; render stopped "
+                       f"there: {_names(written)} written, {_names(left)} not: render {' '.join(left)} again "
+                       "when it ends")
+
+
+def _names(envs: Sequence[str]) -> str:
+    return ", ".join(envs) + (" was" if len(envs) == 1 else " were")
 
 
 @contextlib.contextmanager
@@ -55,8 +71,7 @@ def held(directory: Path, command: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another tfgen command"
             verb = command.split()[1] if len(command.split()) > 1 else command
-            raise Busy(f"{directory}: busy: {holder} is running on this environment; {verb} refused, nothing "
-                       "changed: try again when it ends") from None
+            raise Busy(directory, holder, verb) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{command} (pid {os.getpid()})\n".encode(), 0)
         with _GUARD:

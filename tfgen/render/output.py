@@ -28,7 +28,6 @@ from tfgen.errors import OutputError
 from tfgen.inputs import MANIFEST, stray_terraform_files
 from tfgen.inputs import OLD_MARK as _OLD_MARK
 from tfgen.inputs import TMP_MARK as _TMP_MARK
-from tfgen.render.lock import LOCK_FILE
 
 if TYPE_CHECKING:
     from tfgen.render.templates import Rendered
@@ -70,9 +69,17 @@ class Status:
         return sorted(out)
 
 
-@lru_cache(maxsize=256)
 def sha256(data: bytes) -> str:
-    """Hex digest; memoised because one package's bytes are shared by every environment."""
+    """Hex digest; memoised for large files, as one package's bytes are shared by every environment
+    (a cache of the small ones would only hold on to the last few hundred rendered files)."""
+    return _sha256_memo(data) if len(data) >= MEMO_FROM else hashlib.sha256(data).hexdigest()
+
+
+MEMO_FROM = 16 * 1024  # bytes
+
+
+@lru_cache(maxsize=16)
+def _sha256_memo(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -107,9 +114,7 @@ def _owned(target: Path) -> dict[str, str]:
     """Files tfgen wrote into ``target`` earlier, with their sha256; refuses foreign directories."""
     manifest = read_manifest(target)
     if manifest is None:
-        # The environment's lock file (tfgen.render.lock) is none of the output: a render holding it
-        # in a directory never rendered still finds the directory empty.
-        if target.exists() and any(p.name != LOCK_FILE for p in target.iterdir()):
+        if target.exists() and any(target.iterdir()):
             raise OutputError(f"{target}: not empty and has no {MANIFEST}: refusing to write into a "
                               "directory tfgen did not create")
         return {}

@@ -20,11 +20,13 @@ import jinja2
 
 from tfgen import __version__, inputs
 from tfgen.config import names as naming
+from tfgen.config.currency import currency_limits
 from tfgen.config.environment import Loaded
 from tfgen.errors import RenderError, UsageError
 from tfgen.inputs import MANIFEST as MANIFEST
 from tfgen.inputs import count_resources
-from tfgen.render import hcl
+from tfgen.render import adoption, hcl
+from tfgen.render.adoption import Adoption
 
 if TYPE_CHECKING:
     from tfgen.config.model import Environment
@@ -168,8 +170,6 @@ def function_settings(env: str, cfg: Environment) -> dict[str, dict[str, str]]:
     lambdas/README.md lists what each handler reads; the names of the resources a
     function uses (table, topic, bucket, keys) are added in templates/lambda.tf.j2.
     """
-    from tfgen.config.model import currency_limits
-
     lam = cfg.lambda_
     common = {"ENVIRONMENT": env, "LOG_LEVEL": lam.log_level, "MERCHANT_ACCESS": merchant_access(cfg)}
     limits = {code: currency_limits(lam, code) for code in sorted(lam.allowed_currencies)}
@@ -319,10 +319,12 @@ def cache_dir() -> Path:
     return inputs.cache_root() / "packages"
 
 
-def render(loaded: Loaded, template_dir: Path, lambda_dir: Path) -> Rendered:
-    """Render every template (and build every package) for one environment, in memory."""
+def render(loaded: Loaded, template_dir: Path, lambda_dir: Path, adopted: Adoption | None = None) -> Rendered:
+    """Render every template (and build every package) for one environment, in memory; ``adopted``
+    is its adoption record (tfgen.render.adoption), if it has one."""
     env = jinja_env(template_dir.resolve())
     ctx = context(loaded)
+    ctx["keep_credentials"] = adopted is not None and adopted.keep_credentials
     built = packages(loaded, lambda_dir)
     ctx["packages"] = package_refs(built)
     files: dict[str, bytes] = {f"packages/{key}.zip": pkg.data for key, pkg in built.items()}
@@ -334,6 +336,8 @@ def render(loaded: Loaded, template_dir: Path, lambda_dir: Path) -> Rendered:
             where = f"{name}:{line}" if line else name
             raise RenderError(f"templates/{where}: {type(exc).__name__}: {exc}") from None
         files[name[: -len(".j2")]] = _normalise(text).encode()
+    if adopted is not None and adopted.imports and not adopted.applied:
+        files[adoption.IMPORTS_FILE] = adoption.imports_tf(adopted).encode()
     return Rendered(env=loaded.name, files=files, config_digest=config_digest(loaded))
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.deploy.test_review import change
 from tfgen.deploy import review
+from tfgen.deploy.review import catalogue
+from tfgen.deploy.review.access import LATER
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/transactions-prod"
 READ = {"Sid": "Read", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": TABLE}
@@ -192,6 +194,17 @@ def config(*resources: tuple[str, str, list[str]]) -> dict[str, Any]:
          "expressions": {attribute: {"references": refs}}} for address, attribute, refs in resources]}}
 
 
+def read_at_apply(found: dict[str, tuple[str, tuple[Any, ...]]]) -> dict[str, tuple[str, tuple[Any, ...]]]:
+    """``found`` with the line every policy read at apply starts with (cannot be judged) left out."""
+    out = {}
+    for address, (kind, added) in found.items():
+        if kind.endswith("(read at apply)"):
+            assert str(added[0]).startswith(f"document {LATER}: cannot be judged (the plan's configuration lists")
+            added = added[1:]
+        out[address] = (kind, added)
+    return out
+
+
 DOC = "data.aws_iam_policy_document"
 
 
@@ -200,12 +213,13 @@ def test_a_deferred_policy_is_compared_with_its_own_resource_not_by_sid_across_r
     plan = {"configuration": config(
         ("aws_iam_role_policy.a", "policy", [f"{DOC}.a.json", f"{DOC}.a"]),
         ("aws_iam_role_policy.b", "policy", [f"{DOC}.b.json", f"{DOC}.b"]))}
-    assert gains(
+    assert read_at_apply(gains(
         deferred("aws_iam_role_policy.a", policy(READ)),
         deferred("aws_iam_role_policy.b", policy({**READ, "Action": "dynamodb:Query"})),
         document(f"{DOC}.a", [block("Read", ["dynamodb:GetItem", "dynamodb:Query"], [TABLE])]),
         document(f"{DOC}.b", [block("Read", ["dynamodb:GetItem", "dynamodb:Query"], [TABLE])]),
-        **plan) == {"aws_iam_role_policy.b": ("policy (read at apply)", (
+        **plan)) == {"aws_iam_role_policy.a": ("policy (read at apply)", ()),
+                     "aws_iam_role_policy.b": ("policy (read at apply)", (
             {"Sid": "Read", "Effect": "Allow", "Action": ["dynamodb:GetItem"]},))}
 
 
@@ -213,10 +227,10 @@ def test_a_deferred_document_for_each_is_matched_by_the_resources_key() -> None:
     plan = {"configuration": config(("aws_kms_key.this", "policy", [f"{DOC}.kms", "each.key"]))}
     key = 'aws_kms_key.this["logs"]'
     everyone = block("Everyone", ["kms:Decrypt"], ["*"])
-    assert gains(
+    assert read_at_apply(gains(
         deferred(key, policy()),
         document(f'{DOC}.kms["logs"]', [everyone]),
-        document(f'{DOC}.kms["rds"]', []), **plan) == {key: ("key policy (read at apply)", (
+        document(f'{DOC}.kms["rds"]', []), **plan)) == {key: ("key policy (read at apply)", (
             {"Sid": "Everyone", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": ["*"]},))}
 
 
@@ -228,9 +242,68 @@ def test_a_deferred_document_built_from_a_source_document_includes_its_statement
     own = document(f"{DOC}.a", [block("Read", ["dynamodb:GetItem", "dynamodb:Query"], [TABLE])],
                    source_policy_documents=[None])
     own["change"]["after_unknown"]["source_policy_documents"] = [True]
-    assert gains(deferred("aws_iam_role_policy.a", policy(READ)), own, source, **plan) == {
+    assert read_at_apply(gains(deferred("aws_iam_role_policy.a", policy(READ)), own, source, **plan)) == {
         "aws_iam_role_policy.a": ("policy (read at apply)", (
             {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": ["*"]},))}
+
+
+def lambda_documents(function: str, own: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documents of one function as templates/iam.tf.j2 renders them, read at apply:
+    ``lambda[function]`` (its own statements, dynamic blocks guarded by the key) built on
+    ``lambda_base[function]``."""
+    base = document(f'{DOC}.lambda_base["{function}"]', [block("OwnLogGroup", ["logs:PutLogEvents"], ["log-group:*"])])
+    lambda_ = document(f'{DOC}.lambda["{function}"]', own, source_policy_documents=[None])
+    lambda_["change"]["after_unknown"]["source_policy_documents"] = [True]
+    return [base, lambda_]
+
+
+LAMBDA_CONFIG = {"configuration": config(
+    ("aws_iam_role_policy.lambda", "policy", [f"{DOC}.lambda", "each.key"]),
+    (f"{DOC}.lambda", "source_policy_documents", [f"{DOC}.lambda_base", "each.key"]))}
+
+
+def test_a_deferred_lambda_role_policy_is_judged_on_its_functions_document_and_base() -> None:
+    """The role policy and its document are keyed by function (``each.key``) and the document's
+    source (``lambda_base[each.key]``) too: the action payment_validation gains shows, and the
+    other function's unchanged document shows nothing."""
+    address = 'aws_iam_role_policy.lambda["payment_validation"]'
+    logs = {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "log-group:*"}
+    table = {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+             "Resource": TABLE}
+    gained = block("TransactionsTable", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], [TABLE])
+    assert gains(
+        deferred(address, policy(logs, table)),
+        deferred('aws_iam_role_policy.lambda["fraud_detection"]', policy(logs, READ)),
+        *lambda_documents("payment_validation", [gained]),
+        *lambda_documents("fraud_detection", [block("Read", ["dynamodb:GetItem", "dynamodb:Query"], [TABLE])]),
+        **LAMBDA_CONFIG) == {
+            address: ("policy (read at apply)", (unjudged("payment_validation"),
+                                                 {"Sid": "TransactionsTable", "Effect": "Allow",
+                                                  "Action": ["dynamodb:DeleteItem"]})),
+            'aws_iam_role_policy.lambda["fraud_detection"]': ("policy (read at apply)",
+                                                              (unjudged("fraud_detection"),))}
+
+
+def unjudged(function: str) -> str:
+    """The line a policy read at apply opens with: the plan cannot show it is exactly its document."""
+    document = f'data.aws_iam_policy_document.lambda["{function}"]'
+    return ("document known after apply: cannot be judged (the plan's configuration lists the same references "
+            f"whether policy is {document}.json or an expression rewriting it, such as replace() or concat(); "
+            f"what {document} grants beyond the policy before follows)")
+
+
+def test_a_deferred_document_named_both_by_key_and_by_each_key_is_reported_not_passed() -> None:
+    """``each.key == "x" ? lambda["fraud_detection"].json : lambda[each.key].json``: the references
+    do not tell which instance the policy is built from, so it is reported, not judged on one."""
+    address = 'aws_iam_role_policy.lambda["payment_validation"]'
+    plan = {"configuration": config(
+        ("aws_iam_role_policy.lambda", "policy", [f'{DOC}.lambda["fraud_detection"].json',
+                                                  f'{DOC}.lambda["fraud_detection"]', f"{DOC}.lambda", "each.key"]),
+        (f"{DOC}.lambda", "source_policy_documents", [f"{DOC}.lambda_base", "each.key"]))}
+    assert gains(deferred(address, policy()), *lambda_documents("payment_validation", []),
+                 *lambda_documents("fraud_detection", [block("Read", ["dynamodb:GetItem"], [TABLE])]), **plan) == {
+        address: ("policy", ("document known after apply: cannot be judged (its policy names documents both by "
+                             "key and by each.key: which instance each is cannot be told)",))}
 
 
 def test_a_deferred_document_that_cannot_be_mapped_is_reported_not_passed() -> None:
@@ -246,8 +319,8 @@ def test_a_deferred_document_that_cannot_be_mapped_is_reported_not_passed() -> N
 def test_a_deferred_statement_with_unknown_parts_is_shown_with_them() -> None:
     plan = {"configuration": config(("aws_iam_role_policy.a", "policy", [f"{DOC}.a.json", f"{DOC}.a"]))}
     unknown = [{"resources": True}]
-    assert gains(deferred("aws_iam_role_policy.a", policy(READ)),
-                 document(f"{DOC}.a", [block("Read", ["dynamodb:GetItem"], None)], unknown), **plan) == {
+    assert read_at_apply(gains(deferred("aws_iam_role_policy.a", policy(READ)),
+                 document(f"{DOC}.a", [block("Read", ["dynamodb:GetItem"], None)], unknown), **plan)) == {
         "aws_iam_role_policy.a": ("policy (read at apply)", (
             {"Sid": "Read", "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": "known after apply"},))}
 
@@ -259,9 +332,11 @@ def test_a_deferred_document_keeps_the_resources_deny_or_reports_it_removed() ->
             "principals": [{"type": "*", "identifiers": ["*"]}], "not_principals": [], "not_actions": None,
             "not_resources": None,
             "condition": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]}
-    kept = gains(deferred("aws_s3_bucket_policy.this", policy(DENY)), document(f"{DOC}.b", [deny]), **plan)
-    assert kept == {}
-    dropped = gains(deferred("aws_s3_bucket_policy.this", policy(DENY)), document(f"{DOC}.b", []), **plan)
+    kept = read_at_apply(gains(deferred("aws_s3_bucket_policy.this", policy(DENY)), document(f"{DOC}.b", [deny]),
+                               **plan))
+    assert kept == {"aws_s3_bucket_policy.this": ("bucket policy (read at apply)", ())}
+    dropped = read_at_apply(gains(deferred("aws_s3_bucket_policy.this", policy(DENY)), document(f"{DOC}.b", []),
+                                  **plan))
     assert dropped == {"aws_s3_bucket_policy.this": ("bucket policy (read at apply)", ({"Removed": DENY},))}
 
 
@@ -287,3 +362,67 @@ def test_a_replaced_public_access_block_is_off_for_a_while_or_for_good(actions: 
                            "restrict_public_buckets"), True)
     [(kind, (opened,))] = gains(change("aws_s3_bucket_public_access_block.this", actions, flags, flags)).values()
     assert kind == "opened" and set(opened) == {f"public access block {flag}" for flag in flags}
+
+
+def test_a_deferred_policy_whose_document_adds_nothing_is_still_not_passed() -> None:
+    """``policy = replace(data.x.json, ...)`` lists the same references as ``policy = data.x.json``
+    in the plan's configuration: the document granting nothing new does not say the policy does."""
+    plan = {"configuration": config(("aws_iam_role_policy.a", "policy", [f"{DOC}.a.json", f"{DOC}.a"]))}
+    same = gains(deferred("aws_iam_role_policy.a", policy(READ)),
+                 document(f"{DOC}.a", [block("Read", ["dynamodb:GetItem", "dynamodb:Query"], [TABLE])]), **plan)
+    [(kind, (why,))] = same.values()
+    assert kind == "policy (read at apply)" and why.startswith(f"document {LATER}: cannot be judged")
+    assert "replace(" in why and f"{DOC}.a" in why
+
+
+ROLE_A, ROLE_B = "payments-a", "payments-b"
+
+
+@pytest.mark.parametrize("actions", [["update"], ["create", "delete"]])
+def test_a_policy_attached_to_another_role_with_the_same_document_is_access_gained(actions: list[str]) -> None:
+    result = review.review({"resource_changes": [change(
+        "aws_iam_role_policy.app", actions, {"role": ROLE_A, "policy": policy(READ)},
+        {"role": ROLE_B, "policy": policy(READ)})]})
+    assert [(g.kind, g.added) for g in result.access] == [
+        ("attached to another role", ({"role": ROLE_B, "before": ROLE_A},)), ("policy", (READ,))]
+
+
+@pytest.mark.parametrize(("address", "holder"), [
+    ("aws_s3_bucket_policy.this", "bucket"), ("aws_sqs_queue_policy.this", "queue_url"),
+    ("aws_sns_topic_policy.this", "arn"), ("aws_secretsmanager_secret_policy.this", "secret_arn"),
+    ("aws_iam_user_policy.this", "user"), ("aws_iam_group_policy.this", "group")])
+def test_a_resource_policy_moved_to_another_holder_shows_the_move_and_all_it_grants(address: str,
+                                                                                    holder: str) -> None:
+    result = review.review({"resource_changes": [change(address, ["update"], {holder: "old", "policy": policy(READ)},
+                                                        {holder: "new", "policy": policy(READ)})]})
+    assert [(g.kind, g.added) for g in result.access] == [
+        (f"attached to another {holder}", ({holder: "new", "before": "old"},)),
+        (catalogue.documents(address.split(".")[0])[0][1], (READ,))]
+
+
+def test_a_load_balancer_permission_moved_to_another_function_is_access_gained() -> None:
+    values = {"function_name": "pv", "action": "lambda:InvokeFunction",
+              "principal": "elasticloadbalancing.amazonaws.com",
+              "source_arn": "arn:tg", "source_account": None, "qualifier": "blue", "function_url_auth_type": None}
+    result = review.review({"resource_changes": [change(
+        "aws_lambda_permission.alb", ["update"], values, {**values, "function_name": "refunds"})]})
+    assert [g.kind for g in result.access] == ["attached to another function_name", "lambda permission"]
+
+
+def test_a_removed_permissions_boundary_is_shown_removed() -> None:
+    boundary = "arn:aws:iam::123456789012:policy/boundary"
+    result = review.review({"resource_changes": [change(
+        "aws_iam_role.app", ["update"], {"permissions_boundary": boundary, "managed_policy_arns": []},
+        {"permissions_boundary": None, "managed_policy_arns": []})]})
+    [gain] = result.access
+    assert gain.added == ({"managed_policy_arns": [], "permissions_boundary": f"removed (was \"{boundary}\")"},)
+
+
+def test_brackets_in_a_resource_are_no_wildcard() -> None:
+    """IAM wildcards are ``*`` and ``?`` only: ``[ab]`` in a policy is two brackets, not a set."""
+    before = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::audit/[ab]"}
+    after = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::audit/a"}
+    assert gains(policy_update("aws_iam_role_policy.app", policy(before), policy(after))) == {
+        "aws_iam_role_policy.app": ("policy", ({"Effect": "Allow", "Resource": ["arn:aws:s3:::audit/a"]},))}
+    wide = {**before, "Resource": "arn:aws:s3:::audit/?"}
+    assert gains(policy_update("aws_iam_role_policy.app", policy(wide), policy(after))) == {}

@@ -142,3 +142,17 @@ def test_the_readable_copy_of_the_record_matching_it_is_no_difference() -> None:
 ])
 def test_a_readable_copy_that_differs_from_the_private_record_is_refused(copy: Any, line: str) -> None:
     assert binding.copy_differences(made(), copy) == [line]
+
+
+@pytest.mark.parametrize("key", ["database.master_password", "password", "provider.secret_key", "api.token",
+                                 "provider.aws_access_key", "tls.private_key", "x.client-secret", "db.SECRET",
+                                 "providers[0].secret_key"])
+def test_keys_naming_a_secret_are_redacted(key: str) -> None:
+    assert made(**_overrides([f"{key}=hunter2"])).as_json()["overrides"] == [f"{key}=<redacted>"]
+
+
+@pytest.mark.parametrize("key", ["network.private_subnets", "network.private", "lambda.token_ttl",
+                                 "secrets.rotation_days", "database.password_rotation", "secretsmanager.enabled",
+                                 "api.max_tokens"])
+def test_keys_that_only_contain_a_secrets_name_are_shown(key: str) -> None:
+    assert made(**_overrides([f"{key}=10.0.0.0/24"])).as_json()["overrides"] == [f"{key}=10.0.0.0/24"]

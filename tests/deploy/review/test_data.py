@@ -247,3 +247,76 @@ def test_a_backup_selection_narrowed_another_way_is_refused(field: str, old: Any
     address = "aws_backup_selection.this"
     [(_, action, (reason,))] = losses(update(address, {"resources": [DB], field: old}, {"resources": [DB], field: new}))
     assert action == "update" and field in reason
+
+
+LOCK = "aws_s3_bucket_object_lock_configuration.audit"
+
+
+def _lock(mode: str = "COMPLIANCE", days: int | None = None, years: int | None = None) -> dict[str, Any]:
+    return {"bucket": "audit", "rule": [{"default_retention": [{"mode": mode, "days": days, "years": years}]}]}
+
+
+@pytest.mark.parametrize(("before", "after", "reason"), [
+    (_lock("COMPLIANCE", days=30), _lock("GOVERNANCE", days=30),
+     'object lock mode turned off (rule[0].default_retention[0].mode: "COMPLIANCE" -> "GOVERNANCE")'),
+    (_lock(years=5), _lock(days=30),
+     "object lock retention shortened (rule[0].default_retention[0]: 5 years -> 30 days)"),
+    (_lock(days=400), _lock(years=1),
+     "object lock retention shortened (rule[0].default_retention[0]: 400 days -> 1 year)"),
+])
+def test_an_object_lock_weakened_in_mode_or_period_is_refused(before: dict[str, Any], after: dict[str, Any],
+                                                             reason: str) -> None:
+    assert losses(update(LOCK, before, after)) == [(LOCK, "update", (reason,))]
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    (_lock("GOVERNANCE", days=30), _lock("COMPLIANCE", days=30)),
+    (_lock(days=30), _lock(years=1)),
+    (_lock(days=365), _lock(years=1)),
+    (_lock(years=1), _lock(days=365)),
+])
+def test_an_object_lock_kept_or_strengthened_in_another_unit_is_no_loss(before: dict[str, Any],
+                                                                        after: dict[str, Any]) -> None:
+    assert losses(update(LOCK, before, after)) == []
+
+
+def test_a_lifecycle_rule_renamed_with_the_same_content_loses_nothing() -> None:
+    rule = {"id": "old", "status": "Enabled", "filter": [{"prefix": "logs/"}], "expiration": [{"days": 400}]}
+    renamed = {**rule, "id": "new"}
+    assert losses(update("aws_s3_bucket_lifecycle_configuration.audit", {"bucket": "audit", "rule": [rule]},
+                         {"bucket": "audit", "rule": [renamed]})) == []
+    shorter = {**renamed, "expiration": [{"days": 30}]}
+    [(_, _, reasons)] = losses(update("aws_s3_bucket_lifecycle_configuration.audit",
+                                      {"bucket": "audit", "rule": [rule]}, {"bucket": "audit", "rule": [shorter]}))
+    assert reasons == ('lifecycle expiration shortened (rule["new"].expiration[0].days: 400 -> 30)',)
+
+
+@pytest.mark.parametrize(("address", "before", "after", "reason"), [
+    ("aws_efs_backup_policy.this", {"backup_policy": [{"status": "ENABLED"}]},
+     {"backup_policy": [{"status": "DISABLED"}]},
+     'EFS automatic backups turned off (backup_policy[0].status: "ENABLED" -> "DISABLED")'),
+    ("aws_elasticache_replication_group.this", {"snapshot_retention_limit": 7}, {"snapshot_retention_limit": 0},
+     "snapshot retention shortened (snapshot_retention_limit: 7 -> 0)"),
+    ("aws_ecr_repository.this", {"force_delete": False}, {"force_delete": True},
+     "keeping images when the repository is destroyed turned off (force_delete: false -> true)"),
+    ("aws_opensearch_domain.this", {"snapshot_options": [{"automated_snapshot_start_hour": 3}]},
+     {"snapshot_options": []},
+     "aws_opensearch_domain is not in the review's catalogue, and snapshot_options changes: "
+     "it may protect data"),
+])
+def test_a_backup_or_retention_turned_off_on_other_types_is_refused(address: str, before: dict[str, Any],
+                                                                     after: dict[str, Any], reason: str) -> None:
+    assert losses(update(address, before, after)) == [(address, "update", (reason,))]
+
+
+def test_an_uncatalogued_update_of_other_attributes_is_not_data_loss() -> None:
+    assert losses(update("aws_opensearch_domain.this", {"engine_version": "1"}, {"engine_version": "2"})) == []
+
+
+def test_deleting_the_database_secret_version_says_the_secret_version_is_deleted() -> None:
+    result = review.review({"resource_changes": [
+        change("aws_rds_cluster.this", ["no-op"], {"master_password_wo_version": 1}, {"master_password_wo_version": 1}),
+        change("aws_secretsmanager_secret_version.db_credentials", ["delete"], {"secret_string_wo_version": 1}, None)]})
+    [line] = result.credentials
+    assert "aws_secretsmanager_secret_version.db_credentials: deleted" in line
+    assert "writes a newly generated password" not in line

@@ -711,3 +711,29 @@ def test_a_target_group_known_only_after_apply_taking_traffic_is_a_risk() -> Non
     result = judged(plan(state, {RULE: (["update"], forward((arn("blue"), 10), (arn("green"), 10),
                                                             (UNKNOWN, 80)))}))
     assert any("known only after apply" in line and "80 %" in line for line in result.refusals())
+
+
+# --- a rule missing while aliases exist; an attachment moved ------------------------------------
+
+def test_a_partial_plan_with_aliases_but_no_listener_rule_names_the_missing_rule() -> None:
+    """A partial plan whose prior state holds the aliases but no listener rule cannot say what
+    they served: the refusal names the missing rule."""
+    state = stack()
+    del state[RULE]
+    changes = {alias("blue"): (["update"], {**state[alias("blue")], "function_version": "2"})}
+    result = judged(plan(state, changes, partial=True))
+    [serving] = result.traffic
+    assert not serving.first_deploy
+    assert any(f"listener rule {RULE} is missing from the plan and its prior state" in risk for risk in serving.risks)
+    assert result.refusals()
+
+
+def test_an_attachment_moved_to_the_bare_function_is_a_traffic_risk() -> None:
+    state = stack()
+    attachment = f'aws_lb_target_group_attachment.this["{PV}-green"]'
+    state[attachment]["target_id"] = "arn:aws:lambda:eu-west-1:111122223333:function:payment-validation-prod:green"
+    bare = "arn:aws:lambda:eu-west-1:111122223333:function:payment-validation-prod"
+    result = judged(plan(state, {attachment: (["update"], {**state[attachment], "target_id": bare})}))
+    [serving] = result.traffic
+    assert any(risk.startswith(f"{PV}: {attachment} now sends the green target group's requests to {bare}")
+               for risk in serving.risks)

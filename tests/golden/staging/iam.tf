@@ -87,175 +87,231 @@ data "aws_iam_policy_document" "lambda_base" {
 }
 
 ################################################################################
-# payment-validation: writes transactions, makes card tokens
+# Each function's own statements
+#
+# One document per function: the statements every function needs (its
+# lambda_base document), then the function's own, each in a dynamic block
+# that only that function's key turns on. The role policy names this document
+# itself, so the plan review can follow it to its statements when the
+# document is read only at apply (a policy passed through a local cannot be).
 ################################################################################
 
-data "aws_iam_policy_document" "payment_validation" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base["payment_validation"].json]
+data "aws_iam_policy_document" "lambda" {
+  for_each = local.functions
+
+  source_policy_documents = [data.aws_iam_policy_document.lambda_base[each.key].json]
+
+  ##############################################################################
+  # payment-validation: writes transactions, makes card tokens
+  ##############################################################################
 
   # The marker and the transaction go in one TransactWriteItems call, which
   # IAM authorizes as one PutItem per item.
-  statement {
-    sid       = "TransactionsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    resources = [aws_dynamodb_table.this.arn]
-  }
+  dynamic "statement" {
+    for_each = each.key == "payment_validation" ? [1] : []
 
-  statement {
-    sid       = "TransactionsTableKey"
-    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this["dynamodb"].arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.us-east-1.amazonaws.com"]
+    content {
+      sid       = "TransactionsTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+      resources = [aws_dynamodb_table.this.arn]
     }
   }
 
-  statement {
-    sid       = "CardTokens"
-    actions   = ["kms:GenerateMac"]
-    resources = [aws_kms_key.card_tokens.arn]
+  dynamic "statement" {
+    for_each = each.key == "payment_validation" ? [1] : []
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:MacAlgorithm"
-      values   = ["HMAC_SHA_256"]
-    }
-  }
-}
+    content {
+      sid       = "TransactionsTableKey"
+      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+      resources = [aws_kms_key.this["dynamodb"].arn]
 
-################################################################################
-# fraud-detection: reads history, updates status, alerts
-################################################################################
-
-data "aws_iam_policy_document" "fraud_detection" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base["fraud_detection"].json]
-
-  statement {
-    sid       = "TransactionsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.this.arn]
-  }
-
-  statement {
-    sid       = "HistoryIndexes"
-    actions   = ["dynamodb:Query"]
-    resources = ["${aws_dynamodb_table.this.arn}/index/merchant-user-index", "${aws_dynamodb_table.this.arn}/index/card-token-index"]
-  }
-
-  statement {
-    sid       = "TransactionsTableKey"
-    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this["dynamodb"].arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.us-east-1.amazonaws.com"]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.us-east-1.amazonaws.com"]
+      }
     }
   }
 
-  statement {
-    sid       = "FailedTransactionsTopic"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.failed_transactions.arn]
-  }
+  dynamic "statement" {
+    for_each = each.key == "payment_validation" ? [1] : []
 
-  statement {
-    sid       = "FailedTransactionsTopicKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this["sns"].arn]
+    content {
+      sid       = "CardTokens"
+      actions   = ["kms:GenerateMac"]
+      resources = [aws_kms_key.card_tokens.arn]
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.us-east-1.amazonaws.com"]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:MacAlgorithm"
+        values   = ["HMAC_SHA_256"]
+      }
     }
   }
-}
 
-################################################################################
-# transaction-processing: updates status, writes audit records
-################################################################################
+  ##############################################################################
+  # fraud-detection: reads history, updates status, alerts
+  ##############################################################################
 
-data "aws_iam_policy_document" "transaction_processing" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base["transaction_processing"].json]
+  dynamic "statement" {
+    for_each = each.key == "fraud_detection" ? [1] : []
 
-  statement {
-    sid       = "TransactionsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.this.arn]
+    content {
+      sid       = "TransactionsTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.this.arn]
+    }
   }
 
-  statement {
-    sid       = "TransactionsTableKey"
-    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this["dynamodb"].arn]
+  dynamic "statement" {
+    for_each = each.key == "fraud_detection" ? [1] : []
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.us-east-1.amazonaws.com"]
+    content {
+      sid       = "HistoryIndexes"
+      actions   = ["dynamodb:Query"]
+      resources = ["${aws_dynamodb_table.this.arn}/index/merchant-user-index", "${aws_dynamodb_table.this.arn}/index/card-token-index"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "fraud_detection" ? [1] : []
+
+    content {
+      sid       = "TransactionsTableKey"
+      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+      resources = [aws_kms_key.this["dynamodb"].arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.us-east-1.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "fraud_detection" ? [1] : []
+
+    content {
+      sid       = "FailedTransactionsTopic"
+      actions   = ["sns:Publish"]
+      resources = [aws_sns_topic.failed_transactions.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "fraud_detection" ? [1] : []
+
+    content {
+      sid       = "FailedTransactionsTopicKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [aws_kms_key.this["sns"].arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sns.us-east-1.amazonaws.com"]
+      }
+    }
+  }
+
+  ##############################################################################
+  # transaction-processing: updates status, writes audit records
+  ##############################################################################
+
+  dynamic "statement" {
+    for_each = each.key == "transaction_processing" ? [1] : []
+
+    content {
+      sid       = "TransactionsTable"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.this.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "transaction_processing" ? [1] : []
+
+    content {
+      sid       = "TransactionsTableKey"
+      actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+      resources = [aws_kms_key.this["dynamodb"].arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.us-east-1.amazonaws.com"]
+      }
     }
   }
 
   # Write only: the function never reads audit records back.
-  statement {
-    sid       = "AuditRecords"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.this.arn}/${local.audit_prefix}*"]
-  }
+  dynamic "statement" {
+    for_each = each.key == "transaction_processing" ? [1] : []
 
-  statement {
-    sid       = "AuditRecordsKey"
-    actions   = ["kms:GenerateDataKey"]
-    resources = [aws_kms_key.this["s3"].arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.us-east-1.amazonaws.com"]
+    content {
+      sid       = "AuditRecords"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.this.arn}/${local.audit_prefix}*"]
     }
   }
-}
 
-################################################################################
-# db-secret-rotation: single-user rotation of the database secret
-################################################################################
+  dynamic "statement" {
+    for_each = each.key == "transaction_processing" ? [1] : []
 
-# secretsmanager:GetRandomPassword is deliberately absent (it only accepts
-# "*"): the handler generates the new password itself.
-data "aws_iam_policy_document" "db_secret_rotation" {
-  source_policy_documents = [data.aws_iam_policy_document.lambda_base["db_secret_rotation"].json]
+    content {
+      sid       = "AuditRecordsKey"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [aws_kms_key.this["s3"].arn]
 
-  statement {
-    sid = "DatabaseSecret"
-    actions = [
-      "secretsmanager:DescribeSecret",
-      "secretsmanager:GetSecretValue",
-      "secretsmanager:PutSecretValue",
-      "secretsmanager:UpdateSecretVersionStage",
-    ]
-    resources = [aws_secretsmanager_secret.db_credentials.arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.us-east-1.amazonaws.com"]
+      }
+    }
   }
 
-  statement {
-    sid       = "DatabaseSecretKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this["secrets"].arn]
+  ##############################################################################
+  # db-secret-rotation: single-user rotation of the database secret
+  ##############################################################################
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.us-east-1.amazonaws.com"]
+  # secretsmanager:GetRandomPassword is deliberately absent (it only accepts
+  # "*"): the handler generates the new password itself.
+  dynamic "statement" {
+    for_each = each.key == "db_secret_rotation" ? [1] : []
+
+    content {
+      sid = "DatabaseSecret"
+      actions = [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+      ]
+      resources = [aws_secretsmanager_secret.db_credentials.arn]
     }
+  }
 
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:SecretARN"
-      values   = [aws_secretsmanager_secret.db_credentials.arn]
+  dynamic "statement" {
+    for_each = each.key == "db_secret_rotation" ? [1] : []
+
+    content {
+      sid       = "DatabaseSecretKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [aws_kms_key.this["secrets"].arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.us-east-1.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:SecretARN"
+        values   = [aws_secretsmanager_secret.db_credentials.arn]
+      }
     }
   }
 }
@@ -264,19 +320,10 @@ data "aws_iam_policy_document" "db_secret_rotation" {
 # One inline policy per role
 ################################################################################
 
-locals {
-  lambda_policies = {
-    payment_validation     = data.aws_iam_policy_document.payment_validation.json
-    fraud_detection        = data.aws_iam_policy_document.fraud_detection.json
-    transaction_processing = data.aws_iam_policy_document.transaction_processing.json
-    db_secret_rotation     = data.aws_iam_policy_document.db_secret_rotation.json
-  }
-}
-
 resource "aws_iam_role_policy" "lambda" {
   for_each = local.functions
 
   name   = each.value.function_name
   role   = aws_iam_role.lambda[each.key].id
-  policy = local.lambda_policies[each.key]
+  policy = data.aws_iam_policy_document.lambda[each.key].json
 }

@@ -9,18 +9,21 @@ So ``NotAction``/``NotResource``, a wider ``Resource``, a dropped ``Condition``,
 narrowed Deny all show.
 
 A policy known only after apply (built from an ``aws_iam_policy_document`` read at apply) is
-judged on that document's statements, found through the plan's ``configuration`` (the
-expression of the resource's policy attribute must reference exactly one document instance),
-against the same resource's policy before. When that cannot be established the document is
-reported as not judgeable, never passed.
+never passed: the plan's ``configuration`` gives an expression's references only, the same for
+``policy = DOC.json`` as for ``policy = replace(DOC.json, ...)``, so whether the policy is exactly
+the document cannot be told. It is reported as not judgeable, followed by what the one document
+instance it references grants beyond the same resource's policy before (the document's statements,
+shown to be read); a policy built from anything else, or from a document the plan cannot read, is
+reported as not judgeable alone.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from tfgen.deploy.review import catalogue
@@ -118,8 +121,14 @@ def _matches(value: str, pattern: str, element: str) -> bool:
     if pattern == "*":
         return True
     if "Action" in element:
-        return fnmatchcase(value.lower(), pattern.lower())
-    return fnmatchcase(value, pattern)
+        return _wildcard(pattern.lower()).fullmatch(value.lower()) is not None
+    return _wildcard(pattern).fullmatch(value) is not None
+
+
+@lru_cache(maxsize=4096)
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """An IAM pattern as a regular expression: ``*`` and ``?`` are its only wildcards (``[`` is a bracket)."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
 
 
 def _within(values: frozenset[str], patterns: frozenset[str], element: str) -> bool:
@@ -286,6 +295,10 @@ class Documents:
         except (AttributeError, TypeError, ValueError) as exc:  # a shape no terraform writes
             raise Unjudgeable(f"{address} cannot be read ({exc})") from None
 
+    def source(self, rc: Mapping[str, Any], attribute: str) -> str:
+        """The document instance ``statements`` read ``attribute`` of ``rc`` from."""
+        return self._referenced(rc, attribute)
+
     def _expression_refs(self, rc: Mapping[str, Any], attribute: str) -> list[str]:
         module = str(rc.get("module_address") or "")
         config_key = _strip_keys(module) + ("." if module else "") + f"{rc['type']}.{rc['name']}"
@@ -302,27 +315,43 @@ class Documents:
     def _referenced(self, rc: Mapping[str, Any], attribute: str) -> str:
         """The address of the one document instance ``attribute`` of ``rc`` is built from."""
         refs = self._expression_refs(rc, attribute)
+        addresses = self._instances(rc, refs, f"its {attribute}")
+        if len(addresses) != 1:
+            raise Unjudgeable(f"its {attribute} is built from {', '.join(refs)}, not from one policy document")
+        return addresses[0]
+
+    def _instances(self, rc: Mapping[str, Any], refs: Sequence[str], what: str) -> list[str]:
+        """The document instances an expression of ``rc`` (``what``) references: of each document,
+        the instances it names by key, else the document itself when it has no instances, else the
+        instance of ``rc``'s own key (``lambda_base[each.key]``). Raises Unjudgeable when it is built
+        from anything else, or when the instance a key expression names cannot be told (``each.key``
+        beside a document named by key: which document it indexes is not in the references)."""
         module = str(rc.get("module_address") or "")
         prefix = module + "." if module else ""
         doc_prefix = f"data.{POLICY_DOCUMENT}."
-        documents = {_base(r) for r in refs if r.startswith(doc_prefix)}
-        others = [r for r in refs if not r.startswith(doc_prefix) and r not in ("each.key", "count.index")]
-        if len(documents) != 1 or others:
-            raise Unjudgeable(f"its {attribute} is built from {', '.join(refs) or 'no document'}, not from one "
+        keys = [r for r in refs if r in ("each.key", "count.index")]
+        others = [r for r in refs if not r.startswith(doc_prefix) and r not in keys]
+        documents = sorted({_base(r) for r in refs if r.startswith(doc_prefix)})
+        if others or not documents:
+            raise Unjudgeable(f"{what} is built from {', '.join(refs) or 'no document'}, not from one "
                               "policy document")
-        [document] = documents
-        instances = {_instance(r) for r in refs if r.startswith(doc_prefix) and _instance(r) != document}
-        if len(instances) == 1:
-            [address] = instances
-        elif instances:
-            raise Unjudgeable(f"its {attribute} references several instances of {document}")
-        elif prefix + document in self._data or not any(a.startswith(prefix + document + "[") for a in self._data):
-            address = document
-        elif ("each.key" in refs or "count.index" in refs) and rc.get("index") is not None:
-            address = f"{document}[{json.dumps(rc['index'])}]"
-        else:
-            raise Unjudgeable(f"which instance of {document} its {attribute} uses cannot be told")
-        return prefix + address
+        named = {document: sorted({_instance(r) for r in refs if r.startswith(doc_prefix)
+                                   and _base(r) == document and _instance(r) != document})
+                 for document in documents}
+        if keys and any(named.values()):
+            raise Unjudgeable(f"{what} names documents both by key and by {', '.join(keys)}: which instance "
+                              "each is cannot be told")
+        addresses: list[str] = []
+        for document in documents:
+            if named[document]:
+                addresses += named[document]
+            elif prefix + document in self._data or not any(a.startswith(prefix + document + "[") for a in self._data):
+                addresses.append(document)
+            elif keys and rc.get("index") is not None:
+                addresses.append(f"{document}[{json.dumps(rc['index'])}]")
+            else:
+                raise Unjudgeable(f"which instance of {document} {what} uses cannot be told")
+        return [prefix + address for address in addresses]
 
     def _document(self, address: str, seen: set[str]) -> list[Statement]:
         rc = self._data.get(address)
@@ -366,14 +395,12 @@ class Documents:
                 yield found
             return
         refs = self._expression_refs(rc, name)
-        doc_prefix = f"data.{POLICY_DOCUMENT}."
-        module = str(rc.get("module_address") or "")
-        addresses = sorted({_instance(r) for r in refs if r.startswith(doc_prefix)} - {_base(r) for r in refs})
-        count = len(value) if isinstance(value, list) else 1
-        if len(addresses) != count or any(not r.startswith(doc_prefix) for r in refs):
-            raise Unjudgeable(f"{rc['address']}.{name} is {LATER} and built from {', '.join(refs)}")
+        what = f"{rc['address']}.{name} ({LATER})"
+        addresses = self._instances(rc, refs, what)
+        if not isinstance(value, list) or len(addresses) != len(value):
+            raise Unjudgeable(f"{what} is built from {', '.join(refs)}, not one policy document per entry")
         for address in addresses:
-            yield self._document((module + "." if module else "") + address, seen)
+            yield self._document(address, seen)
 
 
 def _merged(statements: list[Statement], added: list[Statement], override: bool) -> list[Statement]:
@@ -423,6 +450,13 @@ def gains_of(rc: Mapping[str, Any], action: str, documents: Documents) -> Iterat
     change = rc["change"]
     before, after = change.get("before") or {}, change.get("after") or {}
     unknown = change.get("after_unknown") or {}
+    holder = catalogue.holder(kind)
+    if holder and action in ("update", "replace") and \
+            (unknown.get(holder) is True or before.get(holder) != after.get(holder)):
+        # Attached to another role, bucket, function...: all it grants is new there.
+        yield AccessGain(rc["address"], kind, f"attached to another {holder}", action, (
+            {holder: LATER if unknown.get(holder) is True else after.get(holder), "before": before.get(holder)},))
+        before = {}
     for attribute, label in catalogue.documents(kind):
         if unknown.get(attribute) is True:
             yield from _deferred(rc, action, attribute, label, before, documents)
@@ -457,6 +491,10 @@ def gains_of(rc: Mapping[str, Any], action: str, documents: Documents) -> Iterat
         if any(before.get(name) != after.get(name) or unknown.get(name) is True for name in names):
             granted = {name: (LATER if unknown.get(name) is True else after.get(name))
                        for name in names if after.get(name) is not None or unknown.get(name) is True}
+            # A field removed (a permissions boundary, a key grant's constraints) can widen too.
+            granted.update({name: f"removed (was {_canonical(before[name])})" for name in names
+                            if before.get(name) is not None and after.get(name) is None
+                            and unknown.get(name) is not True})
             yield AccessGain(rc["address"], kind, kind.removeprefix("aws_").replace("_", " "), action, (granted,))
 
 
@@ -470,8 +508,14 @@ def _deferred(rc: Mapping[str, Any], action: str, attribute: str, label: str, be
         yield AccessGain(rc["address"], rc["type"], label, action, (f"document {LATER}: cannot be judged ({why})",))
         return
     added = [_shown(s) for s in new] if old is None else compare(old, new)
-    if added:
-        yield AccessGain(rc["address"], rc["type"], f"{label} (read at apply)", action, tuple(added))
+    document = documents.source(rc, attribute)
+    # The configuration lists the same references for `policy = DOC.json` as for an expression
+    # that rewrites it (replace(DOC.json, ...), concat(jsondecode(DOC.json).Statement, [...])):
+    # the document's statements are shown, never taken for the policy's.
+    unsure = (f"document {LATER}: cannot be judged (the plan's configuration lists the same references whether "
+           f"{attribute} is {document}.json or an expression rewriting it, such as replace() or concat(); "
+           f"what {document} grants beyond the policy before follows)")
+    yield AccessGain(rc["address"], rc["type"], f"{label} (read at apply)", action, (unsure, *added))
 
 
 def _openings(rc: Mapping[str, Any], kind: str, action: str, before: Mapping[str, Any], after: Mapping[str, Any],

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 FORMAT = 1
-# ``--set`` keys whose values are not written down (their digest still binds them).
-SENSITIVE = ("secret", "password", "token", "access_key", "private")
+# Names of secrets: a ``--set`` key with one of them as a path component, or as the end of one after
+# ``_`` or ``-`` (``database.master_password``), has its value not written down (its digest still binds it).
+SENSITIVE = ("secret", "password", "token", "access_key", "secret_key", "private_key")
 _SHORT = 12
 
 
@@ -159,4 +161,11 @@ def _settings(pairs: tuple[str, ...]) -> str:
 
 def _redacted(pair: str) -> str:
     key, sep, _ = pair.partition("=")
-    return f"{key}=<redacted>" if sep and any(word in key.lower() for word in SENSITIVE) else pair
+    return f"{key}=<redacted>" if sep and sensitive(key) else pair
+
+
+def sensitive(key: str) -> bool:
+    """Whether the ``--set`` key path ``key`` names a secret (SENSITIVE)."""
+    components = re.split(r"[.\[\]]+", key.lower())
+    return any(component == word or component.endswith((f"_{word}", f"-{word}"))
+               for component in components for word in SENSITIVE)

@@ -39,6 +39,7 @@ RETENTION = "retention"  # a number of days (or a date) that must not shrink; ``
 KEPT = "kept"  # each element of a list (matched by ``key``) must stay
 EXPIRATION = "expiration"  # S3 lifecycle rules: no expiration added, shortened, or widened
 TTL = "ttl"  # DynamoDB time to live: not turned on, nor moved to another attribute
+PERIOD = "period"  # an object lock's default retention, in days or years: must not shrink
 FIXED = "fixed"  # any change may narrow what it protects (a backup selection's exclusions, tags, role)
 
 
@@ -78,6 +79,7 @@ class Entry:
     documents: tuple[tuple[str, str], ...] = ()  # (attribute holding a policy JSON, its kind)
     grants: tuple[str, ...] = ()  # fields whose new value grants access
     openings: tuple[Opening, ...] = ()
+    holder: str = ""  # the attribute naming what its policy or grant is attached to (a role, a bucket)
 
 
 def _entry(*kinds: str, **fields: Any) -> Entry:
@@ -100,6 +102,7 @@ _BACKUP_RETENTION = Protection(("backup_retention_period",), "backup retention",
 _KMS_KEY = (Protection(("is_enabled",), "the key", STAYS, default=True),
             Protection(("deletion_window_in_days",), "the key's deletion window", RETENTION, forever=(),
                        default=30))
+_SNAPSHOTS = (Protection(("snapshot_retention_limit",), "snapshot retention", RETENTION, forever=(), default=0),)
 _PUBLIC_ACCESS_BLOCK = tuple(Opening((flag,), (True,), f"public access block {flag}", on_delete=True)
                              for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
                                           "restrict_public_buckets"))
@@ -129,7 +132,7 @@ CATALOGUE: dict[str, Entry] = {
     "aws_dynamodb_table_replica": _entry(DATA, protection=(
         Protection(("deletion_protection_enabled",), "deletion protection", STAYS, default=False),
         Protection(("point_in_time_recovery",), "point-in-time recovery", STAYS, default=False))),
-    "aws_dynamodb_resource_policy": _policy("table policy"),
+    "aws_dynamodb_resource_policy": _policy("table policy", holder="resource_arn"),
     "aws_s3_bucket": _policy("bucket policy", DATA, protection=(
         Protection(("force_destroy",), "keeping objects when the bucket is destroyed", STAYS, safe=False,
                    default=False),)),
@@ -141,9 +144,9 @@ CATALOGUE: dict[str, Entry] = {
     "aws_s3_bucket_lifecycle_configuration": _entry(PROTECTION, target="bucket", protection=(
         Protection(("rule", "*"), "lifecycle expiration", EXPIRATION, key="id"),)),
     "aws_s3_bucket_object_lock_configuration": _entry(PROTECTION, target="bucket", protection=(
-        Protection(("rule", 0, "default_retention", 0, "days"), "object lock retention", RETENTION, forever=()),
-        Protection(("rule", 0, "default_retention", 0, "years"), "object lock retention", RETENTION,
-                   forever=())), on_delete="object lock default retention removed"),
+        Protection(("rule", 0, "default_retention", 0, "mode"), "object lock mode", STAYS, safe="COMPLIANCE"),
+        Protection(("rule", 0, "default_retention", 0), "object lock retention", PERIOD)),
+        on_delete="object lock default retention removed"),
     "aws_s3_bucket_replication_configuration": _entry(PROTECTION, target="bucket", protection=(
         Protection(("rule", "*"), "replication rule", KEPT, key="id"),),
         on_delete="replication to the replica bucket stopped"),
@@ -172,19 +175,40 @@ CATALOGUE: dict[str, Entry] = {
     "aws_backup_vault_lock_configuration": _entry(PROTECTION, target="backup_vault_name", protection=(
         Protection(("min_retention_days",), "vault lock minimum retention", RETENTION, forever=()),),
         on_delete="vault lock removed"),
-    "aws_backup_vault_policy": _policy("backup vault policy"),
+    "aws_backup_vault_policy": _policy("backup vault policy", holder="backup_vault_name"),
     "aws_cloudwatch_log_group": _entry(DATA, protection=(
         Protection(("retention_in_days",), "log retention", RETENTION, forever=(None, 0)),
         Protection(("skip_destroy",), "keeping the log group when it is destroyed", STAYS, default=False))),
     "aws_sqs_queue": _policy("queue policy", DATA, protection=(
         Protection(("message_retention_seconds",), "message retention", RETENTION, forever=(), default=345600),)),
-    "aws_sqs_queue_policy": _policy("queue policy"),
+    "aws_sqs_queue_policy": _policy("queue policy", holder="queue_url"),
     "aws_efs_file_system": _entry(DATA),
-    "aws_efs_file_system_policy": _policy("file system policy"),
+    "aws_efs_backup_policy": _entry(PROTECTION, target="file_system_id", protection=(
+        Protection(("backup_policy", 0, "status"), "EFS automatic backups", STAYS, safe="ENABLED"),),
+        on_delete="EFS automatic backups turned off"),
+    "aws_efs_replication_configuration": _entry(PROTECTION, target="source_file_system_id",
+                                                on_delete="replication to the replica file system stopped"),
+    "aws_efs_mount_target": _none("network access to a file system"),
+    "aws_efs_access_point": _entry(ACCESS, grants=("posix_user", "root_directory")),
+    "aws_elasticache_replication_group": _entry(DATA, protection=_SNAPSHOTS),
+    "aws_elasticache_cluster": _entry(DATA, protection=_SNAPSHOTS),
+    "aws_elasticache_serverless_cache": _entry(DATA, protection=_SNAPSHOTS),
+    "aws_elasticache_global_replication_group": _entry(DATA),
+    "aws_elasticache_snapshot": _entry(DATA),
+    "aws_elasticache_subnet_group": _none("cache network placement"),
+    "aws_elasticache_parameter_group": _none("cache engine parameters"),
+    "aws_elasticache_user": _entry(ACCESS, grants=("access_string", "authentication_mode", "passwords")),
+    "aws_elasticache_user_group": _entry(ACCESS, grants=("user_ids",)),
+    "aws_elasticache_user_group_association": _entry(ACCESS, grants=("user_group_id", "user_id")),
+    "aws_efs_file_system_policy": _policy("file system policy", holder="file_system_id"),
     "aws_ebs_volume": _entry(DATA),
     "aws_ebs_snapshot": _entry(DATA),
-    "aws_ecr_repository": _entry(DATA),
-    "aws_ecr_repository_policy": _policy("repository policy"),
+    "aws_ecr_repository": _entry(DATA, protection=(
+        Protection(("force_delete",), "keeping images when the repository is destroyed", STAYS, safe=False,
+                   default=False),)),
+    "aws_ecr_lifecycle_policy": _entry(PROTECTION, target="repository", protection=(
+        Protection(("policy",), "the image expiry rules", FIXED),)),
+    "aws_ecr_repository_policy": _policy("repository policy", holder="repository"),
     "aws_kinesis_stream": _entry(DATA, protection=(
         Protection(("retention_period",), "stream retention", RETENTION, forever=(), default=24),)),
     "aws_glacier_vault": _policy("vault access policy", DATA, attribute="access_policy"),
@@ -192,7 +216,7 @@ CATALOGUE: dict[str, Entry] = {
     "aws_lambda_function": _entry(TRAFFIC),
     "aws_lambda_alias": _entry(TRAFFIC),
     "aws_lambda_provisioned_concurrency_config": _entry(TRAFFIC),
-    "aws_lambda_permission": _entry(TRAFFIC, ACCESS, grants=(
+    "aws_lambda_permission": _entry(TRAFFIC, ACCESS, holder="function_name", grants=(
         "action", "principal", "source_arn", "source_account", "qualifier", "function_url_auth_type")),
     "aws_lambda_function_url": _entry(TRAFFIC, ACCESS, grants=("cors",), openings=(
         Opening(("authorization_type",), ("AWS_IAM",), "function URL authorization"),)),
@@ -209,14 +233,14 @@ CATALOGUE: dict[str, Entry] = {
     "aws_apigatewayv2_vpc_link": _entry(TRAFFIC),
     "aws_api_gateway_method": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
         Opening(("authorization",), ("AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM"), "method authorization"),)),
-    "aws_api_gateway_rest_api_policy": _policy("API policy"),
+    "aws_api_gateway_rest_api_policy": _policy("API policy", holder="rest_api_id"),
     # --- access --------------------------------------------------------------------------------
     "aws_iam_role": _policy("trust policy", attribute="assume_role_policy",
                             grants=("inline_policy", "managed_policy_arns", "permissions_boundary")),
-    "aws_iam_role_policy": _policy("policy"),
+    "aws_iam_role_policy": _policy("policy", holder="role"),
     "aws_iam_policy": _policy("policy"),
-    "aws_iam_user_policy": _policy("policy"),
-    "aws_iam_group_policy": _policy("policy"),
+    "aws_iam_user_policy": _policy("policy", holder="user"),
+    "aws_iam_group_policy": _policy("policy", holder="group"),
     "aws_iam_role_policy_attachment": _entry(ACCESS, grants=("role", "policy_arn")),
     "aws_iam_user_policy_attachment": _entry(ACCESS, grants=("user", "policy_arn")),
     "aws_iam_group_policy_attachment": _entry(ACCESS, grants=("group", "policy_arn")),
@@ -226,23 +250,23 @@ CATALOGUE: dict[str, Entry] = {
     "aws_iam_instance_profile": _entry(ACCESS, grants=("role",)),
     "aws_iam_access_key": _entry(ACCESS, grants=("user", "status")),
     "aws_iam_user_login_profile": _entry(ACCESS, grants=("user",)),
-    "aws_kms_key_policy": _policy("key policy"),
+    "aws_kms_key_policy": _policy("key policy", holder="key_id"),
     "aws_kms_grant": _entry(ACCESS, grants=(
         "key_id", "grantee_principal", "operations", "retiring_principal", "constraints")),
-    "aws_s3_bucket_policy": _policy("bucket policy"),
+    "aws_s3_bucket_policy": _policy("bucket policy", holder="bucket"),
     "aws_s3_bucket_public_access_block": _entry(ACCESS, openings=_PUBLIC_ACCESS_BLOCK),
     "aws_s3_account_public_access_block": _entry(ACCESS, openings=_PUBLIC_ACCESS_BLOCK),
     "aws_s3_bucket_ownership_controls": _entry(ACCESS, openings=(
         Opening(("rule", 0, "object_ownership"), ("BucketOwnerEnforced",), "object ownership (ACLs)",
                 on_delete=True),)),
     "aws_s3_bucket_acl": _entry(ACCESS, grants=("acl", "access_control_policy")),
-    "aws_s3_access_point": _policy("access point policy"),
+    "aws_s3_access_point": _policy("access point policy", holder="bucket"),
     "aws_sns_topic": _policy("topic policy"),
-    "aws_sns_topic_policy": _policy("topic policy"),
+    "aws_sns_topic_policy": _policy("topic policy", holder="arn"),
     "aws_sns_topic_subscription": _entry(ACCESS, grants=("protocol", "endpoint")),
-    "aws_secretsmanager_secret_policy": _policy("secret policy"),
+    "aws_secretsmanager_secret_policy": _policy("secret policy", holder="secret_arn"),
     "aws_vpc_endpoint": _policy("endpoint policy"),
-    "aws_vpc_endpoint_policy": _policy("endpoint policy"),
+    "aws_vpc_endpoint_policy": _policy("endpoint policy", holder="vpc_endpoint_id"),
     "aws_cloudwatch_log_resource_policy": _policy("log resource policy", attribute="policy_document"),
     "aws_organizations_policy": _policy("organization policy", attribute="content"),
     "aws_security_group": _entry(ACCESS),
@@ -332,6 +356,10 @@ def grants(kind: str) -> tuple[str, ...]:
 
 def openings(kind: str) -> tuple[Opening, ...]:
     return _entry_of(kind).openings
+
+
+def holder(kind: str) -> str:
+    return _entry_of(kind).holder
 
 
 def note(kind: str) -> str:

@@ -29,7 +29,10 @@ def problems(by_address: Mapping[str, Mapping[str, Any]]) -> list[str]:
     secret_written = s_action in ("create", "replace") or \
         s_before.get(SECRET_VALUE_VERSION) != s_after.get(SECRET_VALUE_VERSION)
     problems = []
-    if secret_written and not password_set:
+    if s_action == "delete" and c_action != "delete":
+        problems.append(f"{SECRET_VERSION}: deleted: the secret no longer holds the database password {CLUSTER} "
+                        "keeps (delete the cluster with it, or keep the secret version)")
+    elif secret_written and not password_set:
         problems.append(
             f"{SECRET_VERSION}: writes a newly generated password into the secret while {CLUSTER} keeps "
             f"the password it has (a partial first apply?): {BUMP}, so that one apply sets the same new "

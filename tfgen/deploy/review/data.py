@@ -5,7 +5,10 @@ removed, an expiration added, versioning suspended, a key disabled, deletion pro
 Each is one ``DataLoss`` per address, refused by ``tfgen apply`` unless that address is named with
 ``--allow-data-loss``. A protecting value known only after apply is a loss too: the judge does not
 pass what it cannot see. The resource types and their protecting attributes are the catalogue's
-(tfgen.deploy.review.catalogue); a type the catalogue does not know is treated as holding data.
+(tfgen.deploy.review.catalogue); a type the catalogue does not know is treated as holding data,
+and an update of it that changes an attribute whose name looks like a protection (``retention``,
+``backup``, ``deletion_protection``, ``force_delete``/``force_destroy``, ``versioning``,
+``snapshot``, ``point_in_time``, ``lifecycle``, ``expiration``...) as weakening one.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfgen.deploy.review import catalogue
-from tfgen.deploy.review.catalogue import EXPIRATION, FIXED, KEPT, RETENTION, STAYS, TTL, Protection
+from tfgen.deploy.review.catalogue import EXPIRATION, FIXED, KEPT, PERIOD, RETENTION, STAYS, TTL, Protection
 from tfgen.deploy.review.changes import path_string, reasons_of
 
 UNKNOWN = "known only after apply"
@@ -39,6 +42,13 @@ def loss_of(rc: Mapping[str, Any], action: str) -> DataLoss | None:
                         (f"{kind} is not in the review's catalogue: it may hold data", *reasons_of(rc)))
     if action in ("delete", "replace") and catalogue.holds_data(kind):
         return DataLoss(rc["address"], kind, action, tuple(reasons_of(rc)))
+    if action == "update" and not catalogue.classified(kind):
+        changed = _protection_like(rc["change"])
+        if changed:
+            return DataLoss(rc["address"], kind, action, (
+                f"{kind} is not in the review's catalogue, and {', '.join(changed)} "
+                f"change{'s' if len(changed) == 1 else ''}: it may protect data",), protection=True)
+        return None
     on_delete = catalogue.CATALOGUE[kind].on_delete if catalogue.classified(kind) else ""
     # A replace destroys it too: for a while (delete first), or leaving its effect undone
     # (create first: destroying versioning suspends it on the bucket the new one configures).
@@ -48,6 +58,20 @@ def loss_of(rc: Mapping[str, Any], action: str) -> DataLoss | None:
         return None
     weakened = tuple(weakenings(rc, action))
     return DataLoss(rc["address"], kind, action, weakened, protection=True) if weakened else None
+
+
+# Attribute names that look like a protection of data, for a type the catalogue does not know.
+PROTECTION_WORDS = ("retention", "backup", "deletion_protection", "force_delete", "force_destroy", "versioning",
+                    "snapshot", "point_in_time", "lifecycle", "expiration", "expiry", "recovery")
+
+
+def _protection_like(change: Mapping[str, Any]) -> list[str]:
+    """The attributes an update changes (or leaves unknown) whose names look like a protection."""
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    return sorted(name for name in set(before) | set(after) | set(unknown)
+                  if any(word in name for word in PROTECTION_WORDS)
+                  and (before.get(name) != after.get(name) or _unknown_in(unknown.get(name))))
 
 
 def weakenings(rc: Mapping[str, Any], action: str) -> Iterator[str]:
@@ -151,13 +175,30 @@ def _judge(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) ->
                 yield f"{rule.label}: {where} {UNKNOWN}"
             elif old == rule.safe and new != rule.safe:
                 yield f"{rule.label} turned off ({where}: {_shown(old)} -> {_shown(new)})"
-        elif unknown is True:
+        elif unknown is True or (rule.rule == PERIOD and _unknown_in(unknown)):
             yield f"{rule.label}: {where} {UNKNOWN}"
+        elif rule.rule == PERIOD and _lock_days(new) < _lock_days(old):
+            yield f"{rule.label} shortened ({where}: {_lock_period(old)} -> {_lock_period(new)})"
         elif rule.rule == RETENTION and _shorter(rule, old, new):
             yield f"{rule.label} shortened ({where}: {_retention(rule, old)} -> {_retention(rule, new)})"
         elif rule.rule == TTL and _ttl(new) and _ttl(new) != _ttl(old):
             yield f"{rule.label}: items now expire by their {_shown(_ttl(new))} attribute ({where}: " \
                   f"{_shown(_ttl(old))} -> {_shown(_ttl(new))})"
+
+
+def _lock_days(retention: Any) -> int:
+    """An object lock default retention in days (a year is 365: 30 days -> 1 year is longer)."""
+    if not isinstance(retention, dict):
+        return 0
+    return int(retention.get("days") or 0) + 365 * int(retention.get("years") or 0)
+
+
+def _lock_period(retention: Any) -> str:
+    if not _lock_days(retention):
+        return "none"
+    parts = [f"{n} {unit}{'s' if n != 1 else ''}" for unit in ("year", "day")
+             if (n := int(retention.get(unit + "s") or 0))]
+    return " ".join(parts)
 
 
 def _unknown_in(value: Any) -> bool:
@@ -199,7 +240,9 @@ _EXPIRES = (("expiration", "days"), ("expiration", "date"), ("noncurrent_version
 
 
 def _expirations(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) -> Iterator[str]:
-    """Lifecycle rules that expire objects: a rule that expires now and did not (added, enabled),
+    """Lifecycle rules that expire objects, compared by content (a rule renamed is the same rule,
+    and one with a new id is judged against the rule before with its filter): a rule that expires
+    now and did not (added, enabled),
     expires sooner (fewer days, an earlier date, fewer noncurrent versions kept), or expires other
     objects (its filter changed)."""
     for name, (new, unknown) in after.items():
@@ -209,7 +252,12 @@ def _expirations(rule: Protection, before: dict[str, Leaf], after: dict[str, Lea
             continue
         if not isinstance(new, dict) or new.get("status") != "Enabled":
             continue
+        enabled = [v for v, _ in before.values() if isinstance(v, dict) and v.get("status") == "Enabled"]
+        if any(_content(v) == _content(new) for v in enabled):
+            continue  # the same rule, perhaps under another id
         old = before.get(name, (None, False))[0]
+        if name not in before:  # a renamed rule: judged against the one with its filter
+            old = next((v for v in enabled if _filter(v) == _filter(new)), None)
         old = old if isinstance(old, dict) and old.get("status") == "Enabled" else {}
         for block, field in _EXPIRES:
             value, previous = _field(new, block, field), _field(old, block, field)
@@ -237,6 +285,10 @@ def _sooner(value: Any, previous: Any) -> bool:
         return bool(value < previous)
     except TypeError:
         return True
+
+
+def _content(rule: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in rule.items() if k != "id"}, sort_keys=True)
 
 
 def _filter(rule: Mapping[str, Any]) -> str:

@@ -44,6 +44,7 @@ from tfgen.deploy.review.changes import Resources, action_of
 
 BLUE, GREEN = "blue", "green"
 PUBLISHED = "the version this apply publishes"
+LATER = "a target known only after apply"
 # lambda.traffic_max_step of environments/defaults.yaml: the most points a version that has not
 # served may take in one apply, when the caller does not give the environment's own.
 DEFAULT_MAX_STEP = 25
@@ -198,7 +199,8 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     updated = fn is not None and action_of(fn["change"]["actions"]) == "update"
     colours = {_key(a, ALIAS).rpartition("-")[2] for a in resources.addresses(f'{ALIAS}["{function}-')}
     # A partial plan whose prior state holds the function's aliases but no rule does not say
-    # what routes to them: not "nothing", as a first deploy would be.
+    # what routes to them: not "nothing", as a first deploy would be. (A complete plan may: a
+    # function without a route has aliases and no rule.)
     lost_rule = rule is None and resources.partial and any(
         (resources.get(a) or {}).get("change", {}).get("before") is not None
         for a in resources.addresses(f'{ALIAS}["{function}-'))
@@ -256,6 +258,11 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         risks.append(f"{function}: the plan is partial (-target) and has no prior_state, so what "
                      f"{', '.join(unseen)} hold is unknown: plan without -target, or allow it with "
                      f"--allow-traffic-risk {function}")
+    elif lost_rule and (moves or touched):
+        risks.append(f"{function}: its aliases exist before this apply, but the listener rule {rule_address} is "
+                     f"missing from the plan and its prior state, so what they served before is unknown: "
+                     f"plan without -target, or "
+                     f"allow it with --allow-traffic-risk {function}")
     elif before_unknown and moves:
         risks.append(f"{function}: the weight {', '.join(before_unknown)} took before this apply is unknown "
                      f"(the listener rule forwards to a target group the plan does not name): plan without "
@@ -264,6 +271,17 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
         risks += _canary(function, aliases, env, max_step, strangers[1])
         risks += _routed(function, aliases, resources, set() if recreated else served, env, max_step, strangers[1])
     allow = f"or allow it with --allow-traffic-risk {function}"
+    for alias in aliases:  # an attachment pointed elsewhere (the bare function ARN runs $LATEST)
+        address = f'{ATTACHMENT}["{function}-{alias.colour}"]'
+        rc = resources.listed.get(address)
+        if rc is None or action_of(rc["change"]["actions"]) != "update":
+            continue
+        old, new = (rc["change"].get(side) or {} for side in ("before", "after"))
+        later = (rc["change"].get("after_unknown") or {}).get("target_id") is True
+        if later or old.get("target_id") != new.get("target_id"):
+            risks.append(f"{function}: {address} now sends the {alias.colour} target group's requests to "
+                         f"{LATER if later else new.get('target_id')} (was {old.get('target_id')}), not judged as "
+                         f"the {alias.colour} alias (a bare function ARN runs $LATEST): attach the alias, {allow}")
     for address, forwarder_changes in elsewhere:
         if forwarder_changes or touched or moves:
             risks.append(f"{function}: {address} forwards requests to its target groups, outside its listener rule "

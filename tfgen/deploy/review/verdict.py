@@ -59,11 +59,12 @@ class Review:
     other: dict[str, dict[str, int]]
     shared_traffic: list[str] = dataclasses.field(default_factory=list)  # load balancer, listener changes
     partial: bool = False  # a -target plan ("complete": false)
+    imports: list[str] = dataclasses.field(default_factory=list)  # brought into the state (import blocks)
     plan_sha256: str = ""  # of the plan file reviewed
 
     @property
     def changes(self) -> bool:
-        return any(self.counts.values())
+        return any(self.counts.values()) or bool(self.imports)
 
     def risky_functions(self) -> list[str]:
         return sorted(s.function for s in self.traffic if s.risks)
@@ -89,6 +90,7 @@ class Review:
             "rendered_digest": self.rendered_digest,
             "changes": self.changes,
             "counts": dict(self.counts),
+            "imports": list(self.imports),
             "data_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons),
                            "protection": d.protection} for d in self.data_loss],
             "partial": self.partial,
@@ -118,6 +120,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
     access: list[AccessGain] = []
     other: dict[str, Counter[str]] = {}
     documents = Documents(plan)
+    imports = sorted(rc["address"] for rc in changes if rc["change"].get("importing"))
     for rc in changes:
         action = action_of(rc["change"]["actions"])
         if action is None:
@@ -137,7 +140,8 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         data_loss=sorted(data_loss, key=lambda d: d.address),
         traffic=serving(resources, env, max_step), access=sorted(access, key=lambda g: g.address),
         credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
-        shared_traffic=shared_changes(resources), partial=resources.partial, plan_sha256=plan_sha256,
+        shared_traffic=shared_changes(resources), partial=resources.partial, imports=imports,
+        plan_sha256=plan_sha256,
     )
 
 

@@ -1,0 +1,344 @@
+"""Drift judged on hand-made refresh-only plans: each class (access gained, traffic moved, data
+protection reduced, other differences) with the live and the reviewed value, the provider-default
+noise filter, and what the judge refuses to read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.deploy.test_review import change
+from tfgen.deploy.review import drift
+from tfgen.deploy.review.drift import ACCESS_GAINED, OTHER, PROTECTION_REDUCED, TRAFFIC_MOVED, Difference
+
+TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/transactions-dev"
+RULE = 'aws_lb_listener_rule.this["payment_validation"]'
+
+
+def policy(*actions: str, resource: str = TABLE) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "TransactionsTable", "Effect": "Allow", "Action": list(actions), "Resource": resource}]})
+
+
+def plan(*drifted: dict[str, Any], prior: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {"format_version": "1.2", "resource_drift": list(drifted), "resource_changes": []}
+    if prior is not None:
+        document["prior_state"] = {"values": {"root_module": {"resources": prior}}}
+    return {**document, **extra}
+
+
+def update(address: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return change(address, ["update"], before, after)
+
+
+def found(report: drift.DriftReport) -> list[tuple[str, str]]:
+    return [(d.category, d.address) for d in report.drifted]
+
+
+# --- nothing --------------------------------------------------------------------------------
+
+def test_a_plan_without_drift_is_no_drift() -> None:
+    report = drift.judge(plan(), "dev")
+    assert (report.drift, report.serious, report.drifted, report.filtered) == (False, False, [], [])
+    assert report.as_json()["classes"] == {c: [] for c in drift.CLASSES}
+
+
+def test_no_op_changes_of_a_refresh_only_plan_are_no_drift() -> None:
+    untouched = change("aws_dynamodb_table.this", ["no-op"], {"name": "t"}, {"name": "t"})
+    assert drift.judge({"format_version": "1.2", "resource_changes": [untouched]}).drift is False
+
+
+# --- the four classes ------------------------------------------------------------------------
+
+def test_a_widened_role_policy_is_access_gained_with_the_added_action() -> None:
+    address = 'aws_iam_role_policy.lambda["payment_validation"]'
+    report = drift.judge(plan(update(address, {"policy": policy("dynamodb:GetItem")},
+                                     {"policy": policy("dynamodb:GetItem", "dynamodb:*")})))
+    [entry] = report.drifted
+    assert (entry.category, entry.address, entry.action) == (ACCESS_GAINED, address, "update")
+    assert entry.findings == ({"kind": "policy", "added": [
+        {"Sid": "TransactionsTable", "Effect": "Allow", "Action": ["dynamodb:*"]}]},)
+    assert entry.differences == (Difference("policy", policy("dynamodb:GetItem"),
+                                            policy("dynamodb:GetItem", "dynamodb:*")),)
+    assert report.serious
+
+
+def test_a_rule_added_to_a_security_group_is_access_gained() -> None:
+    rule = {"cidr_blocks": ["0.0.0.0/0"], "from_port": 22, "to_port": 22, "protocol": "tcp",
+            "description": "", "ipv6_cidr_blocks": [], "prefix_list_ids": [], "security_groups": [], "self": False}
+    report = drift.judge(plan(update("aws_security_group.database", {"ingress": []}, {"ingress": [rule]})))
+    [entry] = report.drifted
+    assert (entry.category, entry.findings) == (ACCESS_GAINED, ({"kind": "security group ingress", "added": [rule]},))
+    assert entry.differences == (Difference("ingress", [], [rule]),)
+
+
+def test_point_in_time_recovery_off_is_data_protection_reduced() -> None:
+    report = drift.judge(plan(update("aws_dynamodb_table.this",
+                                     {"point_in_time_recovery": [{"enabled": True, "recovery_period_in_days": 35}]},
+                                     {"point_in_time_recovery": [{"enabled": False, "recovery_period_in_days": 0}]})))
+    [entry] = report.drifted
+    assert (entry.category, entry.findings) == (PROTECTION_REDUCED, (
+        "point-in-time recovery turned off (point_in_time_recovery[0].enabled: true -> false)",
+        "point-in-time recovery period shortened (point_in_time_recovery[0].recovery_period_in_days: 35 -> 0)"))
+    assert entry.differences == (Difference("point_in_time_recovery[0].enabled", True, False),
+                                 Difference("point_in_time_recovery[0].recovery_period_in_days", 35, 0))
+
+
+def test_a_table_deleted_outside_terraform_is_data_protection_reduced() -> None:
+    report = drift.judge(plan(change("aws_dynamodb_table.this", ["delete"], {"name": "t"}, None)))
+    [entry] = report.drifted
+    assert (entry.category, entry.action, entry.findings) == (
+        PROTECTION_REDUCED, "delete", ("deleted outside terraform: the data it held may be lost",))
+    assert entry.differences == (Difference("(the object)", "exists", "deleted outside terraform"),)
+
+
+def _target_group(colour: str) -> dict[str, Any]:
+    return {"address": f'aws_lb_target_group.this["payment_validation-{colour}"]', "mode": "managed",
+            "type": "aws_lb_target_group", "values": {"arn": f"tg-{colour}"}}
+
+
+def _alias(colour: str, version: str) -> dict[str, Any]:
+    return {"address": f'aws_lambda_alias.this["payment_validation-{colour}"]', "mode": "managed",
+            "type": "aws_lambda_alias", "values": {"name": colour, "function_version": version}}
+
+
+def _rule(blue: int, green: int) -> dict[str, Any]:
+    return {"priority": 100, "action": [{"type": "forward", "forward": [{"target_group": [
+        {"arn": "tg-blue", "weight": blue}, {"arn": "tg-green", "weight": green}]}]}]}
+
+
+SERVING = [_target_group("blue"), _target_group("green"), _alias("blue", "1"), _alias("green", "2")]
+
+
+def test_listener_weights_moved_in_the_console_are_traffic_moved() -> None:
+    report = drift.judge(plan(update(RULE, _rule(90, 10), _rule(50, 50)),
+                              prior=[*SERVING, {"address": RULE, "mode": "managed", "type": "aws_lb_listener_rule",
+                                                "values": _rule(50, 50)}]))
+    [entry] = report.drifted
+    assert (entry.category, entry.address) == (TRAFFIC_MOVED, RULE)
+    assert entry.findings == ("payment_validation: blue takes weight 50 of its requests (reviewed: weight 90)",
+                              "payment_validation: green takes weight 50 of its requests (reviewed: weight 10)")
+    assert [d.path for d in entry.differences] == ["action[0].forward[0].target_group[0].weight",
+                                                   "action[0].forward[0].target_group[1].weight"]
+
+
+def test_an_alias_moved_to_another_version_is_traffic_moved() -> None:
+    address = 'aws_lambda_alias.this["payment_validation-blue"]'
+    report = drift.judge(plan(update(address, {"name": "blue", "function_version": "1"},
+                                     {"name": "blue", "function_version": "3"}),
+                              prior=[*SERVING,
+                                     {"address": RULE, "mode": "managed", "type": "aws_lb_listener_rule",
+                                      "values": _rule(90, 10)}]))
+    [entry] = report.drifted
+    assert (entry.category, entry.findings) == (
+        TRAFFIC_MOVED, ("payment_validation: blue runs version 3 (reviewed: 1)",))
+
+
+def test_a_deleted_alias_is_traffic_moved() -> None:
+    address = 'aws_lambda_alias.this["payment_validation-green"]'
+    report = drift.judge(plan(change(address, ["delete"], {"name": "green", "function_version": "2"}, None),
+                              prior=[*SERVING[:3], {"address": RULE, "mode": "managed", "type": "aws_lb_listener_rule",
+                                                    "values": _rule(90, 10)}]))
+    assert found(report) == [(TRAFFIC_MOVED, address)]
+    assert report.drifted[0].findings == ("payment_validation: the green alias is deleted outside terraform",)
+
+
+def test_a_lambda_tag_changed_is_another_difference_not_traffic() -> None:
+    address = 'aws_lambda_function.this["payment_validation"]'
+    report = drift.judge(plan(update(address, {"tags": {"team": "a"}, "tags_all": {"team": "a"}},
+                                     {"tags": {"team": "b"}, "tags_all": {"team": "b"}}),
+                              prior=SERVING))
+    [entry] = report.drifted
+    assert (entry.category, entry.differences) == (OTHER, (Difference("tags.team", "a", "b"),))
+    assert not report.serious and report.drift
+
+
+def test_an_unclassified_type_is_reported_pessimistically() -> None:
+    report = drift.judge(plan(update("aws_imaginary_thing.x", {"a": 1}, {"a": 2})))
+    assert found(report) == [(ACCESS_GAINED, "aws_imaginary_thing.x")]
+
+
+def test_one_object_can_be_under_two_classes() -> None:
+    before = {"policy": policy("s3:GetObject", resource="arn:aws:s3:::audit/*"), "force_destroy": False}
+    after = {"policy": policy("s3:*", resource="arn:aws:s3:::audit/*"), "force_destroy": True}
+    report = drift.judge(plan(update("aws_s3_bucket.audit", before, after)))
+    assert found(report) == [(ACCESS_GAINED, "aws_s3_bucket.audit"), (PROTECTION_REDUCED, "aws_s3_bucket.audit")]
+
+
+# --- provider-default noise ---------------------------------------------------------------------
+
+def test_null_against_empty_is_filtered_and_listed() -> None:
+    report = drift.judge(plan(update("aws_lb.this", {"name": "alb", "access_logs": [], "description": None},
+                                     {"name": "alb", "access_logs": None, "description": ""})))
+    assert report.drifted == [] and not report.drift
+    assert [(f.path, f.reason) for f in report.filtered] == [("access_logs", drift.EMPTY), ("description", drift.EMPTY)]
+
+
+def test_an_equivalent_policy_text_is_filtered() -> None:
+    old = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"],
+                                                              "Resource": "arn:aws:s3:::a/*"}]})
+    new = json.dumps({"Statement": {"Resource": ["arn:aws:s3:::a/*"], "Action": "s3:GetObject", "Effect": "Allow"},
+                      "Version": "2012-10-17"}, indent=2)
+    report = drift.judge(plan(update("aws_iam_role_policy.x", {"policy": old}, {"policy": new})))
+    assert (report.drifted, [f.reason for f in report.filtered]) == ([], [drift.EQUIVALENT_POLICY])
+
+
+def test_a_policy_text_of_another_meaning_is_never_filtered() -> None:
+    report = drift.judge(plan(update("aws_iam_role_policy.x", {"policy": policy("s3:GetObject")},
+                                     {"policy": policy("s3:GetObject", "s3:PutObject")})))
+    assert found(report) == [(ACCESS_GAINED, "aws_iam_role_policy.x")] and report.filtered == []
+
+
+def test_tags_all_repeating_tags_is_filtered_but_a_default_tag_changed_is_kept() -> None:
+    repeated = drift.judge(plan(update("aws_sqs_queue.q", {"tags": {"a": "1"}, "tags_all": {"a": "1", "env": "dev"}},
+                                       {"tags": {"a": "2"}, "tags_all": {"a": "2", "env": "dev"}})))
+    assert [(f.path, f.reason) for f in repeated.filtered] == [("tags_all", drift.TAGS_ALL)]
+    assert repeated.drifted[0].differences == (Difference("tags.a", "1", "2"),)
+    default = drift.judge(plan(update("aws_sqs_queue.q", {"tags": {}, "tags_all": {"env": "dev"}},
+                                      {"tags": {}, "tags_all": {"env": "prod"}})))
+    assert default.filtered == []
+    assert default.drifted[0].differences == (Difference("tags_all.env", "dev", "prod"),)
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ({"enabled": False}, {"enabled": None}),  # false is not null: a default may be true
+    ({"retention": 0}, {"retention": None}),
+    ({"cidr": ["10.0.0.0/8"]}, {"cidr": []}),
+    ({"policy": "not json"}, {"policy": "not json either"}),
+])
+def test_the_filter_keeps_what_is_not_noise(before: dict[str, Any], after: dict[str, Any]) -> None:
+    report = drift.judge(plan(update("aws_ssm_parameter.p", before, after)))
+    assert report.filtered == [] and len(report.drifted) == 1
+
+
+def test_a_filtered_attribute_never_reaches_a_judge() -> None:
+    report = drift.judge(plan(update("aws_dynamodb_table.this", {"point_in_time_recovery": []},
+                                     {"point_in_time_recovery": None})))
+    assert report.drifted == [] and [f.path for f in report.filtered] == ["point_in_time_recovery"]
+
+
+# --- what cannot be judged ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("document", [None, [], "{}", {"resource_drift": []}, {"format_version": "1.2",
+                                                                           "resource_drift": {"a": 1}},
+                                      {"format_version": "1.2", "resource_drift": [{"address": "a.b"}]}])
+def test_what_is_not_a_plan_is_unreadable(document: Any) -> None:
+    with pytest.raises(drift.Unreadable):
+        drift.judge(document)
+
+
+def test_a_plan_that_creates_is_not_a_refresh_only_plan() -> None:
+    created = change("aws_sqs_queue.q", ["create"], None, {"name": "q"})
+    with pytest.raises(drift.Unreadable, match="not refresh-only"):
+        drift.judge({"format_version": "1.2", "resource_changes": [created]})
+
+
+def test_a_partial_or_errored_plan_is_drift_that_cannot_be_judged() -> None:
+    report = drift.judge(plan(complete=False, errored=True))
+    assert report.drift and report.serious and len(report.unjudged) == 2
+
+
+def test_a_value_known_only_after_apply_is_never_passed() -> None:
+    rc = change("aws_ssm_parameter.p", ["update"], {"value": "a"}, {"value": None}, {"value": True})
+    report = drift.judge(plan(rc))
+    assert report.unjudged == ["aws_ssm_parameter.p: value is known only after apply"] and report.serious
+    assert report.drifted[0].differences == (Difference("value", "a", drift.LATER),)
+
+
+def test_the_json_carries_live_and_reviewed_values() -> None:
+    report = drift.judge(plan(update("aws_ssm_parameter.p", {"value": "a"}, {"value": "b"})), "dev")
+    document = report.as_json()
+    assert document["classes"][OTHER] == [{"address": "aws_ssm_parameter.p", "type": "aws_ssm_parameter",
+                                           "action": "update", "findings": [
+                                               "a plain String parameter rendered from the environment file"],
+                                           "differences": [{"path": "value", "live": "b", "reviewed": "a"}]}]
+    assert (document["env"], document["drift"], document["serious"]) == ("dev", True, False)
+
+
+# --- attributes another managed resource sets ----------------------------------------------------
+
+def _state(*resources: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"address": a, "mode": "managed", "type": a.split(".")[0], "values": v} for a, v in resources]
+
+
+FROM_LAMBDA = ("aws_vpc_security_group_ingress_rule.database_from_lambda",
+               {"security_group_id": "sg-db", "ip_protocol": "tcp", "from_port": 5432, "to_port": 5432,
+                "referenced_security_group_id": "sg-lambda"})
+SG_RULE = {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "security_groups": ["sg-lambda"],
+           "cidr_blocks": [], "ipv6_cidr_blocks": [], "prefix_list_ids": [], "self": False, "description": ""}
+
+
+def test_security_group_rules_set_by_rule_resources_are_not_drift_of_the_group() -> None:
+    report = drift.judge(plan(update("aws_security_group.database", {"id": "sg-db", "ingress": []},
+                                     {"id": "sg-db", "ingress": [SG_RULE]}), prior=_state(FROM_LAMBDA)))
+    assert report.drifted == []
+    assert [(f.path, f.reason) for f in report.filtered] == [
+        ("ingress", "mirrors aws_vpc_security_group_ingress_rule.database_from_lambda, which is judged itself")]
+
+
+def test_a_rule_opened_beside_managed_ones_is_access_gained_alone() -> None:
+    opened = {**SG_RULE, "security_groups": ["sg-lambda"], "cidr_blocks": ["0.0.0.0/0"]}
+    report = drift.judge(plan(update("aws_security_group.database", {"id": "sg-db", "ingress": []},
+                                     {"id": "sg-db", "ingress": [opened]}), prior=_state(FROM_LAMBDA)))
+    [entry] = report.drifted
+    atom = {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["0.0.0.0/0"]}
+    assert (entry.category, entry.findings) == (ACCESS_GAINED, ({"kind": "security group ingress", "added": [atom]},))
+    assert entry.differences == (Difference("ingress", [], [atom]),)
+
+
+def test_a_bucket_policy_set_by_its_own_resource_is_judged_there_only() -> None:
+    widened = policy("s3:*", resource="arn:aws:s3:::audit/*")
+    bucket = update("aws_s3_bucket.audit", {"id": "audit", "policy": ""}, {"id": "audit", "policy": widened})
+    owner = update("aws_s3_bucket_policy.audit", {"bucket": "audit", "policy": policy("s3:GetObject")},
+                   {"bucket": "audit", "policy": widened})
+    report = drift.judge(plan(bucket, owner, prior=_state(("aws_s3_bucket_policy.audit", {"bucket": "audit"}))))
+    assert found(report) == [(ACCESS_GAINED, "aws_s3_bucket_policy.audit")]
+    assert [f.address for f in report.filtered] == ["aws_s3_bucket.audit"]
+    # Without a resource that sets it, a policy appearing on the bucket is nobody's: access gained.
+    assert found(drift.judge(plan(bucket))) == [(ACCESS_GAINED, "aws_s3_bucket.audit")]
+
+
+def test_a_roles_inline_policies_set_by_role_policies_are_judged_there_only() -> None:
+    inline = [{"name": "payment-validation", "policy": policy("dynamodb:GetItem")}]
+    role = update("aws_iam_role.lambda", {"name": "r", "inline_policy": [], "managed_policy_arns": []},
+                  {"name": "r", "inline_policy": inline, "managed_policy_arns": ["arn:aws:iam::aws:policy/Admin"]})
+    report = drift.judge(plan(role, prior=_state(("aws_iam_role_policy.lambda", {"role": "r",
+                                                                                 "name": "payment-validation"}))))
+    [entry] = report.drifted
+    assert entry.category == ACCESS_GAINED and entry.differences == (
+        Difference("managed_policy_arns", [], ["arn:aws:iam::aws:policy/Admin"]),)
+    assert [f.path for f in report.filtered] == ["inline_policy"]
+
+
+def test_an_elastic_ip_associated_by_its_nat_gateway_is_not_drift() -> None:
+    eip = update('aws_eip.nat["0"]', {"id": "eipalloc-1", "association_id": "", "private_ip": ""},
+                 {"id": "eipalloc-1", "association_id": "eipassoc-1", "private_ip": "10.0.0.5"})
+    nat = ('aws_nat_gateway.this["0"]', {"allocation_id": "eipalloc-1"})
+    assert drift.judge(plan(eip, prior=_state(nat))).drifted == []
+    assert found(drift.judge(plan(eip))) == [(OTHER, 'aws_eip.nat["0"]')]  # associated by nothing tfgen manages
+
+
+def test_cluster_members_and_routes_set_by_their_own_resources_are_not_drift_but_others_are() -> None:
+    writer = ("aws_rds_cluster_instance.writer", {"cluster_identifier": "aurora-dev", "identifier": "aurora-dev-w"})
+    nat = ('aws_route.private_nat["0"]', {"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0"})
+    cluster = update("aws_rds_cluster.this", {"id": "aurora-dev", "cluster_members": []},
+                     {"id": "aurora-dev", "cluster_members": ["aurora-dev-w"]})
+    route = {"cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1", "gateway_id": ""}
+    table = update('aws_route_table.private["0"]', {"id": "rtb-1", "route": []}, {"id": "rtb-1", "route": [route]})
+    assert drift.judge(plan(cluster, table, prior=_state(writer, nat))).drifted == []
+    peering = {"cidr_block": "172.16.0.0/12", "vpc_peering_connection_id": "pcx-1"}
+    extra = update('aws_route_table.private["0"]', {"id": "rtb-1", "route": []},
+                   {"id": "rtb-1", "route": [route, peering]})
+    [entry] = drift.judge(plan(extra, prior=_state(nat))).drifted
+    assert entry.differences == (Difference("route", [], [peering]),)
+
+
+def test_a_target_groups_load_balancers_follow_the_managed_rules_forwarding_to_it() -> None:
+    group = update('aws_lb_target_group.this["pv-blue"]', {"arn": "tg-blue", "load_balancer_arns": []},
+                   {"arn": "tg-blue", "load_balancer_arns": ["lb-1"]})
+    listener = ("aws_lb_listener.http", {"arn": "listener-1", "load_balancer_arn": "lb-1", "default_action": []})
+    rule = (RULE, {"listener_arn": "listener-1", **_rule(80, 20)})
+    assert drift.judge(plan(group, prior=_state(listener, rule))).drifted == []
+    assert found(drift.judge(plan(group, prior=_state(listener)))) == [(OTHER, 'aws_lb_target_group.this["pv-blue"]')]

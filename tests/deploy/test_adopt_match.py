@@ -1,0 +1,175 @@
+"""The adoption matcher on hand-made plans and states: identity, never address; one to one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tfgen.deploy import adopt_match
+from tfgen.deploy.adopt_match import MatchError, match
+
+
+def create(address: str, after: dict[str, Any], unknown: tuple[str, ...] = ()) -> dict[str, Any]:
+    kind = address.split(".")[0]
+    index = None
+    if "[" in address:
+        raw = address.split("[", 1)[1].rstrip("]")
+        index = raw.strip('"') if raw.startswith('"') else int(raw)
+    return {"address": address, "mode": "managed", "type": kind, "name": address.split(".")[1].split("[")[0],
+            "index": index, "change": {"actions": ["create"], "after": after,
+                                       "after_unknown": dict.fromkeys(unknown, True)}}
+
+
+def plan(*changes: dict[str, Any], refs: dict[str, dict[str, list[str]]] | None = None) -> dict[str, Any]:
+    resources = [{"address": a, "expressions": {k: {"references": v} for k, v in e.items()}}
+                 for a, e in (refs or {}).items()]
+    return {"resource_changes": list(changes), "configuration": {"root_module": {"resources": resources}}}
+
+
+def state(*objects: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"format_version": "1.0", "values": {"root_module": {"resources": [
+        {"address": a, "mode": "managed", "type": a.split(".")[0], "name": a.split(".")[1], "values": v}
+        for a, v in objects]}}}
+
+
+TABLE = create("aws_dynamodb_table.this", {"name": "transactions-dev"})
+OLD_TABLE = ("aws_dynamodb_table.Storage_transactions_1A2B3C4D", {"id": "transactions-dev", "name": "transactions-dev",
+                                                                   "arn": "arn:aws:dynamodb:::table/transactions-dev"})
+
+
+def test_matches_by_name_never_by_address() -> None:
+    result = match(plan(TABLE), state(OLD_TABLE, ("aws_dynamodb_table.this", {"name": "transactions-prod"})))
+    assert [(m.address, m.existing, m.import_id) for m in result.matches] == [
+        ("aws_dynamodb_table.this", "aws_dynamodb_table.Storage_transactions_1A2B3C4D", "transactions-dev")]
+    assert result.unmanaged == ["aws_dynamodb_table.this"] and not result.errors
+
+
+def test_two_objects_with_one_identity_are_an_error_naming_both() -> None:
+    twin = ("aws_dynamodb_table.Other_transactions_9F9F9F9F", {"name": "transactions-dev"})
+    result = match(plan(TABLE), state(OLD_TABLE, twin))
+    assert result.errors == ["aws_dynamodb_table.this: ambiguous: both aws_dynamodb_table.Other_transactions_9F9F9F9F "
+                             "and aws_dynamodb_table.Storage_transactions_1A2B3C4D have its identity "
+                             "(name=transactions-dev)"]
+    assert not result.matches
+
+
+def test_one_object_matched_by_two_resources_is_an_error_naming_both() -> None:
+    a = create("aws_iam_role_policy.a", {"name": "p", "role": "r"})
+    b = create("aws_iam_role_policy.b", {"name": "p", "role": "r"})
+    result = match(plan(a, b), state(("aws_iam_role_policy.old", {"name": "p", "role": "r", "id": "r:p"})))
+    assert result.errors == ["aws_iam_role_policy.old: matched by both aws_iam_role_policy.a and aws_iam_role_policy.b"]
+
+
+def test_a_resource_without_its_object_is_created_anew_and_listed() -> None:
+    result = match(plan(TABLE), state(("aws_dynamodb_table.x", {"name": "ledger-dev"})))
+    assert result.matches == []
+    assert result.created == [("aws_dynamodb_table.this",
+                                "no object of the old stack has its identity (name=transactions-dev)")]
+    assert result.unmanaged == ["aws_dynamodb_table.x"]
+
+
+def test_a_kms_key_is_matched_through_its_alias() -> None:
+    key = create("aws_kms_key.this[\"s3\"]", {"description": "s3"}, unknown=("arn", "id", "key_id"))
+    alias = create("aws_kms_alias.this[\"s3\"]", {"name": "alias/s3-dev"}, unknown=("target_key_id",))
+    other_key = ("aws_kms_key.Keys_other_0B0B0B0B", {"id": "k-2", "key_id": "k-2", "arn": "arn:k-2"})
+    old_key = ("aws_kms_key.Keys_s3_5E5E5E5E", {"id": "k-1", "key_id": "k-1", "arn": "arn:k-1"})
+    old_alias = ("aws_kms_alias.Keys_s3alias_7C7C7C7C", {"name": "alias/s3-dev", "target_key_id": "k-1",
+                                                         "target_key_arn": "arn:k-1"})
+    refs = {"aws_kms_alias.this": {"target_key_id": ["aws_kms_key.this", "each.key"]}}
+    result = match(plan(key, alias, refs=refs), state(other_key, old_key, old_alias))
+    assert {m.address: (m.existing, m.import_id) for m in result.matches} == {
+        'aws_kms_alias.this["s3"]': ("aws_kms_alias.Keys_s3alias_7C7C7C7C", "alias/s3-dev"),
+        'aws_kms_key.this["s3"]': ("aws_kms_key.Keys_s3_5E5E5E5E", "k-1")}
+    assert result.unmanaged == ["aws_kms_key.Keys_other_0B0B0B0B"]
+
+
+def test_a_kms_key_whose_alias_is_missing_is_created_anew() -> None:
+    key = create("aws_kms_key.card", {}, unknown=("id",))
+    alias = create("aws_kms_alias.card", {"name": "alias/card-dev"}, unknown=("target_key_id",))
+    refs = {"aws_kms_alias.card": {"target_key_id": ["aws_kms_key.card.key_id", "aws_kms_key.card"]}}
+    result = match(plan(key, alias, refs=refs), state(("aws_kms_key.k", {"id": "k-1", "key_id": "k-1"})))
+    assert [address for address, _ in result.created] == ["aws_kms_key.card", "aws_kms_alias.card"]
+
+
+def test_a_subnet_is_matched_through_its_vpc_and_cidr() -> None:
+    vpc = create("aws_vpc.this", {"cidr_block": "10.0.0.0/16", "tags": {"Name": "vpc-dev"}}, unknown=("id",))
+    subnet = create("aws_subnet.private[\"0\"]", {"cidr_block": "10.0.10.0/24"}, unknown=("vpc_id", "id"))
+    refs = {"aws_subnet.private": {"vpc_id": ["aws_vpc.this.id", "aws_vpc.this"]}}
+    cidr = {"cidr_block": "10.0.0.0/16"}
+    old = state(("aws_vpc.Network_vpc_AAAA0000", {"id": "vpc-1", **cidr, "tags": {"Name": "vpc-dev"}}),
+                ("aws_vpc.Other_vpc_BBBB0000", {"id": "vpc-2", **cidr, "tags": {"Name": "other"}}),
+                ("aws_subnet.Other_private0_CCCC0000", {"id": "subnet-2", "vpc_id": "vpc-2",
+                                                         "cidr_block": "10.0.10.0/24"}),
+                ("aws_subnet.Network_private0_DDDD0000", {"id": "subnet-1", "vpc_id": "vpc-1",
+                                                           "cidr_block": "10.0.10.0/24"}))
+    result = match(plan(vpc, subnet, refs=refs), old)
+    assert {m.address: m.import_id for m in result.matches} == {"aws_vpc.this": "vpc-1",
+                                                                'aws_subnet.private["0"]': "subnet-1"}
+    assert not result.errors
+
+
+def test_a_subnet_of_an_unmatched_vpc_is_not_matched() -> None:
+    vpc = create("aws_vpc.this", {"cidr_block": "10.0.0.0/16", "tags": {"Name": "vpc-dev"}}, unknown=("id",))
+    subnet = create("aws_subnet.a", {"cidr_block": "10.0.10.0/24"}, unknown=("vpc_id",))
+    refs = {"aws_subnet.a": {"vpc_id": ["aws_vpc.this.id", "aws_vpc.this"]}}
+    old = state(("aws_subnet.s", {"id": "subnet-1", "vpc_id": "vpc-9", "cidr_block": "10.0.10.0/24"}))
+    result = match(plan(vpc, subnet, refs=refs), old)
+    assert result.matches == [] and [a for a, _ in result.created] == ["aws_vpc.this", "aws_subnet.a"]
+
+
+def test_lambda_permissions_of_two_aliases_are_told_apart_by_qualifier() -> None:
+    blue = create("aws_lambda_permission.alb[\"blue\"]", {"function_name": "f", "statement_id": "AllowALB"},
+                  unknown=("qualifier",))
+    alias = create("aws_lambda_alias.this[\"blue\"]", {"function_name": "f", "name": "blue"}, unknown=("arn",))
+    refs = {"aws_lambda_permission.alb": {"qualifier": ["aws_lambda_alias.this", "each.key"]}}
+    old = state(("aws_lambda_alias.a", {"function_name": "f", "name": "blue", "arn": "arn:f:blue"}),
+                ("aws_lambda_alias.b", {"function_name": "f", "name": "green", "arn": "arn:f:green"}),
+                ("aws_lambda_permission.p1", {"function_name": "f", "statement_id": "AllowALB", "qualifier": "green"}),
+                ("aws_lambda_permission.p2", {"function_name": "f", "statement_id": "AllowALB", "qualifier": "blue"}))
+    result = match(plan(blue, alias, refs=refs), old)
+    assert {m.address: (m.existing, m.import_id) for m in result.matches} == {
+        'aws_lambda_alias.this["blue"]': ("aws_lambda_alias.a", "f/blue"),
+        'aws_lambda_permission.alb["blue"]': ("aws_lambda_permission.p2", "f:blue/AllowALB")}
+
+
+def test_target_group_attachments_are_listed_as_recreated() -> None:
+    attachment = create("aws_lb_target_group_attachment.this[\"blue\"]", {}, unknown=("target_group_arn",))
+    result = match(plan(attachment), state())
+    assert [a for a, _ in result.recreated] == ['aws_lb_target_group_attachment.this["blue"]']
+    assert "not interrupted" in result.recreated[0][1]
+
+
+def test_raw_state_files_are_read_with_their_instance_keys() -> None:
+    raw = {"version": 4, "resources": [{"mode": "managed", "type": "aws_dynamodb_table", "name": "t",
+                                        "instances": [{"index_key": "a", "attributes": {"name": "transactions-dev"}}]},
+                                       {"mode": "data", "type": "aws_caller_identity", "name": "c", "instances": []}]}
+    result = match(plan(TABLE), raw)
+    assert [(m.existing, m.import_id) for m in result.matches] == [('aws_dynamodb_table.t["a"]', "transactions-dev")]
+
+
+def test_a_reference_the_plan_cannot_tie_to_one_resource_is_left_out_of_the_identity() -> None:
+    rule = create("aws_lb_listener_rule.r", {"priority": 100}, unknown=("listener_arn",))
+    refs = {"aws_lb_listener_rule.r": {"listener_arn": ["local.front_listener_arn"]}}
+    old = state(("aws_lb_listener_rule.x", {"arn": "arn:rule:1", "priority": 100, "listener_arn": "arn:l"}),
+                ("aws_lb_listener_rule.y", {"arn": "arn:rule:2", "priority": 200, "listener_arn": "arn:l"}))
+    assert [m.import_id for m in match(plan(rule, refs=refs), old).matches] == ["arn:rule:1"]
+
+
+@pytest.mark.parametrize("shape", [{}, {"resources": "nope"}, {"values": None}])
+def test_what_is_neither_a_state_nor_its_json_is_refused(shape: dict[str, Any]) -> None:
+    with pytest.raises(MatchError):
+        adopt_match.existing_objects(shape)
+
+
+def test_a_rule_to_a_gateway_endpoint_is_matched_through_the_endpoints_prefix_list() -> None:
+    endpoint = create("aws_vpc_endpoint.s3", {"service_name": "com.amazonaws.us-east-1.s3"}, unknown=("vpc_id",))
+    rule = create("aws_vpc_security_group_egress_rule.to_s3", {"ip_protocol": "tcp", "from_port": 443,
+                                                              "to_port": 443}, unknown=("prefix_list_id",))
+    refs = {"aws_vpc_security_group_egress_rule.to_s3": {"prefix_list_id": ["aws_vpc_endpoint.s3.prefix_list_id",
+                                                                            "aws_vpc_endpoint.s3"]}}
+    old = state(("aws_vpc_endpoint.e", {"id": "vpce-1", "service_name": "com.amazonaws.us-east-1.s3",
+                                        "prefix_list_id": "pl-1"}),
+                ("aws_vpc_security_group_egress_rule.r", {"id": "sgr-1", "ip_protocol": "tcp", "from_port": 443,
+                                                          "to_port": 443, "prefix_list_id": "pl-1"}))
+    assert [m.import_id for m in match(plan(endpoint, rule, refs=refs), old).matches] == ["vpce-1", "sgr-1"]

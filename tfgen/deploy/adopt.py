@@ -1,0 +1,248 @@
+"""``tfgen adopt ENV --state FILE``: bring an existing stack under tfgen through reviewed imports.
+
+1. ENV is rendered with no adoption record and planned with terraform's refresh off: the
+   resources tfgen would create (tfgen's own state for ENV must not hold them already).
+2. They are matched to the objects of FILE (tfgen.deploy.adopt_match) by identity. An ambiguous
+   or conflicting match refuses the adoption, writing nothing.
+3. The matches are written into the adoption record (tfgen.render.adoption), ENV is rendered again
+   (with ``imports.tf``) and planned through the reviewed flow (tfgen.deploy.plans): the saved
+   plan is what ``tfgen apply ENV`` applies, and its review is the guard's.
+4. The report: the imports; what updates in place on import (settings that differ); what would
+   be replaced, with the environment setting that would avoid it; what tfgen creates anew and
+   what is re-created; what the old stack has that tfgen does not manage; and how to drop the
+   adopted objects from the old state without destroying them. The adoption is refused when the
+   review refuses the plan (data loss, traffic, credentials).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from tfgen.deploy import adopt_match, plans, traffic
+from tfgen.deploy.adopt_match import Matching
+from tfgen.deploy.review import Review
+from tfgen.errors import Finding, UsageError
+from tfgen.project import Project
+from tfgen.render import adoption
+from tfgen.render.adoption import Adoption
+
+
+class AdoptionRefused(Finding):
+    """The existing stack cannot be adopted as it is; nothing was recorded."""
+
+
+@dataclass
+class Report:
+    env: str
+    matching: Matching
+    review: Review | None = None
+    updates: list[tuple[str, list[str]]] = field(default_factory=list)  # address, "attr: before -> after" lines
+    replaces: list[tuple[str, list[str]]] = field(default_factory=list)  # address, "attr: setting" lines
+    credentials: str = adoption.KEPT
+    pinned: list[str] = field(default_factory=list)  # the traffic settings pinned to the live versions
+
+    @property
+    def refusals(self) -> list[str]:
+        """The matcher's errors and the review's refusals; a refused resource whose difference an
+        environment setting would avoid names the setting."""
+        hints: dict[str, list[str]] = {}
+        for address, lines in (*self.updates, *self.replaces):
+            hints[address] = [line.split(": set ", 1)[1] for line in lines if ": set " in line]
+        lines = []
+        for line in self.review.refusals() if self.review else []:
+            settings = hints.get(line.split(": ", 1)[0])
+            lines.append(f"{line}; or set {' and '.join(settings)}" if settings else line)
+        return self.matching.errors + lines
+
+    def state_rm(self) -> list[str]:
+        return [f"terraform state rm '{m.existing}'" for m in self.matching.matches]
+
+    def removed_blocks(self) -> list[str]:
+        resources = sorted({m.existing.split("[", 1)[0] for m in self.matching.matches})
+        return [f"removed {{\n  from = {r}\n  lifecycle {{\n    destroy = false\n  }}\n}}" for r in resources]
+
+    def as_json(self) -> dict[str, Any]:
+        m = self.matching
+        return {
+            "env": self.env,
+            "adopted": not self.refusals,
+            "imports": [{"address": x.address, "existing": x.existing, "id": x.import_id} for x in m.matches],
+            "updates_in_place": [{"address": a, "attributes": lines} for a, lines in self.updates],
+            "replaces": [{"address": a, "settings": lines} for a, lines in self.replaces],
+            "created": [{"address": a, "why": why} for a, why in m.created],
+            "recreated": [{"address": a, "traffic": what} for a, what in m.recreated],
+            "unmanaged": list(m.unmanaged),
+            "credentials": self.credentials,
+            "pinned": self.pinned,
+            "old_state": {"state_rm": self.state_rm(), "removed_blocks": self.removed_blocks()},
+            "refusals": self.refusals,
+        }
+
+    def text(self) -> str:
+        m = self.matching
+        out = [f"{self.env}: adoption of {len(m.matches)} existing objects"]
+        sections: list[tuple[str, list[str]]] = [
+            ("imports", [f"{x.address} <- {x.existing} ({x.import_id})" for x in m.matches]),
+            ("updated in place on import (settings that differ)",
+             [f"{a}: {'; '.join(lines)}" for a, lines in self.updates]),
+            ("replaced (forced by a setting)", [f"{a}: {'; '.join(lines)}" for a, lines in self.replaces]),
+            ("created anew", [f"{a}: {why}" for a, why in m.created]),
+            ("re-created (cannot be imported)", [f"{a}: {what}" for a, what in m.recreated]),
+            ("in the old stack, not managed by tfgen", list(m.unmanaged)),
+            ("credentials", [_CREDENTIALS[self.credentials]]),
+            (f"traffic pinned to the versions the old stack serves (environments/{self.env}.yaml)", self.pinned),
+            ("old state: drop the adopted objects without destroying them", self.state_rm()),
+            ("old state, or with removed blocks in its configuration (HCL; CDKTF: add them to the synthesized "
+             "stack)", self.removed_blocks()),
+        ]
+        for title, lines in sections:
+            if lines:
+                out.append(f"{title}:")
+                out += [f"  {line}".replace("\n", "\n  ") for line in lines]
+        if self.refusals:
+            out.append("refused:")
+            out += [f"  {line}" for line in self.refusals]
+        else:
+            out.append(f"next: review `tfgen plan {self.env}`, then `tfgen apply {self.env}`; after the apply, "
+                       "drop the objects from the old state as above")
+        return "\n".join(out) + "\n"
+
+
+_CREDENTIALS = {
+    adoption.KEPT: "kept: the master password, the secret's value and the rotation schedule stay as they are "
+                   "(no password reset, no new secret version, no rotation started); "
+                   "--rotate-credentials to set new ones",
+    adoption.ROTATED: "rotated (--rotate-credentials): the apply sets a new master password, writes it into a new "
+                      "secret version and starts a rotation",
+}
+
+
+def read_state(path: Path) -> Mapping[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read the state: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a state (a JSON object)")
+    return data
+
+
+def adopt(project: Project, env: str, state_file: Path, overrides: Sequence[str] = (),
+          rotate_credentials: bool = False) -> Report:
+    """Match, record and plan the adoption of the stack whose state is ``state_file``."""
+    state = read_state(state_file)
+    existing = adoption.read(project.env_dir, env)
+    if existing is not None and existing.applied:
+        raise UsageError(f"{adoption.path(project.env_dir, env)}: {env} was adopted and applied already")
+    adoption.write(project.env_dir, env, None)
+    list(project.write([env], list(overrides)))
+    wanted = plans.plan_environment(project, env, overrides, ["-refresh=false"])
+    plan = json.loads((wanted.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
+    plans.discard(wanted.directory)
+    try:
+        matching = adopt_match.match(plan, state)
+    except adopt_match.MatchError as exc:
+        raise UsageError(f"{state_file}: {exc}") from None
+    credentials = adoption.ROTATED if rotate_credentials else adoption.KEPT
+    if matching.errors:
+        raise AdoptionRefused("\n".join([f"tfgen adopt {env}: refused, nothing recorded:",
+                                         *(f"  {line}" for line in matching.errors)]))
+    adoption.write(project.env_dir, env, Adoption({m.address: m.import_id for m in matching.matches}, credentials))
+    pinned = pin(project, env, matching, state)
+    list(project.write([env], list(overrides)))
+    planned = plans.plan_environment(project, env, overrides)
+    shown = json.loads((planned.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
+    updates, replaces = differences(shown, project.template_dir)
+    return Report(env, matching, planned.review, updates, replaces, credentials, pinned)
+
+
+def live_versions(matching: Matching, state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Function -> colour -> the published version the old stack's alias runs, read through the
+    matches (the old stack's addresses are its own)."""
+    values = {e.address: e.values for e in adopt_match.existing_objects(state)}
+    shown = [{"type": m.type, "mode": "managed", "index": m.address.split("[", 1)[-1].strip('"]'),
+              "values": values.get(m.existing) or {}} for m in matching.matches if m.type == "aws_lambda_alias"]
+    return traffic.deployed_versions({"values": {"root_module": {"resources": shown}}})
+
+
+def pin(project: Project, env: str, matching: Matching, state: Mapping[str, Any]) -> list[str]:
+    """Pin each adopted function's aliases to the versions they serve, as `tfgen traffic pin`
+    does: importing a function publishes a new version, which an alias following the newest one
+    would take, moving live traffic. Returns the settings changed."""
+    live = live_versions(matching, state)
+    moves = {key: partial(traffic.pinned, deployed=colours) for key, colours in live.items()
+             if set(colours) == {"blue", "green"}}
+    return [str(change) for change in traffic.apply(project, env, moves).changes] if moves else []
+
+
+def differences(plan: Mapping[str, Any], template_dir: Path) -> tuple[list[tuple[str, list[str]]],
+                                                                      list[tuple[str, list[str]]]]:
+    """The imported resources that update in place (with the attributes that differ) and those
+    replaced (with the attribute that forces it, the old and new values and the setting)."""
+    updates, replaces = [], []
+    for rc in plan.get("resource_changes") or ():
+        change = rc["change"]
+        if not change.get("importing"):
+            continue
+        before, after = change.get("before") or {}, change.get("after") or {}
+        actions = list(change["actions"])
+        if actions == ["update"]:
+            unknown = change.get("after_unknown") or {}
+            lines = []
+            for attr in sorted(set(after) | {k for k, v in unknown.items() if v is True}):
+                if unknown.get(attr) is True:
+                    if before.get(attr) is not None:
+                        lines.append(f"{attr} {_short(before.get(attr))} -> (known after apply)")
+                elif before.get(attr) is None and after.get(attr) is not None:
+                    # an argument the import does not read (deletion_window_in_days): no setting keeps null
+                    lines.append(f"{attr} null -> {_short(after.get(attr))} (not read on import)")
+                elif before.get(attr) != after.get(attr):
+                    where = setting(template_dir, rc["address"], attr)
+                    lines.append(f"{attr} {_short(before.get(attr))} -> {_short(after.get(attr))}"
+                                 + (f": set {where}: {_short(before.get(attr))} to keep it" if where else ""))
+            updates.append((rc["address"], lines or [f"no attribute differs ({_reason(change)})"]))
+        elif "delete" in actions:
+            lines = []
+            for path in change.get("replace_paths") or ():
+                attr = str(path[0])
+                where = setting(template_dir, rc["address"], attr)
+                lines.append(f"{attr} {before.get(attr)!r} -> {after.get(attr)!r}"
+                             + (f": set {where}: {before.get(attr)!r} to keep it" if where else ""))
+            replaces.append((rc["address"], lines or ["replaced"]))
+    return updates, replaces
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value as the environment file writes it: 'a string', false, 3, {"a": 1}."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _reason(change: Mapping[str, Any]) -> str:
+    return str(change.get("action_reason") or "terraform gave no reason")
+
+
+_BLOCK = re.compile(r'^resource "([a-z0-9_]+)" "([A-Za-z0-9_-]+)"')
+_SETTING = re.compile(r"^\s*([a-z0-9_]+)\s*=\s*\{\{\s*(cfg|names)\.([A-Za-z0-9_.]+)")
+
+
+def setting(template_dir: Path, address: str, attribute: str) -> str | None:
+    """The environment setting a template writes into ``attribute`` of ``address``
+    (``database.database_name``), or the derived name it takes (``the name names.x``)."""
+    kind, name = address.split("[", 1)[0].split(".", 1)
+    for template in sorted(template_dir.glob("*.j2")):
+        inside = False
+        for line in template.read_text(encoding="utf-8").splitlines():
+            block = _BLOCK.match(line)
+            if block:
+                inside = block.groups() == (kind, name)
+            elif inside and (found := _SETTING.match(line)) and found.group(1) == attribute:
+                path = found.group(3).replace("lambda_.", "lambda.")
+                return path if found.group(2) == "cfg" else f"the name tfgen derives (names.{path})"
+    return None

@@ -1,0 +1,368 @@
+"""Matching what tfgen renders for an environment to the objects an existing stack already runs,
+by the identity AWS knows them by: names, ARNs, ids, tags, a KMS key through its alias, a subnet
+through its VPC and CIDR. Never by address: the other stack's addresses are its own (CDK for
+Terraform's ``Storage_audit_1A2B3C4D``, a hand-written module's ``aws_s3_bucket.audit``).
+
+Pure: the input is tfgen's plan of the environment with nothing in its state (``terraform show
+-json``: the resources it would create, their known values and, in ``configuration``, the
+references of the values known only after apply) and the existing state (``terraform show -json``
+of it, or a raw state file); the output is a ``Matching``. A value tfgen knows is compared as it
+is; a value that is a reference to another resource (``bucket = aws_s3_bucket.this.id``) is
+compared through that resource's own match: the existing value must be one of the identifiers
+(id, ARN, name) of the object the referenced resource matched. A reference the plan cannot tie
+to one resource (a local) is left out of the identity; what remains must still single out one
+object.
+
+One to one: two existing objects with the identity of one resource, or two resources matching one
+object, are errors naming both. A resource with no identity rule is never matched (it is created
+anew, and listed); an attachment of a target group cannot be imported with provider 5.100 and is
+listed as re-created.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a type is known: the attributes that identify it (``tags.Name`` reads a tag) and the
+    import id, a template over the existing object's attributes."""
+
+    fields: tuple[str, ...]
+    import_id: str
+
+
+# The identity of every type tfgen renders. KMS keys have none of their own: aws_kms_key is matched
+# through the alias that targets it (see _match_keys).
+_S3 = Rule(("bucket",), "{bucket}")
+_SG_RULE = Rule(("security_group_id", "ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv6",
+                 "referenced_security_group_id", "prefix_list_id"), "{id}")
+RULES: dict[str, Rule] = {
+    "aws_s3_bucket": _S3,
+    "aws_s3_bucket_versioning": _S3,
+    "aws_s3_bucket_lifecycle_configuration": _S3,
+    "aws_s3_bucket_logging": _S3,
+    "aws_s3_bucket_ownership_controls": _S3,
+    "aws_s3_bucket_policy": _S3,
+    "aws_s3_bucket_public_access_block": _S3,
+    "aws_s3_bucket_server_side_encryption_configuration": _S3,
+    "aws_dynamodb_table": Rule(("name",), "{name}"),
+    "aws_rds_cluster": Rule(("cluster_identifier",), "{cluster_identifier}"),
+    "aws_rds_cluster_instance": Rule(("identifier",), "{identifier}"),
+    "aws_rds_cluster_parameter_group": Rule(("name",), "{name}"),
+    "aws_db_subnet_group": Rule(("name",), "{name}"),
+    "aws_kms_alias": Rule(("name",), "{name}"),
+    "aws_secretsmanager_secret": Rule(("name",), "{arn}"),
+    "aws_secretsmanager_secret_version": Rule(("secret_id",), "{id}"),
+    "aws_secretsmanager_secret_rotation": Rule(("secret_id",), "{id}"),
+    "aws_iam_role": Rule(("name",), "{name}"),
+    "aws_iam_role_policy": Rule(("role", "name"), "{role}:{name}"),
+    "aws_iam_role_policy_attachment": Rule(("role", "policy_arn"), "{role}/{policy_arn}"),
+    "aws_lambda_function": Rule(("function_name",), "{function_name}"),
+    "aws_lambda_alias": Rule(("function_name", "name"), "{function_name}/{name}"),
+    "aws_lambda_permission": Rule(("function_name", "statement_id", "qualifier"),
+                                  "{function_name}{:qualifier}/{statement_id}"),
+    "aws_cloudwatch_log_group": Rule(("name",), "{name}"),
+    "aws_cloudwatch_metric_alarm": Rule(("alarm_name",), "{alarm_name}"),
+    "aws_cloudwatch_dashboard": Rule(("dashboard_name",), "{dashboard_name}"),
+    "aws_sns_topic": Rule(("name",), "{arn}"),
+    "aws_ssm_parameter": Rule(("name",), "{name}"),
+    "aws_vpc": Rule(("cidr_block", "tags.Name"), "{id}"),
+    "aws_subnet": Rule(("vpc_id", "cidr_block"), "{id}"),
+    "aws_internet_gateway": Rule(("vpc_id",), "{id}"),
+    "aws_eip": Rule(("tags.Name",), "{id}"),
+    "aws_nat_gateway": Rule(("subnet_id",), "{id}"),
+    "aws_route_table": Rule(("vpc_id", "tags.Name"), "{id}"),
+    "aws_route_table_association": Rule(("subnet_id", "route_table_id"), "{subnet_id}/{route_table_id}"),
+    "aws_route": Rule(("route_table_id", "destination_cidr_block"), "{route_table_id}_{destination_cidr_block}"),
+    "aws_default_security_group": Rule(("vpc_id",), "{id}"),
+    "aws_security_group": Rule(("vpc_id", "name"), "{id}"),
+    "aws_vpc_security_group_ingress_rule": _SG_RULE,
+    "aws_vpc_security_group_egress_rule": _SG_RULE,
+    "aws_vpc_endpoint": Rule(("vpc_id", "service_name"), "{id}"),
+    "aws_flow_log": Rule(("vpc_id",), "{id}"),
+    "aws_lb": Rule(("name",), "{arn}"),
+    "aws_lb_target_group": Rule(("name",), "{arn}"),
+    "aws_lb_listener": Rule(("load_balancer_arn", "port"), "{arn}"),
+    "aws_lb_listener_rule": Rule(("listener_arn", "priority"), "{arn}"),
+    "aws_apigatewayv2_api": Rule(("name",), "{id}"),
+    "aws_apigatewayv2_vpc_link": Rule(("name",), "{id}"),
+    "aws_apigatewayv2_integration": Rule(("api_id", "integration_uri"), "{api_id}/{id}"),
+    "aws_apigatewayv2_route": Rule(("api_id", "route_key"), "{api_id}/{id}"),
+    "aws_apigatewayv2_stage": Rule(("api_id", "name"), "{api_id}/{name}"),
+    "aws_backup_vault": Rule(("name",), "{name}"),
+    "aws_backup_plan": Rule(("name",), "{id}"),
+    "aws_backup_selection": Rule(("plan_id", "name"), "{plan_id}|{id}"),
+}
+
+# Types the provider (5.100) cannot import: terraform creates them again. What each re-creation
+# does to live traffic is said with it.
+NOT_IMPORTABLE = {
+    "aws_lb_target_group_attachment": "registered again (RegisterTargets on a Lambda target that is already "
+                                      "registered is a no-op): traffic is not interrupted",
+}
+
+# The attributes whose values name an object (what a reference to it resolves to).
+_IDENTIFIERS = ("id", "arn", "name", "bucket", "function_name", "cluster_identifier", "identifier",
+                "key_id", "target_key_arn", "alarm_name", "dashboard_name", "allocation_id", "prefix_list_id")
+_REFERENCE = re.compile(r"^(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(\[(\"[^\"]*\"|[0-9]+)\])?")
+
+
+class MatchError(ValueError):
+    """The inputs cannot be read as a plan and a state."""
+
+
+@dataclass(frozen=True)
+class Existing:
+    """One object of the existing stack: its address there, type and attributes."""
+
+    address: str
+    type: str
+    values: Mapping[str, Any]
+
+    def identifiers(self) -> set[str]:
+        return {v for key in _IDENTIFIERS if isinstance(v := self.values.get(key), str) and v}
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One resource instance tfgen would create: its address, type, known values, the attributes
+    known only after apply, and (per attribute) the resource instance the value refers to, or
+    None when the plan cannot tie it to one."""
+
+    address: str
+    type: str
+    values: Mapping[str, Any]
+    unknown: frozenset[str]
+    refers: Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class Match:
+    address: str  # tfgen's
+    existing: str  # the old stack's
+    type: str
+    import_id: str
+
+
+@dataclass
+class Matching:
+    matches: list[Match] = field(default_factory=list)
+    created: list[tuple[str, str]] = field(default_factory=list)  # (address, why) tfgen creates anew
+    recreated: list[tuple[str, str]] = field(default_factory=list)  # (address, what it does): not importable
+    unmanaged: list[str] = field(default_factory=list)  # old objects tfgen does not manage
+    errors: list[str] = field(default_factory=list)
+
+    def by_address(self) -> dict[str, Match]:
+        return {m.address: m for m in self.matches}
+
+
+# --- reading the inputs --------------------------------------------------------------------------
+
+def existing_objects(state: Mapping[str, Any]) -> list[Existing]:
+    """The managed objects of a state: ``terraform show -json`` of it (``values``) or a raw state
+    file (``resources`` with ``instances``)."""
+    if isinstance(state.get("values"), Mapping):
+        return sorted(_shown(state["values"].get("root_module") or {}), key=lambda e: e.address)
+    if isinstance(state.get("resources"), list):
+        return sorted(_raw(state["resources"]), key=lambda e: e.address)
+    if "format_version" in state and "values" not in state:
+        return []  # `terraform show -json` of an empty state
+    raise MatchError("neither `terraform show -json` of a state nor a state file (no values, no resources)")
+
+
+def _shown(module: Mapping[str, Any]) -> Iterator[Existing]:
+    for resource in module.get("resources") or ():
+        if resource.get("mode", "managed") == "managed":
+            yield Existing(resource["address"], resource["type"], resource.get("values") or {})
+    for child in module.get("child_modules") or ():
+        yield from _shown(child)
+
+
+def _raw(resources: Sequence[Mapping[str, Any]]) -> Iterator[Existing]:
+    for resource in resources:
+        if resource.get("mode", "managed") != "managed":
+            continue
+        prefix = f"{resource['module']}." if resource.get("module") else ""
+        base = f"{prefix}{resource['type']}.{resource['name']}"
+        for instance in resource.get("instances") or ():
+            key = instance.get("index_key")
+            address = base if key is None else f"{base}[{_key(key)}]"
+            yield Existing(address, resource["type"], instance.get("attributes") or {})
+
+
+def _key(key: Any) -> str:
+    return str(key) if isinstance(key, int) else f'"{key}"'
+
+
+def wanted_resources(plan: Mapping[str, Any]) -> list[Wanted]:
+    """The managed resource instances ``plan`` creates (and only creates), with their references."""
+    config = {r["address"]: r for r in _config_resources((plan.get("configuration") or {}).get("root_module") or {})}
+    creates = [rc for rc in plan.get("resource_changes") or ()
+               if rc.get("mode", "managed") == "managed" and list(rc["change"]["actions"]) == ["create"]]
+    instances: dict[str, list[str]] = {}
+    for rc in creates:
+        instances.setdefault(_resource_of(rc["address"]), []).append(rc["address"])
+    out = []
+    for rc in creates:
+        change = rc["change"]
+        unknown = frozenset(k for k, v in (change.get("after_unknown") or {}).items() if v is True)
+        expressions = (config.get(_resource_of(rc["address"])) or {}).get("expressions") or {}
+        refers = {name: _target(expression, rc.get("index"), instances)
+                  for name, expression in expressions.items() if isinstance(expression, Mapping)}
+        out.append(Wanted(rc["address"], rc["type"], change.get("after") or {}, unknown, refers))
+    return out
+
+
+def _config_resources(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield from module.get("resources") or ()
+
+
+def _resource_of(address: str) -> str:
+    return address.split("[", 1)[0]
+
+
+def _target(expression: Mapping[str, Any], index: Any, instances: Mapping[str, list[str]]) -> str | None:
+    """The one resource instance an attribute's expression refers to, or None."""
+    for reference in expression.get("references") or ():
+        found = _REFERENCE.match(reference)
+        if found is None:
+            continue
+        resource = f"{found.group(1)}.{found.group(2)}"
+        known = instances.get(resource)
+        if not known:
+            continue
+        if found.group(3):
+            address = resource + found.group(3)
+            return address if address in known else None
+        if known == [resource]:
+            return resource
+        if index is not None and f"{resource}[{_key(index)}]" in known:
+            return f"{resource}[{_key(index)}]"
+        return None
+    return None
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+def match(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Matching:
+    """Match every resource ``plan`` creates to one object of ``state``."""
+    wanted = wanted_resources(plan)
+    existing = existing_objects(state)
+    result = Matching()
+    matched: dict[str, Existing] = {}  # tfgen address -> existing object
+    taken: dict[str, str] = {}  # existing address -> tfgen address
+    pending = [w for w in wanted if w.type in RULES or w.type == "aws_kms_key"]
+    progress = True
+    while progress:
+        progress = False
+        for w in list(pending):
+            found = _candidates(w, existing, matched, wanted)
+            if found is None:
+                continue  # waits for a resource it refers to
+            pending.remove(w)
+            progress = True
+            if len(found) > 1:
+                result.errors.append(f"{w.address}: ambiguous: both {found[0].address} and {found[1].address} "
+                                     f"have its identity ({_identity(w)})")
+            elif found:
+                owner = taken.get(found[0].address)
+                if owner is not None:
+                    result.errors.append(f"{found[0].address}: matched by both {owner} and {w.address}")
+                    continue
+                taken[found[0].address] = w.address
+                matched[w.address] = found[0]
+    for w in wanted:
+        if w.address in matched:
+            e = matched[w.address]
+            result.matches.append(Match(w.address, e.address, w.type, _import_id(w.type, e)))
+        elif w.type in NOT_IMPORTABLE:
+            result.recreated.append((w.address, NOT_IMPORTABLE[w.type]))
+        elif w.type in RULES or w.type == "aws_kms_key":
+            result.created.append((w.address, f"no object of the old stack has its identity ({_identity(w)})"))
+        else:
+            result.created.append((w.address, f"{w.type}: tfgen has no identity rule for this type"))
+    result.unmanaged = [e.address for e in existing if e.address not in taken]
+    result.matches.sort(key=lambda m: m.address)
+    return result
+
+
+def _identity(w: Wanted) -> str:
+    if w.type == "aws_kms_key":
+        return "the key an alias of it targets"
+    return ", ".join(f"{name}={_shown_value(w, name)}" for name in RULES[w.type].fields
+                     if _shown_value(w, name) is not None)
+
+
+def _shown_value(w: Wanted, name: str) -> Any:
+    if name in w.unknown:
+        return f"<{w.refers.get(name) or 'unknown'}>"
+    return _read(w.values, name)
+
+
+def _candidates(w: Wanted, existing: Sequence[Existing], matched: Mapping[str, Existing],
+                wanted: Sequence[Wanted]) -> list[Existing] | None:
+    """The existing objects with ``w``'s identity; None while a resource it refers to is unmatched."""
+    if w.type == "aws_kms_key":
+        return _key_candidates(w, existing, matched, wanted)
+    tests: list[tuple[str, Any, set[str] | None]] = []  # (field, literal, identifiers of the referred object)
+    for name in RULES[w.type].fields:
+        top = name.split(".", 1)[0]
+        if top in w.unknown:
+            target = w.refers.get(top)
+            if target is None:
+                continue  # cannot be told: left out of the identity
+            if target not in matched:
+                return None if any(x.address == target for x in wanted) else []
+            tests.append((name, None, matched[target].identifiers()))
+        else:
+            tests.append((name, _read(w.values, name), None))
+    if not tests:
+        return []
+    return [e for e in existing if e.type == w.type and all(
+        _read(e.values, name) in ids if ids is not None else _same(_read(e.values, name), literal)
+        for name, literal, ids in tests)]
+
+
+def _key_candidates(w: Wanted, existing: Sequence[Existing], matched: Mapping[str, Existing],
+                    wanted: Sequence[Wanted]) -> list[Existing] | None:
+    aliases = [a for a in wanted if a.type == "aws_kms_alias" and a.refers.get("target_key_id") == w.address]
+    if not aliases:
+        return []
+    if any(a.address not in matched for a in aliases):
+        # an alias not matched yet waits; one that found nothing leaves the key unmatched
+        return None if any(a.address not in matched and _alias_pending(a, existing) for a in aliases) else []
+    targets = {matched[a.address].values.get("target_key_id") for a in aliases} | {
+        matched[a.address].values.get("target_key_arn") for a in aliases}
+    keys = [e for e in existing if e.type == "aws_kms_key" and e.identifiers() & {t for t in targets if t}]
+    return keys
+
+
+def _alias_pending(alias: Wanted, existing: Sequence[Existing]) -> bool:
+    return any(e.type == "aws_kms_alias" and e.values.get("name") == alias.values.get("name") for e in existing)
+
+
+def _read(values: Mapping[str, Any], path: str) -> Any:
+    value: Any = values
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return float(a) == float(b)
+    return bool(a == b or (a in (None, "") and b in (None, "")))
+
+
+def _import_id(kind: str, e: Existing) -> str:
+    if kind == "aws_kms_key":
+        return str(e.values.get("key_id") or e.values.get("id"))
+    template = RULES[kind].import_id
+    qualifier = e.values.get("qualifier")
+    template = template.replace("{:qualifier}", f":{qualifier}" if qualifier else "")
+    return template.format_map({k: "" if v is None else v for k, v in e.values.items()})

@@ -1,0 +1,573 @@
+"""Drift: what a refresh-only plan (``terraform plan -refresh-only``, then ``terraform show -json``)
+finds changed outside terraform, judged with the plan review's catalogue and judges.
+
+Each object that differs between the state (what was reviewed and applied) and AWS (live) is
+put in the classes its differences raise:
+
+- **access gained**: its policy documents, grants, rules or settings open what the state does not
+  (tfgen.deploy.review.access, the change read as state -> live);
+- **traffic moved**: a payment function's serving table differs (a weight, the version an alias
+  runs, its code), or what its requests pass through is gone or changed
+  (tfgen.deploy.review.serving);
+- **data protection reduced**: what protects data is off, shorter or gone, or an object holding
+  data no longer exists (tfgen.deploy.review.data);
+- **other differences**: the rest.
+
+Every entry carries its differences, attribute by attribute, with the live value and the reviewed
+one. Provider-default noise is filtered first (``noise``): a difference between null and an empty
+value, two policy JSON texts the provider itself holds equivalent, and ``tags_all`` keys that
+only repeat a difference of ``tags``. What is filtered is listed in the report, never dropped
+silently, and a filtered attribute never reaches a judge.
+
+The judge is pure and pessimistic: a document that is not a plan's JSON is ``Unreadable``; a
+partial plan, or a value known only after apply, is listed as not judged and counts as drift.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfgen.deploy.review import catalogue
+from tfgen.deploy.review.access import Documents, gains_of
+from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP
+from tfgen.deploy.review.changes import Resources, path_string
+from tfgen.deploy.review.data import loss_of
+from tfgen.deploy.review.serving import ATTACHMENT, Serving, serving, shared_changes
+
+SCHEMA_VERSION = 1
+
+ACCESS_GAINED = "access gained"
+TRAFFIC_MOVED = "traffic moved"
+PROTECTION_REDUCED = "data protection reduced"
+OTHER = "other differences"
+CLASSES = (ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED, OTHER)
+SERIOUS = frozenset({ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED})
+
+GONE = "deleted outside terraform"
+LATER = "known only after apply"
+
+# The provider-default noise the filter removes (``noise``), by the reason the report gives.
+EMPTY = "null and empty are the same value to AWS"
+EQUIVALENT_POLICY = "equivalent policy JSON (the provider compares policies by meaning)"
+TAGS_ALL = "tags_all repeats the difference of tags"
+MIRROR = "mirrors {owner}, which is judged itself"
+
+# Attributes an object reads back from AWS but that another managed resource sets (the S3 bucket's
+# ``policy`` and the ``aws_s3_bucket_policy``): a difference there is judged on that resource, not
+# twice, and not at all when the state's copy is merely older than it. Type -> attribute -> (the
+# owning type, its attribute naming the object by id, ARN or name). Without an owner in the state
+# the difference stays: it is something nobody manages.
+WHOLE_MIRRORS: dict[str, dict[str, tuple[str, str]]] = {
+    "aws_s3_bucket": {
+        "policy": ("aws_s3_bucket_policy", "bucket"),
+        "versioning": ("aws_s3_bucket_versioning", "bucket"),
+        "server_side_encryption_configuration": ("aws_s3_bucket_server_side_encryption_configuration", "bucket"),
+        "lifecycle_rule": ("aws_s3_bucket_lifecycle_configuration", "bucket"),
+        "logging": ("aws_s3_bucket_logging", "bucket"),
+        "object_lock_configuration": ("aws_s3_bucket_object_lock_configuration", "bucket"),
+        "replication_configuration": ("aws_s3_bucket_replication_configuration", "bucket"),
+        "acl": ("aws_s3_bucket_acl", "bucket"),
+        "grant": ("aws_s3_bucket_acl", "bucket"),
+        "cors_rule": ("aws_s3_bucket_cors_configuration", "bucket"),
+        "website": ("aws_s3_bucket_website_configuration", "bucket"),
+    },
+    # An Elastic IP is associated by the NAT gateway created with it.
+    "aws_eip": dict.fromkeys(("association_id", "instance", "network_interface", "private_dns", "private_ip"),
+                             ("aws_nat_gateway", "allocation_id")),
+    "aws_sqs_queue": {"policy": ("aws_sqs_queue_policy", "queue_url")},
+    "aws_sns_topic": {"policy": ("aws_sns_topic_policy", "arn")},
+    "aws_kms_key": {"policy": ("aws_kms_key_policy", "key_id")},
+    "aws_secretsmanager_secret": {"policy": ("aws_secretsmanager_secret_policy", "secret_arn")},
+}
+# Lists of which each element may be set by a resource of its own: security group rules (by
+# protocol, ports and source), a role's inline policies (by name) and attached policies (by ARN).
+_RULE_TYPES = {"aws_vpc_security_group_ingress_rule": "ingress", "aws_vpc_security_group_egress_rule": "egress"}
+_SOURCES = (("cidr_blocks", "cidr_ipv4"), ("ipv6_cidr_blocks", "cidr_ipv6"), ("prefix_list_ids", "prefix_list_id"),
+            ("security_groups", "referenced_security_group_id"))
+
+_FUNCTION_PREFIXES = (FUNCTION, ALIAS, LISTENER_RULE, TARGET_GROUP, ATTACHMENT, "aws_lambda_permission.alb")
+
+
+class Unreadable(ValueError):
+    """The document is not the JSON of a terraform plan: nothing can be said about drift."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One attribute of one object: the value the state holds (reviewed) and the one AWS gives (live)."""
+
+    path: str
+    reviewed: Any
+    live: Any
+
+
+@dataclass(frozen=True)
+class Filtered:
+    address: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Drifted:
+    """One object under one class: what the judge found, and every difference of the object."""
+
+    address: str
+    type: str
+    category: str  # one of CLASSES
+    action: str  # "update": changed outside terraform; "delete": gone
+    findings: tuple[Any, ...]  # the class's own words: statements gained, protections weakened, weights moved
+    differences: tuple[Difference, ...]
+
+
+@dataclass
+class DriftReport:
+    env: str
+    drifted: list[Drifted]
+    filtered: list[Filtered] = field(default_factory=list)
+    unjudged: list[str] = field(default_factory=list)  # what the plan does not let the judge see
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.drifted or self.unjudged)
+
+    @property
+    def serious(self) -> bool:
+        """Drift a security class names, or drift that cannot be judged."""
+        return bool(self.unjudged) or any(d.category in SERIOUS for d in self.drifted)
+
+    def of(self, category: str) -> list[Drifted]:
+        return [d for d in self.drifted if d.category == category]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "env": self.env,
+            "drift": self.drift,
+            "serious": self.serious,
+            "classes": {category: [{"address": d.address, "type": d.type, "action": d.action,
+                                    "findings": list(d.findings),
+                                    "differences": [{"path": x.path, "live": x.live, "reviewed": x.reviewed}
+                                                    for x in d.differences]} for d in self.of(category)]
+                        for category in CLASSES},
+            "unjudged": list(self.unjudged),
+            "filtered": [{"address": f.address, "path": f.path, "reason": f.reason} for f in self.filtered],
+        }
+
+
+# --- reading the plan ---------------------------------------------------------------------------
+
+def drifted_changes(plan: Any) -> list[dict[str, Any]]:
+    """The managed objects a refresh-only plan finds changed: its ``resource_drift``, and any update
+    or delete its ``resource_changes`` add; raises Unreadable for what is not a plan's JSON."""
+    if not isinstance(plan, Mapping) or "format_version" not in plan:
+        raise Unreadable("not the JSON of `terraform show -json PLANFILE` (no format_version)")
+    found: dict[str, dict[str, Any]] = {}
+    for key in ("resource_drift", "resource_changes"):
+        entries = plan.get(key) or []
+        if not isinstance(entries, list):
+            raise Unreadable(f"{key} is not a list")
+        for rc in entries:
+            if not (isinstance(rc, Mapping) and isinstance(rc.get("address"), str) and isinstance(rc.get("type"), str)
+                    and isinstance(rc.get("change"), Mapping) and isinstance(rc["change"].get("actions"), list)):
+                raise Unreadable(f"{key}: an entry without address, type or change actions: {str(rc)[:120]}")
+            if rc.get("mode", "managed") != "managed" or rc.get("deposed") or rc["address"] in found:
+                continue
+            actions = rc["change"]["actions"]
+            if actions == ["update"] or actions == ["delete"]:
+                found[rc["address"]] = dict(rc)
+            elif actions not in (["no-op"], ["read"]):
+                raise Unreadable(f"{rc['address']}: {'/'.join(map(str, actions))} is not drift: "
+                                 "the plan is not refresh-only")
+    return [found[address] for address in sorted(found)]
+
+
+# --- provider-default noise -----------------------------------------------------------------------
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _policy(value: Any) -> Any:
+    """A JSON object parsed from a string, in a canonical form (keys sorted, lists as sorted sets,
+    one-element lists as their element); None when ``value`` is not one."""
+    if not isinstance(value, str) or not value.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return _canonical(parsed) if isinstance(parsed, dict) else None
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in sorted(value.items())}
+    if isinstance(value, list):
+        items = sorted((_canonical(item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
+        return items[0] if len(items) == 1 else items
+    return value
+
+
+def same(reviewed: Any, live: Any) -> bool:
+    """Whether two values differ only by provider-default noise: null against an empty string, list
+    or map (at any depth), or two policy JSON texts of the same meaning."""
+    if reviewed == live or (_empty(reviewed) and _empty(live)):
+        return True
+    if isinstance(reviewed, dict) and isinstance(live, dict):
+        return all(same(reviewed.get(key), live.get(key)) for key in set(reviewed) | set(live))
+    if isinstance(reviewed, list) and isinstance(live, list):
+        return len(reviewed) == len(live) and all(same(a, b) for a, b in zip(reviewed, live, strict=True))
+    old, new = _policy(reviewed), _policy(live)
+    return old is not None and old == new
+
+
+def noise(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
+    """The top-level attributes whose difference is provider-default noise, with the reason."""
+    found: dict[str, str] = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if name == "tags_all" and _tags_all_repeats(before, after):
+            found[name] = TAGS_ALL
+        elif same(old, new):
+            found[name] = EQUIVALENT_POLICY if _policy(old) is not None or _policy(new) is not None else EMPTY
+    return found
+
+
+def _tags_all_repeats(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Every key of ``tags_all`` that differs differs the same way in ``tags`` (a default tag changed
+    outside terraform shows in ``tags_all`` only, and is kept)."""
+    old_all, new_all = before.get("tags_all") or {}, after.get("tags_all") or {}
+    old_tags, new_tags = before.get("tags") or {}, after.get("tags") or {}
+    if not all(isinstance(v, dict) for v in (old_all, new_all, old_tags, new_tags)):
+        return False
+    keys = {k for k in set(old_all) | set(new_all) if old_all.get(k) != new_all.get(k)}
+    return all(old_tags.get(k) == old_all.get(k) and new_tags.get(k) == new_all.get(k) for k in keys)
+
+
+# --- attributes other resources set ----------------------------------------------------------------
+
+class State:
+    """The managed objects of the plan's state (``prior_state``), to find what sets a mirrored attribute."""
+
+    def __init__(self, plan: Mapping[str, Any]) -> None:
+        prior = plan.get("prior_state")
+        resources = Resources({"prior_state": prior}).prior if isinstance(prior, Mapping) else {}
+        self.by_type: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for address, resource in resources.items():
+            values = resource.get("values")
+            if isinstance(values, Mapping):
+                self.by_type.setdefault(str(resource.get("type")), []).append((address, values))
+
+    def owners(self, kind: str, link: str, names: set[Any]) -> list[tuple[str, Mapping[str, Any]]]:
+        return [(a, v) for a, v in self.by_type.get(kind, []) if v.get(link) in names]
+
+
+def _names(values: Mapping[str, Any]) -> set[Any]:
+    return {values.get(key) for key in ("id", "arn", "bucket", "name")} - {None, ""}
+
+
+def mirrors(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], state: State) \
+        -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """``before`` and ``after`` without what other managed resources set, and the attributes left out
+    whole with the reason."""
+    old, new, found = dict(before), dict(after), {}
+    names = _names(before) | _names(after)
+    for name, (owner, link) in WHOLE_MIRRORS.get(kind, {}).items():
+        owned = state.owners(owner, link, names)
+        if owned and old.get(name) != new.get(name):
+            old.pop(name, None)
+            new.pop(name, None)
+            found[name] = MIRROR.format(owner=owned[0][0])
+    for name, setters, element_key in _partial_mirrors(kind, names, state):
+        if old.get(name) == new.get(name) or not setters:
+            continue
+        keys = {key for _, ks in setters for key in ks}
+        explode = _group_atoms if element_key is _atom_key else _listed
+        reduced = [_sorted([item for item in explode(values.get(name)) if element_key(item) not in keys])
+                   for values in (old, new)]
+        if same(reduced[0], reduced[1]):
+            old.pop(name, None)
+            new.pop(name, None)
+            found[name] = MIRROR.format(owner=", ".join(a for a, _ in setters))
+        else:
+            old[name], new[name] = reduced
+    return old, new, found
+
+
+Owned = list[tuple[str, list[Any]]]  # (address of the resource that sets them, the keys of the elements it sets)
+
+
+def _partial_mirrors(kind: str, names: set[Any], state: State) -> Iterator[tuple[str, Owned, Callable[[Any], Any]]]:
+    """Each list attribute of ``kind`` whose elements other resources may set: the attribute, which
+    resource sets which elements (by key), and the key of an element."""
+    if kind in ("aws_security_group", "aws_default_security_group"):
+        for direction in ("ingress", "egress"):
+            rules = [(a, _rule_atoms(v, names)) for a, v in state.owners(
+                f"aws_vpc_security_group_{direction}_rule", "security_group_id", names)]
+            rules += [(a, _rule_atoms(v, names)) for a, v in state.owners(
+                "aws_security_group_rule", "security_group_id", names) if v.get("type") == direction]
+            yield direction, rules, _atom_key
+    elif kind == "aws_iam_role":
+        yield "inline_policy", [(a, [v.get("name")]) for a, v in state.owners("aws_iam_role_policy", "role", names)], \
+            _name
+        yield "managed_policy_arns", [(a, [v.get("policy_arn")]) for a, v in state.owners(
+            "aws_iam_role_policy_attachment", "role", names)], _itself
+    elif kind == "aws_rds_cluster":
+        yield "cluster_members", [(a, [v.get("identifier")]) for a, v in state.owners(
+            "aws_rds_cluster_instance", "cluster_identifier", names)], _itself
+    elif kind == "aws_route_table":
+        yield "route", [(a, [_destination(v, "destination_")]) for a, v in state.owners(
+            "aws_route", "route_table_id", names)], _destination
+    elif kind in ("aws_lb_target_group", "aws_alb_target_group"):
+        yield "load_balancer_arns", _forwarding(names, state), _itself
+
+
+def _name(item: Any) -> Any:
+    return item.get("name") if isinstance(item, Mapping) else None
+
+
+def _itself(item: Any) -> Any:
+    return item
+
+
+def _destination(route: Any, prefix: str = "") -> Any:
+    """The destination of a route table's route (``cidr_block``…) or of an ``aws_route``
+    (``destination_cidr_block``…)."""
+    if not isinstance(route, Mapping):
+        return None
+    for field_name in ("cidr_block", "ipv6_cidr_block", "prefix_list_id"):
+        value = route.get(prefix + field_name) or route.get(field_name if prefix else "destination_" + field_name)
+        if value:
+            return value
+    return None
+
+
+def _forwarding(names: set[Any], state: State) -> Owned:
+    """The load balancers whose managed listeners or listener rules forward to the target group."""
+    def mentions(values: Mapping[str, Any]) -> bool:
+        text = json.dumps(values.get("default_action", values.get("action")))
+        return any(isinstance(n, str) and json.dumps(n) in text for n in names)
+
+    listeners = {v.get("arn"): (a, v) for kind in ("aws_lb_listener", "aws_alb_listener")
+                 for a, v in state.by_type.get(kind, [])}
+    owned: Owned = [(a, [v.get("load_balancer_arn")]) for a, v in listeners.values() if mentions(v)]
+    for kind in ("aws_lb_listener_rule", "aws_alb_listener_rule"):
+        for address, rule in state.by_type.get(kind, []):
+            listener = listeners.get(rule.get("listener_arn"))
+            if listener is not None and mentions(rule):
+                owned.append((address, [listener[1].get("load_balancer_arn")]))
+    return owned
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def _ports(protocol: Any, low: Any, high: Any) -> tuple[str, int, int]:
+    protocol = str(protocol).lower()
+    if protocol in ("-1", "all"):
+        return "-1", 0, 0
+    return protocol, int(low if low is not None else -1), int(high if high is not None else -1)
+
+
+def _group_atoms(rules: Any) -> list[dict[str, Any]]:
+    """A security group's ``ingress`` or ``egress`` as one element per source (AWS groups the
+    sources of one protocol and port range in one element)."""
+    atoms = []
+    for rule in _listed(rules):
+        if not isinstance(rule, Mapping):
+            atoms.append({"unreadable": rule})
+            continue
+        protocol, low, high = _ports(rule.get("protocol"), rule.get("from_port"), rule.get("to_port"))
+        base = {"protocol": protocol, "from_port": low, "to_port": high}
+        for source, _ in _SOURCES:
+            atoms += [{**base, source: [value]} for value in _listed(rule.get(source))]
+        if rule.get("self"):
+            atoms.append({**base, "self": True})
+    return atoms
+
+
+def _atom_key(atom: Mapping[str, Any]) -> str:
+    return json.dumps(atom, sort_keys=True)
+
+
+def _rule_atoms(rule: Mapping[str, Any], group: set[Any]) -> list[str]:
+    """The keys of the sources one rule resource sets, in the form of ``_group_atoms``."""
+    protocol, low, high = _ports(rule.get("ip_protocol", rule.get("protocol")), rule.get("from_port"),
+                                 rule.get("to_port"))
+    base = {"protocol": protocol, "from_port": low, "to_port": high}
+    keys = []
+    for source, field_name in _SOURCES:
+        value = rule.get(field_name)
+        values = value if isinstance(value, list) else [value] if value else []
+        if field_name == "referenced_security_group_id" and value in group:
+            keys.append(_atom_key({**base, "self": True}))
+            continue
+        keys += [_atom_key({**base, source: [v]}) for v in values]
+    for source in ("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"):  # aws_security_group_rule
+        keys += [_atom_key({**base, source: [v]}) for v in _listed(rule.get(source))]
+    if rule.get("source_security_group_id"):
+        keys.append(_atom_key({**base, "security_groups": [rule["source_security_group_id"]]}))
+    if rule.get("self"):
+        keys.append(_atom_key({**base, "self": True}))
+    return keys
+
+
+# --- differences --------------------------------------------------------------------------------
+
+def differences(before: Any, after: Any, unknown: Any, path: tuple[str | int, ...] = ()) -> Iterator[Difference]:
+    """The leaves that differ: maps and lists of the same length are followed into, anything else
+    is one difference; a value known only after apply is a difference whatever it was."""
+    if unknown is True:
+        yield Difference(path_string(path), before, LATER)
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = unknown if isinstance(unknown, dict) else {}
+        for key in sorted(set(before) | set(after) | set(keys)):
+            yield from differences(before.get(key), after.get(key), keys.get(key), (*path, key))
+        return
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after) and path:
+        marks = unknown if isinstance(unknown, list) else []
+        for index, (old, new) in enumerate(zip(before, after, strict=True)):
+            yield from differences(old, new, marks[index] if index < len(marks) else None, (*path, index))
+        return
+    if not same(before, after):
+        yield Difference(path_string(path), before, after)
+
+
+# --- the judgement -------------------------------------------------------------------------------
+
+def judge(plan: Any, env: str = "") -> DriftReport:
+    """The drift a refresh-only plan's JSON shows, by class, with the noise it filtered."""
+    changes = drifted_changes(plan)
+    filtered: list[Filtered] = []
+    unjudged: list[str] = []
+    if plan.get("complete") is False:
+        unjudged.append("the plan is partial (-target): objects it leaves out were not compared with AWS")
+    if plan.get("errored") is True:
+        unjudged.append("terraform reported errors while refreshing: the plan may be missing objects")
+    judged: list[dict[str, Any]] = []
+    found: dict[str, tuple[Difference, ...]] = {}
+    state = State(plan)
+    for rc in changes:
+        change = rc["change"]
+        action = change["actions"][0]
+        before = change.get("before") if isinstance(change.get("before"), dict) else {}
+        after = change.get("after") if isinstance(change.get("after"), dict) else {}
+        unknown = change.get("after_unknown") if isinstance(change.get("after_unknown"), dict) else {}
+        if action == "update":
+            before, after, owned = mirrors(rc["type"], before, after, state)
+            filtered += [Filtered(rc["address"], name, reason) for name, reason in owned.items()]
+            quiet = noise(before, after)
+            filtered += [Filtered(rc["address"], name, reason) for name, reason in quiet.items()]
+            after = {**after, **{name: before.get(name) for name in quiet}}
+            diffs = tuple(differences(before, after, unknown))
+            if not diffs:
+                continue
+            unjudged += [f"{rc['address']}: {d.path} is {LATER}" for d in diffs if d.live == LATER]
+        else:
+            after = {}
+            diffs = (Difference("(the object)", "exists", GONE),)
+        found[rc["address"]] = diffs
+        judged.append({**rc, "change": {**change, "before": before, "after": None if action == "delete" else after,
+                                        "after_unknown": unknown}})
+    drifted: list[Drifted] = []
+    documents = Documents(plan)
+    explained: set[str] = set()
+    for rc in judged:
+        action = rc["change"]["actions"][0]
+        address, kind, diffs = rc["address"], rc["type"], found[rc["address"]]
+        gains = list(gains_of(rc, action, documents))
+        if gains:
+            drifted.append(Drifted(address, kind, ACCESS_GAINED, action,
+                                   tuple({"kind": g.kind, "added": list(g.added)} for g in gains), diffs))
+        loss = loss_of(rc, action)
+        if loss is not None:
+            reasons = loss.reasons if loss.protection else (f"{GONE}: the data it held may be lost",) + \
+                (() if catalogue.classified(kind) else (f"{kind} is not in the review's catalogue: it may hold data",))
+            drifted.append(Drifted(address, kind, PROTECTION_REDUCED, action, tuple(reasons), diffs))
+        if gains or loss is not None:
+            explained.add(address)
+    moved = _traffic(plan, judged, found)
+    drifted += moved
+    explained |= {d.address for d in moved}
+    drifted += [Drifted(rc["address"], rc["type"], OTHER, rc["change"]["actions"][0], _other(rc), found[rc["address"]])
+                for rc in judged if rc["address"] not in explained]
+    return DriftReport(env, sorted(drifted, key=lambda d: (CLASSES.index(d.category), d.address)),
+                       sorted(filtered, key=lambda f: (f.address, f.path)), unjudged)
+
+
+def _other(rc: Mapping[str, Any]) -> tuple[str, ...]:
+    kind = rc["type"]
+    if not catalogue.classified(kind):
+        return (f"{kind} is not in the review's catalogue",)
+    note = catalogue.CATALOGUE[kind].note
+    return (note,) if note else ()
+
+
+def _traffic(plan: Mapping[str, Any], judged: Sequence[Mapping[str, Any]],
+             found: Mapping[str, tuple[Difference, ...]]) -> list[Drifted]:
+    """The drifted objects that change what serves a payment function, or the load balancer in front."""
+    resources = Resources({"resource_changes": list(judged), "prior_state": plan.get("prior_state")})
+    by_address = {rc["address"]: rc for rc in judged}
+    out: list[Drifted] = []
+    for table in serving(resources):
+        lines = _serving_lines(table)
+        if not lines:
+            continue
+        mine = [a for a in by_address if a.startswith(tuple(f'{p}["{table.function}' for p in _FUNCTION_PREFIXES))]
+        out += [Drifted(a, by_address[a]["type"], TRAFFIC_MOVED, by_address[a]["change"]["actions"][0],
+                        tuple(lines), found[a]) for a in mine]
+    fronts = shared_changes(resources)
+    for address, rc in by_address.items():
+        if rc["type"] in ("aws_lb", "aws_alb", "aws_lb_listener", "aws_alb_listener"):
+            lines = [line for line in fronts if line.startswith(f"update {address}:")]
+            if rc["change"]["actions"] == ["delete"]:
+                lines = [f"{address}: {GONE}: every request to the load balancer fails"]
+            if lines:
+                out.append(Drifted(address, rc["type"], TRAFFIC_MOVED, rc["change"]["actions"][0], tuple(lines),
+                                   found[address]))
+        elif rc["change"]["actions"] == ["delete"] and catalogue.classified(rc["type"]) \
+                and catalogue.carries_traffic(rc["type"]) and address not in {d.address for d in out}:
+            out.append(Drifted(address, rc["type"], TRAFFIC_MOVED, "delete",
+                               (f"{address}: {GONE}: the requests it carried fail",), found[address]))
+    return out
+
+
+def _serving_lines(table: Serving) -> list[str]:
+    """What differs in one function's serving table, live against reviewed."""
+    lines = []
+    for alias in table.aliases:
+        if not alias.exists_after:
+            lines.append(f"{table.function}: the {alias.colour} alias is {GONE}")
+            continue
+        if alias.version_before != alias.version_after:
+            lines.append(f"{table.function}: {alias.colour} runs version {alias.version_after} "
+                         f"(reviewed: {alias.version_before})")
+        if alias.weight_before != alias.weight_after:
+            lines.append(f"{table.function}: {alias.colour} takes {_weight(alias.weight_after)} of its requests "
+                         f"(reviewed: {_weight(alias.weight_before)})")
+    if any(alias.code_changes for alias in table.aliases):
+        lines.append(f"{table.function}: the function's code differs from the reviewed")
+    lines += [line.replace("update ", "", 1) for line in table.changes]
+    lines += [line for line in table.outages if not line.startswith(("delete ", "replace "))]
+    return lines
+
+
+def _weight(value: int | None) -> str:
+    return "an unknown share" if value is None else f"weight {value}"
+
+
+def classes(report: DriftReport) -> Iterable[tuple[str, list[Drifted]]]:
+    """Each class with its entries, in the report's order."""
+    return ((category, report.of(category)) for category in CLASSES)

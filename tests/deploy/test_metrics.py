@@ -1,0 +1,76 @@
+"""The CloudWatch adapter of tfgen release on hand-made answers (tfgen.deploy.metrics)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tfgen.deploy.metrics import CloudWatch, Targets
+
+STATE = {"values": {"root_module": {"resources": [
+    {"mode": "managed", "type": "aws_lb", "name": "this", "values": {"arn_suffix": "app/payment-alb-dev/1"}},
+    *({"mode": "managed", "type": "aws_lb_target_group", "name": "this", "index": f"payment_validation-{c}",
+       "values": {"arn_suffix": f"targetgroup/pv-{c}-dev/2"}} for c in ("blue", "green")),
+    {"mode": "managed", "type": "aws_lambda_function", "name": "this", "index": "payment_validation",
+     "values": {"function_name": "payment-validation-dev"}},
+    {"mode": "managed", "type": "aws_cloudwatch_metric_alarm", "name": "alb_5xx",
+     "values": {"alarm_name": "payment-alb-5xx-dev"}}]}}}
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+class FakeCloudWatch:
+    def __init__(self, values: dict[str, Any], fail: bool = False) -> None:
+        self.values = values
+        self.fail = fail
+        self.asked: list[dict[str, Any]] = []
+
+    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+        if self.fail:
+            raise RuntimeError("throttled")
+        self.asked.append(kwargs)
+        return {"MetricDataResults": [
+            {"Id": q["Id"], "StatusCode": "PartialData" if self.values.get(q["Id"]) == "partial" else "Complete",
+             "Values": [] if self.values.get(q["Id"]) == "partial" else self.values.get(q["Id"], [])}
+            for q in kwargs["MetricDataQueries"]]}
+
+    def describe_alarms(self, **kwargs: Any) -> dict[str, Any]:
+        if self.fail:
+            raise RuntimeError("denied")
+        return {"MetricAlarms": [{"AlarmName": "payment-alb-5xx-dev", "StateValue": "OK"}]}
+
+
+def source(fake: FakeCloudWatch) -> CloudWatch:
+    return CloudWatch(lambda service: fake, Targets.of_state(STATE))
+
+
+def test_the_targets_come_from_the_state() -> None:
+    targets = Targets.of_state(STATE)
+    assert targets.load_balancer == "app/payment-alb-dev/1"
+    assert targets.target_groups == {"payment_validation": {"blue": "targetgroup/pv-blue-dev/2",
+                                                            "green": "targetgroup/pv-green-dev/2"}}
+    assert (targets.functions, targets.alarms) == ({"payment_validation": "payment-validation-dev"},
+                                                   ("payment-alb-5xx-dev",))
+
+
+def test_counts_sum_a_missing_5xx_is_zero_and_latency_is_in_milliseconds() -> None:
+    fake = FakeCloudWatch({"requests_green_payment_validation": [60.0, 50.0], "errors_green_payment_validation": [1.0],
+                           "p99_green_payment_validation": [0.25, 0.5], "throttles_green_payment_validation": []})
+    [seen] = source(fake).observe({"payment_validation": (90, 10)}, START, START + timedelta(seconds=90))
+    assert (seen.green.requests, seen.green.target_5xx, seen.green.errors, seen.green.throttles, seen.green.p99_ms) \
+        == (110.0, 0.0, 1.0, 0.0, 500.0)
+    assert (seen.blue_weight, seen.green_weight) == (90, 10)
+    query = fake.asked[0]["MetricDataQueries"][0]
+    assert query["MetricStat"]["Period"] == 120  # the window, in whole minutes
+    assert {d["Name"] for d in query["MetricStat"]["Metric"]["Dimensions"]} == {"LoadBalancer", "TargetGroup"}
+
+
+def test_no_lambda_errors_while_requests_came_a_partial_answer_and_a_failed_call_are_no_answer() -> None:
+    fake = FakeCloudWatch({"requests_green_payment_validation": [200.0], "target_5xx_green_payment_validation":
+                           "partial"})
+    [seen] = source(fake).observe({"payment_validation": (90, 10)}, START, START + timedelta(seconds=60))
+    assert (seen.green.errors, seen.green.target_5xx, seen.green.p99_ms) == (None, None, None)
+    [failed] = source(FakeCloudWatch({}, fail=True)).observe({"payment_validation": (90, 10)}, START,
+                                                             START + timedelta(seconds=60))
+    assert failed.green.requests is None and failed.blue.requests is None
+    assert source(FakeCloudWatch({}, fail=True)).alarms() is None
+    assert source(FakeCloudWatch({})).alarms() == {"payment-alb-5xx-dev": "OK"}

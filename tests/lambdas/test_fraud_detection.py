@@ -328,6 +328,11 @@ def test_card_velocity_rule_boundaries() -> None:
     assert evaluate(current, [], LIMITS, [current]).reasons == []
     rule = evaluate(current, [], LIMITS, [_txn(now - 1)]).results[3]
     assert (rule.rule, rule.observed, rule.limit) == ("card_velocity", "2", "1")
+    # Attempts, whatever their status (and card-token-index gives none): a rejection counts.
+    assert evaluate(current, [], LIMITS, [_txn(now - 1, "REJECTED")]).reasons == ["card_velocity"]
+    assert evaluate(current, [], LIMITS, [{"transaction_id": "t-1", "timestamp": now - 1}]).reasons == [
+        "card_velocity"
+    ]
 
 
 # --- history read by merchant and user, never cut silently -----------------------------------

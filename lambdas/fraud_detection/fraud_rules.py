@@ -13,8 +13,12 @@ of its history.
 - ``repeated_failures``: the user had at least ``failure_max`` REJECTED or
   FLAGGED transactions with this merchant within ``failure_window_seconds``.
 - ``card_velocity``: the card (its token) was used in more than
-  ``card_velocity_max`` validated transactions (this one included, any user
-  id, any merchant) within ``card_velocity_window_seconds``.
+  ``card_velocity_max`` attempts (this one included, any user id, any
+  merchant, rejected ones too) within ``card_velocity_window_seconds``.
+  Every attempt whose card number was sound carries the token, so a card
+  tested with wrong expiry dates or CVVs under a fresh user id each time is
+  counted; the rule counts attempts, not failures, because card-token-index
+  projects keys only (no status).
 
 User history is scoped to ``(merchant_id, user_id)`` and read by that pair
 (merchant-user-index), so no other merchant's transactions fill its pages; a
@@ -160,7 +164,7 @@ def evaluate(
         triggered=card_uses > limits.card_velocity_max or not card_history_complete,
         observed=str(card_uses) if card_history_complete else _cut(len(card_history)),
         limit=str(limits.card_velocity_max),
-        explanation=f"{card_uses} transactions with this card within "
+        explanation=f"{card_uses} attempts with this card (any status, any user id) within "
         f"{limits.card_velocity_window_seconds}s (limit {limits.card_velocity_max})",
     )
 

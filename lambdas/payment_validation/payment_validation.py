@@ -12,7 +12,9 @@ Answers:
 
 PCI: the card number is used in memory only, to check it and to compute its
 token (see ``card_tokens``); the item keeps the brand, the last four digits
-and the token. The CVV is checked for format and then dropped: it is not
+and the token. A rejected item keeps the token too when the card number itself
+passed (Luhn-valid, the brand's length, no leading zero), so card velocity
+counts every attempt with a card. The CVV is checked for format and then dropped: it is not
 stored, logged, hashed or part of the request fingerprint.
 
 Idempotency: the scope is the merchant. The key is the ``Idempotency-Key``
@@ -193,9 +195,11 @@ def _transaction_item(
         item["card_last4"] = assessment.card_last4
     if payment.reference is not None:
         item["reference"] = payment.reference
-    if assessment.valid:
+    if card_token:
+        # Rejected attempts too, when the card number itself was sound (Luhn-valid, no leading zero):
+        # card velocity counts every attempt with a card, so testing one under fresh user ids shows.
         item["card_token"] = card_token
-    else:
+    if not assessment.valid:
         item["errors"] = [problem.as_dict() for problem in assessment.problems]
     return item
 

@@ -171,6 +171,20 @@ def test_the_same_card_under_fresh_user_ids_is_counted(aws: Any, monkeypatch: py
     assert other_card.body["status"] == "APPROVED"
 
 
+def test_rejected_attempts_with_the_card_under_fresh_user_ids_are_counted(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Card testing: wrong expiry dates and CVVs under a new user id each time, then one valid payment.
+    monkeypatch.setenv("FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS", "2")
+    for n, card in enumerate([{"expiry_month": 1, "expiry_year": 2021}, {"cvv": "1"}]):
+        validate(user_id=f"u-test-{n}", card={"number": "5555555555554444", **card})
+    assert len(aws.transactions()) == 2 and {item["status"] for item in aws.transactions()} == {"REJECTED"}
+    answer = check(validate(user_id="u-test-9", card={"number": "5555555555554444"}))
+    assert answer.body["status"] == "FLAGGED"
+    assert answer.body["fraud"]["reasons"] == ["card_velocity"]
+    assert check(validate(user_id="u-test-10")).body["status"] == "APPROVED"  # another card
+
+
 def test_card_velocity_has_its_own_window(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAUD_CARD_VELOCITY_MAX_TRANSACTIONS", "1")
     monkeypatch.setenv("FRAUD_CARD_VELOCITY_WINDOW_SECONDS", "60")
@@ -314,6 +328,11 @@ def test_card_velocity_rule_boundaries() -> None:
     assert evaluate(current, [], LIMITS, [current]).reasons == []
     rule = evaluate(current, [], LIMITS, [_txn(now - 1)]).results[3]
     assert (rule.rule, rule.observed, rule.limit) == ("card_velocity", "2", "1")
+    # Attempts, whatever their status (and card-token-index gives none): a rejection counts.
+    assert evaluate(current, [], LIMITS, [_txn(now - 1, "REJECTED")]).reasons == ["card_velocity"]
+    assert evaluate(current, [], LIMITS, [{"transaction_id": "t-1", "timestamp": now - 1}]).reasons == [
+        "card_velocity"
+    ]
 
 
 # --- history read by merchant and user, never cut silently -----------------------------------

@@ -65,6 +65,21 @@ def test_tokens_identify_cards_without_revealing_them(aws: Any) -> None:
     _assert_no_card_data(aws, VISA, MASTERCARD)
 
 
+@pytest.mark.parametrize(
+    "card",
+    [{"expiry_month": 1, "expiry_year": 2021}, {"cvv": "1"}],
+    ids=["expired", "bad-cvv"],
+)
+def test_a_rejected_attempt_with_a_real_card_number_keeps_the_card_token(aws: Any, card: dict[str, Any]) -> None:
+    # Card velocity counts attempts: a card tested under many user ids must reach card-token-index.
+    assert post(payment(amount="1.00")).status == 201
+    rejected = post(payment(amount="2.00", card=card))
+    assert rejected.status == 422
+    tokens = {item["status"]: item["card_token"] for item in aws.transactions()}
+    assert tokens["REJECTED"] == tokens["VALIDATED"]
+    _assert_no_card_data(aws, VISA)
+
+
 def test_amex_needs_a_four_digit_code(aws: Any) -> None:
     assert post(payment(card={"number": AMEX, "cvv": "1234"})).status == 201
     answer = post(payment(amount="2.00", card={"number": AMEX, "cvv": "123"}))

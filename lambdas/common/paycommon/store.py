@@ -5,7 +5,7 @@ Table: hash key ``transaction_id`` (S), range key ``timestamp`` (N); GSIs
 ``timestamp``), ``merchant-user-index`` (``merchant_user`` + ``timestamp``,
 projecting at least ``status``: a user's history with one merchant) and
 ``card-token-index`` (``card_token`` + ``timestamp``, keys only: card
-velocity only counts).
+velocity only counts attempts, whatever their status).
 
 A user's history is read by merchant and user, the index's hash key, and not
 by user id with a filter on the merchant: a filter applies after a page is
@@ -25,7 +25,7 @@ One item per transaction::
     currency         S  ISO 4217
     card_brand       S  e.g. "visa"
     card_last4       S  the last four digits
-    card_token       S  keyed HMAC of the card number (VALIDATED items only)
+    card_token       S  keyed HMAC of the card number (every item whose card number was sound, REJECTED too)
     reference        S  the merchant's own reference (optional)
     errors           L  REJECTED only: [{field, code, message}]
     fraud            M  the fraud decision and every rule's result

@@ -17,7 +17,7 @@ locals {
       log_group                      = "/aws/lambda/payment-validation-dev"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "LZonGjQzScO8g2mWsGihsG15qo/zCngzMaKiZxKjlLI="
+      source_code_hash               = "qgwVY8JtuJH7gC2dAh0xfNk+tSrh4SqNn6q8pdMzegg="
       timeout                        = 29
     }
     fraud_detection = {
@@ -27,7 +27,7 @@ locals {
       log_group                      = "/aws/lambda/fraud-detection-dev"
       memory_size                    = 512
       reserved_concurrent_executions = 10
-      source_code_hash               = "xeo0hzf88Ugu/nX4jhNI+ylUQov8rSqsFmqXWtcDEtE="
+      source_code_hash               = "/C66s5eo/7PNcD3bDkBvYASg0u1rs1+owF3ytg2ROyA="
       timeout                        = 29
     }
     transaction_processing = {
@@ -37,7 +37,7 @@ locals {
       log_group                      = "/aws/lambda/transaction-processing-dev"
       memory_size                    = 1024
       reserved_concurrent_executions = 20
-      source_code_hash               = "AR+nMSiIzPLd0vsLkXWFdyavggKx0f/XfgrUkF/58tk="
+      source_code_hash               = "IKxOSeojCKbokGsckmHB7UCjDMwCd6ZNisYoNCCo0Mc="
       timeout                        = 29
     }
     db_secret_rotation = {
@@ -47,7 +47,7 @@ locals {
       log_group                      = "/aws/lambda/db-secret-rotation-dev"
       memory_size                    = 256
       reserved_concurrent_executions = 1
-      source_code_hash               = "5VH3wODRnqOTE8rcE6Y8zSWLpKHLWItQf8AoV8FCEZU="
+      source_code_hash               = "xcSyNufYjxx6ixUkxuMqaybWknKK5Mt8jV//omVt6dk="
       timeout                        = 60
     }
   }

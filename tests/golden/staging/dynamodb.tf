@@ -71,7 +71,8 @@ resource "aws_dynamodb_table" "this" {
   }
 
   # Card velocity (fraud-detection): how often one card token was used, whatever
-  # the user id. Validated transactions carry the token; counting needs keys only.
+  # the user id. Every attempt with a sound card number carries the token, rejected
+  # ones too; counting attempts needs keys only.
   global_secondary_index {
     name            = "card-token-index"
     hash_key        = "card_token"

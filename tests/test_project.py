@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -22,6 +23,10 @@ from tfgen.project import Project
 # peak's noise (tens of KB whatever the count); far below one validated model (about 10 KB
 # pickled, 60 KB as objects) or one environment's rendered files (about 110 KB).
 PER_ENVIRONMENT = 2048
+# The peak of a fresh render also holds one environment's garbage awaiting the collector, which
+# varies from run to run (up to about 140 KB measured): the fresh-render test compares runs 64
+# environments apart and allows that once, still far below 64 validated models (about 3.8 MB).
+FRESH_NOISE = 256 * 1024
 
 
 def many(root: Path, count: int) -> Project:
@@ -38,6 +43,7 @@ def many(root: Path, count: int) -> Project:
 
 def peak(work: Callable[[], object]) -> int:
     """The peak of memory traced while ``work`` runs, above what was allocated before it."""
+    gc.collect()  # garbage of earlier work is no part of this run's peak
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -65,11 +71,11 @@ def test_what_render_writes_is_a_fresh_render_of_the_validated_model(tmp_path: P
 
 
 def test_rendering_keeps_nothing_per_environment(tmp_path: Path) -> None:
-    few, more = many(tmp_path, 10), many(tmp_path, 42)
+    few, more = many(tmp_path, 10), many(tmp_path, 74)
     write_all(many(tmp_path, 9))  # templates compiled, packages built, caches filled
     small = peak(lambda: write_all(few))
     grown = peak(lambda: write_all(more)) - small
-    assert grown < PER_ENVIRONMENT * 32, f"{grown} bytes more for 32 more environments"
+    assert grown < FRESH_NOISE + PER_ENVIRONMENT * 64, f"{grown} bytes more for 64 more environments"
 
 
 

@@ -548,7 +548,7 @@ def test_j_a_release_step_holding_more_than_the_move_stops_before_the_apply(
     watch = Watch(stack, "transaction_processing")
     code, report, stderr = release(stack, monkeypatch, watch, "--function", "transaction_processing", "--version",
                                    version, "--steps", "10,100",
-                                   extra=("lambda.functions.transaction_processing.memory_mb=1024",), expect=None)
+                                   extra=("lambda.functions.transaction_processing.memory_mb=2048",), expect=None)
     assert code != 0 and report is None, stderr
     assert "step: stopped before the apply, nothing applied" in stderr, stderr
     assert 'update aws_lambda_function.this["transaction_processing"]: not part of this step' in stderr, stderr

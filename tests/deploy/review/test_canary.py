@@ -12,7 +12,7 @@ from tfgen.deploy.review.canary import Colour, Limits, Observation, judge, worst
 LIMITS = Limits(min_requests=100, error_rate_margin_pct=0.5, max_error_rate_pct=2.0, latency_margin_pct=20.0,
                 max_latency_p99_ms=800.0)
 HEALTHY = Colour(requests=1000, target_5xx=2, errors=3, throttles=0, p99_ms=200.0)
-QUIET = {"payment-alb-5xx-prod": "OK", "api-p99-latency-prod": "INSUFFICIENT_DATA"}
+QUIET = {"payment-alb-5xx-prod": "OK", "api-p99-latency-prod": "OK"}
 
 
 def seen(green: dict[str, Any] | None = None, blue: dict[str, Any] | None = None, weights: tuple[int, int] = (90, 10),
@@ -27,7 +27,7 @@ def test_a_green_like_blue_with_quiet_alarms_passes_and_says_what_it_checked() -
     assert "payment_validation: requests green 120, blue 1000" in result.checks
     assert "payment_validation: target 5XX green 0 %, blue 0.2 %" in result.checks
     assert "payment_validation: TargetResponseTime p99 green 210 ms, blue 200 ms" in result.checks
-    assert "alarms: 2 not in ALARM" in result.checks
+    assert "alarms: 2 OK" in result.checks
 
 
 @pytest.mark.parametrize(("attribute", "metric"), [("target_5xx", "target 5XX"), ("errors", "Lambda Errors"),
@@ -99,6 +99,32 @@ def test_alarms_that_could_not_be_read_or_are_missing_are_inconclusive() -> None
     result = judge([seen()], {**QUIET, "aurora-cpu-prod": None}, LIMITS)
     assert (result.outcome, [str(f) for f in result.findings]) == ("inconclusive",
                                                                     ["alarm aurora-cpu-prod: not found"])
+
+
+@pytest.mark.parametrize("state", ["INSUFFICIENT_DATA", "alarm", "Alarm", "ok", "", " OK", "None"])
+def test_an_alarm_in_any_state_but_ok_or_alarm_is_inconclusive_naming_the_alarm_and_its_state(state: str) -> None:
+    result = judge([seen()], {**QUIET, "aurora-cpu-prod": state}, LIMITS)
+    assert result.outcome == "inconclusive"
+    assert [(f.outcome, f.metric, f.message) for f in result.findings] == [
+        ("inconclusive", "alarms", f"alarm aurora-cpu-prod is in state {state!r}, not OK: whether it is quiet "
+                                   "cannot be told")]
+    assert "alarms: 2 OK" in result.checks
+
+
+@pytest.mark.parametrize("state", [0, False, ["OK"]])
+def test_an_alarm_state_that_is_not_text_is_inconclusive(state: Any) -> None:
+    result = judge([seen()], {**QUIET, "aurora-cpu-prod": state}, LIMITS)
+    assert result.outcome == "inconclusive"
+    assert [f.message for f in result.findings] == [
+        f"alarm aurora-cpu-prod is in state {state!r}, not OK: whether it is quiet cannot be told"]
+
+
+def test_no_alarm_answered_is_inconclusive_the_stack_always_has_alarms() -> None:
+    result = judge([seen()], {}, LIMITS)
+    assert result.outcome == "inconclusive"
+    assert [(f.metric, f.message) for f in result.findings] == [
+        ("alarms", "no alarm of the environment was answered (the stack always has some): whether one is in "
+                   "ALARM cannot be told")]
 
 
 def test_thin_green_traffic_is_inconclusive_whatever_its_errors() -> None:

@@ -11,8 +11,9 @@ environment. ``judge`` gives one of three outcomes:
   above ``max_latency_p99_ms`` or more than ``latency_margin_pct`` percent above blue's; any alarm
   of the environment in ``ALARM``. A breach fails the step even when other answers are missing.
 - **inconclusive** when there is too little to judge: green saw fewer than ``min_requests``, blue
-  (while it takes traffic) too, an answer is missing (``None``: the source could not tell), or an
-  alarm could not be read.
+  (while it takes traffic) too, an answer is missing (``None``: the source could not tell), the
+  alarms could not be read or none was answered, or an alarm is in a state other than ``OK`` and
+  ``ALARM`` (``INSUFFICIENT_DATA``: it cannot tell either).
 - **pass** only when every check was made and none breached.
 
 A colour's figures are ``None`` where the source has no answer; a count the source knows to be
@@ -29,7 +30,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 Outcome = Literal["pass", "fail", "inconclusive"]
-ALARM = "ALARM"
+OK, ALARM = "OK", "ALARM"
 
 # The counted metrics: field of Colour -> its name in a report.
 COUNTS = (("target_5xx", "target 5XX"), ("errors", "Lambda Errors"), ("throttles", "Lambda Throttles"))
@@ -104,7 +105,7 @@ class Judgement:
                 "checks": list(self.checks)}
 
 
-def judge(observations: Sequence[Observation], alarms: Mapping[str, str | None] | None,
+def judge(observations: Sequence[Observation], alarms: Mapping[str, Any] | None,
           limits: Limits) -> Judgement:
     """The step's outcome from ``observations`` (one per released function) and ``alarms`` (every
     alarm of the environment -> its state, ``None`` when it was not found; ``None`` altogether
@@ -219,18 +220,27 @@ def _latency(name: str, green: float | None, blue: float | None, compare: bool, 
         checks.append(f"{name}: {LATENCY} green {_n(green)} ms")
 
 
-def _alarms(alarms: Mapping[str, str | None] | None, findings: list[Finding], checks: list[str]) -> None:
+def _alarms(alarms: Mapping[str, Any] | None, findings: list[Finding], checks: list[str]) -> None:
+    """Only ``OK`` is quiet and only ``ALARM`` a breach: any other state (``INSUFFICIENT_DATA``, a
+    spelling CloudWatch does not give) says nothing either way."""
     if alarms is None:
         findings.append(Finding("inconclusive", "", "alarms", "the environment's alarms could not be read"))
         return
-    for name, state in sorted(alarms.items()):
+    if not alarms:
+        findings.append(Finding("inconclusive", "", "alarms", "no alarm of the environment was answered (the stack "
+                                "always has some): whether one is in ALARM cannot be told"))
+        return
+    for name, state in sorted(alarms.items(), key=lambda item: str(item[0])):
         if state is None:
             findings.append(Finding("inconclusive", "", "alarms", f"alarm {name}: not found"))
-        elif state == ALARM:
+        elif isinstance(state, str) and state == ALARM:
             findings.append(Finding("fail", "", "alarms", f"alarm {name} is in ALARM"))
-    quiet = [name for name, state in alarms.items() if state not in (None, ALARM)]
+        elif not (isinstance(state, str) and state == OK):
+            findings.append(Finding("inconclusive", "", "alarms", f"alarm {name} is in state {state!r}, not OK: "
+                                    "whether it is quiet cannot be told"))
+    quiet = [name for name, state in alarms.items() if isinstance(state, str) and state == OK]
     if quiet:
-        checks.append(f"alarms: {len(quiet)} not in ALARM")
+        checks.append(f"alarms: {len(quiet)} OK")
 
 
 def _exact(value: float | int) -> Fraction:

@@ -74,3 +74,27 @@ def test_no_lambda_errors_while_requests_came_a_partial_answer_and_a_failed_call
     assert failed.green.requests is None and failed.blue.requests is None
     assert source(FakeCloudWatch({}, fail=True)).alarms() is None
     assert source(FakeCloudWatch({})).alarms() == {"payment-alb-5xx-dev": "OK"}
+
+
+def test_the_load_balancer_s_lambda_errors_of_each_target_group_are_counted_as_that_colour_s() -> None:
+    fake = FakeCloudWatch({"requests_green_payment_validation": [500.0], "errors_green_payment_validation": [0.0],
+                           "lambda_user_errors_green_payment_validation": [3.0, 1.0],
+                           "lambda_internal_errors_green_payment_validation": [2.0]})
+    [seen] = source(fake).observe({"payment_validation": (90, 10)}, START, START + timedelta(seconds=60))
+    assert (seen.green.lambda_user_errors, seen.green.lambda_internal_errors) == (4.0, 2.0)
+    # reported only when not zero: no datapoints in a complete answer is none
+    assert (seen.blue.lambda_user_errors, seen.blue.lambda_internal_errors) == (0.0, 0.0)
+    asked = {q["Id"]: q["MetricStat"] for q in fake.asked[0]["MetricDataQueries"]}
+    for colour in ("blue", "green"):
+        for field, metric in (("lambda_user_errors", "LambdaUserError"),
+                              ("lambda_internal_errors", "LambdaInternalError")):
+            stat = asked[f"{field}_{colour}_payment_validation"]
+            assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]) == (
+                "AWS/ApplicationELB", metric, "Sum")
+            assert stat["Metric"]["Dimensions"] == [
+                {"Name": "LoadBalancer", "Value": "app/payment-alb-dev/1"},
+                {"Name": "TargetGroup", "Value": f"targetgroup/pv-{colour}-dev/2"}]
+    partial = FakeCloudWatch({"requests_green_payment_validation": [500.0],
+                              "lambda_user_errors_green_payment_validation": "partial"})
+    [seen] = source(partial).observe({"payment_validation": (90, 10)}, START, START + timedelta(seconds=60))
+    assert seen.green.lambda_user_errors is None

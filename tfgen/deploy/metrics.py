@@ -5,7 +5,8 @@ balancer's and each target group's ARN suffix (the dimensions of ``AWS/Applicati
 function's name (``AWS/Lambda``, per alias through ``Resource=NAME:ALIAS``) and the names of the
 environment's alarms. ``CloudWatch`` asks ``GetMetricData`` for one window per step and
 ``DescribeAlarms`` for the alarms' states. A count with no datapoints in a complete answer is 0
-(the load balancer publishes no 5XX count while there is none); an answer that is not complete,
+(the load balancer publishes no 5XX, ``LambdaUserError`` or ``LambdaInternalError`` count while
+there is none); an answer that is not complete,
 a latency without datapoints, a Lambda ``Errors`` without datapoints while requests came, and an
 error of the call are ``None``: no answer, which the judgement never passes.
 
@@ -100,8 +101,11 @@ class CloudWatch:
         elb = [{"Name": "LoadBalancer", "Value": self.targets.load_balancer}, {"Name": "TargetGroup", "Value": group}]
         name = self.targets.functions.get(key, "")
         alias = [{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": f"{name}:{colour}"}]
-        wanted = (("requests", ELB, "RequestCount", elb, "Sum"), ("target_5xx", ELB, "HTTPCode_Target_5XX_Count", elb,
-                                                                  "Sum"),
+        wanted = (("requests", ELB, "RequestCount", elb, "Sum"),
+                  ("target_5xx", ELB, "HTTPCode_Target_5XX_Count", elb, "Sum"),
+                  # requests the load balancer failed to get an answer for from a Lambda target
+                  ("lambda_user_errors", ELB, "LambdaUserError", elb, "Sum"),
+                  ("lambda_internal_errors", ELB, "LambdaInternalError", elb, "Sum"),
                   ("p99", ELB, "TargetResponseTime", elb, "p99"), ("errors", LAMBDA, "Errors", alias, "Sum"),
                   ("throttles", LAMBDA, "Throttles", alias, "Sum"))
         return [{"Id": _id(key, colour, field), "ReturnData": True,
@@ -144,7 +148,8 @@ class CloudWatch:
         latencies = answers.get(_id(key, colour, "p99"))
         p99 = max(latencies) * 1000 if latencies else None  # seconds; the worst period of the window
         return Colour(requests=requests, target_5xx=total("target_5xx"), errors=errors,
-                      throttles=total("throttles"), p99_ms=p99)
+                      throttles=total("throttles"), p99_ms=p99, lambda_user_errors=total("lambda_user_errors"),
+                      lambda_internal_errors=total("lambda_internal_errors"))
 
 
 def _id(key: str, colour: str, field: str) -> str:

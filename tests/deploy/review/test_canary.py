@@ -11,7 +11,8 @@ from tfgen.deploy.review.canary import Colour, Limits, Observation, judge, worst
 
 LIMITS = Limits(min_requests=100, error_rate_margin_pct=0.5, max_error_rate_pct=2.0, latency_margin_pct=20.0,
                 max_latency_p99_ms=800.0)
-HEALTHY = Colour(requests=1000, target_5xx=2, errors=3, throttles=0, p99_ms=200.0)
+HEALTHY = Colour(requests=1000, target_5xx=2, errors=3, throttles=0, p99_ms=200.0, lambda_user_errors=0,
+                 lambda_internal_errors=0)
 QUIET = {"payment-alb-5xx-prod": "OK", "api-p99-latency-prod": "OK"}
 
 
@@ -27,11 +28,16 @@ def test_a_green_like_blue_with_quiet_alarms_passes_and_says_what_it_checked() -
     assert "payment_validation: requests green 120, blue 1000" in result.checks
     assert "payment_validation: target 5XX green 0 %, blue 0.2 %" in result.checks
     assert "payment_validation: TargetResponseTime p99 green 210 ms, blue 200 ms" in result.checks
+    assert "payment_validation: ALB LambdaUserError green 0 %, blue 0 %" in result.checks
+    assert "payment_validation: ALB LambdaInternalError green 0 %, blue 0 %" in result.checks
     assert "alarms: 2 OK" in result.checks
 
 
-@pytest.mark.parametrize(("attribute", "metric"), [("target_5xx", "target 5XX"), ("errors", "Lambda Errors"),
-                                                   ("throttles", "Lambda Throttles")])
+COUNTS = [("target_5xx", "target 5XX"), ("errors", "Lambda Errors"), ("throttles", "Lambda Throttles"),
+          ("lambda_user_errors", "ALB LambdaUserError"), ("lambda_internal_errors", "ALB LambdaInternalError")]
+
+
+@pytest.mark.parametrize(("attribute", "metric"), COUNTS)
 def test_each_count_fails_beyond_the_margin_over_blue_naming_the_metric_and_figures(attribute: str,
                                                                                    metric: str) -> None:
     # blue 0.3 % (3 of 1000); green 9 of 1000 = 0.9 %: 0.6 points above, margin 0.5.
@@ -43,7 +49,7 @@ def test_each_count_fails_beyond_the_margin_over_blue_naming_the_metric_and_figu
                                f"0.5 % points above blue's 0.3 % (3 of 1000)")
 
 
-@pytest.mark.parametrize("attribute", ["target_5xx", "errors", "throttles"])
+@pytest.mark.parametrize("attribute", [attribute for attribute, _ in COUNTS])
 def test_each_count_fails_above_the_absolute_limit_even_when_blue_is_as_bad(attribute: str) -> None:
     result = judge([seen({attribute: 30}, {attribute: 30})], QUIET, LIMITS)
     assert result.outcome == "fail"
@@ -194,7 +200,7 @@ def test_a_breach_fails_even_when_blue_cannot_be_compared() -> None:
 
 
 @pytest.mark.parametrize("colour", ["green", "blue"])
-@pytest.mark.parametrize("attribute", ["requests", "target_5xx", "errors", "throttles", "p99_ms"])
+@pytest.mark.parametrize("attribute", ["requests", *(attribute for attribute, _ in COUNTS), "p99_ms"])
 def test_a_missing_answer_is_inconclusive_never_a_pass(colour: str, attribute: str) -> None:
     observation = seen({attribute: None}) if colour == "green" else seen(blue={attribute: None})
     result = judge([observation], QUIET, LIMITS)
@@ -204,6 +210,8 @@ def test_a_missing_answer_is_inconclusive_never_a_pass(colour: str, attribute: s
 
 FIGURES = [("requests", "requests", "request count"), ("target_5xx", "target 5XX", "target 5XX"),
            ("errors", "Lambda Errors", "Lambda Errors"), ("throttles", "Lambda Throttles", "Lambda Throttles"),
+           ("lambda_user_errors", "ALB LambdaUserError", "ALB LambdaUserError"),
+           ("lambda_internal_errors", "ALB LambdaInternalError", "ALB LambdaInternalError"),
            ("p99_ms", "TargetResponseTime p99", "TargetResponseTime p99")]
 
 

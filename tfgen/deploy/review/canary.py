@@ -2,11 +2,12 @@
 
 The input is what the metric source answered for the window of the step's bake (nothing here
 asks AWS, reads a clock or prints): per payment function and colour, the load balancer's request
-count of its target group, its target 5XX count, the alias's Lambda ``Errors`` and ``Throttles``,
-and the target group's ``TargetResponseTime`` p99; and the state of every alarm of the
-environment. ``judge`` gives one of three outcomes:
+count of its target group, its target 5XX count and its ``LambdaUserError`` and
+``LambdaInternalError`` counts (requests to the function that failed at the load balancer), the
+alias's Lambda ``Errors`` and ``Throttles``, and the target group's ``TargetResponseTime`` p99; and
+the state of every alarm of the environment. ``judge`` gives one of three outcomes:
 
-- **fail** on any breach: green's rate of 5XX, errors or throttles (per 100 requests) above
+- **fail** on any breach: green's rate of each count (per 100 requests) above
   ``max_error_rate_pct`` or more than ``error_rate_margin_pct`` points above blue's; green's p99
   above ``max_latency_p99_ms`` or more than ``latency_margin_pct`` percent above blue's; any alarm
   of the environment in ``ALARM``. A breach fails the step even when other answers are missing,
@@ -40,7 +41,8 @@ Outcome = Literal["pass", "fail", "inconclusive"]
 OK, ALARM = "OK", "ALARM"
 
 # The counted metrics: field of Colour -> its name in a report.
-COUNTS = (("target_5xx", "target 5XX"), ("errors", "Lambda Errors"), ("throttles", "Lambda Throttles"))
+COUNTS = (("target_5xx", "target 5XX"), ("errors", "Lambda Errors"), ("throttles", "Lambda Throttles"),
+          ("lambda_user_errors", "ALB LambdaUserError"), ("lambda_internal_errors", "ALB LambdaInternalError"))
 LATENCY = "TargetResponseTime p99"
 # Every figure of Colour -> its metric in a finding, and its words in a message.
 FIGURES = {"requests": ("requests", "request count"), **{a: (m, m) for a, m in COUNTS}, "p99_ms": (LATENCY, LATENCY)}
@@ -48,13 +50,18 @@ FIGURES = {"requests": ("requests", "request count"), **{a: (m, m) for a, m in C
 
 @dataclass(frozen=True)
 class Colour:
-    """What one colour of one function saw in the window; ``None``: no answer."""
+    """What one colour of one function saw in the window; ``None``: no answer. ``lambda_user_errors``
+    and ``lambda_internal_errors``: the requests the load balancer could not get an answer for from
+    the function (its ``LambdaUserError``, ``LambdaInternalError`` of the target group), which
+    reach no 5XX count of the target and no Lambda ``Errors``."""
 
     requests: float | None = None
     target_5xx: float | None = None
     errors: float | None = None
     throttles: float | None = None
     p99_ms: float | None = None
+    lambda_user_errors: float | None = None
+    lambda_internal_errors: float | None = None
 
 
 @dataclass(frozen=True)

@@ -309,3 +309,13 @@ def test_worst_orders_the_outcomes() -> None:
     assert worst(["pass", "inconclusive"]) == "inconclusive"
     assert worst(["inconclusive", "fail", "pass"]) == "fail"
     assert worst(["pass"]) == "pass"
+
+
+def test_no_requests_are_too_few_to_judge_even_when_min_requests_asks_for_none() -> None:
+    none_needed = Limits(min_requests=0, error_rate_margin_pct=0.5, max_error_rate_pct=2.0, latency_margin_pct=20.0,
+                         max_latency_p99_ms=800.0)
+    idle = {"requests": 0, "target_5xx": 0, "errors": 0, "throttles": 0}
+    result = judge([seen(idle, idle)], QUIET, none_needed)
+    assert result.outcome == "inconclusive"
+    assert [f.message for f in result.findings] == [
+        "green saw 0 requests, fewer than min_requests 1: too little traffic to judge"]

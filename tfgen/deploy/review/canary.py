@@ -33,7 +33,7 @@ import math
 import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -128,6 +128,7 @@ def judge(observations: Sequence[Observation], alarms: Mapping[str, Any] | None,
     when the alarms could not be read)."""
     findings: list[Finding] = []
     checks: list[str] = []
+    limits = replace(limits, min_requests=max(1, limits.min_requests))  # no rate of no requests
     if not observations:
         findings.append(Finding("inconclusive", "", "observations", "no function was observed"))
     names = Counter(o.function for o in observations)

@@ -4,6 +4,7 @@ and a stand-in metric source and clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 import subprocess
@@ -25,9 +26,10 @@ from tfgen.errors import UsageError
 from tfgen.project import Project
 from tfgen.render import templates
 
-HEALTHY = Colour(requests=500, target_5xx=0, errors=1, throttles=0, p99_ms=120.0)
-SICK = Colour(requests=500, target_5xx=0, errors=40, throttles=0, p99_ms=120.0)
-THIN = Colour(requests=3, target_5xx=0, errors=0, throttles=0, p99_ms=120.0)
+HEALTHY = Colour(requests=500, target_5xx=0, errors=1, throttles=0, p99_ms=120.0, lambda_user_errors=0,
+                 lambda_internal_errors=0)
+SICK = dataclasses.replace(HEALTHY, errors=40)
+THIN = dataclasses.replace(HEALTHY, requests=3, errors=0)
 OPTIONS = release.Options(functions=(PV,), bake_s=60)
 
 
@@ -44,7 +46,8 @@ class Source:
         [(function, (blue, green))] = weights.items()
         self.windows.append((green, start, end))
         self.during(green)
-        blue_seen = HEALTHY if blue else Colour(requests=0, target_5xx=0, errors=None, throttles=0, p99_ms=None)
+        blue_seen = HEALTHY if blue else Colour(requests=0, target_5xx=0, errors=None, throttles=0, p99_ms=None,
+                                                lambda_user_errors=0, lambda_internal_errors=0)
         return [Observation(function, blue_seen, self.green(green), blue, green)]
 
     def alarms(self) -> dict[str, str | None]:
@@ -165,8 +168,7 @@ def test_thin_traffic_bakes_longer_then_stops_without_promoting(deployed: Projec
 
 def test_missing_answers_never_promote(deployed: Project, tmp_path: Path) -> None:
     new_code(deployed)
-    report = run(deployed, Source(lambda weight: Colour(requests=500, target_5xx=0, errors=None, throttles=0,
-                                                        p99_ms=100.0)))
+    report = run(deployed, Source(lambda weight: dataclasses.replace(HEALTHY, errors=None)))
     assert report.result == "stopped", report.message
     assert serving(tmp_path) == ("1", "2", [90, 10])
 

@@ -1,12 +1,14 @@
 """What a release step saw, asked of CloudWatch: the figures tfgen.deploy.review.canary judges.
 
-``Targets.of_state`` reads from ``terraform show -json`` of the state what to ask about: the load
-balancer's and each target group's ARN suffix (the dimensions of ``AWS/ApplicationELB``), each
-function's name (``AWS/Lambda``, per alias through ``Resource=NAME:ALIAS``) and the names of the
-environment's alarms. ``CloudWatch`` asks ``GetMetricData`` for one window per step and
-``DescribeAlarms`` for the alarms' states. A count with no datapoints in a complete answer is 0
-(the load balancer publishes no 5XX count while there is none); an answer that is not complete,
-a latency without datapoints, a Lambda ``Errors`` without datapoints while requests came, and an
+``Targets.of_state`` reads from ``terraform show -json`` of the state (its root module and every
+child module) what to ask about: the load balancer's and each target group's ARN suffix (the
+dimensions of ``AWS/ApplicationELB``), each function's name (``AWS/Lambda``, per alias through
+``Resource=NAME:ALIAS``) and the names of the environment's alarms. ``CloudWatch`` asks
+``GetMetricData`` for one window per step and ``DescribeAlarms`` for the alarms' states. A count
+with no datapoints in a complete answer is 0 (the load balancer publishes no 5XX,
+``LambdaUserError`` or ``LambdaInternalError`` count while there is none); an answer that is not
+complete, a latency without datapoints, a Lambda ``Errors`` without datapoints while requests
+came, a metric whose dimensions the state does not give (or gives twice, differently), and an
 error of the call are ``None``: no answer, which the judgement never passes.
 
 boto3 is imported only when a client is made: rendering never needs it.
@@ -15,7 +17,7 @@ boto3 is imported only when a client is made: rendering never needs it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,25 +40,46 @@ class Targets:
 
     @classmethod
     def of_state(cls, state: Mapping[str, Any]) -> Targets:
-        resources = ((state.get("values") or {}).get("root_module") or {}).get("resources") or ()
-        balancer = ""
-        groups: dict[str, dict[str, str]] = {}
-        functions: dict[str, str] = {}
-        alarms: list[str] = []
-        for resource in resources:
+        """From the resources of the state's root module and every child module. A dimension two
+        resources give different values (two load balancers ``this``) is unknown: empty."""
+        root = (state.get("values") or {}).get("root_module") or {}
+        balancers: set[str] = set()
+        groups: dict[tuple[str, str], set[str]] = {}
+        functions: dict[str, set[str]] = {}
+        alarms: set[str] = set()
+        for resource in _resources(root):
             if resource.get("mode") != "managed":
                 continue
             kind, index, values = resource.get("type"), str(resource.get("index", "")), resource.get("values") or {}
             if kind == "aws_lb" and resource.get("name") == "this":
-                balancer = str(values.get("arn_suffix") or "")
+                balancers.add(str(values.get("arn_suffix") or ""))
             elif kind == "aws_lb_target_group":
                 function, _, colour = index.rpartition("-")
-                groups.setdefault(function, {})[colour] = str(values.get("arn_suffix") or "")
+                groups.setdefault((function, colour), set()).add(str(values.get("arn_suffix") or ""))
             elif kind == "aws_lambda_function" and resource.get("name") == "this":
-                functions[index] = str(values.get("function_name") or "")
+                functions.setdefault(index, set()).add(str(values.get("function_name") or ""))
             elif kind == "aws_cloudwatch_metric_alarm" and values.get("alarm_name"):
-                alarms.append(str(values["alarm_name"]))
-        return cls(balancer, groups, functions, tuple(sorted(alarms)))
+                alarms.add(str(values["alarm_name"]))
+        by_function: dict[str, dict[str, str]] = {}
+        for (function, colour), suffixes in sorted(groups.items()):
+            by_function.setdefault(function, {})[colour] = _one(suffixes)
+        return cls(_one(balancers), by_function, {key: _one(names) for key, names in sorted(functions.items())},
+                   tuple(sorted(alarms)))
+
+
+def _resources(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The resources of ``module`` (a ``root_module`` of ``terraform show -json``) and of its child modules."""
+    for resource in module.get("resources") or ():
+        if isinstance(resource, Mapping):
+            yield resource
+    for child in module.get("child_modules") or ():
+        if isinstance(child, Mapping):
+            yield from _resources(child)
+
+
+def _one(values: set[str]) -> str:
+    """The value every resource agrees on; empty (unknown) when they differ or none gives one."""
+    return next(iter(values)) if len(values) == 1 else ""
 
 
 Clients = Callable[[str], Any]
@@ -96,18 +119,24 @@ class CloudWatch:
         return states
 
     def _queries(self, key: str, colour: str, period: int) -> list[dict[str, Any]]:
+        """The queries of one colour of one function; none for a metric whose dimensions the state
+        does not give (asked with an empty one, it would answer "no datapoints": 0)."""
         group = self.targets.target_groups.get(key, {}).get(colour, "")
         elb = [{"Name": "LoadBalancer", "Value": self.targets.load_balancer}, {"Name": "TargetGroup", "Value": group}]
         name = self.targets.functions.get(key, "")
-        alias = [{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": f"{name}:{colour}"}]
-        wanted = (("requests", ELB, "RequestCount", elb, "Sum"), ("target_5xx", ELB, "HTTPCode_Target_5XX_Count", elb,
-                                                                  "Sum"),
+        alias = [{"Name": "FunctionName", "Value": name},
+                 {"Name": "Resource", "Value": f"{name}:{colour}" if name else ""}]
+        wanted = (("requests", ELB, "RequestCount", elb, "Sum"),
+                  ("target_5xx", ELB, "HTTPCode_Target_5XX_Count", elb, "Sum"),
+                  # requests the load balancer failed to get an answer for from a Lambda target
+                  ("lambda_user_errors", ELB, "LambdaUserError", elb, "Sum"),
+                  ("lambda_internal_errors", ELB, "LambdaInternalError", elb, "Sum"),
                   ("p99", ELB, "TargetResponseTime", elb, "p99"), ("errors", LAMBDA, "Errors", alias, "Sum"),
                   ("throttles", LAMBDA, "Throttles", alias, "Sum"))
         return [{"Id": _id(key, colour, field), "ReturnData": True,
                  "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
                                 "Period": period, "Stat": stat}}
-                for field, namespace, metric, dims, stat in wanted]
+                for field, namespace, metric, dims, stat in wanted if all(d["Value"] for d in dims)]
 
     def _answers(self, queries: Sequence[dict[str, Any]], start: datetime, end: datetime) \
             -> dict[str, list[float] | None]:
@@ -144,7 +173,8 @@ class CloudWatch:
         latencies = answers.get(_id(key, colour, "p99"))
         p99 = max(latencies) * 1000 if latencies else None  # seconds; the worst period of the window
         return Colour(requests=requests, target_5xx=total("target_5xx"), errors=errors,
-                      throttles=total("throttles"), p99_ms=p99)
+                      throttles=total("throttles"), p99_ms=p99, lambda_user_errors=total("lambda_user_errors"),
+                      lambda_internal_errors=total("lambda_internal_errors"))
 
 
 def _id(key: str, colour: str, field: str) -> str:

@@ -11,8 +11,9 @@ from tfgen.deploy.review.canary import Colour, Limits, Observation, judge, worst
 
 LIMITS = Limits(min_requests=100, error_rate_margin_pct=0.5, max_error_rate_pct=2.0, latency_margin_pct=20.0,
                 max_latency_p99_ms=800.0)
-HEALTHY = Colour(requests=1000, target_5xx=2, errors=3, throttles=0, p99_ms=200.0)
-QUIET = {"payment-alb-5xx-prod": "OK", "api-p99-latency-prod": "INSUFFICIENT_DATA"}
+HEALTHY = Colour(requests=1000, target_5xx=2, errors=3, throttles=0, p99_ms=200.0, lambda_user_errors=0,
+                 lambda_internal_errors=0)
+QUIET = {"payment-alb-5xx-prod": "OK", "api-p99-latency-prod": "OK"}
 
 
 def seen(green: dict[str, Any] | None = None, blue: dict[str, Any] | None = None, weights: tuple[int, int] = (90, 10),
@@ -27,11 +28,16 @@ def test_a_green_like_blue_with_quiet_alarms_passes_and_says_what_it_checked() -
     assert "payment_validation: requests green 120, blue 1000" in result.checks
     assert "payment_validation: target 5XX green 0 %, blue 0.2 %" in result.checks
     assert "payment_validation: TargetResponseTime p99 green 210 ms, blue 200 ms" in result.checks
-    assert "alarms: 2 not in ALARM" in result.checks
+    assert "payment_validation: ALB LambdaUserError green 0 %, blue 0 %" in result.checks
+    assert "payment_validation: ALB LambdaInternalError green 0 %, blue 0 %" in result.checks
+    assert "alarms: 2 OK" in result.checks
 
 
-@pytest.mark.parametrize(("attribute", "metric"), [("target_5xx", "target 5XX"), ("errors", "Lambda Errors"),
-                                                   ("throttles", "Lambda Throttles")])
+COUNTS = [("target_5xx", "target 5XX"), ("errors", "Lambda Errors"), ("throttles", "Lambda Throttles"),
+          ("lambda_user_errors", "ALB LambdaUserError"), ("lambda_internal_errors", "ALB LambdaInternalError")]
+
+
+@pytest.mark.parametrize(("attribute", "metric"), COUNTS)
 def test_each_count_fails_beyond_the_margin_over_blue_naming_the_metric_and_figures(attribute: str,
                                                                                    metric: str) -> None:
     # blue 0.3 % (3 of 1000); green 9 of 1000 = 0.9 %: 0.6 points above, margin 0.5.
@@ -43,7 +49,7 @@ def test_each_count_fails_beyond_the_margin_over_blue_naming_the_metric_and_figu
                                f"0.5 % points above blue's 0.3 % (3 of 1000)")
 
 
-@pytest.mark.parametrize("attribute", ["target_5xx", "errors", "throttles"])
+@pytest.mark.parametrize("attribute", [attribute for attribute, _ in COUNTS])
 def test_each_count_fails_above_the_absolute_limit_even_when_blue_is_as_bad(attribute: str) -> None:
     result = judge([seen({attribute: 30}, {attribute: 30})], QUIET, LIMITS)
     assert result.outcome == "fail"
@@ -101,8 +107,34 @@ def test_alarms_that_could_not_be_read_or_are_missing_are_inconclusive() -> None
                                                                     ["alarm aurora-cpu-prod: not found"])
 
 
-def test_thin_green_traffic_is_inconclusive_whatever_its_errors() -> None:
-    result = judge([seen({"requests": 99, "errors": 0})], QUIET, LIMITS)
+@pytest.mark.parametrize("state", ["INSUFFICIENT_DATA", "alarm", "Alarm", "ok", "", " OK", "None"])
+def test_an_alarm_in_any_state_but_ok_or_alarm_is_inconclusive_naming_the_alarm_and_its_state(state: str) -> None:
+    result = judge([seen()], {**QUIET, "aurora-cpu-prod": state}, LIMITS)
+    assert result.outcome == "inconclusive"
+    assert [(f.outcome, f.metric, f.message) for f in result.findings] == [
+        ("inconclusive", "alarms", f"alarm aurora-cpu-prod is in state {state!r}, not OK: whether it is quiet "
+                                   "cannot be told")]
+    assert "alarms: 2 OK" in result.checks
+
+
+@pytest.mark.parametrize("state", [0, False, ["OK"]])
+def test_an_alarm_state_that_is_not_text_is_inconclusive(state: Any) -> None:
+    result = judge([seen()], {**QUIET, "aurora-cpu-prod": state}, LIMITS)
+    assert result.outcome == "inconclusive"
+    assert [f.message for f in result.findings] == [
+        f"alarm aurora-cpu-prod is in state {state!r}, not OK: whether it is quiet cannot be told"]
+
+
+def test_no_alarm_answered_is_inconclusive_the_stack_always_has_alarms() -> None:
+    result = judge([seen()], {}, LIMITS)
+    assert result.outcome == "inconclusive"
+    assert [(f.metric, f.message) for f in result.findings] == [
+        ("alarms", "no alarm of the environment was answered (the stack always has some): whether one is in "
+                   "ALARM cannot be told")]
+
+
+def test_thin_green_traffic_within_the_margins_is_inconclusive() -> None:
+    result = judge([seen({"requests": 99, "target_5xx": 0, "errors": 0})], QUIET, LIMITS)
     assert result.outcome == "inconclusive"
     assert [f.message for f in result.findings] == [
         "green saw 99 requests, fewer than min_requests 100: too little traffic to judge"]
@@ -111,11 +143,47 @@ def test_thin_green_traffic_is_inconclusive_whatever_its_errors() -> None:
 
 
 def test_thin_green_traffic_fails_when_its_errors_breach_the_limit_even_of_min_requests() -> None:
-    assert judge([seen({"requests": 40, "errors": 2})], QUIET, LIMITS).outcome == "inconclusive"  # 2 of 100 is 2 %
-    result = judge([seen({"requests": 40, "errors": 3})], QUIET, LIMITS)
+    # blue 25 of 1000 = 2.5 %: the margin allows green 3 %, the absolute limit 2 %
+    green = {"requests": 40, "target_5xx": 0}
+    assert judge([seen({**green, "errors": 2}, {"errors": 25})], QUIET, LIMITS).outcome == "inconclusive"  # 2 %
+    result = judge([seen({**green, "errors": 3}, {"errors": 25})], QUIET, LIMITS)
     assert result.outcome == "fail"
     assert [f.message for f in result.failures] == [
         "green's Lambda Errors 3 in 40 requests is above max_error_rate_pct 2 % even of min_requests 100"]
+
+
+def test_thin_green_traffic_fails_when_its_errors_breach_the_margin_over_blue_even_of_min_requests() -> None:
+    # blue 1 of 1000 = 0.1 %: the margin allows green 0.6 %, 0.6 errors of min_requests; 1 is above it
+    green = {"requests": 30, "target_5xx": 0, "errors": 1}
+    result = judge([seen(green, {"errors": 1})], QUIET, LIMITS)
+    assert result.outcome == "fail"
+    assert [f.message for f in result.failures] == [
+        "green's Lambda Errors 1 in 30 requests is more than error_rate_margin_pct 0.5 % points above blue's 0.1 % "
+        "(1 of 1000) even of min_requests 100"]
+    # blue 5 of 1000 = 0.5 %: 1 of min_requests is 1 %, within 0.5 + 0.5 points: not yet evidence
+    assert judge([seen(green, {"errors": 5})], QUIET, LIMITS).outcome == "inconclusive"
+
+
+def test_thin_green_traffic_is_not_held_to_blue_s_rate_when_blue_saw_too_little_too() -> None:
+    result = judge([seen({"requests": 30, "target_5xx": 0, "errors": 1}, {"requests": 50, "errors": 0})], QUIET,
+                   LIMITS)
+    assert (result.outcome, result.failures) == ("inconclusive", ())
+
+
+def test_thin_green_traffic_fails_when_its_p99_is_above_the_absolute_limit() -> None:
+    result = judge([seen({"requests": 50, "target_5xx": 0, "errors": 0, "p99_ms": 5000.0})], QUIET, LIMITS)
+    assert result.outcome == "fail"
+    assert [(f.metric, f.message) for f in result.failures] == [
+        ("TargetResponseTime p99", "green's TargetResponseTime p99 5000 ms is above max_latency_p99_ms 800 ms")]
+    at_limit = seen({"requests": 50, "target_5xx": 0, "errors": 0, "p99_ms": 800.0})
+    assert judge([at_limit], QUIET, LIMITS).outcome == "inconclusive"
+
+
+def test_green_s_p99_above_the_absolute_limit_fails_even_with_no_answer_for_its_requests() -> None:
+    result = judge([seen({"requests": None, "p99_ms": 900.0})], QUIET, LIMITS)
+    assert result.outcome == "fail"
+    assert {(f.outcome, f.metric) for f in result.findings} == {("inconclusive", "requests"),
+                                                                ("fail", "TargetResponseTime p99")}
 
 
 def test_thin_blue_traffic_is_inconclusive_while_blue_takes_traffic() -> None:
@@ -132,12 +200,65 @@ def test_a_breach_fails_even_when_blue_cannot_be_compared() -> None:
 
 
 @pytest.mark.parametrize("colour", ["green", "blue"])
-@pytest.mark.parametrize("attribute", ["requests", "target_5xx", "errors", "throttles", "p99_ms"])
+@pytest.mark.parametrize("attribute", ["requests", *(attribute for attribute, _ in COUNTS), "p99_ms"])
 def test_a_missing_answer_is_inconclusive_never_a_pass(colour: str, attribute: str) -> None:
     observation = seen({attribute: None}) if colour == "green" else seen(blue={attribute: None})
     result = judge([observation], QUIET, LIMITS)
     assert result.outcome == "inconclusive", result
     assert all("no answer for" in f.message for f in result.findings)
+
+
+FIGURES = [("requests", "requests", "request count"), ("target_5xx", "target 5XX", "target 5XX"),
+           ("errors", "Lambda Errors", "Lambda Errors"), ("throttles", "Lambda Throttles", "Lambda Throttles"),
+           ("lambda_user_errors", "ALB LambdaUserError", "ALB LambdaUserError"),
+           ("lambda_internal_errors", "ALB LambdaInternalError", "ALB LambdaInternalError"),
+           ("p99_ms", "TargetResponseTime p99", "TargetResponseTime p99")]
+
+
+@pytest.mark.parametrize("colour", ["green", "blue"])
+@pytest.mark.parametrize(("attribute", "metric", "words"), FIGURES)
+def test_a_negative_figure_is_nonsense_and_inconclusive_never_a_pass(colour: str, attribute: str, metric: str,
+                                                                     words: str) -> None:
+    observation = seen({attribute: -50}) if colour == "green" else seen(blue={attribute: -50})
+    result = judge([observation], QUIET, LIMITS)
+    assert result.outcome == "inconclusive", result
+    assert [(f.outcome, f.metric, f.message) for f in result.findings] == [
+        ("inconclusive", metric, f"{colour}'s {words} is -50: negative, which no metric source gives")]
+
+
+def test_a_negative_count_does_not_mask_green_s_errors() -> None:
+    # 5XX -1000 would bring green's summed failures to nothing; blue's negative errors its rate below zero
+    result = judge([seen({"target_5xx": -1000, "errors": 40}, {"errors": -40})], QUIET, LIMITS)
+    assert result.outcome == "fail"
+    assert {(f.outcome, f.metric) for f in result.findings} == {
+        ("inconclusive", "target 5XX"), ("inconclusive", "Lambda Errors"), ("fail", "Lambda Errors")}
+    assert [f.message for f in result.failures] == [
+        "green's Lambda Errors rate 4 % (40 of 1000 requests) is above max_error_rate_pct 2 %"]
+
+
+@pytest.mark.parametrize("colour", ["green", "blue"])
+@pytest.mark.parametrize(("attribute", "metric", "words"), FIGURES)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_figure_that_is_not_finite_is_inconclusive_not_an_exception(colour: str, attribute: str, metric: str,
+                                                                      words: str, value: float) -> None:
+    observation = seen({attribute: value}) if colour == "green" else seen(blue={attribute: value})
+    result = judge([observation], QUIET, LIMITS)
+    assert result.outcome == "inconclusive", result
+    assert [(f.outcome, f.metric, f.message) for f in result.findings] == [
+        ("inconclusive", metric, f"{colour}'s {words} is {value!r}: not a finite number")]
+
+
+@pytest.mark.parametrize("value", [True, "1000", [1000], object()])
+def test_a_figure_that_is_no_number_is_inconclusive_not_an_exception(value: Any) -> None:
+    result = judge([seen({"requests": value})], QUIET, LIMITS)
+    assert result.outcome == "inconclusive", result
+    assert [f.message for f in result.findings] == [f"green's request count is {value!r}: not a number"]
+
+
+def test_a_fraction_below_min_requests_is_shown_as_it_is() -> None:
+    result = judge([seen({"requests": 99.99999999, "target_5xx": 0, "errors": 0})], QUIET, LIMITS)
+    assert [f.message for f in result.findings] == [
+        "green saw 99.99999999 requests, fewer than min_requests 100: too little traffic to judge"]
 
 
 def test_at_the_promotion_green_is_judged_against_the_absolute_limits_only() -> None:
@@ -147,6 +268,29 @@ def test_at_the_promotion_green_is_judged_against_the_absolute_limits_only() -> 
     assert "payment_validation: blue takes no traffic in this step: green judged against the absolute limits only" \
         in result.checks
     assert judge([seen({"errors": 25}, blue_idle, weights=(0, 100))], QUIET, LIMITS).outcome == "fail"
+
+
+@pytest.mark.parametrize("weights", [(-1, 101), (90, 20), (0, 10), (50, 49), (101, -1), (True, 99), (90.0, 10)])
+def test_weights_that_are_no_split_of_100_are_inconclusive_never_a_pass(weights: tuple[Any, Any]) -> None:
+    result = judge([seen(weights=weights)], QUIET, LIMITS)
+    assert result.outcome == "inconclusive", result
+    assert [(f.metric, f.message) for f in result.findings] == [
+        ("weights", f"the step's weights blue {weights[0]!r} / green {weights[1]!r} are no split of 100 % (each 0 to "
+                    "100, summing to 100): which traffic green took cannot be told")]
+
+
+def test_weights_that_are_no_split_still_fail_a_breach_of_the_absolute_limits() -> None:
+    result = judge([seen({"errors": 50}, weights=(-10, 10))], QUIET, LIMITS)
+    assert result.outcome == "fail"
+    assert {(f.outcome, f.metric) for f in result.findings} == {("inconclusive", "weights"),
+                                                                ("fail", "Lambda Errors")}
+
+
+def test_a_function_observed_twice_is_inconclusive() -> None:
+    result = judge([seen(), seen({"errors": 0})], QUIET, LIMITS)
+    assert result.outcome == "inconclusive"
+    assert [str(f) for f in result.findings] == [
+        "payment_validation: observed more than once: which answer holds cannot be told"]
 
 
 def test_nothing_observed_is_inconclusive() -> None:
@@ -165,3 +309,13 @@ def test_worst_orders_the_outcomes() -> None:
     assert worst(["pass", "inconclusive"]) == "inconclusive"
     assert worst(["inconclusive", "fail", "pass"]) == "fail"
     assert worst(["pass"]) == "pass"
+
+
+def test_no_requests_are_too_few_to_judge_even_when_min_requests_asks_for_none() -> None:
+    none_needed = Limits(min_requests=0, error_rate_margin_pct=0.5, max_error_rate_pct=2.0, latency_margin_pct=20.0,
+                         max_latency_p99_ms=800.0)
+    idle = {"requests": 0, "target_5xx": 0, "errors": 0, "throttles": 0}
+    result = judge([seen(idle, idle)], QUIET, none_needed)
+    assert result.outcome == "inconclusive"
+    assert [f.message for f in result.findings] == [
+        "green saw 0 requests, fewer than min_requests 1: too little traffic to judge"]

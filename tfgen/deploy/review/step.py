@@ -2,14 +2,19 @@
 
 ``tfgen release`` plans each step through ``tfgen plan`` and applies it only when this judge
 finds nothing: every resource the plan changes is an alias or the listener rule of a released
-function (or, in the publish step, the function itself); each released function's serving table
-goes from the split it expects before to the split it expects after; the functions it does not
-release do not change; the review refuses nothing and the plan is complete. Anything else, a
-partial plan, an unknown value or a change nobody asked for, is a problem, never a pass.
+function (or, in the publish step, the function itself), and each only updated: an alias's
+function version, the rule's forward weights, the function's code (``source_code_hash``, and the
+version, ARNs and dates that follow from it); each released function's serving table goes from
+the split it expects before to the split it expects after; the functions it does not release do
+not change; the review refuses nothing and the plan is complete. Anything else is a problem,
+never a pass: a partial plan, an unknown value, a change nobody asked for, an import, a moved
+resource, a deposed object, a data source with an action other than a read, an action list or
+mode terraform does not write.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +24,16 @@ from tfgen.deploy.review.serving import Serving
 from tfgen.deploy.review.verdict import Review
 
 COLOURS = ("blue", "green")
+# The action lists terraform writes, per mode of a resource change.
+MANAGED_ACTIONS = (("no-op",), ("create",), ("read",), ("update",), ("delete",), ("create", "delete"),
+                   ("delete", "create"), ("forget",), ("create", "forget"))
+DATA_READS = (("read",), ("no-op",))  # a data source read changes nothing
+# What a publish changes of the function: its code, and what terraform knows only after apply
+# because a version is published (the version, its ARNs, the code's date, digest and size).
+PUBLISH_CODE = ("source_code_hash",)
+PUBLISH_FOLLOWS = ("version", "qualified_arn", "qualified_invoke_arn", "last_modified", "code_sha256",
+                   "source_code_size")
+NOT_PART = "not part of this step"
 
 
 @dataclass(frozen=True)
@@ -53,17 +68,13 @@ def problems(plan: Mapping[str, Any], result: Review, expected: Mapping[str, Exp
     """What keeps ``plan`` (its ``terraform show -json``, reviewed as ``result``) from being exactly
     the step ``expected`` describes; empty when it is."""
     found: list[str] = []
-    if result.partial or plan.get("complete") is False:
+    if result.partial or plan.get("complete") is not True:
         found.append("the plan is partial (-target): a release step is planned whole")
     found += [f"the review refuses: {line}" for line in result.refusals()]
     allowed = set().union(*(allowed_addresses(key, step.publishes) for key, step in expected.items()))
     for rc in plan.get("resource_changes") or ():
-        if rc.get("mode", "managed") != "managed":
-            continue
-        action = action_of((rc.get("change") or {}).get("actions") or ())
-        if action is not None and rc.get("address") not in allowed:
-            found.append(f"{action} {rc.get('address')}: not part of this step")
-    found += [f"every function: {line}: not part of this step" for line in result.shared_traffic]
+        found += _entry(rc if isinstance(rc, Mapping) else {}, allowed)
+    found += [f"every function: {line}: {NOT_PART}" for line in result.shared_traffic]
     tables = {s.function: s for s in result.traffic}
     for key, step in sorted(expected.items()):
         table = tables.get(key)
@@ -75,6 +86,87 @@ def problems(plan: Mapping[str, Any], result: Review, expected: Mapping[str, Exp
         if key not in expected and table.changed:
             found.append(f"{key}: its traffic changes, but it is not part of this release")
     return found
+
+
+def _entry(rc: Mapping[str, Any], allowed: set[str]) -> list[str]:
+    """What is wrong with one resource change in a step: anything but a no-op, a data source read,
+    or an update of an allowed address that changes only what the step changes."""
+    address = rc.get("address")
+    given = rc.get("change")
+    change: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    raw = change.get("actions")
+    actions = tuple(raw) if isinstance(raw, list) and all(isinstance(a, str) for a in raw) else None
+    mode = rc.get("mode", "managed")
+    word = action_of(actions) if actions else None
+    if change.get("importing") is not None:
+        return [f"import {address}: terraform would take it under management: {NOT_PART}"]
+    if rc.get("deposed"):
+        return [f"{word or 'change'} {address} (deposed object {rc['deposed']}): a leftover of an earlier "
+                f"replacement: {NOT_PART}"]
+    if mode == "data":
+        return [] if actions in DATA_READS else \
+            [f"{address}: data source with actions {raw!r}, not a read: {NOT_PART}"]
+    if mode != "managed":
+        return [f"{address}: a resource change of mode {mode!r}: {NOT_PART}"]
+    if actions not in MANAGED_ACTIONS or actions == ("read",):
+        return [f"{address}: actions {raw!r}, which terraform does not write: {NOT_PART}"]
+    previous = rc.get("previous_address")
+    if previous is not None and previous != address:
+        return [f"{address}: moved from {previous}: {NOT_PART}"]
+    if actions == ("no-op",):
+        return []
+    if address not in allowed:
+        return [f"{word} {address}: {NOT_PART}"]
+    if actions != ("update",):
+        return [f"{word} {address}: a release step only updates it: {NOT_PART}"]
+    before, after = change.get("before"), change.get("after")
+    given_unknown = change.get("after_unknown")
+    unknown: Mapping[str, Any] = given_unknown if isinstance(given_unknown, Mapping) else {}
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return [f"update {address}: the plan does not show its values before and after: {NOT_PART}"]
+    changed = sorted(name for name in {*before, *after, *unknown}
+                     if before.get(name) != after.get(name) or _has_unknown(unknown.get(name)))
+    kind = str(address).split(".", 1)[0]
+    if kind == "aws_lambda_alias":
+        return [f"update {address}: its {name} changes beyond the function version: {NOT_PART}"
+                for name in changed if name != "function_version"]
+    if kind == "aws_lb_listener_rule":
+        return [f"update {address}: its {name} changes beyond the forward weights: {NOT_PART}"
+                for name in changed if name != "action" or _without_weights(before.get(name))
+                != _without_weights(after.get(name)) or _has_unknown(_without_weights(unknown.get(name)))]
+    return [f"update {address}: its {name} changes: a publish changes only the function's code "
+            f"({', '.join(PUBLISH_CODE)}) and what follows from it: {NOT_PART}"
+            for name in changed if name not in PUBLISH_CODE
+            and not (name in PUBLISH_FOLLOWS and unknown.get(name) is True)]
+
+
+def _without_weights(actions: Any) -> Any:
+    """A listener rule's actions with the forward weights left out, each forward's target groups
+    in one order (a set: terraform lists them in an order of its own)."""
+    if not isinstance(actions, list):
+        return actions
+    out = []
+    for action in actions:
+        if isinstance(action, Mapping) and isinstance(action.get("forward"), list):
+            action = {**action, "forward": [_forward_without_weights(f) for f in action["forward"]]}
+        out.append(action)
+    return out
+
+
+def _forward_without_weights(forward: Any) -> Any:
+    if not isinstance(forward, Mapping) or not isinstance(forward.get("target_group"), list):
+        return forward
+    groups = [{k: v for k, v in g.items() if k != "weight"} if isinstance(g, Mapping) else g
+              for g in forward["target_group"]]
+    return {**forward, "target_group": sorted(groups, key=lambda g: json.dumps(g, sort_keys=True, default=str))}
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return value is True
 
 
 def _function(table: Serving, step: Expected) -> list[str]:

@@ -74,8 +74,7 @@ from tfgen.render import templates as render
 
 from . import allowlist
 from .allowlist import drift_problems
-from .emulator import Emulator, EmulatorError
-from .harness import Run, progress, sigterm_interrupts, terraform_environment
+from .harness import Run, emulated, progress, terraform_environment
 from .provider import overrides
 from .router import Rule, rule_of
 from .verify import client
@@ -201,33 +200,17 @@ def traffic(review: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """dev rendered from a copy of the project for a fresh emulator, and initialised."""
     root = copy_inputs(tmp_path_factory.mktemp("day2"))
-    logs = root / "logs"
-    logs.mkdir()
     say = progress(request, "e2e day-2")
-    server = Emulator(logs / "moto_server.log")
-    with sigterm_interrupts(), pytest.MonkeyPatch.context() as env:
+    start = time.monotonic()
+    with emulated(root, say) as endpoint:
+        result = Stack(root, endpoint, overrides(endpoint), say)
         try:
-            start = time.monotonic()
-            try:
-                endpoint = server.start()
-            except EmulatorError as exc:
-                pytest.fail(str(exc), pytrace=False)
-            # tfgen runs terraform with the process environment: the apply test's, without ambient AWS settings.
-            wanted = terraform_environment(dict(os.environ))
-            for key in set(os.environ) - set(wanted):
-                env.delenv(key)
-            for key, value in wanted.items():
-                env.setenv(key, value)
-            result = Stack(root, endpoint, overrides(endpoint), say)
-            say(f"moto_server at {endpoint}; logs in {logs}")
             result.render()
             result.terraform("init", "-input=false", "-no-color")
             result.durations["setup"] = time.monotonic() - start
             yield result
         finally:
-            server.stop()
-            if "result" in locals():
-                say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
+            say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
 
 
 def test_d_a_partial_first_apply_is_refused_until_the_recovery(stack: Stack) -> None:

@@ -58,133 +58,29 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from tests.conftest import copy_inputs, requires_terraform
-from tfgen.cli import main as cli
 from tfgen.config.names import FUNCTION_KEYS, dashed
 from tfgen.config.yaml_edit import set_values
-from tfgen.deploy import plans, review, terraform
+from tfgen.deploy import plans, review
 from tfgen.deploy import release as core
-from tfgen.render import templates as render
 
 from . import allowlist
 from .allowlist import drift_problems
-from .harness import Run, emulated, progress, terraform_environment
+from .harness import emulated, progress
 from .provider import overrides
-from .router import Rule, rule_of
-from .verify import client
+from .router import rule_of
+from .stack import ENV, Stack, listener_arn
 
 pytestmark = [pytest.mark.e2e, requires_terraform]
 
-ENV = "dev"
 CLUSTER = "aws_rds_cluster.this"
 SECRET = f"payment-db-credentials-{ENV}"
 TABLE = "aws_dynamodb_table.this"
 TABLE_NAME = f"transactions-{ENV}"
-
-
-@dataclass
-class Stack:
-    """The deployed copy of the project, the emulator and the commands that act on them."""
-
-    root: Path
-    endpoint: str
-    sets: list[str]
-    say: Callable[[str], None]
-    durations: dict[str, float] = field(default_factory=dict)
-    expected: dict[str, str] = field(default_factory=dict)
-    _clients: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def out(self) -> Path:
-        return self.root / "build"
-
-    def tfgen(self, *args: str, expect: int | None = 0) -> tuple[int, str, str]:
-        """Run tfgen in-process on the copy; returns (exit code, stdout, stderr)."""
-        argv = ["--environments", str(self.root / "environments"), "--templates", str(self.root / "templates"),
-                "--lambdas", str(self.root / "lambdas"), *args]
-        # A command in a process of its own reads templates and builds packages afresh.
-        render.jinja_env.cache_clear()
-        render._packages.cache_clear()
-        with CliRunner().isolation() as (out, err, _):
-            code = cli.main(argv)
-            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
-        if expect is not None:
-            assert code == expect, f"tfgen {' '.join(args)} exited with {code}, not {expect}:\n{stderr}{stdout[-3000:]}"
-        return code, stdout, stderr
-
-    def with_sets(self, extra: tuple[str, ...] = ()) -> list[str]:
-        return [arg for setting in (*self.sets, *extra) for arg in ("--set", setting)]
-
-    def render(self, env: str = ENV, *extra: str) -> None:
-        self.tfgen("render", env, "--out", str(self.out), *self.with_sets(extra))
-
-    def plan(self, env: str = ENV, *extra: str, refresh: bool = False,
-             terraform_args: tuple[str, ...] = ()) -> dict[str, Any]:
-        """`tfgen plan --format json` of ``env``: its one review."""
-        start = time.monotonic()
-        _, stdout, _ = self.tfgen("plan", env, "--out", str(self.out), "--format", "json", *self.with_sets(extra),
-                                  "--", *([] if refresh else ["-refresh=false"]), *terraform_args)
-        self.durations[f"plan {env}"] = self.durations.get(f"plan {env}", 0) + time.monotonic() - start
-        [review] = json.loads(stdout)["plans"]
-        assert isinstance(review, dict)
-        return review
-
-    def apply(self, *options: str, env: str = ENV, extra: tuple[str, ...] = (), expect: int = 0) -> str:
-        start = time.monotonic()
-        _, _, stderr = self.tfgen("apply", env, "--out", str(self.out), *options, *self.with_sets(extra),
-                                  "--", "-no-color", expect=expect)
-        self.durations[f"apply {env}"] = self.durations.get(f"apply {env}", 0) + time.monotonic() - start
-        return stderr
-
-    def refused(self, *options: str, extra: tuple[str, ...] = ()) -> str:
-        """`tfgen apply` of the saved plan, which must refuse: a non-zero exit and "refused" said.
-        Returns what it printed."""
-        start = time.monotonic()
-        code, stdout, stderr = self.tfgen("apply", ENV, "--out", str(self.out), *options, *self.with_sets(extra),
-                                          "--", "-no-color", expect=None)
-        self.durations["refused apply"] = self.durations.get("refused apply", 0) + time.monotonic() - start
-        said = stderr + stdout
-        assert code != 0 and "refused" in said.lower(), f"tfgen apply exited with {code}, not refused:\n{said[-3000:]}"
-        return said
-
-    def terraform(self, *args: str) -> None:
-        """Run the terraform binary itself in the rendered module (logs/<subcommand>.log); it must succeed."""
-        with terraform.environment() as base:
-            run = Run(self.out / ENV, self.root / "logs", terraform_environment(base), self.say)
-            run.require(args[0], run.terraform(*args))
-
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = client(service, self.endpoint)
-        return self._clients[service]
-
-    def aliases(self, function: str) -> dict[str, str]:
-        answer = self.client("lambda").list_aliases(FunctionName=function)
-        return {alias["Name"]: alias["FunctionVersion"] for alias in answer["Aliases"]}
-
-    def live(self) -> tuple[dict[str, dict[str, str]], list[Rule]]:
-        """What serves requests: each payment function's aliases (name -> version), and the
-        listener's forwarding rules with their target groups' weights."""
-        aliases = {key: self.aliases(f"{dashed(key)}-{ENV}") for key in FUNCTION_KEYS}
-        described = self.client("elbv2").describe_rules(ListenerArn=_listener(self))["Rules"]
-        return aliases, sorted((rule for rule in map(rule_of, described) if rule is not None),
-                               key=lambda rule: rule.priority)
-
-    def versions(self, function: str) -> list[str]:
-        """The versions of ``function`` published so far."""
-        answer = self.client("lambda").list_versions_by_function(FunctionName=function)["Versions"]
-        return sorted((v["Version"] for v in answer if v["Version"] != "$LATEST"), key=int)
-
-    def cluster(self) -> dict[str, Any]:
-        [cluster] = self.client("rds").describe_db_clusters(DBClusterIdentifier=f"aurora-cluster-{ENV}")["DBClusters"]
-        assert isinstance(cluster, dict)
-        return cluster
 
 
 def aliases(review: dict[str, Any]) -> list[dict[str, Any]]:
@@ -331,13 +227,6 @@ def test_b_a_green_canary_moves_only_green_and_the_weights(stack: Stack) -> None
     stack.expected["green"] = newest  # applied, and checked, with (c)
 
 
-def _listener(stack: Stack) -> str:
-    elb = stack.client("elbv2")
-    [balancer] = elb.describe_load_balancers(Names=[f"payment-alb-{ENV}"])["LoadBalancers"]
-    [listener] = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
-    return str(listener["ListenerArn"])
-
-
 def test_e_an_iam_policy_gaining_an_action_is_shown_under_access(stack: Stack) -> None:
     template = stack.root / "templates" / "iam.tf.j2"
     text = template.read_text()
@@ -411,7 +300,7 @@ def test_c_an_aurora_replacement_is_refused_until_allowed(stack: Stack) -> None:
     assert (secret["dbname"], secret["host"]) == ("ledger", replaced["Endpoint"])
     # (b): green runs the new version with 20 %, blue the pinned one with 80 %.
     assert stack.aliases(function) == {"blue": "1", "green": stack.expected["green"]}
-    described = stack.client("elbv2").describe_rules(ListenerArn=_listener(stack))["Rules"]
+    described = stack.client("elbv2").describe_rules(ListenerArn=listener_arn(stack))["Rules"]
     rules = [rule for rule in map(rule_of, described) if rule is not None]
     [rule] = [rule for rule in rules if rule.priority == 100]  # payment_validation's (render.routes)
     assert sorted(weight for _, weight in rule.targets) == [20, 80]
@@ -438,7 +327,7 @@ def served(stack: Stack, key: str) -> dict[str, tuple[str, int]]:
     name = f"{dashed(key)}-{ENV}"
     elb = stack.client("elbv2")
     found = {}
-    for rule in filter(None, map(rule_of, elb.describe_rules(ListenerArn=_listener(stack))["Rules"])):
+    for rule in filter(None, map(rule_of, elb.describe_rules(ListenerArn=listener_arn(stack))["Rules"])):
         for group, weight in rule.targets:
             for target in elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]:
                 function, _, colour = target["Target"]["Id"].rpartition(":")  # the alias ARN
@@ -605,7 +494,7 @@ def test_f_drift_outside_terraform_is_reported_under_its_class(stack: Stack) -> 
     ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     elb = stack.client("elbv2")
-    [rule] = [r for r in elb.describe_rules(ListenerArn=_listener(stack))["Rules"] if r["Priority"] == "100"]
+    [rule] = [r for r in elb.describe_rules(ListenerArn=listener_arn(stack))["Rules"] if r["Priority"] == "100"]
     groups = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
     elb.modify_rule(RuleArn=rule["RuleArn"], Actions=[{"Type": "forward", "Order": 1, "ForwardConfig": {
         "TargetGroups": [{"TargetGroupArn": g["TargetGroupArn"], "Weight": 50} for g in groups]}}])

@@ -97,7 +97,8 @@ def test_a_failed_refresh_exits_1_with_terraforms_last_lines(
     assert "Error: no credentials" in result.stderr
 
 
-@pytest.mark.parametrize("document", ["not json", {"resource_drift": []}])
+@pytest.mark.parametrize("document", ["not json", {"resource_drift": []}, {
+    "format_version": "1.0", "terraform_version": "1.11.4", "values": {"root_module": {}}}])
 def test_a_plan_that_cannot_be_read_is_a_failure_not_a_pass(
         run: Run, tmp_path: Path, terraform_log: Path, document: Any) -> None:
     rendered(run)

@@ -23,9 +23,13 @@ def policy(*actions: str, resource: str = TABLE) -> str:
 
 
 def plan(*drifted: dict[str, Any], prior: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {"format_version": "1.2", "resource_drift": list(drifted), "resource_changes": []}
-    if prior is not None:
-        document["prior_state"] = {"values": {"root_module": {"resources": prior}}}
+    """A refresh-only plan's JSON as terraform 1.11 writes it: no resource_changes (a refresh-only plan
+    plans none), the drift, and the refreshed state as prior_state."""
+    document: dict[str, Any] = {
+        "format_version": "1.2", "terraform_version": "1.11.4", "planned_values": {"root_module": {}},
+        "resource_drift": list(drifted),
+        "prior_state": {"format_version": "1.0", "values": {"root_module": {"resources": prior or []}}},
+        "configuration": {"root_module": {}}, "applyable": bool(drifted), "complete": True, "errored": False}
     return {**document, **extra}
 
 
@@ -47,7 +51,7 @@ def test_a_plan_without_drift_is_no_drift() -> None:
 
 def test_no_op_changes_of_a_refresh_only_plan_are_no_drift() -> None:
     untouched = change("aws_dynamodb_table.this", ["no-op"], {"name": "t"}, {"name": "t"})
-    assert drift.judge({"format_version": "1.2", "resource_changes": [untouched]}).drift is False
+    assert drift.judge(plan(resource_changes=[untouched])).drift is False
 
 
 # --- the four classes ------------------------------------------------------------------------
@@ -232,7 +236,83 @@ def test_what_is_not_a_plan_is_unreadable(document: Any) -> None:
 def test_a_plan_that_creates_is_not_a_refresh_only_plan() -> None:
     created = change("aws_sqs_queue.q", ["create"], None, {"name": "q"})
     with pytest.raises(drift.Unreadable, match="not refresh-only"):
-        drift.judge({"format_version": "1.2", "resource_changes": [created]})
+        drift.judge(plan(resource_changes=[created]))
+
+
+OPENED = update("aws_security_group.x", {"id": "sg", "ingress": []}, {"id": "sg", "ingress": [
+    {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}]})
+
+
+def without(document: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key not in keys}
+
+
+@pytest.mark.parametrize(("document", "why"), [
+    # `terraform show -json` of a state, not of a plan: it has values, no planned_values.
+    ({"format_version": "1.0", "terraform_version": "1.11.4", "values": {"root_module": {}}}, "not a plan"),
+    (without(plan(), "planned_values"), "not a plan"),
+    (plan(format_version="2.0"), "format_version"),
+    (without(plan(), "complete"), "complete"),
+    (without(plan(), "errored"), "errored"),
+    (plan(complete=None), "complete"),
+    (plan(errored="true"), "errored"),
+    (plan(complete="false"), "complete"),
+    (without(plan(OPENED), "prior_state"), "prior_state"),
+    (plan(OPENED, prior_state={"values": []}), "prior_state"),
+])
+def test_what_is_not_a_refresh_only_plan_is_refused(document: dict[str, Any], why: str) -> None:
+    with pytest.raises(drift.Unreadable, match=why):
+        drift.judge(document)
+
+
+@pytest.mark.parametrize("actions", [["update"], ["delete"], ["create", "delete"], ["Update"]])
+def test_a_plan_that_plans_a_change_is_not_refresh_only(actions: list[str]) -> None:
+    planned = change("aws_sqs_queue.q", actions, {"name": "q"}, None if actions == ["delete"] else {"name": "r"})
+    with pytest.raises(drift.Unreadable, match="not refresh-only"):
+        drift.judge(plan(resource_changes=[planned]))
+
+
+def test_an_address_drifting_twice_is_refused_whichever_comes_first() -> None:
+    quiet = update("aws_security_group.x", {"id": "sg"}, {"id": "sg"})
+    for entries in ((quiet, OPENED), (OPENED, quiet), (change("aws_security_group.x", ["no-op"], {}, {}), OPENED)):
+        with pytest.raises(drift.Unreadable, match=r"aws_security_group\.x is listed twice"):
+            drift.judge(plan(*entries))
+
+
+@pytest.mark.parametrize("mode", [None, "", "Managed", "imaginary"])
+def test_an_entry_of_no_known_mode_is_refused(mode: Any) -> None:
+    entry = {key: value for key, value in OPENED.items() if key != "mode"}
+    with pytest.raises(drift.Unreadable, match="mode"):
+        drift.judge(plan(entry if mode is None else {**entry, "mode": mode}))
+
+
+def test_a_data_source_entry_is_not_drift_of_anything_managed() -> None:
+    read = {**update("aws_iam_policy_document.x", {"json": "{}"}, {"json": '{"a": 1}'}), "mode": "data"}
+    assert drift.judge(plan(read)).drift is False
+
+
+def test_a_deposed_object_that_drifted_is_reported_under_its_deposed_key() -> None:
+    report = drift.judge(plan({**OPENED, "deposed": "0badcafe"}))
+    assert found(report) == [(ACCESS_GAINED, "aws_security_group.x (deposed object 0badcafe)")]
+
+
+@pytest.mark.parametrize(("actions", "before", "after", "unknown"), [
+    (["update"], None, None, {}),
+    (["update"], None, {"id": "sg"}, {}),
+    (["update"], {"id": "sg"}, None, {}),
+    (["update"], {"id": "sg"}, ["0.0.0.0/0"], {}),
+    (["update"], {"id": "sg"}, {"id": "sg2"}, True),
+    (["update"], {"id": "sg"}, {"id": "sg2"}, ["id"]),
+    (["delete"], None, None, {}),
+    (["delete"], "sg", None, {}),
+    (["delete"], {"id": "sg"}, {"id": "sg"}, {}),
+])
+def test_a_change_whose_sides_cannot_be_read_is_refused(actions: list[str], before: Any, after: Any,
+                                                         unknown: Any) -> None:
+    entry = change("aws_security_group.x", actions, before, after)
+    entry["change"]["after_unknown"] = unknown
+    with pytest.raises(drift.Unreadable, match=r"^aws_security_group\.x: "):
+        drift.judge(plan(entry))
 
 
 def test_a_partial_or_errored_plan_is_drift_that_cannot_be_judged() -> None:

@@ -19,8 +19,11 @@ value, two policy JSON texts the provider itself holds equivalent, and ``tags_al
 only repeat a difference of ``tags``. What is filtered is listed in the report, never dropped
 silently, and a filtered attribute never reaches a judge.
 
-The judge is pure and pessimistic: a document that is not a plan's JSON is ``Unreadable``; a
-partial plan, or a value known only after apply, is listed as not judged and counts as drift.
+The judge is pure and pessimistic: a document that is not a refresh-only plan's JSON (a state, a
+plan that plans changes, one without ``complete`` and ``errored``, or with drift but no
+``prior_state``), or an entry it cannot read (an address listed twice, a mode neither managed nor
+data, an update without an object on both sides), is ``Unreadable``; a partial or errored plan, or
+a value known only after apply, is listed as not judged and counts as drift.
 """
 
 from __future__ import annotations
@@ -160,29 +163,89 @@ class DriftReport:
 
 # --- reading the plan ---------------------------------------------------------------------------
 
+_DRIFT_ACTIONS = (["update"], ["delete"])
+_QUIET_ACTIONS = (["no-op"], ["read"])
+
+
 def drifted_changes(plan: Any) -> list[dict[str, Any]]:
-    """The managed objects a refresh-only plan finds changed: its ``resource_drift``, and any update
-    or delete its ``resource_changes`` add; raises Unreadable for what is not a plan's JSON."""
-    if not isinstance(plan, Mapping) or "format_version" not in plan:
-        raise Unreadable("not the JSON of `terraform show -json PLANFILE` (no format_version)")
+    """The managed objects a refresh-only plan finds changed outside terraform (its ``resource_drift``);
+    raises Unreadable for what is not a refresh-only plan's JSON, or a part of it that cannot be read.
+
+    A refresh-only plan plans nothing: its ``resource_changes``, if any, are all no-ops. A data
+    source's entry is not an object terraform manages and is left out; a deposed object (left by a
+    replacement that failed) is judged under ``ADDRESS (deposed object KEY)``."""
+    _require_plan(plan)
     found: dict[str, dict[str, Any]] = {}
     for key in ("resource_drift", "resource_changes"):
-        entries = plan.get(key) or []
+        entries = plan.get(key, [])
         if not isinstance(entries, list):
             raise Unreadable(f"{key} is not a list")
+        seen: set[str] = set()
         for rc in entries:
-            if not (isinstance(rc, Mapping) and isinstance(rc.get("address"), str) and isinstance(rc.get("type"), str)
-                    and isinstance(rc.get("change"), Mapping) and isinstance(rc["change"].get("actions"), list)):
-                raise Unreadable(f"{key}: an entry without address, type or change actions: {str(rc)[:120]}")
-            if rc.get("mode", "managed") != "managed" or rc.get("deposed") or rc["address"] in found:
+            address = _entry_address(key, rc)
+            if address in seen:
+                raise Unreadable(f"{key}: {address} is listed twice: which one is AWS cannot be told")
+            seen.add(address)
+            if rc["mode"] == "data":
                 continue
             actions = rc["change"]["actions"]
-            if actions == ["update"] or actions == ["delete"]:
-                found[rc["address"]] = dict(rc)
-            elif actions not in (["no-op"], ["read"]):
-                raise Unreadable(f"{rc['address']}: {'/'.join(map(str, actions))} is not drift: "
-                                 "the plan is not refresh-only")
+            if key == "resource_changes" or actions not in _DRIFT_ACTIONS:
+                if actions not in _QUIET_ACTIONS:
+                    raise Unreadable(f"{address}: {'/'.join(map(str, actions))} in {key} is not drift: "
+                                     "the plan is not refresh-only")
+                continue
+            _require_sides(address, rc["change"])
+            found[address] = {**rc, "address": address}
     return [found[address] for address in sorted(found)]
+
+
+def _require_plan(plan: Any) -> None:
+    """``plan`` has the shape of ``terraform show -json`` of a plan file written by terraform 1.11 or
+    later (the version the rendered root modules require)."""
+    if not isinstance(plan, Mapping) or not isinstance(plan.get("format_version"), str):
+        raise Unreadable("not the JSON of `terraform show -json PLANFILE` (no format_version)")
+    if not plan["format_version"].startswith("1."):
+        raise Unreadable(f"format_version {plan['format_version']} is not the plan format this judge reads (1.x)")
+    if not isinstance(plan.get("planned_values"), Mapping):
+        raise Unreadable("not a plan (no planned_values): `terraform show -json` of a state is not a "
+                         "refresh-only plan")
+    for flag in ("complete", "errored"):
+        if not isinstance(plan.get(flag), bool):
+            raise Unreadable(f"{flag} is {json.dumps(plan.get(flag))}, not true or false: a plan written by "
+                             "terraform 1.11 or later says whether it is complete and whether it errored")
+    if plan.get("resource_drift"):
+        prior = plan.get("prior_state")
+        values = prior.get("values") if isinstance(prior, Mapping) else None
+        if not isinstance(values, Mapping) or not isinstance(values.get("root_module", {}), Mapping):
+            raise Unreadable("the plan finds drift but has no readable prior_state: what the drifted objects "
+                             "are next to cannot be told")
+
+
+def _entry_address(key: str, rc: Any) -> str:
+    """The address an entry is judged under; raises Unreadable for an entry of another shape."""
+    if not (isinstance(rc, Mapping) and isinstance(rc.get("address"), str) and isinstance(rc.get("type"), str)
+            and isinstance(rc.get("change"), Mapping) and isinstance(rc["change"].get("actions"), list)):
+        raise Unreadable(f"{key}: an entry without address, type or change actions: {str(rc)[:120]}")
+    if rc.get("mode") not in ("managed", "data"):
+        raise Unreadable(f"{key}: {rc['address']}: mode {json.dumps(rc.get('mode'))} is neither managed nor data")
+    deposed = rc.get("deposed")
+    if deposed is None or deposed == "":
+        return str(rc["address"])
+    if not isinstance(deposed, str):
+        raise Unreadable(f"{key}: {rc['address']}: deposed key {json.dumps(deposed)} is not a string")
+    return f"{rc['address']} (deposed object {deposed})"
+
+
+def _require_sides(address: str, change: Mapping[str, Any]) -> None:
+    """An update has an object on both sides, a delete one before and none after; ``after_unknown``
+    is a map of the attributes known only after apply."""
+    before, after = change.get("before"), change.get("after")
+    if change["actions"] == ["update"] and not (isinstance(before, dict) and isinstance(after, dict)):
+        raise Unreadable(f"{address}: an update without an object before and after: what changed cannot be read")
+    if change["actions"] == ["delete"] and not (isinstance(before, dict) and after is None):
+        raise Unreadable(f"{address}: a delete without the object before, or with one after")
+    if not isinstance(change.get("after_unknown", {}), dict):
+        raise Unreadable(f"{address}: after_unknown is not a map of attributes")
 
 
 # --- provider-default noise -----------------------------------------------------------------------

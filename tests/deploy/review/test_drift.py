@@ -217,6 +217,28 @@ def test_the_filter_keeps_what_is_not_noise(before: dict[str, Any], after: dict[
     assert report.filtered == [] and len(report.drifted) == 1
 
 
+@pytest.mark.parametrize(("before", "after", "path"), [
+    ({"tags": {"a": "1"}}, {"tags": {"a": "1", "b": ""}}, "tags.b"),  # a tag appears, empty
+    ({"tags": {"a": "1", "b": ""}}, {"tags": {"a": "1"}}, "tags.b"),  # ... or disappears
+    ({"environment": [{"variables": {"A": "1"}}]},
+     {"environment": [{"variables": {"A": "1", "DISABLE_FRAUD_CHECKS": ""}}]},
+     "environment[0].variables.DISABLE_FRAUD_CHECKS"),
+    ({"dimensions": {"ApiId": "x", "Stage": []}}, {"dimensions": {"ApiId": "x"}}, "dimensions.Stage"),
+    ({"metadata": {"k": {}}}, {"metadata": {}}, "metadata.k"),
+])
+def test_a_map_key_that_appears_or_disappears_is_drift_whatever_its_value(
+        before: dict[str, Any], after: dict[str, Any], path: str) -> None:
+    report = drift.judge(plan(update('aws_lambda_function.this["payment_validation"]', before, after)))
+    [entry] = report.drifted
+    assert [d.path for d in entry.differences] == [path] and report.filtered == []
+
+
+def test_null_against_empty_is_filtered_at_any_depth_where_both_sides_have_the_key() -> None:
+    report = drift.judge(plan(update("aws_lb.this", {"access_logs": [{"bucket": "b", "prefix": None}]},
+                                     {"access_logs": [{"bucket": "b", "prefix": ""}]})))
+    assert report.drifted == [] and [(f.path, f.reason) for f in report.filtered] == [("access_logs", drift.EMPTY)]
+
+
 def test_a_filtered_attribute_never_reaches_a_judge() -> None:
     report = drift.judge(plan(update("aws_dynamodb_table.this", {"point_in_time_recovery": []},
                                      {"point_in_time_recovery": None})))

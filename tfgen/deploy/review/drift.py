@@ -277,23 +277,32 @@ def _canonical(value: Any) -> Any:
 
 def same(reviewed: Any, live: Any) -> bool:
     """Whether two values differ only by provider-default noise: null against an empty string, list
-    or map (at any depth), or two policy JSON texts of the same meaning."""
+    or map (at any depth, where both sides have the key), or two policy JSON texts of the same
+    meaning. A map key (a tag, an environment variable) that one side has and the other has not is
+    a difference whatever its value, unless that value is null."""
     if reviewed == live or (_empty(reviewed) and _empty(live)):
         return True
     if isinstance(reviewed, dict) and isinstance(live, dict):
-        return all(same(reviewed.get(key), live.get(key)) for key in set(reviewed) | set(live))
+        return not _one_sided(reviewed, live) and \
+            all(same(reviewed[key], live[key]) for key in set(reviewed) & set(live))
     if isinstance(reviewed, list) and isinstance(live, list):
         return len(reviewed) == len(live) and all(same(a, b) for a, b in zip(reviewed, live, strict=True))
     old, new = _policy(reviewed), _policy(live)
     return old is not None and old == new
 
 
+def _one_sided(reviewed: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """The keys with a value (anything but null) on one side only."""
+    return sorted(key for key in set(reviewed) ^ set(live) if (reviewed.get(key), live.get(key)) != (None, None))
+
+
 def noise(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
     """The top-level attributes whose difference is provider-default noise, with the reason."""
     found: dict[str, str] = {}
+    one_sided = set(_one_sided(before, after))
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
-        if old == new:
+        if old == new or name in one_sided:
             continue
         if name == "tags_all" and _tags_all_repeats(before, after):
             found[name] = TAGS_ALL
@@ -496,8 +505,12 @@ def differences(before: Any, after: Any, unknown: Any, path: tuple[str | int, ..
         return
     if isinstance(before, dict) and isinstance(after, dict):
         keys = unknown if isinstance(unknown, dict) else {}
+        one_sided = set(_one_sided(before, after))
         for key in sorted(set(before) | set(after) | set(keys)):
-            yield from differences(before.get(key), after.get(key), keys.get(key), (*path, key))
+            if key in one_sided and keys.get(key) is not True:  # a map key appears or disappears
+                yield Difference(path_string((*path, key)), before.get(key), after.get(key))
+            else:
+                yield from differences(before.get(key), after.get(key), keys.get(key), (*path, key))
         return
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after) and path:
         marks = unknown if isinstance(unknown, list) else []

@@ -136,8 +136,11 @@ def test_an_alias_moved_to_another_version_is_traffic_moved() -> None:
                                      {"address": RULE, "mode": "managed", "type": "aws_lb_listener_rule",
                                       "values": _rule(90, 10)}]))
     [entry] = report.drifted
-    assert (entry.category, entry.findings) == (
-        TRAFFIC_MOVED, ("payment_validation: blue runs version 3 (reviewed: 1)",))
+    assert (entry.category, entry.findings[0]) == (TRAFFIC_MOVED,
+                                                   "payment_validation: blue runs version 3 (reviewed: 1)")
+    # The serving judge's own words: version 3 never served through green.
+    assert entry.findings[1].startswith("payment_validation: blue would move from version 1 to version 3: blue takes "
+                                        "only the version green served before this apply (version 2)")
 
 
 def test_a_deleted_alias_is_traffic_moved() -> None:
@@ -147,6 +150,75 @@ def test_a_deleted_alias_is_traffic_moved() -> None:
                                                     "values": _rule(90, 10)}]))
     assert found(report) == [(TRAFFIC_MOVED, address)]
     assert report.drifted[0].findings == ("payment_validation: the green alias is deleted outside terraform",)
+
+
+def _served(function: str, blue: int = 90, green: int = 10, **live: dict[str, Any]) -> list[dict[str, Any]]:
+    """The refreshed state of one function's serving objects: target groups, aliases (blue runs 1,
+    green 2), attachments and the listener rule forwarding ``blue``/``green`` to them; ``live``
+    replaces the values of an address."""
+    values: dict[str, dict[str, Any]] = {f'aws_lambda_function.this["{function}"]': {
+        "function_name": function, "arn": f"arn:fn:{function}", "reserved_concurrent_executions": 100}}
+    for colour, version in (("blue", "1"), ("green", "2")):
+        values[f'aws_lb_target_group.this["{function}-{colour}"]'] = {"arn": f"tg-{function}-{colour}"}
+        values[f'aws_lambda_alias.this["{function}-{colour}"]'] = {
+            "name": colour, "function_version": version, "arn": f"arn:fn:{function}:{colour}"}
+        values[f'aws_lb_target_group_attachment.this["{function}-{colour}"]'] = {
+            "target_group_arn": f"tg-{function}-{colour}", "target_id": f"arn:fn:{function}:{colour}"}
+    values[f'aws_lb_listener_rule.this["{function}"]'] = {"priority": 100, "action": [
+        {"type": "forward", "forward": [{"target_group": [{"arn": f"tg-{function}-blue", "weight": blue},
+                                                          {"arn": f"tg-{function}-green", "weight": green}]}]}]}
+    values.update(live)
+    return [{"address": a, "mode": "managed", "type": a.split(".")[0], "values": v} for a, v in values.items()]
+
+
+def _values(state: list[dict[str, Any]], address: str) -> dict[str, Any]:
+    return next(r["values"] for r in state if r["address"] == address)
+
+
+def test_a_listener_rule_forwarding_to_a_target_group_of_no_alias_is_traffic_moved() -> None:
+    rule = 'aws_lb_listener_rule.this["pv"]'
+    reviewed = _values(_served("pv"), rule)
+    live = json.loads(json.dumps(reviewed))
+    live["action"][0]["forward"][0]["target_group"].append({"arn": "tg-elsewhere", "weight": 100})
+    report = drift.judge(plan(update(rule, reviewed, live), prior=_served("pv", **{rule: live})))
+    [entry] = report.drifted
+    assert (entry.category, entry.address) == (TRAFFIC_MOVED, rule)
+    assert any("tg-elsewhere" in line and "no alias's" in line for line in entry.findings), entry.findings
+
+
+def test_an_attachment_moved_to_another_function_is_traffic_moved() -> None:
+    address = 'aws_lb_target_group_attachment.this["pv-blue"]'
+    reviewed = _values(_served("pv"), address)
+    live = {**reviewed, "target_id": "arn:fn:elsewhere"}
+    report = drift.judge(plan(update(address, reviewed, live), prior=_served("pv", **{address: live})))
+    [entry] = report.drifted
+    assert (entry.category, entry.address) == (TRAFFIC_MOVED, address)
+    assert any("arn:fn:elsewhere" in line for line in entry.findings), entry.findings
+    assert not any("--allow-traffic-risk" in line for line in entry.findings)  # advice for a plan, not drift
+
+
+def test_a_risk_the_reviewed_state_already_had_is_not_drift() -> None:
+    """A rule naming a target group twice was reviewed so; a function's tag changing does not move traffic."""
+    rule = 'aws_lb_listener_rule.this["pv"]'
+    twice = _values(_served("pv"), rule)
+    twice["action"][0]["forward"][0]["target_group"].append({"arn": "tg-pv-blue", "weight": 0})
+    function = 'aws_lambda_function.this["pv"]'
+    reviewed = _values(_served("pv"), function)
+    retagged = update(function, {**reviewed, "tags": {"a": "1"}}, {**reviewed, "tags": {"a": "2"}})
+    report = drift.judge(plan(retagged, prior=_served("pv", **{rule: twice})))
+    assert found(report) == [(OTHER, function)]
+
+
+def test_each_functions_drift_is_told_on_its_own_objects_only() -> None:
+    """``payment`` is a prefix of ``payment_validation``: neither takes the other's lines."""
+    rules = [f'aws_lb_listener_rule.this["{f}"]' for f in ("payment", "payment_validation")]
+    state = _served("payment", 50, 50) + _served("payment_validation", 80, 20)
+    drifted = [update(rules[0], _values(_served("payment"), rules[0]), _values(state, rules[0])),
+               update(rules[1], _values(_served("payment_validation"), rules[1]), _values(state, rules[1]))]
+    report = drift.judge(plan(*drifted, prior=state))
+    assert found(report) == [(TRAFFIC_MOVED, rules[0]), (TRAFFIC_MOVED, rules[1])]
+    assert all(line.startswith("payment:") for line in report.drifted[0].findings)
+    assert all(line.startswith("payment_validation:") for line in report.drifted[1].findings)
 
 
 def test_a_lambda_tag_changed_is_another_difference_not_traffic() -> None:

@@ -29,6 +29,7 @@ a value known only after apply, is listed as not judged and counts as drift.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -574,7 +575,7 @@ def judge(plan: Any, env: str = "") -> DriftReport:
             drifted.append(Drifted(address, kind, PROTECTION_REDUCED, action, tuple(reasons), diffs))
         if gains or loss is not None:
             explained.add(address)
-    moved = _traffic(plan, judged, found)
+    moved = _traffic(plan, judged, found, env)
     drifted += moved
     explained |= {d.address for d in moved}
     drifted += [Drifted(rc["address"], rc["type"], OTHER, rc["change"]["actions"][0], _other(rc), found[rc["address"]])
@@ -592,16 +593,22 @@ def _other(rc: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _traffic(plan: Mapping[str, Any], judged: Sequence[Mapping[str, Any]],
-             found: Mapping[str, tuple[Difference, ...]]) -> list[Drifted]:
-    """The drifted objects that change what serves a payment function, or the load balancer in front."""
-    resources = Resources({"resource_changes": list(judged), "prior_state": plan.get("prior_state")})
+             found: Mapping[str, tuple[Difference, ...]], env: str) -> list[Drifted]:
+    """The drifted objects that change what serves a payment function, or the load balancer in front.
+
+    Each function's serving table is judged as the plan review judges it (tfgen.deploy.review.serving),
+    with the reviewed state as "before" and AWS as "after". What the same judgement says of the
+    reviewed state itself, with the same objects touched but nothing moved, is not drift (a rule
+    that named a target group twice when it was reviewed): only what the live values add is."""
+    resources = _resources(plan, judged)
+    unmoved = {table.function: table for table in serving(_resources(plan, [_unmoved(rc) for rc in judged]), env)}
     by_address = {rc["address"]: rc for rc in judged}
     out: list[Drifted] = []
-    for table in serving(resources):
-        lines = _serving_lines(table)
+    for table in serving(resources, env):
+        lines = _serving_lines(table, unmoved.get(table.function))
         if not lines:
             continue
-        mine = [a for a in by_address if a.startswith(tuple(f'{p}["{table.function}' for p in _FUNCTION_PREFIXES))]
+        mine = [a for a in by_address if _serves(a, table.function)]
         out += [Drifted(a, by_address[a]["type"], TRAFFIC_MOVED, by_address[a]["change"]["actions"][0],
                         tuple(lines), found[a]) for a in mine]
     fronts = shared_changes(resources)
@@ -620,8 +627,35 @@ def _traffic(plan: Mapping[str, Any], judged: Sequence[Mapping[str, Any]],
     return out
 
 
-def _serving_lines(table: Serving) -> list[str]:
-    """What differs in one function's serving table, live against reviewed."""
+def _resources(plan: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> Resources:
+    """The drifted objects as resource changes (state -> AWS), next to the rest of the refreshed state."""
+    return Resources({"resource_changes": list(changes), "prior_state": plan.get("prior_state"),
+                      "complete": plan.get("complete")})
+
+
+def _unmoved(rc: Mapping[str, Any]) -> dict[str, Any]:
+    """``rc`` touched but left as it was reviewed."""
+    before = rc["change"]["before"]
+    return {**rc, "change": {**rc["change"], "actions": ["update"], "after": before, "after_unknown": {}}}
+
+
+def _serves(address: str, function: str) -> bool:
+    """Whether ``address`` is one of ``function``'s serving objects: keyed by the function, or by the
+    function and a colour (``["payment_validation-blue"]``), never by a function it is a prefix of."""
+    for prefix in _FUNCTION_PREFIXES:
+        if address.startswith(prefix + '["') and address.endswith('"]'):
+            key = address[len(prefix) + 2:-2]
+            if function in (key, key.rpartition("-")[0]):
+                return True
+    return False
+
+
+_PLAN_ADVICE = re.compile(r",? (?:or )?allow it with --allow-traffic-risk \S+$")
+
+
+def _serving_lines(table: Serving, unmoved: Serving | None) -> list[str]:
+    """What differs in one function's serving table, live against reviewed, and what its judgement
+    says of the live table that it does not say of the reviewed one (``unmoved``)."""
     lines = []
     for alias in table.aliases:
         if not alias.exists_after:
@@ -636,7 +670,10 @@ def _serving_lines(table: Serving) -> list[str]:
     if any(alias.code_changes for alias in table.aliases):
         lines.append(f"{table.function}: the function's code differs from the reviewed")
     lines += [line.replace("update ", "", 1) for line in table.changes]
-    lines += [line for line in table.outages if not line.startswith(("delete ", "replace "))]
+    known_risks, known_outages = (unmoved.risks, unmoved.outages) if unmoved is not None else ((), ())
+    lines += [_PLAN_ADVICE.sub("", risk) for risk in table.risks if risk not in known_risks]
+    lines += [line for line in table.outages
+              if not line.startswith(("delete ", "replace ")) and line not in known_outages]
     return lines
 
 

@@ -359,11 +359,17 @@ def test_what_is_not_a_refresh_only_plan_is_refused(document: dict[str, Any], wh
         drift.judge(document)
 
 
-@pytest.mark.parametrize("actions", [["update"], ["delete"], ["create", "delete"], ["Update"]])
+@pytest.mark.parametrize("actions", [["update"], ["delete"], ["create", "delete"], ["Update"], ["read"]])
 def test_a_plan_that_plans_a_change_is_not_refresh_only(actions: list[str]) -> None:
     planned = change("aws_sqs_queue.q", actions, {"name": "q"}, None if actions == ["delete"] else {"name": "r"})
     with pytest.raises(drift.Unreadable, match="not refresh-only"):
         drift.judge(plan(resource_changes=[planned]))
+
+
+@pytest.mark.parametrize("actions", [["read"], ["create"], ["delete", "create"], []])
+def test_a_managed_object_drifts_only_by_an_update_or_a_delete(actions: list[str]) -> None:
+    with pytest.raises(drift.Unreadable, match="is not drift"):
+        drift.judge(plan(change("aws_sqs_queue.q", actions, {"name": "q"}, {"name": "r"})))
 
 
 def test_an_address_drifting_twice_is_refused_whichever_comes_first() -> None:

@@ -165,7 +165,7 @@ class DriftReport:
 # --- reading the plan ---------------------------------------------------------------------------
 
 _DRIFT_ACTIONS = (["update"], ["delete"])
-_QUIET_ACTIONS = (["no-op"], ["read"])
+_QUIET_ACTIONS = (["no-op"],)  # "read" is a data source's, and those are left out before
 
 
 def drifted_changes(plan: Any) -> list[dict[str, Any]]:

@@ -231,6 +231,24 @@ def test_a_lambda_tag_changed_is_another_difference_not_traffic() -> None:
     assert not report.serious and report.drift
 
 
+def test_a_bucket_acl_granting_all_users_is_access_gained() -> None:
+    owner = {"type": "CanonicalUser", "id": "abc123", "uri": "", "permissions": ["FULL_CONTROL"]}
+    public = {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers", "id": "",
+              "permissions": ["READ"]}
+    report = drift.judge(plan(update("aws_s3_bucket.audit", {"id": "audit", "grant": [owner]},
+                                     {"id": "audit", "grant": [owner, public]})))
+    [entry] = report.drifted
+    assert (entry.category, entry.findings) == (ACCESS_GAINED, ({"kind": "bucket ACL grant", "added": [public]},))
+
+
+def test_a_route_whose_scopes_are_removed_is_access_gained() -> None:
+    route = 'aws_apigatewayv2_route.this["create_payment"]'
+    jwt = {"route_key": "POST /payments", "authorization_type": "JWT", "authorizer_id": "a1"}
+    report = drift.judge(plan(update(route, {**jwt, "authorization_scopes": ["payments:write"]},
+                                     {**jwt, "authorization_scopes": None})))
+    assert found(report) == [(ACCESS_GAINED, route)]
+
+
 def test_an_unclassified_type_is_reported_pessimistically() -> None:
     report = drift.judge(plan(update("aws_imaginary_thing.x", {"a": 1}, {"a": 2})))
     assert found(report) == [(ACCESS_GAINED, "aws_imaginary_thing.x")]

@@ -11,7 +11,8 @@ by its deletion window and grants access through its key policy.
 
 The attributes that matter are listed with the type: its protections (``Protection``: what must
 stay on, which retention must not shrink, which elements must stay), its policy documents, the
-fields whose change grants access, and the values that open it (``Opening``). tests/deploy/review/
+fields whose change grants access, the values that open it (``Opening``) and the lists whose each
+element grants it (``Members``). tests/deploy/review/
 test_catalogue.py fails on a type the templates render that is missing here.
 """
 
@@ -70,6 +71,18 @@ class Opening:
 
 
 @dataclass(frozen=True)
+class Members:
+    """A list each element of which grants access: a grantee of a bucket ACL, a scope a route
+    accepts in a token. An element added (or changed) opens access; an element removed does not,
+    except that with ``empty_opens`` a list emptied requires nothing any more (a JWT route without
+    scopes accepts any token its authorizer accepts)."""
+
+    path: tuple[str | int, ...]
+    label: str
+    empty_opens: bool = False
+
+
+@dataclass(frozen=True)
 class Entry:
     kinds: frozenset[str]
     note: str = ""  # what a type of none of the kinds is (shown in the review's other changes)
@@ -79,6 +92,7 @@ class Entry:
     documents: tuple[tuple[str, str], ...] = ()  # (attribute holding a policy JSON, its kind)
     grants: tuple[str, ...] = ()  # fields whose new value grants access
     openings: tuple[Opening, ...] = ()
+    members: tuple[Members, ...] = ()
     holder: str = ""  # the attribute naming what its policy or grant is attached to (a role, a bucket)
 
 
@@ -135,7 +149,7 @@ CATALOGUE: dict[str, Entry] = {
     "aws_dynamodb_resource_policy": _policy("table policy", holder="resource_arn"),
     "aws_s3_bucket": _policy("bucket policy", DATA, protection=(
         Protection(("force_destroy",), "keeping objects when the bucket is destroyed", STAYS, safe=False,
-                   default=False),)),
+                   default=False),), members=(Members(("grant",), "bucket ACL grant"),)),
     "aws_s3_object": _entry(DATA),
     "aws_s3_bucket_object": _entry(DATA),
     "aws_s3_bucket_versioning": _entry(PROTECTION, target="bucket", protection=(
@@ -228,7 +242,8 @@ CATALOGUE: dict[str, Entry] = {
     "aws_apigatewayv2_api": _entry(TRAFFIC),
     "aws_apigatewayv2_integration": _entry(TRAFFIC),
     "aws_apigatewayv2_route": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
-        Opening(("authorization_type",), ("AWS_IAM", "JWT", "CUSTOM"), "route authorization"),)),
+        Opening(("authorization_type",), ("AWS_IAM", "JWT", "CUSTOM"), "route authorization"),), members=(
+        Members(("authorization_scopes",), "accepted token scope", empty_opens=True),)),
     "aws_apigatewayv2_stage": _entry(TRAFFIC),
     "aws_apigatewayv2_vpc_link": _entry(TRAFFIC),
     "aws_api_gateway_method": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
@@ -356,6 +371,10 @@ def grants(kind: str) -> tuple[str, ...]:
 
 def openings(kind: str) -> tuple[Opening, ...]:
     return _entry_of(kind).openings
+
+
+def members(kind: str) -> tuple[Members, ...]:
+    return _entry_of(kind).members
 
 
 def holder(kind: str) -> str:

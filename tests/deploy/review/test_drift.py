@@ -11,7 +11,14 @@ import pytest
 
 from tests.deploy.test_review import change
 from tfgen.deploy.review import drift
-from tfgen.deploy.review.drift import ACCESS_GAINED, OTHER, PROTECTION_REDUCED, TRAFFIC_MOVED, Difference
+from tfgen.deploy.review.drift import (
+    ACCESS_GAINED,
+    DETECTION_REDUCED,
+    OTHER,
+    PROTECTION_REDUCED,
+    TRAFFIC_MOVED,
+    Difference,
+)
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/transactions-dev"
 RULE = 'aws_lb_listener_rule.this["payment_validation"]'
@@ -259,6 +266,124 @@ def test_one_object_can_be_under_two_classes() -> None:
     after = {"policy": policy("s3:*", resource="arn:aws:s3:::audit/*"), "force_destroy": True}
     report = drift.judge(plan(update("aws_s3_bucket.audit", before, after)))
     assert found(report) == [(ACCESS_GAINED, "aws_s3_bucket.audit"), (PROTECTION_REDUCED, "aws_s3_bucket.audit")]
+
+
+# --- logging, alerting, encryption and rotation ---------------------------------------------------
+
+ALARM = {"alarm_name": "api-5xx", "threshold": 1, "actions_enabled": True, "alarm_actions": ["arn:sns:errors"],
+         "ok_actions": ["arn:sns:errors"]}
+SSE_KMS = {"bucket": "audit", "rule": [{"bucket_key_enabled": True, "apply_server_side_encryption_by_default": [
+    {"sse_algorithm": "aws:kms", "kms_master_key_id": "arn:key:s3"}]}]}
+SSE_S3 = {"bucket": "audit", "rule": [{"bucket_key_enabled": True, "apply_server_side_encryption_by_default": [
+    {"sse_algorithm": "AES256", "kms_master_key_id": ""}]}]}
+KEY = {"key_id": "k", "arn": "arn:key:s3", "is_enabled": True, "enable_key_rotation": True,
+       "rotation_period_in_days": 365, "deletion_window_in_days": 30}
+ROTATION = {"secret_id": "arn:secret", "rotation_lambda_arn": "arn:fn:rotation",
+            "rotation_rules": [{"automatically_after_days": 30, "duration": "", "schedule_expression": ""}]}
+STAGE = {"name": "$default",
+         "access_log_settings": [{"destination_arn": "arn:logs:api", "format": "$context.requestId"}]}
+FLOW_LOG = {"id": "fl-1", "traffic_type": "ALL", "log_destination": "arn:logs:flow", "iam_role_arn": "arn:role:flow"}
+
+
+def gone(address: str, before: dict[str, Any]) -> dict[str, Any]:
+    return change(address, ["delete"], before, None)
+
+
+@pytest.mark.parametrize(("entry", "finding"), [
+    (gone("aws_flow_log.this", FLOW_LOG), "the VPC's traffic is no longer logged"),
+    (update("aws_flow_log.this", FLOW_LOG, {**FLOW_LOG, "traffic_type": "REJECT"}),
+     'flow log traffic type turned off (traffic_type: "ALL" -> "REJECT")'),
+    (gone("aws_s3_bucket_logging.this", {"bucket": "audit", "target_bucket": "logs", "target_prefix": "s3/"}),
+     "the bucket's access logging stops"),
+    (update("aws_apigatewayv2_stage.this", STAGE, {**STAGE, "access_log_settings": []}),
+     'the API access log destination removed (access_log_settings[0].destination_arn: "arn:logs:api" -> null)'),
+    (gone("aws_cloudwatch_metric_alarm.api_5xx", ALARM), "the alarm no longer watches its metric"),
+    (update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "alarm_actions": []}),
+     'alarm action removed: alarm_actions["arn:sns:errors"]'),
+    (update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "actions_enabled": False}),
+     "alarm actions turned off (actions_enabled: true -> false)"),
+    (gone('aws_sns_topic_subscription.this["oncall"]', {"protocol": "email", "endpoint": "oncall@example.com"}),
+     "alerts published to the topic no longer reach its endpoint"),
+    (update("aws_rds_cluster.this", {"id": "c", "enabled_cloudwatch_logs_exports": ["postgresql"]},
+            {"id": "c", "enabled_cloudwatch_logs_exports": []}),
+     'exported database log removed: enabled_cloudwatch_logs_exports["postgresql"]'),
+    (update("aws_lb.this", {"arn": "lb", "access_logs": [{"bucket": "logs", "enabled": True, "prefix": "alb"}]},
+            {"arn": "lb", "access_logs": [{"bucket": "logs", "enabled": False, "prefix": "alb"}]}),
+     "load balancer access logs turned off (access_logs[0].enabled: true -> false)"),
+])
+def test_logging_or_alerting_lost_is_detection_reduced(entry: dict[str, Any], finding: str) -> None:
+    report = drift.judge(plan(entry))
+    [reduced] = report.of(DETECTION_REDUCED)
+    assert reduced.address == entry["address"] and finding in reduced.findings, reduced.findings
+    assert report.serious
+
+
+@pytest.mark.parametrize(("entry", "finding"), [
+    (update("aws_kms_key.this", KEY, {**KEY, "enable_key_rotation": False}),
+     "automatic key rotation turned off (enable_key_rotation: true -> false)"),
+    (update("aws_kms_key.this", KEY, {**KEY, "rotation_period_in_days": 2560}),
+     "key rotation period lengthened (rotation_period_in_days: 365 -> 2560)"),
+    (gone("aws_secretsmanager_secret_rotation.db_credentials", ROTATION), "the secret is no longer rotated"),
+    (update("aws_secretsmanager_secret_rotation.db_credentials", ROTATION,
+            {**ROTATION, "rotation_rules": [{"automatically_after_days": 365, "duration": "",
+                                             "schedule_expression": ""}]}),
+     "secret rotation period lengthened (rotation_rules[0].automatically_after_days: 30 -> 365)"),
+    (update("aws_secretsmanager_secret_rotation.db_credentials", ROTATION, {**ROTATION, "rotation_rules": []}),
+     "secret rotation period lengthened (rotation_rules[0].automatically_after_days: 30 -> never)"),
+    (update("aws_s3_bucket_server_side_encryption_configuration.this", SSE_KMS, SSE_S3),
+     'default encryption weakened (rule[0].apply_server_side_encryption_by_default[0].sse_algorithm: "aws:kms" '
+     '-> "AES256")'),
+    (update("aws_s3_bucket_server_side_encryption_configuration.this", SSE_KMS, SSE_S3),
+     'the key encrypting new objects removed (rule[0].apply_server_side_encryption_by_default[0].'
+     'kms_master_key_id: "arn:key:s3" -> "")'),
+    (gone("aws_s3_bucket_server_side_encryption_configuration.this", SSE_KMS),
+     "default encryption removed: new objects are encrypted with S3's own key (SSE-S3)"),
+    (update('aws_lambda_function.this["pv"]', {"function_name": "pv", "kms_key_arn": "arn:key:lambda"},
+            {"function_name": "pv", "kms_key_arn": ""}),
+     'the key encrypting its environment variables removed (kms_key_arn: "arn:key:lambda" -> "")'),
+    (update("aws_cloudwatch_log_group.api", {"name": "api", "retention_in_days": 365, "kms_key_id": "arn:key:logs"},
+            {"name": "api", "retention_in_days": 365, "kms_key_id": ""}),
+     'the key encrypting the log group removed (kms_key_id: "arn:key:logs" -> "")'),
+    (update("aws_dynamodb_table.this", {"name": "t", "server_side_encryption": [{"enabled": True,
+                                                                                   "kms_key_arn": "arn:key:db"}]},
+            {"name": "t", "server_side_encryption": []}),
+     "encryption with a KMS key turned off (server_side_encryption[0].enabled: true -> false)"),
+    (update("aws_sns_topic.system_errors", {"arn": "t", "kms_master_key_id": "arn:key:sns"},
+            {"arn": "t", "kms_master_key_id": ""}),
+     'the key encrypting the messages removed (kms_master_key_id: "arn:key:sns" -> "")'),
+])
+def test_encryption_or_rotation_weakened_is_data_protection_reduced(entry: dict[str, Any], finding: str) -> None:
+    report = drift.judge(plan(entry))
+    [reduced] = report.of(PROTECTION_REDUCED)
+    assert reduced.address == entry["address"] and finding in reduced.findings, reduced.findings
+
+
+@pytest.mark.parametrize("entry", [
+    update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "threshold": 5}),  # read, not judged
+    update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "alarm_actions": ["arn:sns:errors", "arn:x"]}),
+    update("aws_s3_bucket_server_side_encryption_configuration.this", SSE_S3, SSE_KMS),
+    update("aws_secretsmanager_secret_rotation.db_credentials", ROTATION,
+           {**ROTATION, "rotation_rules": [{"automatically_after_days": 7, "duration": "",
+                                            "schedule_expression": ""}]}),
+    update("aws_kms_key.this", {**KEY, "rotation_period_in_days": 0}, KEY),
+    update('aws_lambda_function.this["pv"]', {"function_name": "pv", "kms_key_arn": ""},
+           {"function_name": "pv", "kms_key_arn": "arn:key:lambda"}),
+])
+def test_what_strengthens_or_only_tunes_logging_and_encryption_is_another_difference(entry: dict[str, Any]) -> None:
+    assert [d.category for d in drift.judge(plan(entry)).drifted] == [OTHER]
+
+
+def test_reserved_concurrency_lowered_is_traffic_moved() -> None:
+    function = 'aws_lambda_function.this["pv"]'
+    reviewed = _values(_served("pv"), function)
+    lowered = {**reviewed, "reserved_concurrent_executions": 1}
+    report = drift.judge(plan(update(function, reviewed, lowered), prior=_served("pv", **{function: lowered})))
+    [entry] = report.drifted
+    assert (entry.category, entry.findings) == (TRAFFIC_MOVED, (
+        f"{function}: reserved concurrency lowered from 100 to 1: requests beyond 1 at a time are throttled",))
+    raised = {**reviewed, "reserved_concurrent_executions": 200}
+    report = drift.judge(plan(update(function, reviewed, raised), prior=_served("pv", **{function: raised})))
+    assert found(report) == [(OTHER, function)]
 
 
 # --- provider-default noise ---------------------------------------------------------------------

@@ -9,8 +9,11 @@ put in the classes its differences raise:
 - **traffic moved**: a payment function's serving table differs (a weight, the version an alias
   runs, its code), or what its requests pass through is gone or changed
   (tfgen.deploy.review.serving);
-- **data protection reduced**: what protects data is off, shorter or gone, or an object holding
-  data no longer exists (tfgen.deploy.review.data);
+- **data protection reduced**: what protects data is off, shorter or gone (a backup, a retention,
+  encryption or its key, a key's or a secret's rotation), or an object holding data no longer
+  exists (tfgen.deploy.review.data);
+- **detection reduced**: what logs or alerts is off or gone (flow logs, access logs, an alarm or
+  its actions, the subscription alerts reach: tfgen.deploy.review.detection);
 - **other differences**: the rest.
 
 Every entry carries its differences, attribute by attribute, with the live value and the reviewed
@@ -39,6 +42,7 @@ from tfgen.deploy.review.access import Documents, gains_of
 from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP
 from tfgen.deploy.review.changes import Resources, path_string
 from tfgen.deploy.review.data import loss_of
+from tfgen.deploy.review.detection import reduction_of
 from tfgen.deploy.review.serving import ATTACHMENT, Serving, serving, shared_changes
 
 SCHEMA_VERSION = 1
@@ -46,9 +50,10 @@ SCHEMA_VERSION = 1
 ACCESS_GAINED = "access gained"
 TRAFFIC_MOVED = "traffic moved"
 PROTECTION_REDUCED = "data protection reduced"
+DETECTION_REDUCED = "detection reduced"
 OTHER = "other differences"
-CLASSES = (ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED, OTHER)
-SERIOUS = frozenset({ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED})
+CLASSES = (ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED, DETECTION_REDUCED, OTHER)
+SERIOUS = frozenset({ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED, DETECTION_REDUCED})
 
 GONE = "deleted outside terraform"
 LATER = "known only after apply"
@@ -573,7 +578,10 @@ def judge(plan: Any, env: str = "") -> DriftReport:
             reasons = loss.reasons if loss.protection else (f"{GONE}: the data it held may be lost",) + \
                 (() if catalogue.classified(kind) else (f"{kind} is not in the review's catalogue: it may hold data",))
             drifted.append(Drifted(address, kind, PROTECTION_REDUCED, action, tuple(reasons), diffs))
-        if gains or loss is not None:
+        reduced = reduction_of(rc, action)
+        if reduced is not None:
+            drifted.append(Drifted(address, kind, DETECTION_REDUCED, action, reduced.reasons, diffs))
+        if gains or loss is not None or reduced is not None:
             explained.add(address)
     moved = _traffic(plan, judged, found, env)
     drifted += moved

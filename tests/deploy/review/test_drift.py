@@ -627,8 +627,8 @@ def test_a_roles_inline_policies_set_by_role_policies_are_judged_there_only() ->
     inline = [{"name": "payment-validation", "policy": policy("dynamodb:GetItem")}]
     role = update("aws_iam_role.lambda", {"name": "r", "inline_policy": [], "managed_policy_arns": []},
                   {"name": "r", "inline_policy": inline, "managed_policy_arns": ["arn:aws:iam::aws:policy/Admin"]})
-    report = drift.judge(plan(role, prior=_state(("aws_iam_role_policy.lambda", {"role": "r",
-                                                                                 "name": "payment-validation"}))))
+    report = drift.judge(plan(role, prior=_state(("aws_iam_role_policy.lambda", {
+        "role": "r", "name": "payment-validation", "policy": policy("dynamodb:GetItem")}))))
     [entry] = report.drifted
     assert entry.category == ACCESS_GAINED and entry.differences == (
         Difference("managed_policy_arns", [], ["arn:aws:iam::aws:policy/Admin"]),)
@@ -637,15 +637,18 @@ def test_a_roles_inline_policies_set_by_role_policies_are_judged_there_only() ->
 
 def test_an_elastic_ip_associated_by_its_nat_gateway_is_not_drift() -> None:
     eip = update('aws_eip.nat["0"]', {"id": "eipalloc-1", "association_id": "", "private_ip": ""},
-                 {"id": "eipalloc-1", "association_id": "eipassoc-1", "private_ip": "10.0.0.5"})
-    nat = ('aws_nat_gateway.this["0"]', {"allocation_id": "eipalloc-1"})
+                 {"id": "eipalloc-1", "association_id": "eipassoc-1", "private_ip": "10.0.0.5",
+                  "network_interface": "eni-nat", "private_dns": "ip-10-0-0-5.ec2.internal"})
+    nat = ('aws_nat_gateway.this["0"]', {"allocation_id": "eipalloc-1", "association_id": "eipassoc-1",
+                                         "network_interface_id": "eni-nat", "private_ip": "10.0.0.5"})
     assert drift.judge(plan(eip, prior=_state(nat))).drifted == []
     assert found(drift.judge(plan(eip))) == [(OTHER, 'aws_eip.nat["0"]')]  # associated by nothing tfgen manages
 
 
 def test_cluster_members_and_routes_set_by_their_own_resources_are_not_drift_but_others_are() -> None:
     writer = ("aws_rds_cluster_instance.writer", {"cluster_identifier": "aurora-dev", "identifier": "aurora-dev-w"})
-    nat = ('aws_route.private_nat["0"]', {"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0"})
+    nat = ('aws_route.private_nat["0"]', {"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0",
+                                          "nat_gateway_id": "nat-1", "gateway_id": ""})
     cluster = update("aws_rds_cluster.this", {"id": "aurora-dev", "cluster_members": []},
                      {"id": "aurora-dev", "cluster_members": ["aurora-dev-w"]})
     route = {"cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1", "gateway_id": ""}
@@ -665,3 +668,143 @@ def test_a_target_groups_load_balancers_follow_the_managed_rules_forwarding_to_i
     rule = (RULE, {"listener_arn": "listener-1", **_rule(80, 20)})
     assert drift.judge(plan(group, prior=_state(listener, rule))).drifted == []
     assert found(drift.judge(plan(group, prior=_state(listener)))) == [(OTHER, 'aws_lb_target_group.this["pv-blue"]')]
+
+
+# A mirror is left out only when what its owners hold live says the same: a difference the owners'
+# live values do not account for is drift of the mirror, judged against what the owners reviewed.
+
+DENY_TLS = {"Sid": "TLS", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+READ_ALL = {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::audit/*"}
+
+
+def statements(*items: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(items)})
+
+
+def test_a_bucket_policy_its_owner_does_not_hold_is_drift_of_the_bucket() -> None:
+    owner = ("aws_s3_bucket_policy.audit", {"bucket": "audit", "policy": statements(DENY_TLS)})
+    bucket = update("aws_s3_bucket.audit", {"id": "audit", "bucket": "audit", "policy": statements(DENY_TLS)},
+                    {"id": "audit", "bucket": "audit", "policy": statements(DENY_TLS, READ_ALL)})
+    report = drift.judge(plan(bucket, prior=_state(owner)))
+    [entry] = report.drifted
+    assert (entry.category, entry.address) == (ACCESS_GAINED, "aws_s3_bucket.audit")
+    assert entry.findings == ({"kind": "bucket policy", "added": [READ_ALL]},)  # judged against its owner's
+    assert report.filtered == []
+
+
+def test_a_bucket_policy_that_only_lags_behind_its_owner_is_left_out() -> None:
+    """Right after the first apply the bucket's copy in the state predates its policy."""
+    owner = ("aws_s3_bucket_policy.audit", {"bucket": "audit", "policy": statements(DENY_TLS)})
+    shown_again = json.dumps(json.loads(statements(DENY_TLS)), indent=2)
+    bucket = update("aws_s3_bucket.audit", {"id": "audit", "bucket": "audit", "policy": ""},
+                    {"id": "audit", "bucket": "audit", "policy": shown_again})
+    report = drift.judge(plan(bucket, prior=_state(owner)))
+    assert report.drifted == [] and [f.path for f in report.filtered] == ["policy"]
+
+
+BUCKET_CREATED = {"id": "audit", "bucket": "audit", "versioning": [{"enabled": False, "mfa_delete": False}],
+                  "server_side_encryption_configuration": [{"rule": [{"bucket_key_enabled": False,
+                                                                      "apply_server_side_encryption_by_default": [
+                                                                          {"sse_algorithm": "AES256",
+                                                                           "kms_master_key_id": ""}]}]}],
+                  "logging": [], "lifecycle_rule": []}
+BUCKET_LIVE = {**BUCKET_CREATED, "versioning": [{"enabled": True, "mfa_delete": False}],
+               "server_side_encryption_configuration": [{"rule": [{"bucket_key_enabled": True,
+                                                                   "apply_server_side_encryption_by_default": [
+                                                                       {"sse_algorithm": "aws:kms",
+                                                                        "kms_master_key_id": "arn:key:s3"}]}]}],
+               "logging": [{"target_bucket": "logs", "target_prefix": "s3/"}],
+               "lifecycle_rule": [{"id": "archive", "enabled": True, "prefix": "", "tags": {},
+                                   "abort_incomplete_multipart_upload_days": 0,
+                                   "expiration": [{"days": 2555, "date": "", "expired_object_delete_marker": False}],
+                                   "noncurrent_version_expiration": [{"days": 365}],
+                                   "noncurrent_version_transition": [], "transition": [
+                                       {"days": 90, "date": "", "storage_class": "GLACIER"}]}]}
+OWNERS = (
+    ("aws_s3_bucket_versioning.audit", {"bucket": "audit", "versioning_configuration": [
+        {"status": "Enabled", "mfa_delete": None}]}),
+    ("aws_s3_bucket_server_side_encryption_configuration.audit", {"bucket": "audit", "rule": [
+        {"bucket_key_enabled": True, "apply_server_side_encryption_by_default": [
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": "arn:key:s3"}]}]}),
+    ("aws_s3_bucket_logging.audit", {"bucket": "audit", "target_bucket": "logs", "target_prefix": "s3/"}),
+    ("aws_s3_bucket_lifecycle_configuration.audit", {"bucket": "audit", "rule": [
+        {"id": "archive", "status": "Enabled", "filter": [{"prefix": "", "and": [], "tag": []}],
+         "expiration": [{"days": 2555, "date": None, "expired_object_delete_marker": False}],
+         "noncurrent_version_expiration": [{"noncurrent_days": 365, "newer_noncurrent_versions": None}],
+         "transition": [{"days": 90, "date": None, "storage_class": "GLACIER"}]}]}),
+)
+
+
+def test_a_freshly_applied_buckets_settings_set_by_their_own_resources_are_left_out() -> None:
+    report = drift.judge(plan(update("aws_s3_bucket.audit", BUCKET_CREATED, BUCKET_LIVE), prior=_state(*OWNERS)))
+    assert report.drifted == []
+    assert [f.path for f in report.filtered] == ["lifecycle_rule", "logging", "server_side_encryption_configuration",
+                                                 "versioning"]
+
+
+@pytest.mark.parametrize(("attribute", "live", "path"), [
+    ("versioning", [{"enabled": False, "mfa_delete": False}], "versioning[0].enabled"),
+    ("logging", [], "logging"),
+    ("server_side_encryption_configuration", BUCKET_CREATED["server_side_encryption_configuration"],
+     "server_side_encryption_configuration[0].rule[0].apply_server_side_encryption_by_default[0].sse_algorithm"),
+    ("lifecycle_rule", [{**BUCKET_LIVE["lifecycle_rule"][0], "expiration": [{"days": 1}]}],
+     "lifecycle_rule[0].expiration[0].days"),
+])
+def test_a_bucket_setting_its_owner_does_not_hold_is_kept(attribute: str, live: Any, path: str) -> None:
+    report = drift.judge(plan(update("aws_s3_bucket.audit", BUCKET_LIVE, {**BUCKET_LIVE, attribute: live}),
+                              prior=_state(*OWNERS)))
+    [entry] = report.drifted
+    assert path in [d.path for d in entry.differences]
+    assert report.filtered == []
+
+
+def test_a_setting_of_a_type_the_judge_cannot_compare_with_its_owner_is_kept() -> None:
+    cors = [{"allowed_methods": ["GET"], "allowed_origins": ["*"]}]
+    owner = ("aws_s3_bucket_cors_configuration.audit", {"bucket": "audit", "cors_rule": cors})
+    report = drift.judge(plan(update("aws_s3_bucket.audit", {"id": "audit", "cors_rule": []},
+                                     {"id": "audit", "cors_rule": cors}), prior=_state(owner)))
+    assert [d.path for d in report.drifted[0].differences] == ["cors_rule"]
+
+
+ROLE = {"name": "pv", "id": "pv", "managed_policy_arns": []}
+INLINE = {"name": "pv", "policy": statements({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "arn:tx"})}
+ADMIN = {"name": "pv", "policy": statements({"Effect": "Allow", "Action": "*", "Resource": "*"})}
+
+
+@pytest.mark.parametrize("live", [[ADMIN], [INLINE, ADMIN]])
+def test_an_inline_policy_its_role_policy_does_not_hold_is_access_gained_on_the_role(live: list[Any]) -> None:
+    owner = ('aws_iam_role_policy.lambda["pv"]', {"role": "pv", "name": "pv", "policy": INLINE["policy"]})
+    report = drift.judge(plan(update('aws_iam_role.lambda["pv"]', {**ROLE, "inline_policy": [INLINE]},
+                                     {**ROLE, "inline_policy": live}), prior=_state(owner)))
+    assert found(report) == [(ACCESS_GAINED, 'aws_iam_role.lambda["pv"]')]
+    assert report.filtered == []
+
+
+def test_an_inline_policy_its_role_policy_holds_live_is_left_out_even_when_widened() -> None:
+    owner = ('aws_iam_role_policy.lambda["pv"]', {"role": "pv", "name": "pv", "policy": ADMIN["policy"]})
+    widened = update(owner[0], {"role": "pv", "name": "pv", "policy": INLINE["policy"]}, owner[1])
+    report = drift.judge(plan(update('aws_iam_role.lambda["pv"]', {**ROLE, "inline_policy": [INLINE]},
+                                     {**ROLE, "inline_policy": [ADMIN]}), widened, prior=_state(owner)))
+    assert found(report) == [(ACCESS_GAINED, owner[0])]
+    assert [(f.address, f.path) for f in report.filtered] == [('aws_iam_role.lambda["pv"]', "inline_policy")]
+
+
+def test_a_route_its_aws_route_does_not_hold_is_kept() -> None:
+    nat = ('aws_route.private_nat["0"]', {"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0",
+                                          "nat_gateway_id": "nat-1", "gateway_id": ""})
+    to_igw = {"cidr_block": "0.0.0.0/0", "gateway_id": "igw-1", "nat_gateway_id": ""}
+    table = update('aws_route_table.private["0"]', {"id": "rtb-1", "route": []}, {"id": "rtb-1", "route": [to_igw]})
+    [entry] = drift.judge(plan(table, prior=_state(nat))).drifted
+    assert entry.differences == (Difference("route", [], [to_igw]),)
+
+
+def test_an_elastic_ip_associated_elsewhere_than_its_nat_gateway_is_kept() -> None:
+    eip = update('aws_eip.nat["0"]', {"id": "eipalloc-1", "association_id": "", "network_interface": "",
+                                      "private_ip": ""},
+                 {"id": "eipalloc-1", "association_id": "eipassoc-9", "network_interface": "eni-other",
+                  "private_ip": "10.0.9.9"})
+    nat = ('aws_nat_gateway.this["0"]', {"allocation_id": "eipalloc-1", "association_id": "eipassoc-1",
+                                         "network_interface_id": "eni-nat", "private_ip": "10.0.0.5"})
+    assert found(drift.judge(plan(eip, prior=_state(nat)))) == [(OTHER, 'aws_eip.nat["0"]')]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET
 from tfgen.deploy.review.changes import Resources, path_string
 from tfgen.deploy.review.data import loss_of
 from tfgen.deploy.review.detection import reduction_of
+from tfgen.deploy.review.mirrors import State, mirrors
 from tfgen.deploy.review.serving import ATTACHMENT, Serving, serving, shared_changes
 
 SCHEMA_VERSION = 1
@@ -62,40 +63,6 @@ LATER = "known only after apply"
 EMPTY = "null and empty are the same value to AWS"
 EQUIVALENT_POLICY = "equivalent policy JSON (the provider compares policies by meaning)"
 TAGS_ALL = "tags_all repeats the difference of tags"
-MIRROR = "mirrors {owner}, which is judged itself"
-
-# Attributes an object reads back from AWS but that another managed resource sets (the S3 bucket's
-# ``policy`` and the ``aws_s3_bucket_policy``): a difference there is judged on that resource, not
-# twice, and not at all when the state's copy is merely older than it. Type -> attribute -> (the
-# owning type, its attribute naming the object by id, ARN or name). Without an owner in the state
-# the difference stays: it is something nobody manages.
-WHOLE_MIRRORS: dict[str, dict[str, tuple[str, str]]] = {
-    "aws_s3_bucket": {
-        "policy": ("aws_s3_bucket_policy", "bucket"),
-        "versioning": ("aws_s3_bucket_versioning", "bucket"),
-        "server_side_encryption_configuration": ("aws_s3_bucket_server_side_encryption_configuration", "bucket"),
-        "lifecycle_rule": ("aws_s3_bucket_lifecycle_configuration", "bucket"),
-        "logging": ("aws_s3_bucket_logging", "bucket"),
-        "object_lock_configuration": ("aws_s3_bucket_object_lock_configuration", "bucket"),
-        "replication_configuration": ("aws_s3_bucket_replication_configuration", "bucket"),
-        "acl": ("aws_s3_bucket_acl", "bucket"),
-        "grant": ("aws_s3_bucket_acl", "bucket"),
-        "cors_rule": ("aws_s3_bucket_cors_configuration", "bucket"),
-        "website": ("aws_s3_bucket_website_configuration", "bucket"),
-    },
-    # An Elastic IP is associated by the NAT gateway created with it.
-    "aws_eip": dict.fromkeys(("association_id", "instance", "network_interface", "private_dns", "private_ip"),
-                             ("aws_nat_gateway", "allocation_id")),
-    "aws_sqs_queue": {"policy": ("aws_sqs_queue_policy", "queue_url")},
-    "aws_sns_topic": {"policy": ("aws_sns_topic_policy", "arn")},
-    "aws_kms_key": {"policy": ("aws_kms_key_policy", "key_id")},
-    "aws_secretsmanager_secret": {"policy": ("aws_secretsmanager_secret_policy", "secret_arn")},
-}
-# Lists of which each element may be set by a resource of its own: security group rules (by
-# protocol, ports and source), a role's inline policies (by name) and attached policies (by ARN).
-_RULE_TYPES = {"aws_vpc_security_group_ingress_rule": "ingress", "aws_vpc_security_group_egress_rule": "egress"}
-_SOURCES = (("cidr_blocks", "cidr_ipv4"), ("ipv6_cidr_blocks", "cidr_ipv6"), ("prefix_list_ids", "prefix_list_id"),
-            ("security_groups", "referenced_security_group_id"))
 
 _FUNCTION_PREFIXES = (FUNCTION, ALIAS, LISTENER_RULE, TARGET_GROUP, ATTACHMENT, "aws_lambda_permission.alb")
 
@@ -328,179 +295,6 @@ def _tags_all_repeats(before: Mapping[str, Any], after: Mapping[str, Any]) -> bo
     return all(old_tags.get(k) == old_all.get(k) and new_tags.get(k) == new_all.get(k) for k in keys)
 
 
-# --- attributes other resources set ----------------------------------------------------------------
-
-class State:
-    """The managed objects of the plan's state (``prior_state``), to find what sets a mirrored attribute."""
-
-    def __init__(self, plan: Mapping[str, Any]) -> None:
-        prior = plan.get("prior_state")
-        resources = Resources({"prior_state": prior}).prior if isinstance(prior, Mapping) else {}
-        self.by_type: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-        for address, resource in resources.items():
-            values = resource.get("values")
-            if isinstance(values, Mapping):
-                self.by_type.setdefault(str(resource.get("type")), []).append((address, values))
-
-    def owners(self, kind: str, link: str, names: set[Any]) -> list[tuple[str, Mapping[str, Any]]]:
-        return [(a, v) for a, v in self.by_type.get(kind, []) if v.get(link) in names]
-
-
-def _names(values: Mapping[str, Any]) -> set[Any]:
-    return {values.get(key) for key in ("id", "arn", "bucket", "name")} - {None, ""}
-
-
-def mirrors(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], state: State) \
-        -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """``before`` and ``after`` without what other managed resources set, and the attributes left out
-    whole with the reason."""
-    old, new, found = dict(before), dict(after), {}
-    names = _names(before) | _names(after)
-    for name, (owner, link) in WHOLE_MIRRORS.get(kind, {}).items():
-        owned = state.owners(owner, link, names)
-        if owned and old.get(name) != new.get(name):
-            old.pop(name, None)
-            new.pop(name, None)
-            found[name] = MIRROR.format(owner=owned[0][0])
-    for name, setters, element_key in _partial_mirrors(kind, names, state):
-        if old.get(name) == new.get(name) or not setters:
-            continue
-        keys = {key for _, ks in setters for key in ks}
-        explode = _group_atoms if element_key is _atom_key else _listed
-        reduced = [_sorted([item for item in explode(values.get(name)) if element_key(item) not in keys])
-                   for values in (old, new)]
-        if same(reduced[0], reduced[1]):
-            old.pop(name, None)
-            new.pop(name, None)
-            found[name] = MIRROR.format(owner=", ".join(a for a, _ in setters))
-        else:
-            old[name], new[name] = reduced
-    return old, new, found
-
-
-Owned = list[tuple[str, list[Any]]]  # (address of the resource that sets them, the keys of the elements it sets)
-
-
-def _partial_mirrors(kind: str, names: set[Any], state: State) -> Iterator[tuple[str, Owned, Callable[[Any], Any]]]:
-    """Each list attribute of ``kind`` whose elements other resources may set: the attribute, which
-    resource sets which elements (by key), and the key of an element."""
-    if kind in ("aws_security_group", "aws_default_security_group"):
-        for direction in ("ingress", "egress"):
-            rules = [(a, _rule_atoms(v, names)) for a, v in state.owners(
-                f"aws_vpc_security_group_{direction}_rule", "security_group_id", names)]
-            rules += [(a, _rule_atoms(v, names)) for a, v in state.owners(
-                "aws_security_group_rule", "security_group_id", names) if v.get("type") == direction]
-            yield direction, rules, _atom_key
-    elif kind == "aws_iam_role":
-        yield "inline_policy", [(a, [v.get("name")]) for a, v in state.owners("aws_iam_role_policy", "role", names)], \
-            _name
-        yield "managed_policy_arns", [(a, [v.get("policy_arn")]) for a, v in state.owners(
-            "aws_iam_role_policy_attachment", "role", names)], _itself
-    elif kind == "aws_rds_cluster":
-        yield "cluster_members", [(a, [v.get("identifier")]) for a, v in state.owners(
-            "aws_rds_cluster_instance", "cluster_identifier", names)], _itself
-    elif kind == "aws_route_table":
-        yield "route", [(a, [_destination(v, "destination_")]) for a, v in state.owners(
-            "aws_route", "route_table_id", names)], _destination
-    elif kind in ("aws_lb_target_group", "aws_alb_target_group"):
-        yield "load_balancer_arns", _forwarding(names, state), _itself
-
-
-def _name(item: Any) -> Any:
-    return item.get("name") if isinstance(item, Mapping) else None
-
-
-def _itself(item: Any) -> Any:
-    return item
-
-
-def _destination(route: Any, prefix: str = "") -> Any:
-    """The destination of a route table's route (``cidr_block``…) or of an ``aws_route``
-    (``destination_cidr_block``…)."""
-    if not isinstance(route, Mapping):
-        return None
-    for field_name in ("cidr_block", "ipv6_cidr_block", "prefix_list_id"):
-        value = route.get(prefix + field_name) or route.get(field_name if prefix else "destination_" + field_name)
-        if value:
-            return value
-    return None
-
-
-def _forwarding(names: set[Any], state: State) -> Owned:
-    """The load balancers whose managed listeners or listener rules forward to the target group."""
-    def mentions(values: Mapping[str, Any]) -> bool:
-        text = json.dumps(values.get("default_action", values.get("action")))
-        return any(isinstance(n, str) and json.dumps(n) in text for n in names)
-
-    listeners = {v.get("arn"): (a, v) for kind in ("aws_lb_listener", "aws_alb_listener")
-                 for a, v in state.by_type.get(kind, [])}
-    owned: Owned = [(a, [v.get("load_balancer_arn")]) for a, v in listeners.values() if mentions(v)]
-    for kind in ("aws_lb_listener_rule", "aws_alb_listener_rule"):
-        for address, rule in state.by_type.get(kind, []):
-            listener = listeners.get(rule.get("listener_arn"))
-            if listener is not None and mentions(rule):
-                owned.append((address, [listener[1].get("load_balancer_arn")]))
-    return owned
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _sorted(items: list[Any]) -> list[Any]:
-    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-
-
-def _ports(protocol: Any, low: Any, high: Any) -> tuple[str, int, int]:
-    protocol = str(protocol).lower()
-    if protocol in ("-1", "all"):
-        return "-1", 0, 0
-    return protocol, int(low if low is not None else -1), int(high if high is not None else -1)
-
-
-def _group_atoms(rules: Any) -> list[dict[str, Any]]:
-    """A security group's ``ingress`` or ``egress`` as one element per source (AWS groups the
-    sources of one protocol and port range in one element)."""
-    atoms = []
-    for rule in _listed(rules):
-        if not isinstance(rule, Mapping):
-            atoms.append({"unreadable": rule})
-            continue
-        protocol, low, high = _ports(rule.get("protocol"), rule.get("from_port"), rule.get("to_port"))
-        base = {"protocol": protocol, "from_port": low, "to_port": high}
-        for source, _ in _SOURCES:
-            atoms += [{**base, source: [value]} for value in _listed(rule.get(source))]
-        if rule.get("self"):
-            atoms.append({**base, "self": True})
-    return atoms
-
-
-def _atom_key(atom: Mapping[str, Any]) -> str:
-    return json.dumps(atom, sort_keys=True)
-
-
-def _rule_atoms(rule: Mapping[str, Any], group: set[Any]) -> list[str]:
-    """The keys of the sources one rule resource sets, in the form of ``_group_atoms``."""
-    protocol, low, high = _ports(rule.get("ip_protocol", rule.get("protocol")), rule.get("from_port"),
-                                 rule.get("to_port"))
-    base = {"protocol": protocol, "from_port": low, "to_port": high}
-    keys = []
-    for source, field_name in _SOURCES:
-        value = rule.get(field_name)
-        values = value if isinstance(value, list) else [value] if value else []
-        if field_name == "referenced_security_group_id" and value in group:
-            keys.append(_atom_key({**base, "self": True}))
-            continue
-        keys += [_atom_key({**base, source: [v]}) for v in values]
-    for source in ("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"):  # aws_security_group_rule
-        keys += [_atom_key({**base, source: [v]}) for v in _listed(rule.get(source))]
-    if rule.get("source_security_group_id"):
-        keys.append(_atom_key({**base, "security_groups": [rule["source_security_group_id"]]}))
-    if rule.get("self"):
-        keys.append(_atom_key({**base, "self": True}))
-    return keys
-
-
 # --- differences --------------------------------------------------------------------------------
 
 def differences(before: Any, after: Any, unknown: Any, path: tuple[str | int, ...] = ()) -> Iterator[Difference]:
@@ -540,7 +334,7 @@ def judge(plan: Any, env: str = "") -> DriftReport:
         unjudged.append("terraform reported errors while refreshing: the plan may be missing objects")
     judged: list[dict[str, Any]] = []
     found: dict[str, tuple[Difference, ...]] = {}
-    state = State(plan)
+    state = State(plan, changes)
     for rc in changes:
         change = rc["change"]
         action = change["actions"][0]

@@ -7,7 +7,9 @@ put in the classes its differences raise:
 - **access gained**: its policy documents, grants, rules or settings open what the state does not
   (tfgen.deploy.review.access, the change read as state -> live);
 - **traffic moved**: a payment function's serving table differs (a weight, the version an alias
-  runs, its code), or what its requests pass through is gone or changed
+  runs, its code, its reserved concurrency lowered), the serving judge says of the live table
+  what it does not say of the reviewed one (a target group of no alias, an attachment sent
+  elsewhere, a version that never served), or what its requests pass through is gone or changed
   (tfgen.deploy.review.serving);
 - **data protection reduced**: what protects data is off, shorter or gone (a backup, a retention,
   encryption or its key, a key's or a secret's rotation), or an object holding data no longer
@@ -18,9 +20,11 @@ put in the classes its differences raise:
 
 Every entry carries its differences, attribute by attribute, with the live value and the reviewed
 one. Provider-default noise is filtered first (``noise``): a difference between null and an empty
-value, two policy JSON texts the provider itself holds equivalent, and ``tags_all`` keys that
-only repeat a difference of ``tags``. What is filtered is listed in the report, never dropped
-silently, and a filtered attribute never reaches a judge.
+value where both sides have the attribute (a map key that appears or disappears is kept, whatever
+its value), two policy JSON texts the provider itself holds equivalent, ``tags_all`` keys that
+only repeat a difference of ``tags``, and attributes another managed resource sets when its live
+value accounts for them (tfgen.deploy.review.mirrors). What is filtered is listed in the report,
+never dropped silently, and a filtered attribute never reaches a judge.
 
 The judge is pure and pessimistic: a document that is not a refresh-only plan's JSON (a state, a
 plan that plans changes, one without ``complete`` and ``errored``, or with drift but no

@@ -204,6 +204,18 @@ def test_an_attachment_moved_to_another_function_is_traffic_moved() -> None:
     assert not any("--allow-traffic-risk" in line for line in entry.findings)  # advice for a plan, not drift
 
 
+def test_a_listener_forwarding_to_a_functions_target_group_says_so_once() -> None:
+    listener = "aws_lb_listener.https"
+    reviewed = {"arn": "arn:listener", "load_balancer_arn": "arn:lb", "default_action": [
+        {"type": "fixed-response", "target_group_arn": "", "forward": []}]}
+    live = {**reviewed, "default_action": [{"type": "forward", "target_group_arn": "tg-pv-blue", "forward": []}]}
+    report = drift.judge(plan(update(listener, reviewed, live), prior=_served("pv", **{listener: live})))
+    [entry] = report.drifted
+    assert (entry.category, entry.address) == (TRAFFIC_MOVED, listener)
+    assert entry.findings[0] == f"update {listener}: default_action changes"
+    assert any(line.startswith(f"pv: {listener} forwards requests to its target groups") for line in entry.findings)
+
+
 def test_a_risk_the_reviewed_state_already_had_is_not_drift() -> None:
     """A rule naming a target group twice was reviewed so; a function's tag changing does not move traffic."""
     rule = 'aws_lb_listener_rule.this["pv"]'

@@ -48,7 +48,7 @@ from tfgen.deploy.review.changes import Resources, path_string
 from tfgen.deploy.review.data import loss_of
 from tfgen.deploy.review.detection import reduction_of
 from tfgen.deploy.review.mirrors import State, mirrors
-from tfgen.deploy.review.serving import ATTACHMENT, Serving, serving, shared_changes
+from tfgen.deploy.review.serving import ATTACHMENT, FRONT_TYPES, Serving, serving, shared_changes
 
 SCHEMA_VERSION = 1
 
@@ -409,28 +409,32 @@ def _traffic(plan: Mapping[str, Any], judged: Sequence[Mapping[str, Any]],
     resources = _resources(plan, judged)
     unmoved = {table.function: table for table in serving(_resources(plan, [_unmoved(rc) for rc in judged]), env)}
     by_address = {rc["address"]: rc for rc in judged}
-    out: list[Drifted] = []
-    for table in serving(resources, env):
-        lines = _serving_lines(table, unmoved.get(table.function))
-        if not lines:
-            continue
-        mine = [a for a in by_address if _serves(a, table.function)]
-        out += [Drifted(a, by_address[a]["type"], TRAFFIC_MOVED, by_address[a]["change"]["actions"][0],
-                        tuple(lines), found[a]) for a in mine]
+    said: dict[str, list[str]] = {}  # address -> what moved, in order
     fronts = shared_changes(resources)
     for address, rc in by_address.items():
-        if rc["type"] in ("aws_lb", "aws_alb", "aws_lb_listener", "aws_alb_listener"):
-            lines = [line for line in fronts if line.startswith(f"update {address}:")]
+        if rc["type"] in FRONT_TYPES:
             if rc["change"]["actions"] == ["delete"]:
-                lines = [f"{address}: {GONE}: every request to the load balancer fails"]
-            if lines:
-                out.append(Drifted(address, rc["type"], TRAFFIC_MOVED, rc["change"]["actions"][0], tuple(lines),
-                                   found[address]))
-        elif rc["change"]["actions"] == ["delete"] and catalogue.classified(rc["type"]) \
-                and catalogue.carries_traffic(rc["type"]) and address not in {d.address for d in out}:
-            out.append(Drifted(address, rc["type"], TRAFFIC_MOVED, "delete",
-                               (f"{address}: {GONE}: the requests it carried fail",), found[address]))
-    return out
+                said[address] = [f"{address}: {GONE}: every request to the load balancer fails"]
+            else:
+                said[address] = [line for line in fronts if line.startswith(f"update {address}:")]
+    for table in serving(resources, env):
+        lines = _serving_lines(table, unmoved.get(table.function))
+        # A function's own objects, and any drifted object its lines name (a listener forwarding to it).
+        for address in by_address:
+            if lines and (_serves(address, table.function) or any(_names(line, address) for line in lines)):
+                known = said.setdefault(address, [])
+                known += [line for line in lines if line not in known]
+    for address, rc in by_address.items():
+        if rc["change"]["actions"] == ["delete"] and not said.get(address) and catalogue.classified(rc["type"]) \
+                and catalogue.carries_traffic(rc["type"]):
+            said[address] = [f"{address}: {GONE}: the requests it carried fail"]
+    return [Drifted(address, by_address[address]["type"], TRAFFIC_MOVED, by_address[address]["change"]["actions"][0],
+                    tuple(lines), found[address]) for address, lines in said.items() if lines]
+
+
+def _names(line: str, address: str) -> bool:
+    """Whether ``line`` names ``address`` (not an address it is a prefix of)."""
+    return re.search(re.escape(address) + r"(?![\w\[\]\"-])", line) is not None
 
 
 def _resources(plan: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> Resources:

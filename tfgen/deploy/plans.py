@@ -26,8 +26,8 @@ refuses, changing nothing, when there is no saved plan or no private record of i
 readable copy differs from the record, when anything the plan is bound to
 differs (another plan file, an edited review, another environment, account or ``--set``,
 another rendered tree or tfgen), when the plan was made from configuration tfgen did not
-render, or when the plan holds data loss, a traffic risk, an outage or a credentials problem
-that the caller did not allow. Each command holds the environment's
+render, or when the plan holds data loss, detection reduced, a traffic risk, an outage or a
+credentials problem that the caller did not allow. Each command holds the environment's
 lock (tfgen.render.lock) from its start to its end. Terraform's own check that the plan file still
 matches the state stays the last line.
 """
@@ -289,7 +289,8 @@ def _read_plan_file(directory: Path, env: str) -> bytes:
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
                       terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = (),
-                      say: Callable[[str], None] = lambda line: None) -> int:
+                      say: Callable[[str], None] = lambda line: None,
+                      allow_detection_loss: Sequence[str] = ()) -> int:
     """Apply the saved plan of ``env`` after the checks; returns terraform's exit code. ``say`` is
     told, before terraform runs, which plan file (sha256) and how many changes are applied."""
     check_apply_arguments(terraform_args)
@@ -310,7 +311,7 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
             result = review.review(copy.plan, env=env, plan_file=str(directory / PLAN_FILE),
                                    rendered_digest=recorded.rendered_digest,
                                    max_step=max_step(project, env, overrides))
-            _judge(env, result, allow_data_loss, allow_traffic_risk, allow_outage)
+            _judge(env, result, allow_data_loss, allow_traffic_risk, allow_outage, allow_detection_loss)
             counts = ", ".join(f"{result.counts[action]} to {action}" for action in review.ACTIONS)
             say(f"tfgen apply {env}: applying plan sha256 {copy.sha256}: {counts}")
             code = terraform.stream(["apply", "-input=false", *terraform_args, str(copy.path)], directory)
@@ -331,14 +332,19 @@ def _imported(project: Project, env: str, directory: Path) -> None:
 
 
 def _judge(env: str, result: review.Review, allow_data_loss: Sequence[str],
-           allow_traffic_risk: Sequence[str], allow_outage: Sequence[str]) -> None:
-    """Refuse what the review refuses without the overrides given."""
-    known = {loss.address for loss in result.data_loss}
-    unknown = [address for address in allow_data_loss if address not in known]
+           allow_traffic_risk: Sequence[str], allow_outage: Sequence[str],
+           allow_detection_loss: Sequence[str] = ()) -> None:
+    """Refuse what the review refuses without the overrides given; an address allowed where the
+    plan has nothing to allow is a usage error."""
+    lost = {loss.address for loss in result.data_loss}
+    reduced = {d.address for d in result.detection_loss}
+    unknown = [f"--allow-data-loss {address}: the plan neither loses data nor weakens its protection there"
+               for address in allow_data_loss if address not in lost]
+    unknown += [f"--allow-detection-loss {address}: the plan neither stops nor weakens logging or alerting there"
+                for address in allow_detection_loss if address not in reduced]
     if unknown:
-        raise UsageError("\n".join(f"--allow-data-loss {address}: the plan neither loses data nor weakens "
-                                   "its protection there" for address in unknown))
-    refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage)
+        raise UsageError("\n".join(unknown))
+    refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage, allow_detection_loss)
     if refusals:
         raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed:",
                                  *(f"  {line}" for line in refusals)]))

@@ -98,6 +98,9 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
     if result.data_loss:
         sections.append(("data loss", "red", [f"{_loss_action(d)} {d.address}: {'; '.join(d.reasons)}"
                                               for d in result.data_loss]))
+    if result.detection_loss:
+        sections.append(("detection reduced", "red", [f"{d.action} {d.address}: {'; '.join(d.reasons)}"
+                                                      for d in result.detection_loss]))
     traffic = _traffic_lines(result)
     if traffic:
         sections.append(("live traffic", "yellow", traffic))
@@ -154,6 +157,9 @@ def render_markdown(result: Review) -> str:
     if result.data_loss:
         out += ["", "#### :warning: Data loss", "", "| action | address | why |", "|---|---|---|"]
         out += [f"| {_loss_action(d)} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.data_loss]
+    if result.detection_loss:
+        out += ["", "#### :warning: Detection reduced", "", "| action | address | why |", "|---|---|---|"]
+        out += [f"| {d.action} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.detection_loss]
     moving = [s for s in result.traffic if s.changed]
     if moving or result.shared_traffic:
         out += ["", "#### Live traffic"]

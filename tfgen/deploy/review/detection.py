@@ -6,6 +6,11 @@ The attributes are the catalogue's (``Entry.detection``, ``Entry.unwatched``:
 tfgen.deploy.review.catalogue), judged with the rules of the data-protection judge
 (tfgen.deploy.review.data): a value that must stay on, elements that must stay, a destination
 that must stay the same. A value known only after apply is a reduction too.
+
+The plan review (tfgen.deploy.review.verdict) and the drift judge (tfgen.deploy.review.drift) judge
+the same changes with it: ``tfgen apply`` refuses a plan that reduces detection unless its address
+is named with ``--allow-detection-loss``; ``tfgen drift`` reports the live stack's under
+"detection reduced".
 """
 
 from __future__ import annotations

@@ -21,10 +21,24 @@ def create(address: str, after: dict[str, Any], unknown: tuple[str, ...] = ()) -
                                        "after_unknown": dict.fromkeys(unknown, True)}}
 
 
-def plan(*changes: dict[str, Any], refs: dict[str, dict[str, list[str]]] | None = None) -> dict[str, Any]:
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def plan(*changes: dict[str, Any], refs: dict[str, dict[str, list[str]]] | None = None,
+         place: tuple[str, str, str] = ("aws", ACCOUNT, REGION)) -> dict[str, Any]:
+    """tfgen's plan with an empty state: the creates, the references of their expressions, and
+    where it runs (the provider's region, the caller's account and partition, read at plan)."""
+    partition, account, region = place
     resources = [{"address": a, "expressions": {k: {"references": v} for k, v in e.items()}}
                  for a, e in (refs or {}).items()]
-    return {"resource_changes": list(changes), "configuration": {"root_module": {"resources": resources}}}
+    read = [{"address": "data.aws_caller_identity.current", "mode": "data", "type": "aws_caller_identity",
+             "name": "current", "values": {"account_id": account, "id": account}},
+            {"address": "data.aws_partition.current", "mode": "data", "type": "aws_partition", "name": "current",
+             "values": {"partition": partition, "id": partition}}]
+    return {"format_version": "1.2", "resource_changes": list(changes),
+            "prior_state": {"format_version": "1.0", "values": {"root_module": {"resources": read}}},
+            "configuration": {"provider_config": {"aws": {"name": "aws", "expressions": {
+                "region": {"constant_value": region}}}}, "root_module": {"resources": resources}}}
 
 
 def state(*objects: tuple[str, dict[str, Any]]) -> dict[str, Any]:
@@ -34,8 +48,9 @@ def state(*objects: tuple[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 TABLE = create("aws_dynamodb_table.this", {"name": "transactions-dev"})
-OLD_TABLE = ("aws_dynamodb_table.Storage_transactions_1A2B3C4D", {"id": "transactions-dev", "name": "transactions-dev",
-                                                                   "arn": "arn:aws:dynamodb:::table/transactions-dev"})
+OLD_TABLE = ("aws_dynamodb_table.Storage_transactions_1A2B3C4D", {
+    "id": "transactions-dev", "name": "transactions-dev",
+    "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/transactions-dev"})
 
 
 def test_matches_by_name_never_by_address() -> None:
@@ -156,10 +171,85 @@ def test_a_reference_the_plan_cannot_tie_to_one_resource_is_left_out_of_the_iden
     assert [m.import_id for m in match(plan(rule, refs=refs), old).matches] == ["arn:rule:1"]
 
 
-@pytest.mark.parametrize("shape", [{}, {"resources": "nope"}, {"values": None}])
-def test_what_is_neither_a_state_nor_its_json_is_refused(shape: dict[str, Any]) -> None:
-    with pytest.raises(MatchError):
-        adopt_match.existing_objects(shape)
+EXPECTED = ("expected `terraform show -json` of a state (format_version 1.x with values.root_module) "
+            "or a state file (version 4 with resources)")
+
+
+@pytest.mark.parametrize(("document", "found"), [
+    ({"format_version": "1.2", "planned_values": {"root_module": {}}, "resource_changes": [],
+      "prior_state": state(OLD_TABLE)}, "a plan's `terraform show -json` (planned_values, prior_state, "
+                                        "resource_changes)"),
+    ({"format_version": "1.0"}, "`terraform show -json` with no values (what it prints where there is no state)"),
+    ({"format_version": "1.0", "values": {}}, "`terraform show -json` with no values.root_module"),
+    ({"format_version": "1.0", "values": None}, "`terraform show -json` with no values (what it prints where there "
+                                                "is no state)"),
+    ({"format_version": "2.0", "values": {"root_module": {}}}, "`terraform show -json` of format_version '2.0'"),
+    ({"version": 3, "serial": 1, "resources": []}, "a state file of version 3"),
+    ({"version": 99, "resources": []}, "a state file of version 99"),
+    ({"version": 4}, "a state file with no resources list"),
+    ({"version": 4, "resources": "nope"}, "a state file with no resources list"),
+    ({}, "neither format_version nor version"),
+    ({"resources": []}, "neither format_version nor version"),
+    ({"values": {"root_module": {}}}, "neither format_version nor version"),
+])
+def test_what_is_not_a_state_is_refused_saying_what_was_expected_and_found(document: dict[str, Any],
+                                                                           found: str) -> None:
+    with pytest.raises(MatchError) as refused:
+        adopt_match.existing_objects(document)
+    assert str(refused.value) == f"found {found}; {EXPECTED}"
+
+
+@pytest.mark.parametrize(("document", "found"), [
+    ({"format_version": "1.0", "values": {"root_module": {"resources": [{"type": "aws_s3_bucket"}]}}},
+     "a resource without address, mode or type in `terraform show -json`: {'type': 'aws_s3_bucket'}"),
+    ({"format_version": "1.0", "values": {"root_module": {"resources": [
+        {"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket"}]}}},
+     "aws_s3_bucket.b without values in `terraform show -json`"),
+    ({"version": 4, "resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "b",
+                                   "instances": [{"attributes_flat": {"bucket": "x"}}]}]},
+     "aws_s3_bucket.b without attributes in the state file"),
+    ({"version": 4, "resources": [{"mode": "managed", "type": "aws_s3_bucket", "instances": []}]},
+     "a resource without mode, type or name in the state file: "
+     "{'mode': 'managed', 'type': 'aws_s3_bucket', 'instances': []}"),
+    ({"version": 4, "resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "b", "instances": [
+        {"attributes": {"bucket": "x"}}, {"attributes": {"bucket": "y"}}]}]},
+     "aws_s3_bucket.b twice"),
+])
+def test_an_entry_the_matcher_cannot_read_refuses_the_state(document: dict[str, Any], found: str) -> None:
+    with pytest.raises(MatchError) as refused:
+        adopt_match.existing_objects(document)
+    assert str(refused.value) == f"found {found}; {EXPECTED}"
+
+
+def test_a_well_formed_state_without_the_objects_tfgen_renders_is_nothing_to_adopt() -> None:
+    for empty in (state(), {"version": 4, "resources": []}):
+        result = match(plan(TABLE), empty)
+        assert result.errors == ["the old state holds none of the objects tfgen renders: nothing to adopt "
+                                 "(is it the state of the stack to adopt?)"]
+        assert result.matches == []
+
+
+def test_a_deposed_object_of_a_state_file_refuses_the_adoption() -> None:
+    current = {"attributes": dict(OLD_TABLE[1])}
+    deposed = {"attributes": {**OLD_TABLE[1], "name": "transactions-old"}, "deposed": "00000001"}
+    raw = {"version": 4, "resources": [{"mode": "managed", "type": "aws_dynamodb_table", "name": "t",
+                                        "instances": [current, deposed]}]}
+    result = match(plan(TABLE), raw)
+    assert result.errors == ["aws_dynamodb_table.t: the old state holds a deposed object of it (deposed 00000001), "
+                             "left by a replacement its last apply did not finish: finish or clean up the old "
+                             "stack's apply first"]
+    assert [e.values["name"] for e in adopt_match.existing_objects(raw)] == ["transactions-dev"]
+
+
+def test_a_deposed_object_of_terraform_show_json_refuses_the_adoption() -> None:
+    shown = state(OLD_TABLE)
+    shown["values"]["root_module"]["resources"].append(
+        {"address": "aws_dynamodb_table.t", "mode": "managed", "type": "aws_dynamodb_table", "name": "t",
+         "deposed_key": "00000002", "values": dict(OLD_TABLE[1])})
+    result = match(plan(TABLE), shown)
+    assert result.errors == ["aws_dynamodb_table.t: the old state holds a deposed object of it (deposed 00000002), "
+                             "left by a replacement its last apply did not finish: finish or clean up the old "
+                             "stack's apply first"]
 
 
 def test_a_rule_to_a_gateway_endpoint_is_matched_through_the_endpoints_prefix_list() -> None:

@@ -123,6 +123,7 @@ class Existing:
     address: str
     type: str
     values: Mapping[str, Any]
+    deposed: str = ""  # the deposed key of an object a replacement left behind, "" for the current one
 
     def identifiers(self) -> set[str]:
         return {v for key in _IDENTIFIERS if isinstance(v := self.values.get(key), str) and v}
@@ -163,36 +164,89 @@ class Matching:
 
 # --- reading the inputs --------------------------------------------------------------------------
 
+_EXPECTED = ("expected `terraform show -json` of a state (format_version 1.x with values.root_module) "
+             "or a state file (version 4 with resources)")
+
+
 def existing_objects(state: Mapping[str, Any]) -> list[Existing]:
-    """The managed objects of a state: ``terraform show -json`` of it (``values``) or a raw state
-    file (``resources`` with ``instances``)."""
-    if isinstance(state.get("values"), Mapping):
-        return sorted(_shown(state["values"].get("root_module") or {}), key=lambda e: e.address)
-    if isinstance(state.get("resources"), list):
-        return sorted(_raw(state["resources"]), key=lambda e: e.address)
-    if "format_version" in state and "values" not in state:
-        return []  # `terraform show -json` of an empty state
-    raise MatchError("neither `terraform show -json` of a state nor a state file (no values, no resources)")
+    """The managed objects of a state, deposed ones left out: ``terraform show -json`` of it
+    (format 1.x, ``values.root_module``) or a raw state file (version 4, ``resources`` with
+    ``instances``). Anything else, or an entry that cannot be read, is a ``MatchError``."""
+    return [e for e in _objects(state) if not e.deposed]
+
+
+def _objects(state: Mapping[str, Any]) -> list[Existing]:
+    """Every managed object of ``state``, deposed ones included."""
+    plan_keys = sorted({"planned_values", "resource_changes", "prior_state"} & set(state))
+    if plan_keys:
+        raise _unreadable(f"a plan's `terraform show -json` ({', '.join(plan_keys)})")
+    if "format_version" in state:
+        version = state["format_version"]
+        if not isinstance(version, str) or version.split(".", 1)[0] != "1":
+            raise _unreadable(f"`terraform show -json` of format_version {version!r}")
+        values = state.get("values")
+        if not isinstance(values, Mapping):
+            raise _unreadable("`terraform show -json` with no values (what it prints where there is no state)")
+        if not isinstance(values.get("root_module"), Mapping):
+            raise _unreadable("`terraform show -json` with no values.root_module")
+        objects = list(_shown(values["root_module"]))
+    elif "version" in state:
+        if state["version"] != 4 or isinstance(state["version"], bool):
+            raise _unreadable(f"a state file of version {state['version']!r}")
+        if not isinstance(state.get("resources"), list):
+            raise _unreadable("a state file with no resources list")
+        objects = list(_raw(state["resources"]))
+    else:
+        raise _unreadable("neither format_version nor version")
+    seen: set[str] = set()
+    for e in objects:
+        if not e.deposed and e.address in seen:
+            raise _unreadable(f"{e.address} twice")
+        seen.add(e.address)
+    return sorted(objects, key=lambda e: (e.address, e.deposed))
+
+
+def _unreadable(found: str) -> MatchError:
+    return MatchError(f"found {found}; {_EXPECTED}")
 
 
 def _shown(module: Mapping[str, Any]) -> Iterator[Existing]:
-    for resource in module.get("resources") or ():
-        if resource.get("mode", "managed") == "managed":
-            yield Existing(resource["address"], resource["type"], resource.get("values") or {})
-    for child in module.get("child_modules") or ():
+    for resource in _entries(module.get("resources")):
+        if not all(isinstance(resource.get(k), str) for k in ("address", "mode", "type")):
+            raise _unreadable(f"a resource without address, mode or type in `terraform show -json`: {resource!r}")
+        if resource["mode"] != "managed":
+            continue
+        if not isinstance(resource.get("values"), Mapping):
+            raise _unreadable(f"{resource['address']} without values in `terraform show -json`")
+        yield Existing(resource["address"], resource["type"], resource["values"],
+                       str(resource.get("deposed_key") or ""))
+    for child in _entries(module.get("child_modules")):
         yield from _shown(child)
 
 
-def _raw(resources: Sequence[Mapping[str, Any]]) -> Iterator[Existing]:
-    for resource in resources:
-        if resource.get("mode", "managed") != "managed":
+def _raw(resources: Sequence[Any]) -> Iterator[Existing]:
+    for resource in _entries(resources):
+        if not all(isinstance(resource.get(k), str) for k in ("mode", "type", "name")):
+            raise _unreadable(f"a resource without mode, type or name in the state file: {resource!r}")
+        if resource["mode"] != "managed":
             continue
         prefix = f"{resource['module']}." if resource.get("module") else ""
         base = f"{prefix}{resource['type']}.{resource['name']}"
-        for instance in resource.get("instances") or ():
+        for instance in _entries(resource.get("instances")):
             key = instance.get("index_key")
             address = base if key is None else f"{base}[{_key(key)}]"
-            yield Existing(address, resource["type"], instance.get("attributes") or {})
+            if not isinstance(instance.get("attributes"), Mapping):
+                raise _unreadable(f"{address} without attributes in the state file")
+            yield Existing(address, resource["type"], instance["attributes"], str(instance.get("deposed") or ""))
+
+
+def _entries(items: Any) -> list[Mapping[str, Any]]:
+    """A list of objects (None reads as none); anything else cannot be read."""
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        raise _unreadable(f"a list of objects that is not one: {items!r:.80}")
+    return items
 
 
 def _key(key: Any) -> str:
@@ -252,8 +306,12 @@ def _target(expression: Mapping[str, Any], index: Any, instances: Mapping[str, l
 def match(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Matching:
     """Match every resource ``plan`` creates to one object of ``state``."""
     wanted = wanted_resources(plan)
-    existing = existing_objects(state)
+    objects = _objects(state)
+    existing = [e for e in objects if not e.deposed]
     result = Matching()
+    result.errors += [f"{e.address}: the old state holds a deposed object of it (deposed {e.deposed}), left by a "
+                      "replacement its last apply did not finish: finish or clean up the old stack's apply first"
+                      for e in objects if e.deposed]
     matched: dict[str, Existing] = {}  # tfgen address -> existing object
     taken: dict[str, str] = {}  # existing address -> tfgen address
     pending = [w for w in wanted if w.type in RULES or w.type == "aws_kms_key"]
@@ -288,6 +346,9 @@ def match(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Matching:
             result.created.append((w.address, f"{w.type}: tfgen has no identity rule for this type"))
     result.unmanaged = [e.address for e in existing if e.address not in taken]
     result.matches.sort(key=lambda m: m.address)
+    if not result.matches and not result.errors:
+        result.errors.append("the old state holds none of the objects tfgen renders: nothing to adopt "
+                             "(is it the state of the stack to adopt?)")
     return result
 
 

@@ -263,3 +263,31 @@ def test_a_rule_to_a_gateway_endpoint_is_matched_through_the_endpoints_prefix_li
                 ("aws_vpc_security_group_egress_rule.r", {"id": "sgr-1", "ip_protocol": "tcp", "from_port": 443,
                                                           "to_port": 443, "prefix_list_id": "pl-1"}))
     assert [m.import_id for m in match(plan(endpoint, rule, refs=refs), old).matches] == ["vpce-1", "sgr-1"]
+
+
+TOPIC = create("aws_sns_topic.failed", {"name": "failed-dev"}, unknown=("arn", "id"))
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:failed-dev"
+
+
+@pytest.mark.parametrize(("values", "said"), [({"name": "failed-dev"}, "missing"),
+                                              ({"name": "failed-dev", "arn": None}, "null"),
+                                              ({"name": "failed-dev", "arn": ""}, "empty")])
+def test_an_import_id_from_a_missing_value_is_an_error_naming_the_object_and_attribute(values: dict[str, Any],
+                                                                                      said: str) -> None:
+    result = match(plan(TOPIC, TABLE), state(OLD_TABLE, ("aws_sns_topic.Alarms_failed_0A0A0A0A", values)))
+    assert result.errors == [f"aws_sns_topic.Alarms_failed_0A0A0A0A: arn is {said} in the old state: the import id "
+                             "of aws_sns_topic.failed cannot be made"]
+    assert [m.address for m in result.matches] == ["aws_dynamodb_table.this"]
+
+
+def test_a_kms_key_without_its_key_id_is_an_error_not_the_id_none() -> None:
+    key = create("aws_kms_key.card", {}, unknown=("arn", "id", "key_id"))
+    alias = create("aws_kms_alias.card", {"name": "alias/card-dev"}, unknown=("target_key_id",))
+    refs = {"aws_kms_alias.card": {"target_key_id": ["aws_kms_key.card.key_id", "aws_kms_key.card"]}}
+    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k-1"
+    old = state(("aws_kms_key.k", {"arn": key_arn, "key_id": None}),
+                ("aws_kms_alias.a", {"name": "alias/card-dev", "target_key_id": key_arn,
+                                      "arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/card-dev"}))
+    result = match(plan(key, alias, refs=refs), old)
+    assert result.errors == ["aws_kms_key.k: key_id is null in the old state: the import id of aws_kms_key.card "
+                             "cannot be made"]

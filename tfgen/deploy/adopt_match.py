@@ -22,6 +22,7 @@ listed as re-created.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +115,10 @@ _REFERENCE = re.compile(r"^(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(\[(\"[^\"]*\"|[0-9
 
 class MatchError(ValueError):
     """The inputs cannot be read as a plan and a state."""
+
+
+class _Refused(Exception):
+    """One resource cannot be matched safely; the message says why (an error of the matching)."""
 
 
 @dataclass(frozen=True)
@@ -337,7 +342,10 @@ def match(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Matching:
     for w in wanted:
         if w.address in matched:
             e = matched[w.address]
-            result.matches.append(Match(w.address, e.address, w.type, _import_id(w.type, e)))
+            try:
+                result.matches.append(Match(w.address, e.address, w.type, _import_id(w, e)))
+            except _Refused as refused:
+                result.errors.append(str(refused))
         elif w.type in NOT_IMPORTABLE:
             result.recreated.append((w.address, NOT_IMPORTABLE[w.type]))
         elif w.type in RULES or w.type == "aws_kms_key":
@@ -420,10 +428,26 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b or (a in (None, "") and b in (None, "")))
 
 
-def _import_id(kind: str, e: Existing) -> str:
-    if kind == "aws_kms_key":
-        return str(e.values.get("key_id") or e.values.get("id"))
-    template = RULES[kind].import_id
+def _import_id(w: Wanted, e: Existing) -> str:
+    """The id terraform imports ``e`` by, for ``w``; a value it needs that the old state does
+    not hold (missing, null, empty) is a ``_Refused`` naming the object and the attribute."""
+    if w.type == "aws_kms_key":
+        return _part(w, e, "key_id" if _usable(e.values.get("key_id")) or not _usable(e.values.get("id")) else "id")
+    template = RULES[w.type].import_id
     qualifier = e.values.get("qualifier")
-    template = template.replace("{:qualifier}", f":{qualifier}" if qualifier else "")
-    return template.format_map({k: "" if v is None else v for k, v in e.values.items()})
+    template = template.replace("{:qualifier}", ":{qualifier}" if qualifier not in (None, "") else "")
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return template.format_map({name: _part(w, e, name) for name in names})
+
+
+def _part(w: Wanted, e: Existing, name: str) -> str:
+    value = e.values.get(name)
+    if _usable(value):
+        return str(value)
+    said = ("missing" if name not in e.values else "null" if value is None else "empty" if value == ""
+            else f"not a name ({value!r:.40})")
+    raise _Refused(f"{e.address}: {name} is {said} in the old state: the import id of {w.address} cannot be made")
+
+
+def _usable(value: Any) -> bool:
+    return (isinstance(value, str) and value != "") or (isinstance(value, int) and not isinstance(value, bool))

@@ -99,12 +99,30 @@ def test_a_kms_key_is_matched_through_its_alias() -> None:
     assert result.unmanaged == ["aws_kms_key.Keys_other_0B0B0B0B"]
 
 
-def test_a_kms_key_whose_alias_is_missing_is_created_anew() -> None:
-    key = create("aws_kms_key.card", {}, unknown=("id",))
-    alias = create("aws_kms_alias.card", {"name": "alias/card-dev"}, unknown=("target_key_id",))
-    refs = {"aws_kms_alias.card": {"target_key_id": ["aws_kms_key.card.key_id", "aws_kms_key.card"]}}
-    result = match(plan(key, alias, refs=refs), state(("aws_kms_key.k", {"id": "k-1", "key_id": "k-1"})))
+CARD_KEY = create("aws_kms_key.card", {}, unknown=("arn", "id", "key_id"))
+CARD_ALIAS = create("aws_kms_alias.card", {"name": "alias/card-dev"}, unknown=("target_key_id",))
+CARD_REFS = {"aws_kms_alias.card": {"target_key_id": ["aws_kms_key.card.key_id", "aws_kms_key.card"]}}
+
+
+def test_a_kms_key_whose_alias_the_old_stack_does_not_have_is_created_anew() -> None:
+    result = match(plan(CARD_KEY, CARD_ALIAS, TABLE, refs=CARD_REFS), state(OLD_TABLE))
     assert [address for address, _ in result.created] == ["aws_kms_key.card", "aws_kms_alias.card"]
+    assert not result.errors
+
+
+@pytest.mark.parametrize(("target", "said"), [
+    ({"target_key_id": "k-9"}, "targets key k-9, which the old state does not hold"),
+    ({"target_key_id": None}, "targets no key the old state names"),
+])
+def test_an_alias_of_tfgens_name_whose_key_is_not_in_the_old_state_refuses(target: dict[str, Any],
+                                                                           said: str) -> None:
+    # tfgen would create a new key and move the live alias to it: every value derived from the key changes
+    alias = ("aws_kms_alias.Kms_card_0C0C0C0C", {"name": "alias/card-dev", "arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:"
+                                                 "alias/card-dev", **target})
+    result = match(plan(CARD_KEY, CARD_ALIAS, TABLE, refs=CARD_REFS), state(OLD_TABLE, alias))
+    assert result.errors == [f"aws_kms_key.card: the old stack's aws_kms_alias.Kms_card_0C0C0C0C (alias/card-dev) "
+                             f"{said}: tfgen would create a new key and move the alias to it, changing what is "
+                             "derived from the key; adopt with a state that holds the key"]
 
 
 def test_a_subnet_is_matched_through_its_vpc_and_cidr() -> None:

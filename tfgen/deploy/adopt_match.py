@@ -317,47 +317,87 @@ def match(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Matching:
     result.errors += [f"{e.address}: the old state holds a deposed object of it (deposed {e.deposed}), left by a "
                       "replacement its last apply did not finish: finish or clean up the old stack's apply first"
                       for e in objects if e.deposed]
-    matched: dict[str, Existing] = {}  # tfgen address -> existing object
-    taken: dict[str, str] = {}  # existing address -> tfgen address
-    pending = [w for w in wanted if w.type in RULES or w.type == "aws_kms_key"]
-    progress = True
-    while progress:
-        progress = False
-        for w in list(pending):
-            found = _candidates(w, existing, matched, wanted)
-            if found is None:
-                continue  # waits for a resource it refers to
-            pending.remove(w)
-            progress = True
-            if len(found) > 1:
-                result.errors.append(f"{w.address}: ambiguous: both {found[0].address} and {found[1].address} "
-                                     f"have its identity ({_identity(w)})")
-            elif found:
-                owner = taken.get(found[0].address)
-                if owner is not None:
-                    result.errors.append(f"{found[0].address}: matched by both {owner} and {w.address}")
-                    continue
-                taken[found[0].address] = w.address
-                matched[w.address] = found[0]
+    matched, refused = _pair(wanted, existing, result.errors)
+    taken = {e.address for e in matched.values()}
     for w in wanted:
+        if w.address in refused:
+            continue
         if w.address in matched:
             e = matched[w.address]
             try:
                 result.matches.append(Match(w.address, e.address, w.type, _import_id(w, e)))
-            except _Refused as refused:
-                result.errors.append(str(refused))
+            except _Refused as why:
+                result.errors.append(str(why))
         elif w.type in NOT_IMPORTABLE:
             result.recreated.append((w.address, NOT_IMPORTABLE[w.type]))
         elif w.type in RULES or w.type == "aws_kms_key":
             result.created.append((w.address, f"no object of the old stack has its identity ({_identity(w)})"))
         else:
             result.created.append((w.address, f"{w.type}: tfgen has no identity rule for this type"))
+    unmatched = [w for w in wanted if w.address not in matched and w.address not in refused]
+    result.errors += _orphaned_keys(unmatched, wanted, existing)
     result.unmanaged = [e.address for e in existing if e.address not in taken]
     result.matches.sort(key=lambda m: m.address)
     if not result.matches and not result.errors:
         result.errors.append("the old state holds none of the objects tfgen renders: nothing to adopt "
                              "(is it the state of the stack to adopt?)")
     return result
+
+
+def _pair(wanted: Sequence[Wanted], existing: Sequence[Existing],
+          errors: list[str]) -> tuple[dict[str, Existing], set[str]]:
+    """Each resource with the one object of its identity, a resource waiting until those it
+    refers to are matched. Returns the matches (tfgen address -> object) and the resources
+    refused (their errors added to ``errors``)."""
+    matched: dict[str, Existing] = {}
+    taken: dict[str, str] = {}  # existing address -> tfgen address
+    refused: set[str] = set()
+    pending = [w for w in wanted if w.type in RULES or w.type == "aws_kms_key"]
+    progress = True
+    while progress:
+        progress = False
+        for w in list(pending):
+            try:
+                found = _candidates(w, existing, matched, wanted)
+            except _Refused as why:
+                pending.remove(w)
+                progress = True
+                refused.add(w.address)
+                errors.append(str(why))
+                continue
+            if found is None:
+                continue  # waits for a resource it refers to
+            pending.remove(w)
+            progress = True
+            if len(found) > 1:
+                refused.add(w.address)
+                errors.append(f"{w.address}: ambiguous: both {found[0].address} and {found[1].address} "
+                              f"have its identity ({_identity(w)})")
+            elif found and found[0].address in taken:
+                refused.add(w.address)
+                errors.append(f"{found[0].address}: matched by both {taken[found[0].address]} and {w.address}")
+            elif found:
+                taken[found[0].address] = w.address
+                matched[w.address] = found[0]
+    return matched, refused
+
+
+def _orphaned_keys(unmatched: Sequence[Wanted], wanted: Sequence[Wanted], existing: Sequence[Existing]) -> list[str]:
+    """A key tfgen would create anew while the old stack has an alias of tfgen's alias name for it:
+    the alias would be moved to a new key, and everything derived from the key would change."""
+    errors = []
+    for key in (w for w in unmatched if w.type == "aws_kms_key"):
+        names = {a.values.get("name") for a in wanted
+                 if a.type == "aws_kms_alias" and a.refers.get("target_key_id") == key.address}
+        for alias in (e for e in existing if e.type == "aws_kms_alias" and e.values.get("name") in names):
+            # a key the old state holds is matched through this alias, or refused as ambiguous
+            target = next((v for k in ("target_key_id", "target_key_arn") if _usable(v := alias.values.get(k))), None)
+            said = ("targets no key the old state names" if target is None
+                    else f"targets key {target}, which the old state does not hold")
+            errors.append(f"{key.address}: the old stack's {alias.address} ({alias.values.get('name')}) {said}: "
+                          "tfgen would create a new key and move the alias to it, changing what is derived from "
+                          "the key; adopt with a state that holds the key")
+    return errors
 
 
 def _identity(w: Wanted) -> str:

@@ -53,6 +53,10 @@ OLD_TABLE = ("aws_dynamodb_table.Storage_transactions_1A2B3C4D", {
     "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/transactions-dev"})
 
 
+TOPIC = create("aws_sns_topic.failed", {"name": "failed-dev"}, unknown=("arn", "id"))
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:failed-dev"
+
+
 def test_matches_by_name_never_by_address() -> None:
     result = match(plan(TABLE), state(OLD_TABLE, ("aws_dynamodb_table.this", {"name": "transactions-prod"})))
     assert [(m.address, m.existing, m.import_id) for m in result.matches] == [
@@ -77,26 +81,11 @@ def test_one_object_matched_by_two_resources_is_an_error_naming_both() -> None:
 
 
 def test_a_resource_without_its_object_is_created_anew_and_listed() -> None:
-    result = match(plan(TABLE), state(("aws_dynamodb_table.x", {"name": "ledger-dev"})))
-    assert result.matches == []
-    assert result.created == [("aws_dynamodb_table.this",
-                                "no object of the old stack has its identity (name=transactions-dev)")]
-    assert result.unmanaged == ["aws_dynamodb_table.x"]
-
-
-def test_a_kms_key_is_matched_through_its_alias() -> None:
-    key = create("aws_kms_key.this[\"s3\"]", {"description": "s3"}, unknown=("arn", "id", "key_id"))
-    alias = create("aws_kms_alias.this[\"s3\"]", {"name": "alias/s3-dev"}, unknown=("target_key_id",))
-    other_key = ("aws_kms_key.Keys_other_0B0B0B0B", {"id": "k-2", "key_id": "k-2", "arn": "arn:k-2"})
-    old_key = ("aws_kms_key.Keys_s3_5E5E5E5E", {"id": "k-1", "key_id": "k-1", "arn": "arn:k-1"})
-    old_alias = ("aws_kms_alias.Keys_s3alias_7C7C7C7C", {"name": "alias/s3-dev", "target_key_id": "k-1",
-                                                         "target_key_arn": "arn:k-1"})
-    refs = {"aws_kms_alias.this": {"target_key_id": ["aws_kms_key.this", "each.key"]}}
-    result = match(plan(key, alias, refs=refs), state(other_key, old_key, old_alias))
-    assert {m.address: (m.existing, m.import_id) for m in result.matches} == {
-        'aws_kms_alias.this["s3"]': ("aws_kms_alias.Keys_s3alias_7C7C7C7C", "alias/s3-dev"),
-        'aws_kms_key.this["s3"]': ("aws_kms_key.Keys_s3_5E5E5E5E", "k-1")}
-    assert result.unmanaged == ["aws_kms_key.Keys_other_0B0B0B0B"]
+    old_topic = ("aws_sns_topic.x", {"name": "alerts-dev", "arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts-dev"})
+    result = match(plan(TABLE, TOPIC), state(OLD_TABLE, old_topic))
+    assert [m.address for m in result.matches] == ["aws_dynamodb_table.this"]
+    assert result.created == [("aws_sns_topic.failed", "no object of the old stack has its identity (name=failed-dev)")]
+    assert result.unmanaged == ["aws_sns_topic.x"] and not result.errors
 
 
 CARD_KEY = create("aws_kms_key.card", {}, unknown=("arn", "id", "key_id"))
@@ -283,10 +272,6 @@ def test_a_rule_to_a_gateway_endpoint_is_matched_through_the_endpoints_prefix_li
     assert [m.import_id for m in match(plan(endpoint, rule, refs=refs), old).matches] == ["vpce-1", "sgr-1"]
 
 
-TOPIC = create("aws_sns_topic.failed", {"name": "failed-dev"}, unknown=("arn", "id"))
-TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:failed-dev"
-
-
 @pytest.mark.parametrize(("values", "said"), [({"name": "failed-dev"}, "missing"),
                                               ({"name": "failed-dev", "arn": None}, "null"),
                                               ({"name": "failed-dev", "arn": ""}, "empty")])
@@ -309,3 +294,42 @@ def test_a_kms_key_without_its_key_id_is_an_error_not_the_id_none() -> None:
     result = match(plan(key, alias, refs=refs), old)
     assert result.errors == ["aws_kms_key.k: key_id is null in the old state: the import id of aws_kms_key.card "
                              "cannot be made"]
+
+
+def names(address: str, attribute: str) -> str | None:
+    """adopt.setting's answer for the names these tests use."""
+    return {("aws_dynamodb_table.this", "name"): "the name tfgen derives (names.table)",
+            ("aws_rds_cluster.this", "cluster_identifier"): "the name tfgen derives (names.aurora_cluster)"
+            }.get((address, attribute))
+
+
+@pytest.mark.parametrize(("ours", "theirs", "tfgens_name"), [
+    (TABLE, ("aws_dynamodb_table.Storage_ledger_0D0D0D0D", {
+        "name": "payments-ledger", "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/payments-ledger"}),
+     " (tfgen's: the name tfgen derives (names.table))"),
+    (create("aws_s3_bucket.this", {"bucket": "payment-audit-logs-dev"}),
+     ("aws_s3_bucket.Storage_audit_0E0E0E0E", {"bucket": "audit-dev", "arn": "arn:aws:s3:::audit-dev"}), ""),
+    (create("aws_rds_cluster.this", {"cluster_identifier": "aurora-cluster-dev"}),
+     ("aws_rds_cluster.Database_0F0F0F0F", {"cluster_identifier": "ledger-db",
+                                           "arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:ledger-db"}),
+     " (tfgen's: the name tfgen derives (names.aurora_cluster))"),
+])
+def test_a_store_created_anew_beside_an_unmatched_old_one_of_its_type_refuses_naming_both(
+        ours: dict[str, Any], theirs: tuple[str, dict[str, Any]], tfgens_name: str) -> None:
+    # the functions would be pointed at a new, empty store while the data stays in the old one
+    topic = ("aws_sns_topic.Alarms_failed_0A0A0A0A", {"name": "failed-dev", "arn": TOPIC_ARN})
+    result = match(plan(ours, TOPIC), state(theirs, topic), setting=names)
+    [field] = adopt_match.RULES[ours["type"]].fields
+    assert result.errors == [
+        f"{ours['address']} ({field}={ours['change']['after'][field]}) would be created anew, while the old stack's "
+        f"{theirs[0]} ({field}={theirs[1][field]}), of the same type and holding data, matches nothing: if it is the "
+        f"same, the names must agree{tfgens_name}; if not, drop it from the state given to adopt"]
+
+
+def test_a_key_created_anew_beside_an_unmatched_old_key_refuses_naming_both() -> None:
+    old_key = ("aws_kms_key.Kms_other_1A1A1A1A", {"key_id": "k-7", "arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k-7"})
+    result = match(plan(CARD_KEY, CARD_ALIAS, TABLE, refs=CARD_REFS), state(OLD_TABLE, old_key), setting=names)
+    assert result.errors == [
+        "aws_kms_key.card (the key an alias of it targets) would be created anew, while the old stack's "
+        "aws_kms_key.Kms_other_1A1A1A1A (key_id=k-7), of the same type and holding data, matches nothing: if it is "
+        "the same, tfgen's alias must target it (alias/card-dev); if not, drop it from the state given to adopt"]

@@ -23,9 +23,14 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from tfgen.deploy.review import catalogue
+
+# (address, attribute) -> the environment setting a template writes there, or None (adopt.setting)
+Setting = Callable[[str, str], str | None]
 
 
 @dataclass(frozen=True)
@@ -308,8 +313,10 @@ def _target(expression: Mapping[str, Any], index: Any, instances: Mapping[str, l
 
 # --- matching ------------------------------------------------------------------------------------
 
-def match(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Matching:
-    """Match every resource ``plan`` creates to one object of ``state``."""
+def match(plan: Mapping[str, Any], state: Mapping[str, Any], setting: Setting | None = None) -> Matching:
+    """Match every resource ``plan`` creates to one object of ``state``. ``setting`` names the
+    environment setting a template writes into an attribute of a resource (``adopt.setting``),
+    to say where a name that differs comes from."""
     wanted = wanted_resources(plan)
     objects = _objects(state)
     existing = [e for e in objects if not e.deposed]
@@ -336,6 +343,7 @@ def match(plan: Mapping[str, Any], state: Mapping[str, Any]) -> Matching:
             result.created.append((w.address, f"{w.type}: tfgen has no identity rule for this type"))
     unmatched = [w for w in wanted if w.address not in matched and w.address not in refused]
     result.errors += _orphaned_keys(unmatched, wanted, existing)
+    result.errors += _orphaned_data(unmatched, [e for e in existing if e.address not in taken], wanted, setting)
     result.unmanaged = [e.address for e in existing if e.address not in taken]
     result.matches.sort(key=lambda m: m.address)
     if not result.matches and not result.errors:
@@ -398,6 +406,38 @@ def _orphaned_keys(unmatched: Sequence[Wanted], wanted: Sequence[Wanted], existi
                           "tfgen would create a new key and move the alias to it, changing what is derived from "
                           "the key; adopt with a state that holds the key")
     return errors
+
+
+def _orphaned_data(unmatched: Sequence[Wanted], unmanaged: Sequence[Existing], wanted: Sequence[Wanted],
+                   setting: Setting | None) -> list[str]:
+    """A resource that holds data, created anew while an old object of its type that holds data
+    matches nothing: the functions would be pointed at a new, empty store and the data left in
+    the old one. The names must agree, or the old one be left out of the adoption on purpose."""
+    errors = []
+    for w in unmatched:
+        if not catalogue.holds_data(w.type):
+            continue
+        others = [e for e in unmanaged if e.type == w.type]
+        if not others:
+            continue
+        if w.type == "aws_kms_key":
+            aliases = sorted(str(a.values.get("name")) for a in wanted
+                             if a.type == "aws_kms_alias" and a.refers.get("target_key_id") == w.address)
+            same = (f"tfgen's alias must target it ({', '.join(aliases)})" if aliases
+                    else "tfgen matches a key only through its alias, and this one has none")
+        else:
+            where = setting(w.address, RULES[w.type].fields[0]) if setting and w.type in RULES else None
+            same = "the names must agree" + (f" (tfgen's: {where})" if where else "")
+        olds = " and ".join(f"{e.address} ({_old_identity(e)})" for e in others)
+        errors.append(f"{w.address} ({_identity(w)}) would be created anew, while the old stack's {olds}, of the "
+                      f"same type and holding data, {'matches' if len(others) == 1 else 'match'} nothing: if it is "
+                      f"the same, {same}; if not, drop it from the state given to adopt")
+    return errors
+
+
+def _old_identity(e: Existing) -> str:
+    fields = ("key_id",) if e.type == "aws_kms_key" else RULES[e.type].fields if e.type in RULES else ("id",)
+    return ", ".join(f"{name}={_read(e.values, name)}" for name in fields)
 
 
 def _identity(w: Wanted) -> str:

@@ -105,6 +105,13 @@ RULES: dict[str, Rule] = {
     "aws_backup_selection": Rule(("plan_id", "name"), "{plan_id}|{id}"),
 }
 
+# Attributes tfgen writes through a local (``listener_arn = local.front_listener_arn``), and the type
+# of what they name: the one resource of that type tfgen renders (see _through_local).
+THROUGH_LOCALS = {
+    ("aws_lb_listener_rule", "listener_arn"): "aws_lb_listener",
+    ("aws_apigatewayv2_integration", "integration_uri"): "aws_lb_listener",
+}
+
 # Types the provider (5.100) cannot import: terraform creates them again. What each re-creation
 # does to live traffic is said with it.
 NOT_IMPORTABLE = {
@@ -455,26 +462,41 @@ def _shown_value(w: Wanted, name: str) -> Any:
 
 def _candidates(w: Wanted, existing: Sequence[Existing], matched: Mapping[str, Existing],
                 wanted: Sequence[Wanted]) -> list[Existing] | None:
-    """The existing objects with ``w``'s identity; None while a resource it refers to is unmatched."""
+    """The existing objects with ``w``'s identity; None while a resource it refers to is unmatched.
+    Every field of the identity is compared: one that cannot be read is a ``_Refused``, never
+    left out (that would widen the match)."""
     if w.type == "aws_kms_key":
         return _key_candidates(w, existing, matched, wanted)
     tests: list[tuple[str, Any, set[str] | None]] = []  # (field, literal, identifiers of the referred object)
     for name in RULES[w.type].fields:
         top = name.split(".", 1)[0]
         if top in w.unknown:
-            target = w.refers.get(top)
-            if target is None:
-                continue  # cannot be told: left out of the identity
+            target = w.refers.get(top) or _through_local(w, top, wanted)
             if target not in matched:
                 return None if any(x.address == target for x in wanted) else []
             tests.append((name, None, matched[target].identifiers()))
         else:
             tests.append((name, _read(w.values, name), None))
-    if not tests:
-        return []
+    if all(ids is None and literal in (None, "") for _, literal, ids in tests):
+        raise _Refused(f"{w.address}: tfgen's plan gives it no identity "
+                       f"({', '.join(f'{name} is null' for name, _, _ in tests)})")
     return [e for e in existing if e.type == w.type and all(
         _read(e.values, name) in ids if ids is not None else _same(_read(e.values, name), literal)
         for name, literal, ids in tests)]
+
+
+def _through_local(w: Wanted, name: str, wanted: Sequence[Wanted]) -> str:
+    """The resource an attribute known only after apply names when its expression is a local
+    (the plan's configuration does not say what a local holds): the one resource of the type
+    the attribute names that tfgen renders, or a ``_Refused``."""
+    said = f"{w.address}: {name} is known only after apply, through a value the plan does not tie to one resource"
+    kind = THROUGH_LOCALS.get((w.type, name))
+    if kind is None:
+        raise _Refused(f"{said}: the old object cannot be told")
+    ours = [x.address for x in wanted if x.type == kind]
+    if len(ours) != 1:
+        raise _Refused(f"{said}, and tfgen renders {len(ours)} {kind}, not one: the old object cannot be told")
+    return ours[0]
 
 
 def _key_candidates(w: Wanted, existing: Sequence[Existing], matched: Mapping[str, Existing],

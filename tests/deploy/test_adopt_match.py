@@ -76,7 +76,8 @@ def test_two_objects_with_one_identity_are_an_error_naming_both() -> None:
 def test_one_object_matched_by_two_resources_is_an_error_naming_both() -> None:
     a = create("aws_iam_role_policy.a", {"name": "p", "role": "r"})
     b = create("aws_iam_role_policy.b", {"name": "p", "role": "r"})
-    result = match(plan(a, b), state(("aws_iam_role_policy.old", {"name": "p", "role": "r", "id": "r:p"})))
+    result = match(plan(a, b, TABLE), state(OLD_TABLE, ("aws_iam_role_policy.old", {"name": "p", "role": "r",
+                                                                                   "id": "r:p"})))
     assert result.errors == ["aws_iam_role_policy.old: matched by both aws_iam_role_policy.a and aws_iam_role_policy.b"]
 
 
@@ -119,7 +120,8 @@ def test_a_subnet_is_matched_through_its_vpc_and_cidr() -> None:
     subnet = create("aws_subnet.private[\"0\"]", {"cidr_block": "10.0.10.0/24"}, unknown=("vpc_id", "id"))
     refs = {"aws_subnet.private": {"vpc_id": ["aws_vpc.this.id", "aws_vpc.this"]}}
     cidr = {"cidr_block": "10.0.0.0/16"}
-    old = state(("aws_vpc.Network_vpc_AAAA0000", {"id": "vpc-1", **cidr, "tags": {"Name": "vpc-dev"}}),
+    old = state(("aws_vpc.Network_vpc_AAAA0000", {"id": "vpc-1", **cidr, "tags": {"Name": "vpc-dev"},
+                                                  "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-1"}),
                 ("aws_vpc.Other_vpc_BBBB0000", {"id": "vpc-2", **cidr, "tags": {"Name": "other"}}),
                 ("aws_subnet.Other_private0_CCCC0000", {"id": "subnet-2", "vpc_id": "vpc-2",
                                                          "cidr_block": "10.0.10.0/24"}),
@@ -407,3 +409,45 @@ def test_a_resource_whose_plan_gives_no_identity_refuses_rather_than_match_a_nam
     nameless = create("aws_dynamodb_table.this", {"name": None})
     result = match(plan(nameless), state(("aws_dynamodb_table.x", {"arn": OLD_TABLE[1]["arn"]})))
     assert result.errors == ["aws_dynamodb_table.this: tfgen's plan gives it no identity (name is null)"]
+
+
+PLACE = "the environment's (partition aws, account 123456789012, region us-east-1)"
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:dynamodb:us-east-1:999988887777:table/transactions-dev",
+                                 "arn:aws:dynamodb:eu-west-1:123456789012:table/transactions-dev",
+                                 "arn:aws-us-gov:dynamodb:us-east-1:123456789012:table/transactions-dev",
+                                 "arn:table/transactions-dev"])
+def test_a_state_of_another_account_region_or_partition_refuses_naming_one_arn(arn: str) -> None:
+    topic = ("aws_sns_topic.Alarms_failed_0A0A0A0A", {"name": "failed-dev", "arn": TOPIC_ARN})
+    result = match(plan(TABLE, TOPIC), state((OLD_TABLE[0], {**OLD_TABLE[1], "arn": arn}), topic))
+    assert result.errors == [f"the old state is not of {PLACE}: {OLD_TABLE[0]} is {arn}"]
+
+
+def test_the_count_of_other_objects_elsewhere_is_said() -> None:
+    topic = ("aws_sns_topic.Alarms_failed_0A0A0A0A", {"name": "failed-dev",
+                                                      "arn": TOPIC_ARN.replace(ACCOUNT, "999988887777")})
+    table = (OLD_TABLE[0], {**OLD_TABLE[1], "arn": OLD_TABLE[1]["arn"].replace(ACCOUNT, "999988887777")})
+    result = match(plan(TABLE, TOPIC), state(table, topic))
+    assert result.errors == [f"the old state is not of {PLACE}: aws_dynamodb_table.Storage_transactions_1A2B3C4D is "
+                             f"{table[1]['arn']} (and 1 other object)"]
+
+
+def test_a_state_whose_matched_objects_name_no_account_or_region_cannot_be_told_to_be_the_environments() -> None:
+    bucket = create("aws_s3_bucket.this", {"bucket": "audit-dev"})
+    result = match(plan(bucket), state(("aws_s3_bucket.b", {"bucket": "audit-dev", "arn": "arn:aws:s3:::audit-dev"})))
+    assert result.errors == [f"no ARN of the objects matched names an account or a region: the old state cannot be "
+                             f"told to be of {PLACE}"]
+
+
+@pytest.mark.parametrize(("drop", "said"), [("prior_state", "account (data.aws_caller_identity), partition "
+                                                            "(data.aws_partition)"),
+                                            ("configuration", "region (the aws provider's region)")])
+def test_a_plan_that_does_not_say_where_the_environment_runs_refuses(drop: str, said: str) -> None:
+    ours = plan(TABLE)
+    if drop == "configuration":
+        del ours["configuration"]["provider_config"]
+    else:
+        del ours[drop]
+    assert match(ours, state(OLD_TABLE)).errors == [
+        f"tfgen's plan does not say the environment's {said}: the old state cannot be checked against it"]

@@ -351,6 +351,8 @@ def match(plan: Mapping[str, Any], state: Mapping[str, Any], setting: Setting | 
     unmatched = [w for w in wanted if w.address not in matched and w.address not in refused]
     result.errors += _orphaned_keys(unmatched, wanted, existing)
     result.errors += _orphaned_data(unmatched, [e for e in existing if e.address not in taken], wanted, setting)
+    if matched:
+        result.errors += _elsewhere(plan, list(matched.values()))
     result.unmanaged = [e.address for e in existing if e.address not in taken]
     result.matches.sort(key=lambda m: m.address)
     if not result.matches and not result.errors:
@@ -445,6 +447,58 @@ def _orphaned_data(unmatched: Sequence[Wanted], unmanaged: Sequence[Existing], w
 def _old_identity(e: Existing) -> str:
     fields = ("key_id",) if e.type == "aws_kms_key" else RULES[e.type].fields if e.type in RULES else ("id",)
     return ", ".join(f"{name}={_read(e.values, name)}" for name in fields)
+
+
+def _elsewhere(plan: Mapping[str, Any], objects: Sequence[Existing]) -> list[str]:
+    """The matched objects' ARNs against where tfgen's plan runs (the caller's account and
+    partition it read, its provider's region): an object of another account, region or partition
+    is not the one an import by name or id would take. A global ARN (S3, IAM) says no region."""
+    place, unsaid = _place(plan)
+    if unsaid:
+        return [f"tfgen's plan does not say the environment's {', '.join(unsaid)}: the old state cannot be checked "
+                "against it"]
+    partition, account, region = place
+    said = {"account": False, "region": False}
+    elsewhere = []
+    for e in objects:
+        arn = e.values.get("arn")
+        if not isinstance(arn, str) or not arn:
+            continue  # an import id that needs it says so
+        parts = arn.split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn" or parts[1] != partition or parts[3] not in ("", region) \
+                or parts[4] not in ("", account):
+            elsewhere.append(f"{e.address} is {arn}")
+            continue
+        said["account"] = said["account"] or bool(parts[4])
+        said["region"] = said["region"] or bool(parts[3])
+    where = f"the environment's (partition {partition}, account {account}, region {region})"
+    if elsewhere:
+        more = len(elsewhere) - 1
+        return [f"the old state is not of {where}: {elsewhere[0]}"
+                + (f" (and {more} other object{'s' if more > 1 else ''})" if more else "")]
+    if not all(said.values()):
+        missing = " or ".join(f"an {k}" if k == "account" else f"a {k}" for k, v in said.items() if not v)
+        return [f"no ARN of the objects matched names {missing}: the old state cannot be told to be of {where}"]
+    return []
+
+
+def _place(plan: Mapping[str, Any]) -> tuple[tuple[str, str, str], list[str]]:
+    """(partition, account, region) of tfgen's plan, and what it does not say."""
+    read: dict[str, set[Any]] = {"aws_caller_identity": set(), "aws_partition": set()}
+    prior = plan.get("prior_state")
+    values = prior.get("values") if isinstance(prior, Mapping) else None
+    module = values.get("root_module") if isinstance(values, Mapping) else None
+    for resource in (module.get("resources") or () if isinstance(module, Mapping) else ()):
+        if isinstance(resource, Mapping) and resource.get("mode") == "data" and resource.get("type") in read:
+            attribute = "account_id" if resource["type"] == "aws_caller_identity" else "partition"
+            read[resource["type"]].add((resource.get("values") or {}).get(attribute))
+    provider = _read(plan, "configuration.provider_config.aws.expressions.region.constant_value")
+    found = {"account (data.aws_caller_identity)": read["aws_caller_identity"],
+             "partition (data.aws_partition)": read["aws_partition"],
+             "region (the aws provider's region)": {provider}}
+    unsaid = [what for what, got in found.items() if len(got) != 1 or not _usable(next(iter(got)))]
+    account, partition, region = (str(next(iter(got), "")) for got in found.values())
+    return (partition, account, region), unsaid
 
 
 def _identity(w: Wanted) -> str:

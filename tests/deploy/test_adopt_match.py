@@ -451,3 +451,24 @@ def test_a_plan_that_does_not_say_where_the_environment_runs_refuses(drop: str, 
         del ours[drop]
     assert match(ours, state(OLD_TABLE)).errors == [
         f"tfgen's plan does not say the environment's {said}: the old state cannot be checked against it"]
+
+
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/Payment-Validation-Dev"
+
+
+@pytest.mark.parametrize(("ours", "theirs", "identity"), [
+    (create('aws_iam_role.lambda["pv"]', {"name": "payment-validation-dev"}),
+     ("aws_iam_role.Iam_pv_2B2B2B2B", {"name": "Payment-Validation-Dev", "arn": ROLE_ARN}),
+     ("name=payment-validation-dev", "name=Payment-Validation-Dev")),
+    (create("aws_iam_role_policy.pv", {"role": "payment-validation-dev", "name": "table-access"}),
+     ("aws_iam_role_policy.Iam_pv_3C3C3C3C", {"role": "Payment-Validation-Dev", "name": "Table-Access",
+                                              "id": "Payment-Validation-Dev:Table-Access"}),
+     ("role=payment-validation-dev, name=table-access", "role=Payment-Validation-Dev, name=Table-Access")),
+])
+def test_an_iam_name_differing_only_in_case_refuses_naming_both(
+        ours: dict[str, Any], theirs: tuple[str, dict[str, Any]], identity: tuple[str, str]) -> None:
+    # IAM names ignore case: tfgen's could not be created beside the old one
+    result = match(plan(ours, TABLE), state(OLD_TABLE, theirs))
+    assert result.errors == [f"{ours['address']} ({identity[0]}): the old stack's {theirs[0]} ({identity[1]}) differs "
+                             "only in case, and IAM names ignore case: tfgen's could not be created beside it; give "
+                             "both the same name"]

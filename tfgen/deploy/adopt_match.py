@@ -112,6 +112,13 @@ THROUGH_LOCALS = {
     ("aws_apigatewayv2_integration", "integration_uri"): "aws_lb_listener",
 }
 
+# The fields of names AWS compares ignoring case (IAM): an old name differing only in case is an error.
+CASELESS = {
+    "aws_iam_role": frozenset({"name"}),
+    "aws_iam_role_policy": frozenset({"role", "name"}),
+    "aws_iam_role_policy_attachment": frozenset({"role"}),
+}
+
 # Types the provider (5.100) cannot import: terraform creates them again. What each re-creation
 # does to live traffic is said with it.
 NOT_IMPORTABLE = {
@@ -351,6 +358,7 @@ def match(plan: Mapping[str, Any], state: Mapping[str, Any], setting: Setting | 
     unmatched = [w for w in wanted if w.address not in matched and w.address not in refused]
     result.errors += _orphaned_keys(unmatched, wanted, existing)
     result.errors += _orphaned_data(unmatched, [e for e in existing if e.address not in taken], wanted, setting)
+    result.errors += _case_only(unmatched, [e for e in existing if e.address not in taken], matched, wanted)
     if matched:
         result.errors += _elsewhere(plan, list(matched.values()))
     result.unmanaged = [e.address for e in existing if e.address not in taken]
@@ -449,6 +457,20 @@ def _old_identity(e: Existing) -> str:
     return ", ".join(f"{name}={_read(e.values, name)}" for name in fields)
 
 
+def _case_only(unmatched: Sequence[Wanted], unmanaged: Sequence[Existing], matched: Mapping[str, Existing],
+               wanted: Sequence[Wanted]) -> list[str]:
+    """An IAM resource created anew while an old one's name differs from it only in case: IAM
+    names ignore case, so the create would fail (or take the old one's place)."""
+    errors = []
+    for w in (w for w in unmatched if w.type in CASELESS):
+        tests = _tests(w, matched, wanted)
+        for e in (e for e in unmanaged if tests is not None and e.type == w.type and _fits(e, tests, CASELESS[w.type])):
+            errors.append(f"{w.address} ({_identity(w)}): the old stack's {e.address} ({_old_identity(e)}) differs "
+                          "only in case, and IAM names ignore case: tfgen's could not be created beside it; give both "
+                          "the same name")
+    return errors
+
+
 def _elsewhere(plan: Mapping[str, Any], objects: Sequence[Existing]) -> list[str]:
     """The matched objects' ARNs against where tfgen's plan runs (the caller's account and
     partition it read, its provider's region): an object of another account, region or partition
@@ -514,6 +536,9 @@ def _shown_value(w: Wanted, name: str) -> Any:
     return _read(w.values, name)
 
 
+_Test = tuple[str, Any, "set[str] | None"]  # (field, literal, identifiers of the object a reference matched)
+
+
 def _candidates(w: Wanted, existing: Sequence[Existing], matched: Mapping[str, Existing],
                 wanted: Sequence[Wanted]) -> list[Existing] | None:
     """The existing objects with ``w``'s identity; None while a resource it refers to is unmatched.
@@ -521,22 +546,50 @@ def _candidates(w: Wanted, existing: Sequence[Existing], matched: Mapping[str, E
     left out (that would widen the match)."""
     if w.type == "aws_kms_key":
         return _key_candidates(w, existing, matched, wanted)
-    tests: list[tuple[str, Any, set[str] | None]] = []  # (field, literal, identifiers of the referred object)
+    tests = _tests(w, matched, wanted)
+    if tests is None:
+        return None if _waits(w, wanted) else []
+    return [e for e in existing if e.type == w.type and _fits(e, tests)]
+
+
+def _tests(w: Wanted, matched: Mapping[str, Existing], wanted: Sequence[Wanted]) -> list[_Test] | None:
+    """What an object must hold to have ``w``'s identity; None while (or because) a resource a
+    field refers to is not matched."""
+    tests: list[_Test] = []
     for name in RULES[w.type].fields:
         top = name.split(".", 1)[0]
         if top in w.unknown:
             target = w.refers.get(top) or _through_local(w, top, wanted)
             if target not in matched:
-                return None if any(x.address == target for x in wanted) else []
+                return None
             tests.append((name, None, matched[target].identifiers()))
         else:
             tests.append((name, _read(w.values, name), None))
     if all(ids is None and literal in (None, "") for _, literal, ids in tests):
         raise _Refused(f"{w.address}: tfgen's plan gives it no identity "
                        f"({', '.join(f'{name} is null' for name, _, _ in tests)})")
-    return [e for e in existing if e.type == w.type and all(
-        _read(e.values, name) in ids if ids is not None else _same(_read(e.values, name), literal)
-        for name, literal, ids in tests)]
+    return tests
+
+
+def _waits(w: Wanted, wanted: Sequence[Wanted]) -> bool:
+    """Whether every resource ``w``'s identity refers to is one tfgen creates (and may match yet)."""
+    addresses = {x.address for x in wanted}
+    return all((w.refers.get(name) or _through_local(w, name, wanted)) in addresses
+               for name in (f.split(".", 1)[0] for f in RULES[w.type].fields) if name in w.unknown)
+
+
+def _fits(e: Existing, tests: Sequence[_Test], caseless: frozenset[str] = frozenset()) -> bool:
+    for name, literal, ids in tests:
+        value = _read(e.values, name)
+        if ids is not None:
+            if value not in ids:
+                return False
+        elif name in caseless and isinstance(value, str) and isinstance(literal, str):
+            if value.casefold() != literal.casefold():
+                return False
+        elif not _same(value, literal):
+            return False
+    return True
 
 
 def _through_local(w: Wanted, name: str, wanted: Sequence[Wanted]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tfgen.deploy import adopt_match
-from tfgen.deploy.adopt_match import MatchError, match
+from tfgen.deploy.adopt_match import match
 
 
 def create(address: str, after: dict[str, Any], unknown: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -242,56 +242,6 @@ def test_an_identity_field_known_only_after_apply_and_tied_to_nothing_refuses() 
     assert match(plan(subnet, TABLE, refs=refs), old).errors == [
         "aws_subnet.a: vpc_id is known only after apply, through a value the plan does not tie to one resource: "
         "the old object cannot be told"]
-
-
-EXPECTED = ("expected `terraform show -json` of a state (format_version 1.x with values.root_module) "
-            "or a state file (version 4 with resources)")
-
-
-@pytest.mark.parametrize(("document", "found"), [
-    ({"format_version": "1.2", "planned_values": {"root_module": {}}, "resource_changes": [],
-      "prior_state": state(OLD_TABLE)}, "a plan's `terraform show -json` (planned_values, prior_state, "
-                                        "resource_changes)"),
-    ({"format_version": "1.0"}, "`terraform show -json` with no values (what it prints where there is no state)"),
-    ({"format_version": "1.0", "values": {}}, "`terraform show -json` with no values.root_module"),
-    ({"format_version": "1.0", "values": None}, "`terraform show -json` with no values (what it prints where there "
-                                                "is no state)"),
-    ({"format_version": "2.0", "values": {"root_module": {}}}, "`terraform show -json` of format_version '2.0'"),
-    ({"version": 3, "serial": 1, "resources": []}, "a state file of version 3"),
-    ({"version": 99, "resources": []}, "a state file of version 99"),
-    ({"version": 4}, "a state file with no resources list"),
-    ({"version": 4, "resources": "nope"}, "a state file with no resources list"),
-    ({}, "neither format_version nor version"),
-    ({"resources": []}, "neither format_version nor version"),
-    ({"values": {"root_module": {}}}, "neither format_version nor version"),
-])
-def test_what_is_not_a_state_is_refused_saying_what_was_expected_and_found(document: dict[str, Any],
-                                                                           found: str) -> None:
-    with pytest.raises(MatchError) as refused:
-        adopt_match.existing_objects(document)
-    assert str(refused.value) == f"found {found}; {EXPECTED}"
-
-
-@pytest.mark.parametrize(("document", "found"), [
-    ({"format_version": "1.0", "values": {"root_module": {"resources": [{"type": "aws_s3_bucket"}]}}},
-     "a resource without address, mode or type in `terraform show -json`: {'type': 'aws_s3_bucket'}"),
-    ({"format_version": "1.0", "values": {"root_module": {"resources": [
-        {"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket"}]}}},
-     "aws_s3_bucket.b without values in `terraform show -json`"),
-    ({"version": 4, "resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "b",
-                                   "instances": [{"attributes_flat": {"bucket": "x"}}]}]},
-     "aws_s3_bucket.b without attributes in the state file"),
-    ({"version": 4, "resources": [{"mode": "managed", "type": "aws_s3_bucket", "instances": []}]},
-     "a resource without mode, type or name in the state file: "
-     "{'mode': 'managed', 'type': 'aws_s3_bucket', 'instances': []}"),
-    ({"version": 4, "resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "b", "instances": [
-        {"attributes": {"bucket": "x"}}, {"attributes": {"bucket": "y"}}]}]},
-     "aws_s3_bucket.b twice"),
-])
-def test_an_entry_the_matcher_cannot_read_refuses_the_state(document: dict[str, Any], found: str) -> None:
-    with pytest.raises(MatchError) as refused:
-        adopt_match.existing_objects(document)
-    assert str(refused.value) == f"found {found}; {EXPECTED}"
 
 
 def test_a_well_formed_state_without_the_objects_tfgen_renders_is_nothing_to_adopt() -> None:

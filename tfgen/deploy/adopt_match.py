@@ -5,18 +5,33 @@ Terraform's ``Storage_audit_1A2B3C4D``, a hand-written module's ``aws_s3_bucket.
 
 Pure: the input is tfgen's plan of the environment with nothing in its state (``terraform show
 -json``: the resources it would create, their known values and, in ``configuration``, the
-references of the values known only after apply) and the existing state (``terraform show -json``
-of it, or a raw state file); the output is a ``Matching``. A value tfgen knows is compared as it
-is; a value that is a reference to another resource (``bucket = aws_s3_bucket.this.id``) is
-compared through that resource's own match: the existing value must be one of the identifiers
-(id, ARN, name) of the object the referenced resource matched. A reference the plan cannot tie
-to one resource (a local) is left out of the identity; what remains must still single out one
-object.
+references of the values known only after apply; where it runs) and the existing state
+(tfgen.deploy.adopt_state reads it); the output is a ``Matching``. A value tfgen knows is
+compared as it is; a value that is a reference to another resource (``bucket =
+aws_s3_bucket.this.id``) is compared through that resource's own match: the existing value must
+be one of the identifiers (id, ARN, name) of the object the referenced resource matched. A value
+written through a local (``listener_arn = local.front_listener_arn``: the plan does not say what
+a local holds) names the one resource of its type tfgen renders (``THROUGH_LOCALS``). A field
+that cannot be read is never left out of the identity: that would widen the match.
 
-One to one: two existing objects with the identity of one resource, or two resources matching one
-object, are errors naming both. A resource with no identity rule is never matched (it is created
-anew, and listed); an attachment of a target group cannot be imported with provider 5.100 and is
-listed as re-created.
+Never guess, and refuse what cannot be seen. The errors of a ``Matching`` (the adoption is
+refused on any) are:
+- one to one: two existing objects with the identity of one resource, or two resources matching
+  one object, each named;
+- a field of the identity known only after apply that the plan does not tie to one resource;
+- an import id the old object's values cannot make (a missing, null or empty ``arn``, ``key_id``);
+- a deposed object in the old state (a replacement its last apply left unfinished);
+- a KMS key tfgen would create anew while the old stack has an alias of tfgen's alias name (the
+  alias would move to a new key);
+- a resource that holds data (the review's catalogue) created anew while an old object of its
+  type matches nothing (a renamed table: the data would stay behind in the old one);
+- an IAM name created anew while an old one differs from it only in case;
+- a matched object whose ARN is of another account, region or partition than the plan's, or no
+  matched ARN that names an account and a region;
+- no match at all (nothing to adopt: the wrong state).
+
+A resource with no identity rule is never matched (it is created anew, and listed); an attachment
+of a target group cannot be imported with provider 5.100 and is listed as re-created.
 """
 
 from __future__ import annotations
@@ -27,6 +42,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tfgen.deploy import adopt_state
+from tfgen.deploy.adopt_state import Existing, index_key
+
+# what adopt reads from here
+from tfgen.deploy.adopt_state import MatchError as MatchError
+from tfgen.deploy.adopt_state import existing_objects as existing_objects
 from tfgen.deploy.review import catalogue
 
 # (address, attribute) -> the environment setting a template writes there, or None (adopt.setting)
@@ -126,31 +147,11 @@ NOT_IMPORTABLE = {
                                       "registered is a no-op): traffic is not interrupted",
 }
 
-# The attributes whose values name an object (what a reference to it resolves to).
-_IDENTIFIERS = ("id", "arn", "name", "bucket", "function_name", "cluster_identifier", "identifier",
-                "key_id", "target_key_arn", "alarm_name", "dashboard_name", "allocation_id", "prefix_list_id")
 _REFERENCE = re.compile(r"^(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(\[(\"[^\"]*\"|[0-9]+)\])?")
-
-
-class MatchError(ValueError):
-    """The inputs cannot be read as a plan and a state."""
 
 
 class _Refused(Exception):
     """One resource cannot be matched safely; the message says why (an error of the matching)."""
-
-
-@dataclass(frozen=True)
-class Existing:
-    """One object of the existing stack: its address there, type and attributes."""
-
-    address: str
-    type: str
-    values: Mapping[str, Any]
-    deposed: str = ""  # the deposed key of an object a replacement left behind, "" for the current one
-
-    def identifiers(self) -> set[str]:
-        return {v for key in _IDENTIFIERS if isinstance(v := self.values.get(key), str) and v}
 
 
 @dataclass(frozen=True)
@@ -186,96 +187,7 @@ class Matching:
         return {m.address: m for m in self.matches}
 
 
-# --- reading the inputs --------------------------------------------------------------------------
-
-_EXPECTED = ("expected `terraform show -json` of a state (format_version 1.x with values.root_module) "
-             "or a state file (version 4 with resources)")
-
-
-def existing_objects(state: Mapping[str, Any]) -> list[Existing]:
-    """The managed objects of a state, deposed ones left out: ``terraform show -json`` of it
-    (format 1.x, ``values.root_module``) or a raw state file (version 4, ``resources`` with
-    ``instances``). Anything else, or an entry that cannot be read, is a ``MatchError``."""
-    return [e for e in _objects(state) if not e.deposed]
-
-
-def _objects(state: Mapping[str, Any]) -> list[Existing]:
-    """Every managed object of ``state``, deposed ones included."""
-    plan_keys = sorted({"planned_values", "resource_changes", "prior_state"} & set(state))
-    if plan_keys:
-        raise _unreadable(f"a plan's `terraform show -json` ({', '.join(plan_keys)})")
-    if "format_version" in state:
-        version = state["format_version"]
-        if not isinstance(version, str) or version.split(".", 1)[0] != "1":
-            raise _unreadable(f"`terraform show -json` of format_version {version!r}")
-        values = state.get("values")
-        if not isinstance(values, Mapping):
-            raise _unreadable("`terraform show -json` with no values (what it prints where there is no state)")
-        if not isinstance(values.get("root_module"), Mapping):
-            raise _unreadable("`terraform show -json` with no values.root_module")
-        objects = list(_shown(values["root_module"]))
-    elif "version" in state:
-        if state["version"] != 4 or isinstance(state["version"], bool):
-            raise _unreadable(f"a state file of version {state['version']!r}")
-        if not isinstance(state.get("resources"), list):
-            raise _unreadable("a state file with no resources list")
-        objects = list(_raw(state["resources"]))
-    else:
-        raise _unreadable("neither format_version nor version")
-    seen: set[str] = set()
-    for e in objects:
-        if not e.deposed and e.address in seen:
-            raise _unreadable(f"{e.address} twice")
-        seen.add(e.address)
-    return sorted(objects, key=lambda e: (e.address, e.deposed))
-
-
-def _unreadable(found: str) -> MatchError:
-    return MatchError(f"found {found}; {_EXPECTED}")
-
-
-def _shown(module: Mapping[str, Any]) -> Iterator[Existing]:
-    for resource in _entries(module.get("resources")):
-        if not all(isinstance(resource.get(k), str) for k in ("address", "mode", "type")):
-            raise _unreadable(f"a resource without address, mode or type in `terraform show -json`: {resource!r}")
-        if resource["mode"] != "managed":
-            continue
-        if not isinstance(resource.get("values"), Mapping):
-            raise _unreadable(f"{resource['address']} without values in `terraform show -json`")
-        yield Existing(resource["address"], resource["type"], resource["values"],
-                       str(resource.get("deposed_key") or ""))
-    for child in _entries(module.get("child_modules")):
-        yield from _shown(child)
-
-
-def _raw(resources: Sequence[Any]) -> Iterator[Existing]:
-    for resource in _entries(resources):
-        if not all(isinstance(resource.get(k), str) for k in ("mode", "type", "name")):
-            raise _unreadable(f"a resource without mode, type or name in the state file: {resource!r}")
-        if resource["mode"] != "managed":
-            continue
-        prefix = f"{resource['module']}." if resource.get("module") else ""
-        base = f"{prefix}{resource['type']}.{resource['name']}"
-        for instance in _entries(resource.get("instances")):
-            key = instance.get("index_key")
-            address = base if key is None else f"{base}[{_key(key)}]"
-            if not isinstance(instance.get("attributes"), Mapping):
-                raise _unreadable(f"{address} without attributes in the state file")
-            yield Existing(address, resource["type"], instance["attributes"], str(instance.get("deposed") or ""))
-
-
-def _entries(items: Any) -> list[Mapping[str, Any]]:
-    """A list of objects (None reads as none); anything else cannot be read."""
-    if items is None:
-        return []
-    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
-        raise _unreadable(f"a list of objects that is not one: {items!r:.80}")
-    return items
-
-
-def _key(key: Any) -> str:
-    return str(key) if isinstance(key, int) else f'"{key}"'
-
+# --- reading tfgen's plan ------------------------------------------------------------------------
 
 def wanted_resources(plan: Mapping[str, Any]) -> list[Wanted]:
     """The managed resource instances ``plan`` creates (and only creates), with their references."""
@@ -319,8 +231,8 @@ def _target(expression: Mapping[str, Any], index: Any, instances: Mapping[str, l
             return address if address in known else None
         if known == [resource]:
             return resource
-        if index is not None and f"{resource}[{_key(index)}]" in known:
-            return f"{resource}[{_key(index)}]"
+        if index is not None and f"{resource}[{index_key(index)}]" in known:
+            return f"{resource}[{index_key(index)}]"
         return None
     return None
 
@@ -332,7 +244,7 @@ def match(plan: Mapping[str, Any], state: Mapping[str, Any], setting: Setting | 
     environment setting a template writes into an attribute of a resource (``adopt.setting``),
     to say where a name that differs comes from."""
     wanted = wanted_resources(plan)
-    objects = _objects(state)
+    objects = adopt_state.objects(state)
     existing = [e for e in objects if not e.deposed]
     result = Matching()
     result.errors += [f"{e.address}: the old state holds a deposed object of it (deposed {e.deposed}), left by a "

@@ -113,7 +113,7 @@ def test_the_aliases_are_pinned_to_the_versions_the_old_stack_serves(project: Pa
     keys = traffic.FUNCTIONS
     old = [_alias(f'aws_lambda_alias.Lambda_alias_0A1B2C3D["{key}-{colour}"]', version)
            for key in keys for colour, version in (("blue", "3"), ("green", "4"))]
-    state = {"values": {"root_module": {"resources": old}}}
+    state = {"format_version": "1.0", "values": {"root_module": {"resources": old}}}
     matching = Matching(matches=[Match(f'aws_lambda_alias.this["{key}-{colour}"]', str(o["address"]),
                                        "aws_lambda_alias", f"{key}/{colour}")
                                  for o, (key, colour) in zip(old, [(k, c) for k in keys for c in ("blue", "green")],
@@ -124,7 +124,7 @@ def test_the_aliases_are_pinned_to_the_versions_the_old_stack_serves(project: Pa
     assert f"lambda.functions.{keys[0]}.traffic.blue_version: latest -> 3" in changed
     [loaded] = p.load(["dev"])
     assert {(s.blue_version, s.green_version) for s in traffic.splits(loaded.model).values()} == {("3", "4")}
-    assert adopt.pin(p, "dev", Matching(), {"format_version": "1.0"}) == []  # nothing adopted: nothing pinned
+    assert adopt.pin(p, "dev", Matching(), state) == []  # nothing adopted: nothing pinned
 
 
 def test_an_argument_the_import_does_not_read_is_said_so_without_a_setting() -> None:

@@ -146,7 +146,7 @@ def adopt(project: Project, env: str, state_file: Path, overrides: Sequence[str]
     plan = json.loads((wanted.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
     plans.discard(wanted.directory)
     try:
-        matching = adopt_match.match(plan, state)
+        matching = adopt_match.match(plan, state, partial(setting, project.template_dir))
     except adopt_match.MatchError as exc:
         raise UsageError(f"{state_file}: {exc}") from None
     credentials = adoption.ROTATED if rotate_credentials else adoption.KEPT

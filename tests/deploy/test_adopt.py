@@ -3,6 +3,8 @@ old side's removal, and the record marked applied after the apply."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -132,3 +134,107 @@ def test_an_argument_the_import_does_not_read_is_said_so_without_a_setting() -> 
                    {"deletion_window_in_days": 30})
     assert adopt.differences({"resource_changes": [key]}, TEMPLATES)[0] == [
         ('aws_kms_key.this["s3"]', ["deletion_window_in_days null -> 30 (not read on import)"])]
+
+
+# --- the old side ---------------------------------------------------------------------------------
+
+def _removed(resource: str) -> str:
+    return f"removed {{\n  from = {resource}\n  lifecycle {{\n    destroy = false\n  }}\n}}"
+
+
+def test_state_rm_commands_are_quoted_for_the_shell(tmp_path: Path) -> None:
+    # A for_each key of the old stack is any string: pasted as printed, the command must run
+    # `terraform state rm` on that address and nothing else.
+    hostile = f'aws_ssm_parameter.p["api\'$(touch {tmp_path}/ran)\'"]'
+    report = adopt.Report("dev", Matching(matches=[Match('aws_ssm_parameter.this["api-endpoint"]', hostile,
+                                                         "aws_ssm_parameter", "/payment/dev/api-endpoint")]))
+    [command] = report.state_rm()
+    assert shlex.split(command) == ["terraform", "state", "rm", hostile]
+    subprocess.run(["sh", "-c", command.replace("terraform", "true", 1)], check=True)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_removed_block_names_one_resource_and_only_one_whose_every_instance_is_adopted() -> None:
+    old_subnet = 'module.net["main"].aws_subnet.private'
+    matching = Matching(matches=[
+        Match('aws_subnet.private["0"]', f'{old_subnet}["0"]', "aws_subnet", "subnet-0"),
+        Match('aws_subnet.private["1"]', f'{old_subnet}["1"]', "aws_subnet", "subnet-1"),
+        Match("aws_vpc.this", 'module.net["main"].aws_vpc.this', "aws_vpc", "vpc-1"),
+        Match('aws_kms_key.this["s3"]', 'aws_kms_key.keys["s3.a]"]', "aws_kms_key", "k")],
+        unmanaged=[f'{old_subnet}["3"]', "aws_sqs_queue.legacy"])
+    report = adopt.Report("dev", matching)
+    # Never a module (module.net would forget every resource of every instance of it), never an
+    # instance key, and not the subnets: the old stack keeps subnet "3".
+    assert report.removed_blocks() == [_removed("aws_kms_key.keys"), _removed("module.net.aws_vpc.this")]
+    assert report.adopted_in_part() == ["module.net.aws_subnet.private"]
+    assert [shlex.split(c)[-1] for c in report.state_rm()] == [m.existing for m in matching.matches]
+    text = report.text()
+    assert "from = module.net\n" not in text
+    assert "adopted in part (the old stack keeps other instances): terraform state rm only" in text
+    assert "delete the adopted resources from the old configuration" in text
+    assert "in the same change" in text and "still declared" in text
+    assert report.as_json()["old_state"]["adopted_in_part"] == ["module.net.aws_subnet.private"]
+
+
+def test_no_removed_block_when_an_old_address_cannot_be_read() -> None:
+    matching = Matching(matches=[Match("aws_vpc.this", "aws_vpc.main", "aws_vpc", "vpc-1")],
+                        unmanaged=["not an address"])
+    report = adopt.Report("dev", matching)
+    assert report.removed_blocks() == [] and report.state_rm() == ["terraform state rm aws_vpc.main"]
+
+
+WANTED_ATTACHMENT = {
+    "resource_changes": [
+        {"address": f'{kind}.this["pv-blue"]', "type": kind, "name": "this", "index": "pv-blue", "mode": "managed",
+         "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": unknown}}
+        for kind, after, unknown in [
+            ("aws_lb_target_group", {"name": "pv-blue-dev"}, {"arn": True, "id": True}),
+            ("aws_lambda_alias", {"function_name": "payment-validation-dev", "name": "blue"}, {"arn": True}),
+            ("aws_lb_target_group_attachment", {}, {"target_group_arn": True, "target_id": True, "id": True})]],
+    "configuration": {"root_module": {"resources": [
+        {"address": "aws_lb_target_group_attachment.this", "type": "aws_lb_target_group_attachment",
+         "expressions": {"target_group_arn": {"references": ["aws_lb_target_group.this[each.key].arn",
+                                                             "aws_lb_target_group.this"]},
+                         "target_id": {"references": ["aws_lambda_alias.this[each.key].arn",
+                                                      "aws_lambda_alias.this"]}}}]}},
+}
+TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/pv-blue-dev/e446"
+ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:payment-validation-dev:blue"
+
+
+def _old(address: str, kind: str, values: dict[str, object]) -> dict[str, object]:
+    return {"address": address, "type": kind, "mode": "managed", "values": values}
+
+
+def test_the_old_attachments_tfgen_registers_again_leave_the_old_state_too() -> None:
+    # tfgen cannot import an attachment: it registers the same target again. The old stack's
+    # attachment is the same registration; left in its state, its next destroy deregisters it.
+    state = {"values": {"root_module": {"resources": [
+        _old('aws_lb_target_group.Tg_1A2B3C4D["pv-blue"]', "aws_lb_target_group", {"name": "pv-blue-dev", "arn": TG}),
+        _old('aws_lambda_alias.Alias_0A0B0C0D["pv-blue"]', "aws_lambda_alias",
+             {"function_name": "payment-validation-dev", "name": "blue", "arn": ALIAS}),
+        _old('aws_lb_target_group_attachment.Att_5E6F7A8B["pv-blue"]', "aws_lb_target_group_attachment",
+             {"target_group_arn": TG, "target_id": ALIAS, "id": "att-1"}),
+        _old('aws_lb_target_group_attachment.Att_5E6F7A8B["other"]', "aws_lb_target_group_attachment",
+             {"target_group_arn": TG, "target_id": "arn:aws:lambda:us-east-1:123456789012:function:other", "id": "a2"}),
+    ]}}}
+    matching = Matching(
+        matches=[Match('aws_lambda_alias.this["pv-blue"]', 'aws_lambda_alias.Alias_0A0B0C0D["pv-blue"]',
+                       "aws_lambda_alias", "payment-validation-dev/blue"),
+                 Match('aws_lb_target_group.this["pv-blue"]', 'aws_lb_target_group.Tg_1A2B3C4D["pv-blue"]',
+                       "aws_lb_target_group", TG)],
+        recreated=[('aws_lb_target_group_attachment.this["pv-blue"]', "registered again")],
+        unmanaged=['aws_lb_target_group_attachment.Att_5E6F7A8B["other"]',
+                   'aws_lb_target_group_attachment.Att_5E6F7A8B["pv-blue"]'])
+    superseded = adopt.superseded(WANTED_ATTACHMENT, state, matching)
+    assert superseded == ['aws_lb_target_group_attachment.Att_5E6F7A8B["pv-blue"]']
+    report = adopt.Report("dev", matching, superseded=superseded)
+    assert "terraform state rm 'aws_lb_target_group_attachment.Att_5E6F7A8B[\"pv-blue\"]'" in report.state_rm()
+    # The other attachment registers a target tfgen does not: the old stack keeps it, so the
+    # attachment resource is dropped in part.
+    assert report.adopted_in_part() == ["aws_lb_target_group_attachment.Att_5E6F7A8B"]
+    text = report.text()
+    assert "in the old stack, not managed by tfgen:\n  aws_lb_target_group_attachment.Att_5E6F7A8B[\"other\"]\n" in text
+    assert "registered again by tfgen" in text
+    assert report.as_json()["old_state"]["superseded"] == superseded
+    assert report.as_json()["unmanaged"] == ['aws_lb_target_group_attachment.Att_5E6F7A8B["other"]']

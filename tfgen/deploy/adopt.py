@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -46,6 +47,7 @@ class Report:
     replaces: list[tuple[str, list[str]]] = field(default_factory=list)  # address, "attr: setting" lines
     credentials: str = adoption.KEPT
     pinned: list[str] = field(default_factory=list)  # the traffic settings pinned to the live versions
+    superseded: list[str] = field(default_factory=list)  # old objects tfgen's re-created ones take the place of
 
     @property
     def refusals(self) -> list[str]:
@@ -60,12 +62,39 @@ class Report:
             lines.append(f"{line}; or set {' and '.join(settings)}" if settings else line)
         return self.matching.errors + lines
 
+    @property
+    def unmanaged(self) -> list[str]:
+        """The old stack's objects tfgen neither adopts nor takes the place of."""
+        return [a for a in self.matching.unmanaged if a not in self.superseded]
+
+    def dropped(self) -> list[str]:
+        """The old stack's objects to drop from its state: the adopted ones, and those tfgen's
+        re-created objects take the place of."""
+        return [m.existing for m in self.matching.matches] + list(self.superseded)
+
     def state_rm(self) -> list[str]:
-        return [f"terraform state rm '{m.existing}'" for m in self.matching.matches]
+        return [f"terraform state rm {shlex.quote(address)}" for address in self.dropped()]
+
+    def _resources(self) -> tuple[list[str], list[str]]:
+        """The old configuration's resources whose every object is dropped, and those dropped in
+        part (the old stack keeps other instances). None of the first when an old address cannot
+        be read: which resource it belongs to is unknown."""
+        dropped = set(self.dropped())
+        kept: set[str] = set()
+        for address in self.unmanaged:
+            resource = resource_of(address)
+            if resource is None:
+                return [], []
+            kept.add(resource)
+        resources = {r for address in dropped if (r := resource_of(address)) is not None}
+        return sorted(resources - kept), sorted(resources & kept)
 
     def removed_blocks(self) -> list[str]:
-        resources = sorted({m.existing.split("[", 1)[0] for m in self.matching.matches})
+        resources = self._resources()[0]
         return [f"removed {{\n  from = {r}\n  lifecycle {{\n    destroy = false\n  }}\n}}" for r in resources]
+
+    def adopted_in_part(self) -> list[str]:
+        return self._resources()[1]
 
     def as_json(self) -> dict[str, Any]:
         m = self.matching
@@ -77,10 +106,11 @@ class Report:
             "replaces": [{"address": a, "settings": lines} for a, lines in self.replaces],
             "created": [{"address": a, "why": why} for a, why in m.created],
             "recreated": [{"address": a, "traffic": what} for a, what in m.recreated],
-            "unmanaged": list(m.unmanaged),
+            "unmanaged": self.unmanaged,
             "credentials": self.credentials,
             "pinned": self.pinned,
-            "old_state": {"state_rm": self.state_rm(), "removed_blocks": self.removed_blocks()},
+            "old_state": {"state_rm": self.state_rm(), "removed_blocks": self.removed_blocks(),
+                          "adopted_in_part": self.adopted_in_part(), "superseded": list(self.superseded)},
             "refusals": self.refusals,
         }
 
@@ -94,12 +124,18 @@ class Report:
             ("replaced (forced by a setting)", [f"{a}: {'; '.join(lines)}" for a, lines in self.replaces]),
             ("created anew", [f"{a}: {why}" for a, why in m.created]),
             ("re-created (cannot be imported)", [f"{a}: {what}" for a, what in m.recreated]),
-            ("in the old stack, not managed by tfgen", list(m.unmanaged)),
+            ("in the old stack, not managed by tfgen", self.unmanaged),
+            ("in the old stack, registered again by tfgen (dropped from the old state below: the old stack's "
+             "destroy would deregister them)", list(self.superseded)),
             ("credentials", [_CREDENTIALS[self.credentials]]),
             (f"traffic pinned to the versions the old stack serves (environments/{self.env}.yaml)", self.pinned),
-            ("old state: drop the adopted objects without destroying them", self.state_rm()),
-            ("old state, or with removed blocks in its configuration (HCL; CDKTF: add them to the synthesized "
-             "stack)", self.removed_blocks()),
+            ("old state: after the apply, drop these objects from it without destroying them, and delete the "
+             "adopted resources from the old configuration (CDKTF: their constructs from the stack's code) in the "
+             "same change, or its next apply creates them again", self.state_rm()),
+            ("or, in an HCL configuration, replace each of these resource blocks by its removed block, in the same "
+             "change (terraform refuses a removed block for a resource still declared)", self.removed_blocks()),
+            ("adopted in part (the old stack keeps other instances): terraform state rm only, and delete the "
+             "adopted instances from the resource's for_each or count", self.adopted_in_part()),
         ]
         for title, lines in sections:
             if lines:
@@ -110,7 +146,8 @@ class Report:
             out += [f"  {line}" for line in self.refusals]
         else:
             out.append(f"next: review `tfgen plan {self.env}`, then `tfgen apply {self.env}`; after the apply, "
-                       "drop the objects from the old state as above")
+                       "drop the objects from the old state and delete the adopted resources from the old "
+                       "configuration as above")
         return "\n".join(out) + "\n"
 
 
@@ -121,6 +158,53 @@ _CREDENTIALS = {
     adoption.ROTATED: "rotated (--rotate-credentials): the apply sets a new master password, writes it into a new "
                       "secret version and starts a rotation",
 }
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
+_KEY = r'\[(?:"(?:[^"\\]|\\.)*"|[0-9]+)\]'
+_MODULE = re.compile(rf"module\.({_NAME})(?:{_KEY})?\.")
+_RESOURCE = re.compile(rf"((?:module\.{_NAME}(?:{_KEY})?\.)*)([a-z][a-z0-9_]*\.{_NAME})(?:{_KEY})?")
+
+
+def resource_of(address: str) -> str | None:
+    """The resource of the configuration a state address is an instance of: its module path and
+    type.name with every instance key left out (``module.net["a"].aws_subnet.x["0"]`` ->
+    ``module.net.aws_subnet.x``), as a ``removed`` block names it; None when ``address`` is not
+    one."""
+    found = _RESOURCE.fullmatch(address)
+    if found is None:
+        return None
+    return "".join(f"module.{m.group(1)}." for m in _MODULE.finditer(found.group(1))) + found.group(2)
+
+
+# What an object of a type tfgen cannot import is known by: an old object whose each of these
+# attributes names the old object its counterpart in tfgen refers to is the same AWS object.
+_SUPERSEDES = {"aws_lb_target_group_attachment": ("target_group_arn", "target_id")}
+
+
+def superseded(plan: Mapping[str, Any], state: Mapping[str, Any], matching: Matching) -> list[str]:
+    """The old stack's objects that tfgen's re-created ones take the place of (an attachment tfgen
+    registers again to the same target group and target): left in the old state, the old stack's
+    destroy would delete what tfgen now relies on. ``plan`` is tfgen's plan of the resources it
+    creates (the matcher's input), ``state`` the old stack's."""
+    old = {e.address: e for e in adopt_match.existing_objects(state)}
+    adopted = {m.address: old[m.existing] for m in matching.matches if m.existing in old}
+    recreated = {address for address, _ in matching.recreated}
+    free = [old[a] for a in matching.unmanaged if a in old]
+    found: list[str] = []
+    for wanted in adopt_match.wanted_resources(plan):
+        fields = _SUPERSEDES.get(wanted.type)
+        if wanted.address not in recreated or fields is None:
+            continue
+        targets = [adopted.get(wanted.refers.get(name) or "") for name in fields]
+        if any(target is None for target in targets):
+            continue  # refers to something tfgen does not adopt, or the plan cannot tell what
+        same = [e for e in free if e.type == wanted.type and e.address not in found
+                and all(e.values.get(name) in target.identifiers() for name, target in zip(fields, targets, strict=True)
+                        if target is not None)]
+        if len(same) == 1:
+            found.append(same[0].address)
+    return sorted(found)
 
 
 def read_state(path: Path) -> Mapping[str, Any]:
@@ -159,7 +243,8 @@ def adopt(project: Project, env: str, state_file: Path, overrides: Sequence[str]
     planned = plans.plan_environment(project, env, overrides)
     shown = json.loads((planned.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
     updates, replaces = differences(shown, project.template_dir)
-    return Report(env, matching, planned.review, updates, replaces, credentials, pinned)
+    return Report(env, matching, planned.review, updates, replaces, credentials, pinned,
+                  superseded(plan, state, matching))
 
 
 def live_versions(matching: Matching, state: Mapping[str, Any]) -> dict[str, dict[str, str]]:

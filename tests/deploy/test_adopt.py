@@ -3,6 +3,7 @@ old side's removal, and the record marked applied after the apply."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 from pathlib import Path
@@ -129,13 +130,6 @@ def test_the_aliases_are_pinned_to_the_versions_the_old_stack_serves(project: Pa
     assert adopt.pin(p, "dev", Matching(), {"format_version": "1.0"}) == []  # nothing adopted: nothing pinned
 
 
-def test_an_argument_the_import_does_not_read_is_said_so_without_a_setting() -> None:
-    key = imported('aws_kms_key.this["s3"]', ["update"], {"deletion_window_in_days": None},
-                   {"deletion_window_in_days": 30})
-    assert adopt.differences({"resource_changes": [key]}, TEMPLATES)[0] == [
-        ('aws_kms_key.this["s3"]', ["deletion_window_in_days null -> 30 (not read on import)"])]
-
-
 # --- the old side ---------------------------------------------------------------------------------
 
 def _removed(resource: str) -> str:
@@ -238,3 +232,71 @@ def test_the_old_attachments_tfgen_registers_again_leave_the_old_state_too() -> 
     assert "registered again by tfgen" in text
     assert report.as_json()["old_state"]["superseded"] == superseded
     assert report.as_json()["unmanaged"] == ['aws_lb_target_group_attachment.Att_5E6F7A8B["other"]']
+
+
+# --- what differs on import -----------------------------------------------------------------------
+
+LIVE = '{"dbname":"payments","password":"LIVE-PASSWORD-123","username":"payments_admin"}'
+
+
+def test_a_value_terraform_marks_sensitive_is_never_printed() -> None:
+    # --rotate-credentials: the imported secret version is replaced; its value is the live password.
+    secret = imported("aws_secretsmanager_secret_version.db_credentials", ["delete", "create"],
+                      {"secret_string": LIVE, "secret_string_wo_version": None}, {"secret_string_wo_version": 1},
+                      [["secret_string_wo_version"], ["secret_string"]])
+    secret["change"].update(before_sensitive={"secret_string": True, "secret_string_wo": True},
+                            after_sensitive={"secret_string": True, "secret_string_wo": True})
+    function = imported('aws_lambda_function.this["payment_validation"]', ["update"],
+                        {"environment": [{"variables": {"TOKEN": "LIVE-TOKEN", "STAGE": "dev"}}]},
+                        {"environment": [{"variables": {"TOKEN": "NEW-TOKEN", "STAGE": "dev"}}]})
+    function["change"].update(before_sensitive={"environment": [{"variables": {"TOKEN": True}}]},
+                              after_sensitive={"environment": [{"variables": {"TOKEN": True}}]})
+    policy = imported("aws_iam_role_policy.flow_logs", ["update"], {"policy": "LIVE-DOCUMENT"}, {})
+    policy["change"].update(after_unknown={"policy": True}, before_sensitive={"policy": True})
+    plan = {"resource_changes": [secret, function, policy]}
+    updates, replaces = adopt.differences(plan, TEMPLATES)
+    assert replaces == [("aws_secretsmanager_secret_version.db_credentials", [
+        "secret_string_wo_version null -> 1 (not read on import; from database.master_password_version)",
+        "secret_string (sensitive) -> (sensitive)"])]
+    assert updates == [('aws_lambda_function.this["payment_validation"]', ["environment (sensitive) -> (sensitive)"]),
+                       ("aws_iam_role_policy.flow_logs", ["policy (sensitive) -> (known after apply)"])]
+    report = adopt.Report("dev", Matching(), None, updates, replaces, adoption.ROTATED)
+    shown = report.text() + json.dumps(report.as_json())
+    assert "LIVE-" not in shown and "NEW-TOKEN" not in shown and ": None" not in shown
+
+
+def test_an_argument_the_import_does_not_read_names_its_setting() -> None:
+    # provider 5.100 imports force_destroy as null; dev says true: the refusal offers the setting.
+    bucket = imported("aws_s3_bucket.this", ["update"], {"bucket": "b", "force_destroy": None},
+                      {"bucket": "b", "force_destroy": True})
+    key = imported('aws_kms_key.this["s3"]', ["update"], {"deletion_window_in_days": None},
+                   {"deletion_window_in_days": 30})
+    plan = {"resource_changes": [bucket, key], "complete": True}
+    updates, replaces = adopt.differences(plan, TEMPLATES)
+    assert updates == [
+        ("aws_s3_bucket.this", ["force_destroy null -> true (not read on import): set storage.force_destroy: false to "
+                                "keep it"]),
+        ('aws_kms_key.this["s3"]', ["deletion_window_in_days null -> 30 (not read on import; from "
+                                    "kms.deletion_window_days)"])]
+    report = adopt.Report("dev", Matching(), review.review(plan, env="dev"), updates, replaces)
+    [refusal] = report.refusals
+    assert refusal.endswith("allow it with --allow-data-loss aws_s3_bucket.this; or set storage.force_destroy: "
+                            "false to keep it")
+
+
+def test_a_null_the_import_did_read_is_an_ordinary_difference() -> None:
+    # A security group rule's description is read on import: null there is a real difference.
+    rule = imported("aws_vpc_security_group_ingress_rule.database_from_lambda", ["update"],
+                    {"description": None}, {"description": "PostgreSQL from the payment Lambda functions"})
+    assert adopt.differences({"resource_changes": [rule]}, TEMPLATES)[0] == [
+        ("aws_vpc_security_group_ingress_rule.database_from_lambda",
+         ["description null -> 'PostgreSQL from the payment Lambda functions'"])]
+
+
+def test_the_arguments_not_read_on_import_are_a_documented_list() -> None:
+    assert {("aws_s3_bucket", "force_destroy"), ("aws_kms_key", "deletion_window_in_days"),
+            ("aws_rds_cluster", "master_password_wo_version"),
+            ("aws_secretsmanager_secret_version", "secret_string_wo_version"),
+            ("aws_secretsmanager_secret_rotation", "rotate_immediately")} <= set(adopt.NOT_READ_ON_IMPORT)
+    assert all(why for why, _ in adopt.NOT_READ_ON_IMPORT.values())
+    assert ("aws_vpc_security_group_ingress_rule", "description") not in adopt.NOT_READ_ON_IMPORT

@@ -266,10 +266,35 @@ def pin(project: Project, env: str, matching: Matching, state: Mapping[str, Any]
     return [str(change) for change in traffic.apply(project, env, moves).changes] if moves else []
 
 
+# The arguments provider 5.100 does not read when it imports an object of the type: the import
+# leaves them null, and the first apply writes the configured value. Each with why, and the value
+# that keeps what the object does now (None when no value does: nothing about the object changes).
+# Any other null -> value difference is a real one: the import read null.
+NOT_READ_ON_IMPORT: dict[tuple[str, str], tuple[str, Any]] = {
+    ("aws_s3_bucket", "force_destroy"): ("terraform's own: whether destroying the bucket deletes its objects", False),
+    ("aws_kms_key", "deletion_window_in_days"): ("used only when the key is scheduled for deletion", None),
+    ("aws_kms_key", "bypass_policy_lockout_safety_check"): ("sent with a key policy update, never read", None),
+    ("aws_lambda_function", "filename"): ("the local file terraform uploads", None),
+    ("aws_lambda_function", "publish"): ("terraform's own: whether an update publishes a version", None),
+    ("aws_lb_target_group", "deregistration_delay"): ("no attribute of a Lambda target group in AWS", None),
+    ("aws_lb_target_group", "proxy_protocol_v2"): ("no attribute of a Lambda target group in AWS", None),
+    ("aws_lb_target_group", "slow_start"): ("no attribute of a Lambda target group in AWS", None),
+    ("aws_rds_cluster", "enable_global_write_forwarding"): ("sent on create and modify, never read", None),
+    ("aws_rds_cluster", "enable_local_write_forwarding"): ("sent on create and modify, never read", None),
+    ("aws_rds_cluster", "master_password_wo_version"): ("the version of a write-only password", None),
+    ("aws_secretsmanager_secret_version", "secret_string_wo_version"): ("the version of a write-only value", None),
+    ("aws_secretsmanager_secret_rotation", "rotate_immediately"):
+        ("sent only when the rotation function or rules change", None),
+}
+SENSITIVE = "(sensitive)"
+
+
 def differences(plan: Mapping[str, Any], template_dir: Path) -> tuple[list[tuple[str, list[str]]],
                                                                       list[tuple[str, list[str]]]]:
     """The imported resources that update in place (with the attributes that differ) and those
-    replaced (with the attribute that forces it, the old and new values and the setting)."""
+    replaced (with the attributes that force it), each with the old and new values and the
+    setting that keeps the old one. A value terraform marks sensitive is never shown, nor a
+    setting value offered for it."""
     updates, replaces = [], []
     for rc in plan.get("resource_changes") or ():
         change = rc["change"]
@@ -279,28 +304,54 @@ def differences(plan: Mapping[str, Any], template_dir: Path) -> tuple[list[tuple
         actions = list(change["actions"])
         if actions == ["update"]:
             unknown = change.get("after_unknown") or {}
-            lines = []
-            for attr in sorted(set(after) | {k for k, v in unknown.items() if v is True}):
-                if unknown.get(attr) is True:
-                    if before.get(attr) is not None:
-                        lines.append(f"{attr} {_short(before.get(attr))} -> (known after apply)")
-                elif before.get(attr) is None and after.get(attr) is not None:
-                    # an argument the import does not read (deletion_window_in_days): no setting keeps null
-                    lines.append(f"{attr} null -> {_short(after.get(attr))} (not read on import)")
-                elif before.get(attr) != after.get(attr):
-                    where = setting(template_dir, rc["address"], attr)
-                    lines.append(f"{attr} {_short(before.get(attr))} -> {_short(after.get(attr))}"
-                                 + (f": set {where}: {_short(before.get(attr))} to keep it" if where else ""))
+            attributes = sorted(set(after) | {k for k, v in unknown.items() if v is True})
+            lines = [_difference(rc, attr, template_dir) for attr in attributes
+                     if (before.get(attr) != after.get(attr) if unknown.get(attr) is not True
+                         else before.get(attr) is not None)]
             updates.append((rc["address"], lines or [f"no attribute differs ({_reason(change)})"]))
         elif "delete" in actions:
-            lines = []
-            for path in change.get("replace_paths") or ():
-                attr = str(path[0])
-                where = setting(template_dir, rc["address"], attr)
-                lines.append(f"{attr} {before.get(attr)!r} -> {after.get(attr)!r}"
-                             + (f": set {where}: {before.get(attr)!r} to keep it" if where else ""))
+            lines = [_difference(rc, str(path[0]), template_dir) for path in change.get("replace_paths") or ()]
             replaces.append((rc["address"], lines or ["replaced"]))
     return updates, replaces
+
+
+def _difference(rc: Mapping[str, Any], attr: str, template_dir: Path) -> str:
+    """``attr before -> after`` of an imported resource, with the setting that keeps ``before``."""
+    change = rc["change"]
+    old, new = (change.get("before") or {}).get(attr), (change.get("after") or {}).get(attr)
+    secret = _sensitive(change.get("before_sensitive"), attr) or _sensitive(change.get("after_sensitive"), attr)
+    old_text, new_text = (SENSITIVE, SENSITIVE) if secret else (_short(old), _short(new))
+    if (change.get("after_unknown") or {}).get(attr) is True:
+        return f"{attr} {old_text} -> (known after apply)"
+    line = f"{attr} {old_text} -> {new_text}"
+    where = setting(template_dir, rc["address"], attr)
+    unread = NOT_READ_ON_IMPORT.get((rc["type"], attr)) if old is None else None
+    if unread is not None:
+        keep = unread[1]
+        if where and keep is not None and not secret:
+            return f"{line} (not read on import): set {where}: {_short(keep)} to keep it"
+        return f"{line} (not read on import{f'; from {where}' if where else ''})"
+    if where is None:
+        return line
+    if secret or old is None:
+        return f"{line} (from {where})"  # no value of the setting keeps it
+    return f"{line}: set {where}: {_short(old)} to keep it"
+
+
+def _sensitive(marks: Any, attr: str) -> bool:
+    """Whether terraform marks ``attr``, or anything inside it, sensitive (``before_sensitive`` /
+    ``after_sensitive``: true, or an object or list of such marks)."""
+    if marks is True:
+        return True
+    return isinstance(marks, Mapping) and _marked(marks.get(attr))
+
+
+def _marked(marks: Any) -> bool:
+    if isinstance(marks, Mapping):
+        return any(_marked(value) for value in marks.values())
+    if isinstance(marks, list):
+        return any(_marked(value) for value in marks)
+    return marks is True
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -9,11 +9,10 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tfgen.deploy import adopt, plans, review, traffic
+from tfgen.deploy import adopt, review, traffic
 from tfgen.deploy.adopt_match import Match, Matching
 from tfgen.project import Project
 from tfgen.render import adoption
-from tfgen.render.adoption import Adoption
 
 TEMPLATES = ROOT / "templates"
 
@@ -62,18 +61,6 @@ def test_the_old_side_is_dropped_without_destroying_it() -> None:
     assert report.as_json()["old_state"]["state_rm"] == report.state_rm() and report.as_json()["adopted"]
     refused = adopt.Report("dev", Matching(errors=["aws_s3_bucket.this: ambiguous: both a and b ..."]))
     assert not refused.as_json()["adopted"] and "refused:\n  aws_s3_bucket.this: ambiguous" in refused.text()
-
-
-def test_an_apply_that_carried_the_imports_marks_the_record_applied(tmp_path: Path) -> None:
-    project = Project(tmp_path / "environments", TEMPLATES, tmp_path / "build", ROOT / "lambdas")
-    project.env_dir.mkdir()
-    (tmp_path / "build" / "dev").mkdir(parents=True)
-    adoption.write(project.env_dir, "dev", Adoption({"aws_sns_topic.x": "arn"}))
-    plans._imported(project, "dev", project.target("dev"))  # no imports.tf in the tree: nothing to mark
-    assert adoption.read(project.env_dir, "dev") == Adoption({"aws_sns_topic.x": "arn"})
-    (project.target("dev") / adoption.IMPORTS_FILE).write_text("import {}\n")
-    plans._imported(project, "dev", project.target("dev"))
-    assert adoption.read(project.env_dir, "dev") == Adoption({"aws_sns_topic.x": "arn"}, applied=True)
 
 
 def test_a_weakened_protection_on_import_is_reported_with_the_setting_that_keeps_it() -> None:

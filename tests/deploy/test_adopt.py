@@ -287,3 +287,22 @@ def test_the_arguments_not_read_on_import_are_a_documented_list() -> None:
             ("aws_secretsmanager_secret_rotation", "rotate_immediately")} <= set(adopt.NOT_READ_ON_IMPORT)
     assert all(why for why, _ in adopt.NOT_READ_ON_IMPORT.values())
     assert ("aws_vpc_security_group_ingress_rule", "description") not in adopt.NOT_READ_ON_IMPORT
+
+
+def test_rotated_credentials_are_said_as_the_plan_changes_them() -> None:
+    cluster = imported("aws_rds_cluster.this", ["update"], {"master_password_wo_version": None},
+                       {"master_password_wo_version": 1})
+    secret = imported("aws_secretsmanager_secret_version.db_credentials", ["delete", "create"],
+                      {"secret_string_wo_version": None}, {"secret_string_wo_version": 1},
+                      [["secret_string_wo_version"]])
+    rotation = imported("aws_secretsmanager_secret_rotation.db_credentials", ["update"],
+                        {"rotate_immediately": None}, {"rotate_immediately": True})
+    plan = {"resource_changes": [cluster, secret, rotation], "complete": True}
+    report = adopt.Report("dev", Matching(), review.review(plan, env="dev"), credentials=adoption.ROTATED)
+    section = report.text().split("credentials:\n", 1)[1].split("\n", 4)
+    assert section[0] == ("  rotated (--rotate-credentials): the apply sets a new master password on the cluster and "
+                          "writes it into a new secret version; the rotation keeps its schedule (what it does "
+                          "follows, as the plan's review says it)")
+    assert report.review is not None
+    assert section[1:4] == [f"  {line}" for line in report.review.credential_changes]
+    assert "no rotation is started" in section[3] and "starts a rotation" not in report.text()

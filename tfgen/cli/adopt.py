@@ -16,7 +16,8 @@ from tfgen.cli.plan import _out, _set
 @click.option("--state", "state_file", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="The existing stack's state: `terraform show -json` of it, or a state file.")
 @click.option("--rotate-credentials", is_flag=True,
-              help="Set a new master password and secret value, and start a rotation, with the adoption.")
+              help="Set a new master password on the cluster, and a new secret version holding it, with the "
+                   "adoption (the rotation keeps its schedule).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_out
 @_set

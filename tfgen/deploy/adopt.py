@@ -127,7 +127,8 @@ class Report:
             ("in the old stack, not managed by tfgen", self.unmanaged),
             ("in the old stack, registered again by tfgen (dropped from the old state below: the old stack's "
              "destroy would deregister them)", list(self.superseded)),
-            ("credentials", [_CREDENTIALS[self.credentials]]),
+            ("credentials", [_CREDENTIALS[self.credentials],
+                             *(self.review.credential_changes if self.review else [])]),
             (f"traffic pinned to the versions the old stack serves (environments/{self.env}.yaml)", self.pinned),
             ("old state: after the apply, drop these objects from it without destroying them, and delete the "
              "adopted resources from the old configuration (CDKTF: their constructs from the stack's code) in the "
@@ -155,8 +156,9 @@ _CREDENTIALS = {
     adoption.KEPT: "kept: the master password, the secret's value and the rotation schedule stay as they are "
                    "(no password reset, no new secret version, no rotation started); "
                    "--rotate-credentials to set new ones",
-    adoption.ROTATED: "rotated (--rotate-credentials): the apply sets a new master password, writes it into a new "
-                      "secret version and starts a rotation",
+    adoption.ROTATED: "rotated (--rotate-credentials): the apply sets a new master password on the cluster and "
+                      "writes it into a new secret version; the rotation keeps its schedule (what it does follows, "
+                      "as the plan's review says it)",
 }
 
 

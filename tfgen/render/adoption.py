@@ -13,8 +13,13 @@ file (its bytes are in the input digest), so commit it with the environment. It 
   under ``lifecycle { ignore_changes }`` for as long as the record says ``kept``, so neither the
   adoption nor a later apply resets the master password, replaces the secret's value or starts a
   rotation. ``rotated`` (``tfgen adopt --rotate-credentials``) renders the environment as tfgen
-  renders a stack it created: the apply sets a new master password, writes it into a new secret
-  version and starts a rotation; the review says so.
+  renders a stack it created: the apply sets a new master password on the cluster and writes it
+  into a new secret version; the rotation keeps its schedule (provider 5.100 sends
+  ``rotate_immediately`` only with a change of the rotation function or rules). The review says
+  so (``Review.credential_changes``).
+- While credentials are ``kept``, ``database.master_password_version`` changes nothing: the
+  password version is under ``ignore_changes``. The rotation function changes the password; to
+  have an apply set one, change ``credentials`` to ``rotated`` in the record.
 """
 
 from __future__ import annotations

@@ -4,15 +4,23 @@ old side's removal, and the record marked applied after the apply."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import ROOT
-from tfgen.deploy import adopt, review, traffic
+import pytest
+from click.testing import Result
+
+from tests.conftest import ROOT, Run
+from tests.deploy.test_plans import terraform_log  # noqa: F401 (a fixture)
+from tfgen.deploy import adopt, plans, review, traffic
 from tfgen.deploy.adopt_match import Match, Matching
 from tfgen.project import Project
 from tfgen.render import adoption
+from tfgen.render.adoption import Adoption
 
 TEMPLATES = ROOT / "templates"
 
@@ -306,3 +314,114 @@ def test_rotated_credentials_are_said_as_the_plan_changes_them() -> None:
     assert report.review is not None
     assert section[1:4] == [f"  {line}" for line in report.review.credential_changes]
     assert "no rotation is started" in section[3] and "starts a rotation" not in report.text()
+
+
+# --- a refused adoption changes no file -----------------------------------------------------------
+
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:system-errors-dev"
+
+
+def _create(address: str, after: dict[str, object]) -> dict[str, object]:
+    kind, name = address.split("[")[0].split(".")
+    index = address.split('["')[1].rstrip('"]') if "[" in address else None
+    return {"address": address, "mode": "managed", "type": kind, "name": name, "index": index,
+            "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": {"arn": True}}}
+
+
+# tfgen's dev with nothing in its state: the topic and payment_validation's aliases (hand-made).
+WANTED = {"format_version": "1.2", "complete": True, "resource_changes": [
+    _create("aws_sns_topic.system_errors", {"name": "system-errors-dev"}),
+    *(_create(f'aws_lambda_alias.this["payment_validation-{colour}"]',
+              {"function_name": "payment-validation-dev", "name": colour}) for colour in ("blue", "green"))]}
+OLD = {"values": {"root_module": {"resources": [
+    _old("aws_sns_topic.Topic_0F1E2D3C", "aws_sns_topic", {"name": "system-errors-dev", "arn": TOPIC_ARN}),
+    *(_old(f'aws_lambda_alias.Alias_0A0B0C0D["{colour}"]', "aws_lambda_alias",
+           {"function_name": "payment-validation-dev", "name": colour, "function_version": version})
+      for colour, version in (("blue", "3"), ("green", "4")))]}}}
+# The plan with the imports: dev's force_destroy true weakens the imported bucket's protection.
+WEAKENED = {"format_version": "1.2", "complete": True, "resource_changes": [
+    imported("aws_s3_bucket.this", ["update"], {"bucket": "b", "force_destroy": None},
+             {"bucket": "b", "force_destroy": True})]}
+
+
+@pytest.fixture
+def adopting(run: Run, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             request: pytest.FixtureRequest) -> Callable[..., Result]:
+    """``tfgen adopt dev --state OLD`` where terraform (tests/deploy/test_plans.py's stand-in) shows
+    WANTED, then the given plan."""
+    request.getfixturevalue("terraform_log")
+    (tmp_path / "wanted.json").write_text(json.dumps(WANTED))
+    (tmp_path / "old.json").write_text(json.dumps(OLD))
+    real = plans.plan_environment
+
+    def adopt_with(second: dict[str, object], *args: str, state: dict[str, object] = OLD,
+                   second_fails: bool = False) -> Result:
+        (tmp_path / "second.json").write_text(json.dumps(second))
+        (tmp_path / "old.json").write_text(json.dumps(state))
+        shown = iter([tmp_path / "wanted.json", tmp_path / "second.json"])
+
+        def planned(*a: Any, **k: Any) -> plans.PlanResult:
+            os.environ["FAKE_TF_PLAN"] = str(next(shown))
+            if second_fails and os.environ["FAKE_TF_PLAN"].endswith("second.json"):
+                monkeypatch.setenv("FAKE_TF_PLAN_FAILS", "1")
+            return real(*a, **k)
+
+        monkeypatch.setattr(plans, "plan_environment", planned)
+        return run("adopt", "dev", "--state", str(tmp_path / "old.json"), *args)
+
+    assert run("render", "dev").exit_code == 0
+    return adopt_with
+
+
+def _inputs(project: Path) -> dict[str, bytes | None]:
+    files = [project / "environments" / "dev.yaml", project / "environments" / "adopt" / "dev.json"]
+    return {str(f): f.read_bytes() if f.is_file() else None for f in files}
+
+
+def test_a_refused_adoption_changes_no_file_and_leaves_no_plan(adopting: Callable[..., Result], project: Path,
+                                                              run: Run) -> None:
+    before = _inputs(project)
+    result = adopting(WEAKENED)
+    assert result.exit_code == 1
+    assert "traffic pinned" not in result.stdout
+    assert "lambda.functions.payment_validation.traffic.blue_version: latest -> 3" in result.stdout
+    assert result.stdout.endswith("nothing recorded: environments/dev.yaml and environments/adopt/dev.json are as "
+                                  "they were, and the plan is discarded\n")
+    assert _inputs(project) == before
+    assert not (project / "build" / "dev" / "plan").exists()
+    assert run("check", "dev").exit_code == 0  # the tree is rendered from the inputs as they are
+
+
+def test_an_adoption_allowed_what_its_review_refuses_is_recorded(adopting: Callable[..., Result],
+                                                                project: Path) -> None:
+    result = adopting(WEAKENED, "--allow-data-loss", "aws_s3_bucket.this")
+    assert result.exit_code == 0, result.output
+    assert adoption.read(project / "environments", "dev") == Adoption({
+        "aws_sns_topic.system_errors": TOPIC_ARN, 'aws_lambda_alias.this["payment_validation-blue"]':
+        "payment-validation-dev/blue", 'aws_lambda_alias.this["payment_validation-green"]':
+        "payment-validation-dev/green"})
+    assert 'blue_version: "3"' in (project / "environments" / "dev.yaml").read_text()
+    assert (project / "build" / "dev" / "plan" / "tfplan").is_file()
+
+
+def test_a_refused_match_keeps_the_earlier_record(adopting: Callable[..., Result], project: Path, run: Run) -> None:
+    earlier = Adoption({"aws_sns_topic.system_errors": TOPIC_ARN}, adoption.ROTATED)
+    adoption.write(project / "environments", "dev", earlier)
+    assert run("render", "dev").exit_code == 0
+    before = _inputs(project)
+    twice = json.loads(json.dumps(OLD))
+    twice["values"]["root_module"]["resources"].append(
+        _old("aws_sns_topic.Other_1A1A1A1A", "aws_sns_topic", {"name": "system-errors-dev", "arn": "arn:other"}))
+    result = adopting(WEAKENED, state=twice)
+    assert result.exit_code == 1 and "ambiguous" in result.stderr
+    assert "nothing recorded (environments/adopt/dev.json is as it was)" in result.stderr
+    assert _inputs(project) == before and adoption.read(project / "environments", "dev") == earlier
+    assert (project / "build" / "dev" / adoption.IMPORTS_FILE).is_file()
+    assert run("check", "dev").exit_code == 0
+
+
+def test_a_failed_plan_of_the_imports_changes_no_file(adopting: Callable[..., Result], project: Path) -> None:
+    before = _inputs(project)
+    result = adopting(WEAKENED, second_fails=True)
+    assert result.exit_code == 1 and "terraform plan exited with 1" in result.stderr
+    assert _inputs(project) == before

@@ -17,9 +17,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,7 +31,7 @@ from typing import Any
 from tfgen.deploy import adopt_match, plans, traffic
 from tfgen.deploy.adopt_match import Matching
 from tfgen.deploy.review import Review
-from tfgen.errors import Finding, UsageError
+from tfgen.errors import Finding, TfgenError, UsageError
 from tfgen.project import Project
 from tfgen.render import adoption
 from tfgen.render.adoption import Adoption
@@ -36,6 +39,16 @@ from tfgen.render.adoption import Adoption
 
 class AdoptionRefused(Finding):
     """The existing stack cannot be adopted as it is; nothing was recorded."""
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What ``tfgen apply`` will be told to allow (its ``--allow-*`` options): the adoption is not
+    refused for them."""
+
+    data_loss: tuple[str, ...] = ()
+    traffic_risk: tuple[str, ...] = ()
+    outage: tuple[str, ...] = ()
 
 
 @dataclass
@@ -48,6 +61,7 @@ class Report:
     credentials: str = adoption.KEPT
     pinned: list[str] = field(default_factory=list)  # the traffic settings pinned to the live versions
     superseded: list[str] = field(default_factory=list)  # old objects tfgen's re-created ones take the place of
+    allowed: Allowed = field(default_factory=Allowed)
 
     @property
     def refusals(self) -> list[str]:
@@ -56,8 +70,9 @@ class Report:
         hints: dict[str, list[str]] = {}
         for address, lines in (*self.updates, *self.replaces):
             hints[address] = [line.split(": set ", 1)[1] for line in lines if ": set " in line]
-        lines = []
-        for line in self.review.refusals() if self.review else []:
+        lines, allowed = [], self.allowed
+        refused = self.review.refusals(allowed.data_loss, allowed.traffic_risk, allowed.outage) if self.review else []
+        for line in refused:
             settings = hints.get(line.split(": ", 1)[0])
             lines.append(f"{line}; or set {' and '.join(settings)}" if settings else line)
         return self.matching.errors + lines
@@ -129,7 +144,9 @@ class Report:
              "destroy would deregister them)", list(self.superseded)),
             ("credentials", [_CREDENTIALS[self.credentials],
                              *(self.review.credential_changes if self.review else [])]),
-            (f"traffic pinned to the versions the old stack serves (environments/{self.env}.yaml)", self.pinned),
+            (f"traffic pinned to the versions the old stack serves (environments/{self.env}.yaml)"
+             if not self.refusals else "traffic the adoption pins to the versions the old stack serves (with it)",
+             self.pinned),
             ("old state: after the apply, drop these objects from it without destroying them, and delete the "
              "adopted resources from the old configuration (CDKTF: their constructs from the stack's code) in the "
              "same change, or its next apply creates them again", self.state_rm()),
@@ -145,6 +162,8 @@ class Report:
         if self.refusals:
             out.append("refused:")
             out += [f"  {line}" for line in self.refusals]
+            out.append(f"nothing recorded: environments/{self.env}.yaml and environments/{adoption.DIRECTORY}/"
+                       f"{self.env}.json are as they were, and the plan is discarded")
         else:
             out.append(f"next: review `tfgen plan {self.env}`, then `tfgen apply {self.env}`; after the apply, "
                        "drop the objects from the old state and delete the adopted resources from the old "
@@ -220,33 +239,76 @@ def read_state(path: Path) -> Mapping[str, Any]:
 
 
 def adopt(project: Project, env: str, state_file: Path, overrides: Sequence[str] = (),
-          rotate_credentials: bool = False) -> Report:
-    """Match, record and plan the adoption of the stack whose state is ``state_file``."""
+          rotate_credentials: bool = False, allowed: Allowed = Allowed()) -> Report:
+    """Match, record and plan the adoption of the stack whose state is ``state_file``. Unless it is
+    adopted (no refusal), the adoption record and the environment file are left as they were, the
+    tree is rendered from them again and the plan is discarded."""
     state = read_state(state_file)
     existing = adoption.read(project.env_dir, env)
     if existing is not None and existing.applied:
         raise UsageError(f"{adoption.path(project.env_dir, env)}: {env} was adopted and applied already")
-    adoption.write(project.env_dir, env, None)
-    list(project.write([env], list(overrides)))
-    wanted = plans.plan_environment(project, env, overrides, ["-refresh=false"])
-    plan = json.loads((wanted.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
-    plans.discard(wanted.directory)
+    with _undone_unless_kept(project, env, overrides) as keep:
+        adoption.write(project.env_dir, env, None)
+        list(project.write([env], list(overrides)))
+        wanted = plans.plan_environment(project, env, overrides, ["-refresh=false"])
+        plan = json.loads((wanted.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
+        plans.discard(wanted.directory)
+        try:
+            matching = adopt_match.match(plan, state)
+        except adopt_match.MatchError as exc:
+            raise UsageError(f"{state_file}: {exc}") from None
+        credentials = adoption.ROTATED if rotate_credentials else adoption.KEPT
+        if matching.errors:
+            kept = f" ({adoption.path(project.env_dir, env)} is as it was)" if existing is not None else ""
+            raise AdoptionRefused("\n".join([f"tfgen adopt {env}: refused, nothing recorded{kept}:",
+                                             *(f"  {line}" for line in matching.errors)]))
+        adoption.write(project.env_dir, env, Adoption({m.address: m.import_id for m in matching.matches},
+                                                      credentials))
+        pinned = pin(project, env, matching, state)
+        list(project.write([env], list(overrides)))
+        planned = plans.plan_environment(project, env, overrides)
+        shown = json.loads((planned.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
+        updates, replaces = differences(shown, project.template_dir)
+        report = Report(env, matching, planned.review, updates, replaces, credentials, pinned,
+                        superseded(plan, state, matching), allowed)
+        if not report.refusals:
+            keep()
+    return report
+
+
+@contextmanager
+def _undone_unless_kept(project: Project, env: str, overrides: Sequence[str]) -> Iterator[Callable[[], None]]:
+    """Unless the block calls the function it is given, put the adoption record and the environment
+    file back as they were when it ends (a refusal, an error, an interrupt), render the
+    environment from them again and discard its saved plan: a refused adoption changes no file."""
+    files = [adoption.path(project.env_dir, env), project.env_dir / f"{env}.yaml"]
+    before = {path: path.read_bytes() if path.is_file() else None for path in files}
+    kept: list[bool] = []
     try:
-        matching = adopt_match.match(plan, state)
-    except adopt_match.MatchError as exc:
-        raise UsageError(f"{state_file}: {exc}") from None
-    credentials = adoption.ROTATED if rotate_credentials else adoption.KEPT
-    if matching.errors:
-        raise AdoptionRefused("\n".join([f"tfgen adopt {env}: refused, nothing recorded:",
-                                         *(f"  {line}" for line in matching.errors)]))
-    adoption.write(project.env_dir, env, Adoption({m.address: m.import_id for m in matching.matches}, credentials))
-    pinned = pin(project, env, matching, state)
-    list(project.write([env], list(overrides)))
-    planned = plans.plan_environment(project, env, overrides)
-    shown = json.loads((planned.directory / plans.SHOW_FILE).read_text(encoding="utf-8"))
-    updates, replaces = differences(shown, project.template_dir)
-    return Report(env, matching, planned.review, updates, replaces, credentials, pinned,
-                  superseded(plan, state, matching))
+        yield lambda: kept.append(True)
+    finally:
+        if not kept:
+            for path, data in before.items():
+                if (path.read_bytes() if path.is_file() else None) != data:
+                    _put_back(path, data)
+            plans.discard(project.target(env))
+            with suppress(TfgenError):  # plan and apply refuse a tree left stale, and say to render
+                list(project.write([env], list(overrides)))
+
+
+def _put_back(path: Path, data: bytes | None) -> None:
+    """``path`` with the bytes ``data`` (None: no file), replaced at once."""
+    if data is None:
+        path.unlink(missing_ok=True)
+        return
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def live_versions(matching: Matching, state: Mapping[str, Any]) -> dict[str, dict[str, str]]:

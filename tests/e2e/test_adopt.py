@@ -10,7 +10,7 @@ table, objects to its audit bucket and a value to its database secret. Then, in 
     (a) a different database name (``--set database.database_name=ledger``): the adoption is
         refused, the replacement reported with the setting that avoids it, and no file changed;
     (b) the adoption with the settings that match the foreign stack (``storage.force_destroy``:
-        importing a bucket reads force_destroy as false); the first plan imports, deletes and
+        importing a bucket leaves force_destroy null, and false keeps it); the first plan imports, deletes and
         replaces nothing that holds data and moves no traffic; the apply keeps the items, the
         objects and the secret's value; the re-plan is clean.
 
@@ -47,8 +47,9 @@ ENV = "dev"
 TABLE = f"transactions-{ENV}"
 BUCKET = f"payment-audit-logs-{ENV}"
 SECRET = f"payment-db-credentials-{ENV}"
-# What the foreign stack runs that tfgen's dev does not say: importing a bucket reads force_destroy
-# as false (it is not an AWS setting), and dev's default is true.
+# What the foreign stack runs that tfgen's dev does not say: importing a bucket leaves force_destroy
+# null (provider 5.100 does not read it; it is not an AWS setting), false keeps the bucket as it is,
+# and dev's default is true.
 MATCHING = ("storage.force_destroy=false",)
 ITEMS = [{"transaction_id": {"S": f"txn-adopt-{n}"}, "timestamp": {"N": str(1700000000 + n)},
           "amount": {"N": str(10 * n)}} for n in range(3)]

@@ -3,15 +3,20 @@
 1. ENV is rendered with no adoption record and planned with terraform's refresh off: the
    resources tfgen would create (tfgen's own state for ENV must not hold them already).
 2. They are matched to the objects of FILE (tfgen.deploy.adopt_match) by identity. An ambiguous
-   or conflicting match refuses the adoption, writing nothing.
+   or conflicting match refuses the adoption.
 3. The matches are written into the adoption record (tfgen.render.adoption), ENV is rendered again
    (with ``imports.tf``) and planned through the reviewed flow (tfgen.deploy.plans): the saved
    plan is what ``tfgen apply ENV`` applies, and its review is the guard's.
 4. The report: the imports; what updates in place on import (settings that differ); what would
    be replaced, with the environment setting that would avoid it; what tfgen creates anew and
    what is re-created; what the old stack has that tfgen does not manage; and how to drop the
-   adopted objects from the old state without destroying them. The adoption is refused when the
-   review refuses the plan (data loss, traffic, credentials).
+   adopted objects (and the old ones tfgen's re-created objects take the place of) from the old
+   state and configuration without destroying them. The adoption is refused when the review
+   refuses the plan (data loss, traffic, credentials) beyond what the caller allows.
+
+A refused adoption (or one that fails or is interrupted) changes no file: the adoption record and
+the environment file are put back as they were, the tree is rendered from them again and the plan
+is discarded. Values terraform marks sensitive never reach the report.
 """
 
 from __future__ import annotations

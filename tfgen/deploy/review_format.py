@@ -110,6 +110,8 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
                                               for g in result.access]))
     if result.credentials:
         sections.append(("credentials", "red", list(result.credentials)))
+    if result.credential_changes:
+        sections.append(("credentials set by this apply", "yellow", list(result.credential_changes)))
     if result.imports:
         sections.append(("imports", "bold", list(result.imports)))
     if result.other:
@@ -178,8 +180,9 @@ def render_markdown(result: Review) -> str:
         for g in result.access:
             out.append(f"- `{g.address}` ({g.kind}, {g.action}):")
             out += [f"  - `{_cell(_statement_text(i))}`" for i in g.added]
-    if result.credentials:
-        out += ["", "#### Credentials", ""] + [f"- {_cell(line)}" for line in result.credentials]
+    if result.credentials or result.credential_changes:
+        out += ["", "#### Credentials", ""] + [f"- {_cell(line)}" for line in
+                                               [*result.credentials, *result.credential_changes]]
     if result.other:
         out += ["", "<details><summary>Other changes</summary>", "", "| type | changes |", "|---|---|"]
         out += [f"| `{kind}`{_cell(_type_text(kind)[len(kind):])} | "

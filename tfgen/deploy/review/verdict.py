@@ -42,7 +42,8 @@ from typing import Any
 from tfgen.deploy.review.access import AccessGain, Documents, gains_of
 from tfgen.deploy.review.catalogue import CLUSTER, SECRET_VERSION, traffic_address
 from tfgen.deploy.review.changes import ACTIONS, Resources, action_of
-from tfgen.deploy.review.credentials import problems
+from tfgen.deploy.review.credentials import ROTATION, problems
+from tfgen.deploy.review.credentials import changes as set_anew
 from tfgen.deploy.review.data import DataLoss, loss_of
 from tfgen.deploy.review.detection import DetectionLoss, reduction_of
 from tfgen.deploy.review.serving import DEFAULT_MAX_STEP, Serving, serving, shared_changes
@@ -66,6 +67,7 @@ class Review:
     imports: list[str] = dataclasses.field(default_factory=list)  # brought into the state (import blocks)
     plan_sha256: str = ""  # of the plan file reviewed
     detection_loss: list[DetectionLoss] = dataclasses.field(default_factory=list)
+    credential_changes: list[str] = dataclasses.field(default_factory=list)  # an import setting new ones: said
 
     @property
     def changes(self) -> bool:
@@ -116,6 +118,7 @@ class Review:
             "access": [{"address": g.address, "type": g.type, "kind": g.kind, "action": g.action,
                         "added": list(g.added)} for g in self.access],
             "credentials": list(self.credentials),
+            "credential_changes": list(self.credential_changes),
             "other": {kind: dict(actions) for kind, actions in self.other.items()},
             "refusals": self.refusals(),
         }
@@ -157,6 +160,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
         shared_traffic=shared_changes(resources), partial=resources.partial, imports=imports,
         plan_sha256=plan_sha256, detection_loss=sorted(detection_loss, key=lambda d: d.address),
+        credential_changes=set_anew({a: rc for a in (CLUSTER, SECRET_VERSION, ROTATION) if (rc := resources.get(a))}),
     )
 
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import ROOT, Run
+from tests.deploy.test_adopt_match import plan as where_it_runs
 from tests.deploy.test_plans import terraform_log  # noqa: F401 (a fixture)
 from tfgen.deploy import adopt, plans, review, traffic
 from tfgen.deploy.adopt_match import Match, Matching
@@ -198,7 +199,7 @@ def _old(address: str, kind: str, values: dict[str, object]) -> dict[str, object
 def test_the_old_attachments_tfgen_registers_again_leave_the_old_state_too() -> None:
     # tfgen cannot import an attachment: it registers the same target again. The old stack's
     # attachment is the same registration; left in its state, its next destroy deregisters it.
-    state = {"values": {"root_module": {"resources": [
+    state = {"format_version": "1.0", "values": {"root_module": {"resources": [
         _old('aws_lb_target_group.Tg_1A2B3C4D["pv-blue"]', "aws_lb_target_group", {"name": "pv-blue-dev", "arn": TG}),
         _old('aws_lambda_alias.Alias_0A0B0C0D["pv-blue"]', "aws_lambda_alias",
              {"function_name": "payment-validation-dev", "name": "blue", "arn": ALIAS}),
@@ -329,11 +330,12 @@ def _create(address: str, after: dict[str, object]) -> dict[str, object]:
 
 
 # tfgen's dev with nothing in its state: the topic and payment_validation's aliases (hand-made).
-WANTED = {"format_version": "1.2", "complete": True, "resource_changes": [
+WANTED = {**where_it_runs(
     _create("aws_sns_topic.system_errors", {"name": "system-errors-dev"}),
     *(_create(f'aws_lambda_alias.this["payment_validation-{colour}"]',
-              {"function_name": "payment-validation-dev", "name": colour}) for colour in ("blue", "green"))]}
-OLD = {"values": {"root_module": {"resources": [
+              {"function_name": "payment-validation-dev", "name": colour}) for colour in ("blue", "green"))),
+    "complete": True}
+OLD = {"format_version": "1.0", "values": {"root_module": {"resources": [
     _old("aws_sns_topic.Topic_0F1E2D3C", "aws_sns_topic", {"name": "system-errors-dev", "arn": TOPIC_ARN}),
     *(_old(f'aws_lambda_alias.Alias_0A0B0C0D["{colour}"]', "aws_lambda_alias",
            {"function_name": "payment-validation-dev", "name": colour, "function_version": version})

@@ -49,6 +49,59 @@ def test_the_workflow_fans_out_one_plan_per_affected_environment_and_posts_the_r
     assert plan["permissions"]["pull-requests"] == "write"
 
 
+def test_the_release_workflow_is_valid_and_runs_the_release_once_per_environment() -> None:
+    workflow: dict[Any, Any] = yaml.safe_load((ROOT / "docs" / "ci" / "release.yml").read_text())
+    workflow["on"] = workflow.pop(True)
+    jsonschema.Draft7Validator(GITHUB_WORKFLOW).validate(workflow)
+    assert workflow["concurrency"] == {"group": "tfgen-release-${{ inputs.environment }}", "cancel-in-progress": False}
+    [job] = workflow["jobs"].values()
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'tfgen release "$ENV_NAME" --yes --format markdown' in runs
+    plan_uses = {step["uses"] for job in load_workflow()["jobs"].values() for step in job["steps"] if "uses" in step}
+    release_uses = {step["uses"] for step in job["steps"] if "uses" in step}
+    # the actions both use are pinned to the same commits; the release alone keeps an artifact
+    assert {uses.split("@")[0] for uses in release_uses - plan_uses} == {"actions/upload-artifact"}
+
+
+CI_WORKFLOWS = sorted((ROOT / "docs" / "ci").glob("*.yml"))
+
+
+def zizmor(*paths: Path) -> list[dict[str, Any]]:
+    """zizmor's findings (offline: no GitHub API) on ``paths``, as its JSON."""
+    done = subprocess.run([str(Path(sys.executable).parent / "zizmor"), "--offline", "--no-progress", "--format",
+                           "json", *map(str, paths)], cwd=ROOT, capture_output=True, text=True, check=False)
+    findings: list[dict[str, Any]] = json.loads(done.stdout)
+    assert done.returncode == (0 if not findings else done.returncode), done.stderr
+    return findings
+
+
+def test_every_workflow_under_docs_ci_passes_zizmor_with_no_finding() -> None:
+    """They hold AWS credentials for a PCI account: every action pinned by commit, no persisted
+    checkout credentials, least-privilege permissions."""
+    assert {p.name for p in CI_WORKFLOWS} >= {"github-actions.yml", "release.yml"}
+    findings = zizmor(*CI_WORKFLOWS)
+    assert [(f["ident"], f["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"],
+             f["locations"][0]["concrete"]["location"]["start_point"]["row"] + 1) for f in findings] == []
+
+
+def test_zizmor_finds_a_tag_pinned_action_and_persisted_checkout_credentials(tmp_path: Path) -> None:
+    """The lint above can fail: the same workflow with a tag for a commit and checkout's default."""
+    text = WORKFLOW_FILE.read_text()
+    text = re.sub(r"actions/checkout@[0-9a-f]{40}  # v[0-9.]+", "actions/checkout@v4", text)
+    text = text.replace("persist-credentials: false", "clean: true")  # checkout's default: persisted
+    (tmp_path / "workflow.yml").write_text(text)
+    assert {f["ident"] for f in zizmor(tmp_path / "workflow.yml")} == {"unpinned-uses", "artipacked"}
+
+
+@pytest.mark.parametrize("workflow", CI_WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_with_its_version_in_a_comment(workflow: Path) -> None:
+    uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", workflow.read_text(), re.MULTILINE)
+    assert uses
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        assert re.fullmatch(r"  # v\d+\.\d+\.\d+", comment), (action, comment)
+
+
 def test_a_workflow_with_a_mistake_is_rejected() -> None:
     """The schema is strict enough to catch what a person would get wrong."""
     workflow = load_workflow()

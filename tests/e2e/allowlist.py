@@ -193,6 +193,42 @@ def check(plan: Mapping[str, Any]) -> Verdict:
     return Verdict(problems, allowed, changed)
 
 
+def without_artefacts(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """``plan`` with exactly the allowlisted artefacts read as unchanged, by the rules of ``check``:
+    a direct artefact's attribute keeps its prior value, a knock-on's too, but only while it is
+    unknown and its cause is in the plan; a resource update left with no difference becomes a
+    no-op. Everything else (creations, deletions, any other attribute) stays as planned.
+
+    For the end-to-end release only: a release step's plan against the emulator carries these
+    artefacts on every apply, and the step check (tfgen.deploy.review.step) refuses any change
+    beyond the traffic move, as it must against AWS, where they do not occur."""
+    import copy
+
+    entries = {entry.pair: entry for entry in ALLOWLIST}
+    cleaned = copy.deepcopy(dict(plan))
+    updates = [rc for rc in cleaned.get("resource_changes") or ()
+               if rc.get("mode", "managed") == "managed" and rc["change"]["actions"] == ["update"]]
+    present = {d.pair for rc in updates for d in differences(rc)
+               if d.pair in entries and entries[d.pair].caused_by is None}
+    for rc in updates:
+        body = rc["change"]
+        for difference in differences(rc):
+            entry = entries.get(difference.pair)
+            if entry is None or (entry.caused_by is not None
+                                 and (not difference.unknown or entry.caused_by not in present)):
+                continue
+            before = (body.get("before") or {}).get(difference.attribute)
+            body.setdefault("after", {})[difference.attribute] = copy.deepcopy(before)
+            (body.get("after_unknown") or {}).pop(difference.attribute, None)
+            if "after_sensitive" in body and isinstance(body["after_sensitive"], dict) \
+                    and isinstance(body.get("before_sensitive"), dict):
+                body["after_sensitive"][difference.attribute] = body["before_sensitive"].get(difference.attribute,
+                                                                                            False)
+        if not differences(rc):
+            body["actions"] = ["no-op"]
+    return cleaned
+
+
 # --- drift ---------------------------------------------------------------------------------------
 # What `tfgen drift` reports on a stack just applied to the emulator, and only there: the emulator
 # reads these back unlike what it was given. The product's own filter (tfgen.deploy.review.drift:

@@ -20,7 +20,7 @@ import pytest
 
 from tfgen.deploy import terraform
 
-from .emulator import die_with_parent
+from .emulator import Emulator, EmulatorError, die_with_parent
 
 # Bounded, generous: expected ~1 s init, ~90 s apply, ~15 s plan, ~85 s destroy.
 TIMEOUTS_S = {"init": 300, "apply": 900, "plan": 300, "show": 120, "destroy": 900}
@@ -166,3 +166,28 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def emulated(root: Path, say: Callable[[str], None]) -> Iterator[str]:
+    """A fresh moto_server for one end-to-end module, its log in ROOT/logs, with the process
+    environment terraform gets (tfgen runs terraform with it: no ambient AWS settings) for as
+    long as the block runs. Yields the endpoint; the server is stopped however the block ends."""
+    logs = root / "logs"
+    logs.mkdir(exist_ok=True)
+    server = Emulator(logs / "moto_server.log")
+    with sigterm_interrupts(), pytest.MonkeyPatch.context() as env:
+        try:
+            try:
+                endpoint = server.start()
+            except EmulatorError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            wanted = terraform_environment(dict(os.environ))
+            for key in set(os.environ) - set(wanted):
+                env.delenv(key)
+            for key, value in wanted.items():
+                env.setenv(key, value)
+            say(f"moto_server at {endpoint}; logs in {logs}")
+            yield endpoint
+        finally:
+            server.stop()

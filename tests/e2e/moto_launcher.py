@@ -98,6 +98,15 @@ bucket-policy-conditions
     The fix leaves out of moto's evaluation the statements with a Condition; the data-plane
     call audit evaluates the whole bucket policy, conditions included, with the transport each
     call really used.
+
+cloudwatch-percentiles
+    GetMetricData and GetMetricStatistics answer a percentile statistic (``p99``, ``p99.9``)
+    with the given percentile of the values put in each period. moto computes only Sum,
+    Average, Minimum, Maximum and SampleCount, and answers a percentile with null values, so a
+    release step could never judge ``TargetResponseTime`` p99 (tfgen.deploy.metrics). The fix
+    computes it from the raw values (nearest rank); a period that holds a statistic set
+    (StatisticValues) has no percentile, as on AWS, and is left out of the answer (moto would
+    fail writing a null value: an error 500).
 """
 
 from __future__ import annotations
@@ -432,6 +441,47 @@ def _bucket_policy_conditions() -> None:
     setattr(FakeBucket, "get_permission", get_permission)  # noqa: B010
 
 
+_PERCENTILE = __import__("re").compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
+
+
+def percentile(values: list[float], stat: str) -> float | None:
+    """The ``stat`` percentile (``p99``) of ``values`` by nearest rank; None when there are none."""
+    import math
+
+    match = _PERCENTILE.match(stat)
+    if match is None or not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(float(match[1]) / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _cloudwatch_percentiles() -> None:
+    from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, Statistics
+
+    computed = Statistics.get_statistics_for_type
+
+    def get_statistics_for_type(self: Any, stat: str) -> Any:
+        if not _PERCENTILE.match(stat):
+            return computed(self, stat)
+        if any(isinstance(datum, MetricAggregatedDatum) for datum in self.metric_data or ()):
+            return None
+        return percentile(list(self.metric_single_values_list), stat)
+
+    get_metric_data = CloudWatchBackend.get_metric_data
+
+    def metric_data(self: Any, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """A period with no value of the statistic is left out (moto would fail to write it)."""
+        results = get_metric_data(self, *args, **kwargs)
+        for result in results:
+            kept = [(v, t) for v, t in zip(result["values"], result["timestamps"], strict=True) if v is not None]
+            result["values"], result["timestamps"] = [v for v, _ in kept], [t for _, t in kept]
+        return results
+
+    setattr(Statistics, "get_statistics_for_type", get_statistics_for_type)  # noqa: B010
+    setattr(CloudWatchBackend, "get_metric_data", metric_data)  # noqa: B010
+
+
 FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies,
          "one-request-per-connection": _one_request_per_connection,
          "s3-lifecycle-minimum-object-size": _s3_lifecycle_minimum_object_size,
@@ -441,7 +491,8 @@ FIXES = {"lambda-alias-policies": _patch_lambda_alias_policies,
          "iam-unknown-resource": _iam_unknown_resource,
          "iam-transaction-actions": _iam_transaction_actions,
          "rotation-by-the-function": _rotation_by_the_function,
-         "bucket-policy-conditions": _bucket_policy_conditions}
+         "bucket-policy-conditions": _bucket_policy_conditions,
+         "cloudwatch-percentiles": _cloudwatch_percentiles}
 
 
 def main(argv: list[str]) -> None:

@@ -21,7 +21,6 @@ terraform's refresh where nothing changed behind terraform's back.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -36,8 +35,7 @@ from tfgen.config.names import FUNCTION_KEYS, dashed
 from tfgen.deploy import plans, terraform
 
 from . import allowlist
-from .emulator import Emulator, EmulatorError
-from .harness import Run, progress, sigterm_interrupts, terraform_environment
+from .harness import Run, emulated, progress, terraform_environment
 from .provider import overrides
 from .test_day2 import Stack
 
@@ -77,33 +75,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     """The foreign stack applied on a fresh emulator, with data in it; tfgen's dev initialised with
     an empty state of its own."""
     root = copy_inputs(tmp_path_factory.mktemp("adopt"))
-    logs = root / "logs"
-    logs.mkdir()
     say = progress(request, "e2e adopt")
-    server = Emulator(logs / "moto_server.log")
-    with sigterm_interrupts(), pytest.MonkeyPatch.context() as env:
+    start = time.monotonic()
+    with emulated(root, say) as endpoint:
+        result = Stack(root, endpoint, [*overrides(endpoint), *MATCHING], say)
         try:
-            start = time.monotonic()
-            try:
-                endpoint = server.start()
-            except EmulatorError as exc:
-                pytest.fail(str(exc), pytrace=False)
-            wanted = terraform_environment(dict(os.environ))
-            for key in set(os.environ) - set(wanted):
-                env.delenv(key)
-            for key, value in wanted.items():
-                env.setenv(key, value)
-            result = Stack(root, endpoint, [*overrides(endpoint), *MATCHING], say)
-            say(f"moto_server at {endpoint}; logs in {logs}")
             result.render()
             result.terraform("init", "-input=false", "-no-color")
-            _foreign(result, logs)
+            _foreign(result, root / "logs")
             result.durations["setup"] = time.monotonic() - start
             yield result
         finally:
-            server.stop()
-            if "result" in locals():
-                say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
+            say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
 
 
 def _foreign(stack: Stack, logs: Path) -> None:

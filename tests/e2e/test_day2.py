@@ -3,8 +3,9 @@ moto_server.
 
 One emulator and one private copy of the project (environments, templates, lambdas: the
 scenarios edit them) are shared by the scenarios, which run in file order, each on the stack
-the one before left. Three applies in all (an apply against the emulator costs a minute,
-mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
+the one before left. Three applies before the releases, which make six more (an apply against
+the emulator costs up to a minute, mostly the provider's RDS waiters on the emulator's drift,
+see allowlist.py):
 
     (d) partial first apply: the cluster alone, the full plan refused, the documented
         recovery (a master_password_version bump) planned and applied: the first deploy,
@@ -18,10 +19,25 @@ mostly the provider's RDS waiters on the emulator's drift, see allowlist.py):
     (i) (e)'s reviewed plan file replaced by one that deletes the transactions table: refused
     (c) an Aurora replacement: refused, the cluster untouched; applied with
         --allow-data-loss; then the emulator holds (b), (c) and (e)
+    (j) `tfgen release` of transaction_processing to a newer version with a memory change
+        beside it: the first step's plan holds more than the traffic move: stopped before the apply
+    (k) the release again: the move (j) left is applied first; killed while that step bakes;
+        run again, it resumes there, promotes and finalizes: blue runs green's version at 100 %
+    (l) a release of fraud_detection whose green fails at the second step (Lambda Errors
+        above the margin): rolled back, blue at 100 % in the emulator's listener rule
     (f) last, as it changes the emulator behind terraform's back: `tfgen drift` on the
-        stack (c) applied finds nothing; then a security group opened, listener weights
+        stack (c) and the releases applied finds nothing; then a security group opened, listener weights
         moved, point-in-time recovery off and a role policy widened with boto3 are each
         reported under their class
+
+The releases (j, k, l) bake on synthetic CloudWatch data: while a step bakes, ``Watch`` reads
+the function's weights back from the emulator's listener rule and puts, with PutMetricData,
+what the load balancer and Lambda publish for that traffic (request counts, response times,
+Errors and Throttles per alias); tfgen's own CloudWatch adapter reads it back with
+GetMetricData. Against the emulator every plan carries the artefacts tests/e2e/allowlist.py
+lists; for the release's step check alone (its plan must be the traffic move and nothing
+else), those listed artefacts are read as unchanged (allowlist.without_artefacts), through a
+test-only replacement of the check's input; anything else still stops the release.
 
 Each scenario asserts the review's JSON (`tfgen plan --format json`) and what the emulator
 holds. A refused apply (f, g, h, i) must exit non-zero, say "refused", and leave the emulator
@@ -41,6 +57,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +68,13 @@ from tests.conftest import copy_inputs, requires_terraform
 from tfgen.cli import main as cli
 from tfgen.config.names import FUNCTION_KEYS, dashed
 from tfgen.config.yaml_edit import set_values
-from tfgen.deploy import plans, terraform
+from tfgen.deploy import plans, review, terraform
+from tfgen.deploy import release as core
 from tfgen.render import templates as render
 
+from . import allowlist
 from .allowlist import drift_problems
-from .emulator import Emulator, EmulatorError
-from .harness import Run, progress, sigterm_interrupts, terraform_environment
+from .harness import Run, emulated, progress, terraform_environment
 from .provider import overrides
 from .router import Rule, rule_of
 from .verify import client
@@ -182,33 +200,17 @@ def traffic(review: dict[str, Any], function: str) -> dict[str, dict[str, Any]]:
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """dev rendered from a copy of the project for a fresh emulator, and initialised."""
     root = copy_inputs(tmp_path_factory.mktemp("day2"))
-    logs = root / "logs"
-    logs.mkdir()
     say = progress(request, "e2e day-2")
-    server = Emulator(logs / "moto_server.log")
-    with sigterm_interrupts(), pytest.MonkeyPatch.context() as env:
+    start = time.monotonic()
+    with emulated(root, say) as endpoint:
+        result = Stack(root, endpoint, overrides(endpoint), say)
         try:
-            start = time.monotonic()
-            try:
-                endpoint = server.start()
-            except EmulatorError as exc:
-                pytest.fail(str(exc), pytrace=False)
-            # tfgen runs terraform with the process environment: the apply test's, without ambient AWS settings.
-            wanted = terraform_environment(dict(os.environ))
-            for key in set(os.environ) - set(wanted):
-                env.delenv(key)
-            for key, value in wanted.items():
-                env.setenv(key, value)
-            result = Stack(root, endpoint, overrides(endpoint), say)
-            say(f"moto_server at {endpoint}; logs in {logs}")
             result.render()
             result.terraform("init", "-input=false", "-no-color")
             result.durations["setup"] = time.monotonic() - start
             yield result
         finally:
-            server.stop()
-            if "result" in locals():
-                say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
+            say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
 
 
 def test_d_a_partial_first_apply_is_refused_until_the_recovery(stack: Stack) -> None:
@@ -421,6 +423,161 @@ def test_c_an_aurora_replacement_is_refused_until_allowed(stack: Stack) -> None:
     actions = {a for s in document["Statement"] if s.get("Sid") == "TransactionsTable"
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert "dynamodb:DeleteItem" in actions
+
+
+# --- tfgen release -----------------------------------------------------------------------------
+
+LEDGER = ("database.database_name=ledger",)  # applied by (c): every later render keeps it
+REQUESTS = 2000  # per bake and function, split by the listener rule's weights
+LATENCIES_S = ((0.020, 60), (0.040, 30), (0.080, 9), (0.150, 1))  # response time, percent of requests
+CLOCK, CHECK = core.Clock, core._Release._check  # as tfgen has them, before a test replaces them
+
+
+def served(stack: Stack, key: str) -> dict[str, tuple[str, int]]:
+    """Colour -> (target group ARN, weight) in ``key``'s listener rule, read from the emulator."""
+    name = f"{dashed(key)}-{ENV}"
+    elb = stack.client("elbv2")
+    found = {}
+    for rule in filter(None, map(rule_of, elb.describe_rules(ListenerArn=_listener(stack))["Rules"])):
+        for group, weight in rule.targets:
+            for target in elb.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]:
+                function, _, colour = target["Target"]["Id"].rpartition(":")  # the alias ARN
+                if function.endswith(f":function:{name}"):
+                    found[colour] = (group, weight)
+    assert set(found) == {"blue", "green"}, found
+    return found
+
+
+def publish(cloudwatch: Any, balancer: str, function: str, groups: dict[str, tuple[str, int]],
+            green_error_pct: float) -> None:
+    """Put what the load balancer and Lambda publish for ``REQUESTS`` requests split by the
+    weights of ``groups`` (colour -> target group ARN suffix, weight), now."""
+    now = datetime.now(UTC)
+    for colour, (group, weight) in sorted(groups.items()):
+        requests = REQUESTS * weight // 100
+        if not requests:
+            continue  # a target group without requests publishes nothing
+        errors = round(requests * (green_error_pct if colour == "green" else 0.0) / 100)
+        elb = [{"Name": "LoadBalancer", "Value": balancer}, {"Name": "TargetGroup", "Value": group}]
+        alias = [{"Name": "FunctionName", "Value": function}, {"Name": "Resource", "Value": f"{function}:{colour}"}]
+        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[
+            {"MetricName": "RequestCount", "Dimensions": elb, "Timestamp": now, "Value": requests, "Unit": "Count"},
+            {"MetricName": "TargetResponseTime", "Dimensions": elb, "Timestamp": now, "Unit": "Seconds",
+             "Values": [s for s, _ in LATENCIES_S], "Counts": [requests * pct / 100 for _, pct in LATENCIES_S]}])
+        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+            {"MetricName": "Errors", "Dimensions": alias, "Timestamp": now, "Value": errors, "Unit": "Count"},
+            {"MetricName": "Throttles", "Dimensions": alias, "Timestamp": now, "Value": 0, "Unit": "Count"}])
+
+
+@dataclass
+class Watch:
+    """The release's sleep while a step bakes: the step's traffic as CloudWatch would see it.
+    ``green_error_pct``: green's Lambda Errors per 100 requests by the bake's number (from 1);
+    ``kill_at``: the bake during which the release is killed (Ctrl-C)."""
+
+    stack: Stack
+    key: str
+    green_error_pct: Callable[[int], float] = lambda bake: 0.0
+    kill_at: int | None = None
+    greens: list[int] = field(default_factory=list)  # green's weight in the listener rule at each bake
+
+    def sleep(self, seconds: float) -> None:
+        groups = served(self.stack, self.key)
+        self.greens.append(groups["green"][1])
+        if self.kill_at == len(self.greens):
+            raise KeyboardInterrupt("the release is killed while a step bakes")
+        elb = self.stack.client("elbv2")
+        [balancer] = elb.describe_load_balancers(Names=[f"payment-alb-{ENV}"])["LoadBalancers"]
+        publish(self.stack.client("cloudwatch"), balancer["LoadBalancerArn"].split(":loadbalancer/", 1)[1],
+                f"{dashed(self.key)}-{ENV}", {c: (arn.rsplit(":", 1)[1], w) for c, (arn, w) in groups.items()},
+                self.green_error_pct(len(self.greens)))
+        time.sleep(seconds)  # then the release asks CloudWatch for the window since the step began
+
+
+def release(stack: Stack, monkeypatch: pytest.MonkeyPatch, watch: Watch, *args: str, extra: tuple[str, ...] = (),
+            expect: int | None = 0) -> tuple[int, dict[str, Any] | None, str]:
+    """`tfgen release dev --yes --format json --bake 2s ARGS`: (exit code, its report, stderr)."""
+    monkeypatch.setattr(core, "Clock", lambda: CLOCK(sleep=watch.sleep))
+
+    def check_without_artefacts(self: Any, plan: Any, result: Any, expected: Any, action: str) -> None:
+        cleaned = allowlist.without_artefacts(plan)
+        again = review.review(cleaned, env=self.env, max_step=int(self.model.lambda_.traffic_max_step))
+        CHECK(self, cleaned, again, expected, action)
+
+    monkeypatch.setattr(core._Release, "_check", check_without_artefacts)
+    start = time.monotonic()
+    try:
+        code, stdout, stderr = stack.tfgen("release", ENV, "--out", str(stack.out), "--yes", "--format", "json",
+                                           "--bake", "2s", *args, *stack.with_sets((*LEDGER, *extra)),
+                                           "--", "-refresh=false", expect=expect)
+    finally:
+        stack.durations["release"] = stack.durations.get("release", 0) + time.monotonic() - start
+    return code, json.loads(stdout) if stdout.strip() else None, stderr
+
+
+def failures(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for record in report["records"] if record["judgement"] for f in record["judgement"]["findings"]
+            if f["outcome"] == "fail"]
+
+
+def test_j_a_release_step_holding_more_than_the_move_stops_before_the_apply(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    function = f"transaction-processing-{ENV}"
+    assert stack.aliases(function) == {"blue": "1", "green": "1"}
+    version = stack.versions(function)[-1]  # each apply republished it (allowlist.py: logging_config)
+    assert version != "1"
+    stack.expected["transaction_processing"] = version
+    live = stack.live()
+    watch = Watch(stack, "transaction_processing")
+    code, report, stderr = release(stack, monkeypatch, watch, "--function", "transaction_processing", "--version",
+                                   version, "--steps", "10,100",
+                                   extra=("lambda.functions.transaction_processing.memory_mb=2048",), expect=None)
+    assert code != 0 and report is None, stderr
+    assert "step: stopped before the apply, nothing applied" in stderr, stderr
+    assert 'update aws_lambda_function.this["transaction_processing"]: not part of this step' in stderr, stderr
+    assert watch.greens == []  # nothing applied, nothing baked
+    assert stack.live() == live
+
+
+def test_k_a_release_killed_between_steps_resumes_and_finishes(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `tfgen release ENV` alone (no --version): the release under way is read from the environment
+    # file (the move (j) wrote) and the deployed state.
+    function = f"transaction-processing-{ENV}"
+    version = stack.expected["transaction_processing"]
+    watch = Watch(stack, "transaction_processing", kill_at=1)
+    code, _, stderr = release(stack, monkeypatch, watch, "--function", "transaction_processing", "--steps", "10,100",
+                              expect=None)
+    assert code == 130, stderr  # killed
+    assert watch.greens == [10]  # the move (j) wrote was applied first, then killed while it baked
+    assert stack.aliases(function) == {"blue": "1", "green": version}
+
+    watch = Watch(stack, "transaction_processing")
+    _, report, _ = release(stack, monkeypatch, watch, "--function", "transaction_processing", "--steps", "10,100")
+    assert report is not None and report["result"] == "released", report
+    assert watch.greens == [10, 100]  # step 10 judged again, then the promotion
+    assert [r["action"] for r in report["records"]] == ["bake", "promote", "bake", "finalize"]
+    assert [r["judgement"]["outcome"] for r in report["records"] if r["judgement"]] == ["pass", "pass"]
+    # green's version on blue at 100 %, read back from the emulator
+    assert stack.aliases(function) == {"blue": version, "green": version}
+    assert {c: w for c, (_, w) in served(stack, "transaction_processing").items()} == {"blue": 100, "green": 0}
+
+
+def test_l_an_unhealthy_second_step_is_rolled_back_to_blue(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    function = f"fraud-detection-{ENV}"
+    assert stack.aliases(function) == {"blue": "1", "green": "1"}
+    version = stack.versions(function)[-1]
+    assert version != "1"
+    watch = Watch(stack, "fraud_detection", green_error_pct=lambda bake: 5.0 if bake == 2 else 0.0)
+    _, report, _ = release(stack, monkeypatch, watch, "--function", "fraud_detection", "--version", version,
+                           "--steps", "10,20,100", expect=1)
+    assert report is not None and report["result"] == "rolled_back", report
+    assert watch.greens == [10, 20]
+    assert {(f["function"], f["metric"]) for f in failures(report)} == {("fraud_detection", "Lambda Errors")}
+    assert "green's Lambda Errors rate 5 % (20 of 400 requests)" in report["message"], report
+    assert [r["action"] for r in report["records"]][-1] == "rollback"
+    # blue at 100 %, read back from the emulator's listener rule; green keeps the version at 0
+    assert {c: w for c, (_, w) in served(stack, "fraud_detection").items()} == {"blue": 100, "green": 0}
+    assert stack.aliases(function) == {"blue": "1", "green": version}
 
 
 def _drift(stack: Stack, name: str) -> tuple[int, dict[str, Any]]:

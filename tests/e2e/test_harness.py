@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def test_the_emulator_answers_and_stops(tmp_path: Path) -> None:
     log = (tmp_path / "moto.log").read_text()
     assert all(f"fix {name} applied" in log
                for name in ("lambda-alias-policies", "log-resent-requests", "answer-resent-requests",
-                            "s3-lifecycle-minimum-object-size"))
+                            "s3-lifecycle-minimum-object-size", "cloudwatch-percentiles"))
     assert server.fixes_not_applied() == []
     server.stop()  # idempotent
 
@@ -243,3 +244,63 @@ def test_a_lifecycle_configuration_reads_back_its_minimum_object_size_as_on_aws(
                                               **({"TransitionDefaultMinimumObjectSize": size} if size else {}))
         read = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
         assert read["TransitionDefaultMinimumObjectSize"] == (size or "all_storage_classes_128K")
+
+
+def test_a_percentile_is_answered_from_the_values_put_as_on_aws(moto: Emulator) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="test",
+                              aws_secret_access_key="test", config=Config(proxies={}))
+    now = datetime.now(UTC).replace(microsecond=0)
+    dims = [{"Name": "LoadBalancer", "Value": "app/alb/1"}, {"Name": "TargetGroup", "Value": "targetgroup/tg/2"}]
+    values = [float(ms) / 1000 for ms in range(1, 201)]  # 1 ms .. 200 ms
+    cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[
+        {"MetricName": "TargetResponseTime", "Dimensions": dims, "Timestamp": now, "Values": values}])
+    cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[
+        {"MetricName": "Aggregated", "Dimensions": dims, "Timestamp": now,
+         "StatisticValues": {"SampleCount": 2, "Sum": 3, "Minimum": 1, "Maximum": 2}}])
+
+    def query(metric: str, stat: str) -> list[float]:
+        answer = cloudwatch.get_metric_data(
+            StartTime=now - timedelta(minutes=1), EndTime=now + timedelta(minutes=1),
+            MetricDataQueries=[{"Id": "q", "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB",
+                                                                     "MetricName": metric, "Dimensions": dims},
+                                                          "Period": 120, "Stat": stat}}])
+        [result] = answer["MetricDataResults"]
+        return list(result["Values"])
+
+    assert query("TargetResponseTime", "p99") == [0.198]  # the 198th of 200 values
+    assert query("TargetResponseTime", "p50") == [0.1]
+    assert query("TargetResponseTime", "Maximum") == [0.2]
+    assert query("Aggregated", "Sum") == [3.0]
+    assert query("Aggregated", "p99") == []  # a statistic set has no percentile: no value, as on AWS
+
+
+def test_the_percentile_is_the_nearest_rank() -> None:
+    from .moto_launcher import percentile
+
+    assert percentile([5.0, 1.0, 3.0], "p50") == 3.0
+    assert percentile([5.0, 1.0, 3.0], "p100") == 5.0
+    assert percentile([5.0, 1.0, 3.0], "p0.1") == 1.0
+    assert percentile([], "p99") is None
+    assert percentile([1.0], "Average") is None
+
+
+def test_without_artefacts_reads_exactly_the_listed_artefacts_as_unchanged() -> None:
+    drift = change('aws_lambda_function.this["pv"]', {"logging_config": [], "version": "3", "memory_size": 512},
+                   {"logging_config": [{"log_format": "JSON"}], "version": None, "memory_size": 512},
+                   {"version": True})
+    real = change('aws_lambda_function.this["fd"]', {"logging_config": [], "memory_size": 512},
+                  {"logging_config": [{"log_format": "JSON"}], "memory_size": 1024})
+    alone = change('aws_iam_role_policy.lambda["pv"]', {"policy": "{}"}, {"policy": None}, {"policy": True})
+    created = change("aws_sns_topic.errors", {}, {"name": "x"}, actions=("create",))
+    cleaned = allowlist.without_artefacts(plan(drift, real, alone, created))
+    by_address = {rc["address"]: rc["change"] for rc in cleaned["resource_changes"]}
+    assert by_address['aws_lambda_function.this["pv"]']["actions"] == ["no-op"]
+    assert by_address['aws_lambda_function.this["pv"]']["after"]["version"] == "3"
+    # a change beyond the artefacts stays, the artefact in it read as unchanged
+    assert by_address['aws_lambda_function.this["fd"]']["actions"] == ["update"]
+    assert by_address['aws_lambda_function.this["fd"]']["after"] == {"logging_config": [], "memory_size": 1024}
+    # a knock-on without its cause in the plan, and a creation, stay
+    assert by_address['aws_iam_role_policy.lambda["pv"]']["actions"] == ["update"]
+    assert by_address["aws_sns_topic.errors"]["actions"] == ["create"]
+    # the plan given is not changed
+    assert drift["change"]["actions"] == ["update"]

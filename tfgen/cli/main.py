@@ -38,6 +38,8 @@ LAZY_COMMANDS = {
     "preflight": ("tfgen.cli.preflight:preflight",
                   "Check ENV's AWS account before an apply (credentials, state bucket, bucket names, Elastic IP "
                   "quota, Lambda concurrency); exit 1 on any problem. Reads only; uses the caller's credentials."),
+    "release": ("tfgen.cli.release:release",
+                "Release new code of ENV's payment functions through green, judging each step."),
     "schema": ("tfgen.cli.integrations:schema",
                "Print the JSON Schema of an environment file, generated from the configuration model."),
     "traffic": ("tfgen.cli.traffic:traffic",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -243,6 +244,27 @@ class CurrencyLimits(Model):
     fraud_amount_threshold: Annotated[float, Field(gt=0)] | None = None
 
 
+class Release(Model):
+    """How ``tfgen release`` moves green and judges each step (tfgen.deploy.release)."""
+
+    # Green's weight at each step; the last is 100 (the promotion).
+    steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1)] = [10, 25, 50, 100]
+    bake_s: Annotated[int, Field(ge=1, le=86400)] = 300
+    max_bake_extension_s: Annotated[int, Field(ge=0, le=86400)] = 900
+    min_requests: Annotated[int, Field(ge=1)] = 100
+    error_rate_margin_pct: Annotated[float, Field(ge=0, le=100)] = 0.5
+    max_error_rate_pct: Annotated[float, Field(ge=0, le=100)] = 1.0
+    latency_margin_pct: Annotated[float, Field(ge=0)] = 20.0
+    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 1000.0
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: list[int]) -> list[int]:
+        if any(later <= earlier for earlier, later in pairwise(value)) or value[-1] != 100:
+            raise ValueError(f"expected rising percentages ending at 100 (the promotion), got {value}")
+        return value
+
+
 class Lambda(Model):
     """Settings of every function; the business rules reach the handlers as environment variables."""
 
@@ -269,6 +291,7 @@ class Lambda(Model):
     merchant_access: dict[PrincipalArn, list[MerchantId] | MerchantId] = {}
     functions: Functions
     rotation: Rotation
+    release: Release = Release()
 
 
     @field_validator("merchant_access")
@@ -572,6 +595,18 @@ def _currency_limit_problems(lam: Lambda) -> list[Problem]:
         if (own.min_amount is not None or own.max_amount is not None) and low > high:
             found.append((("lambda", "currency_limits", code, "min_amount"),
                           f"expected at most max_amount ({high}), got {low}"))
+    return found
+
+
+def release_step_problems(steps: list[int], max_step: int) -> list[str]:
+    """What is wrong with release ``steps`` under ``traffic_max_step``: each rise before the last
+    step (the promotion, which a green that served may take at once) is at most ``max_step``."""
+    found = []
+    if not steps or steps[-1] != 100 or any(b <= a for a, b in pairwise(steps)):
+        found.append(f"expected rising percentages ending at 100 (the promotion), got {steps}")
+    rises = [(a, b) for a, b in zip([0, *steps], steps[:-1], strict=False) if b - a > max_step]
+    found += [f"expected rises of at most lambda.traffic_max_step ({max_step}) before the promotion, got "
+              f"{a} -> {b}" for a, b in rises]
     return found
 
 

@@ -134,6 +134,30 @@ def deployed_versions(state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return found
 
 
+def deployed_splits(state: Mapping[str, Any]) -> dict[str, Split]:
+    """Function -> the split that serves now, from ``terraform show -json`` of the state: the
+    versions its aliases run and the weights its listener rule gives their target groups."""
+    resources = list(((state.get("values") or {}).get("root_module") or {}).get("resources") or ())
+    colour_of = {}
+    for resource in resources:
+        if resource.get("type") == "aws_lb_target_group" and resource.get("mode") == "managed":
+            colour = str(resource.get("index", "")).rpartition("-")[2]
+            colour_of[str((resource.get("values") or {}).get("arn"))] = colour
+    weights: dict[str, dict[str, int]] = {}
+    for resource in resources:
+        if resource.get("type") != "aws_lb_listener_rule" or resource.get("mode") != "managed":
+            continue
+        for action in (resource.get("values") or {}).get("action") or ():
+            for forward in action.get("forward") or ():
+                for group in forward.get("target_group") or ():
+                    found = colour_of.get(str(group.get("arn")))
+                    if found in naming.COLORS and isinstance(group.get("weight"), int):
+                        weights.setdefault(str(resource.get("index")), {})[str(found)] = group["weight"]
+    return {key: Split(versions["blue"], versions["green"], weights[key]["blue"], weights[key]["green"])
+            for key, versions in deployed_versions(state).items()
+            if set(versions) == set(naming.COLORS) and set(weights.get(key, {})) == set(naming.COLORS)}
+
+
 def pin_moves(env: str, state: Mapping[str, Any], functions: Sequence[str] = FUNCTIONS) -> dict[str, Move]:
     """One move per function that pins both aliases to what they run in ``state``."""
     deployed = deployed_versions(state)

@@ -6,6 +6,10 @@ same environment is refused at once, naming the one that holds it; nothing waits
 drops the lock when the process ends, however it ends, so a killed run leaves no stale lock; the
 file itself stays (removing it would let two processes lock two different files).
 
+The lock is re-entrant within one thread: ``tfgen release`` holds it for the whole release and
+plans and applies each step through the same ``tfgen plan`` / ``tfgen apply`` code, which takes it
+again; any other command, in this process or another, is refused.
+
 The file is none of tfgen's output (the manifest does not list it, terraform does not load it):
 a re-render carries it over as a hard link, so the lock holds across a render. ``tfgen render``
 holds it while it replaces the tree, so a render cannot land while a plan or an apply runs.
@@ -16,12 +20,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tfgen.errors import Finding
 
 LOCK_FILE = ".tfgen-plan.lock"
+
+
+_HELD: dict[Path, int] = {}  # directory -> the thread that holds its lock in this process
+_GUARD = threading.Lock()
 
 
 class Busy(Finding):
@@ -48,6 +57,12 @@ def _names(envs: Sequence[str]) -> str:
 def held(directory: Path, command: str) -> Iterator[None]:
     """Hold the lock of the environment in ``directory`` while the block runs; ``command`` (such as
     ``tfgen plan dev``) names this holder to anyone refused meanwhile."""
+    key = directory.resolve()
+    with _GUARD:
+        mine = _HELD.get(key) == threading.get_ident()
+    if mine:
+        yield
+        return
     path = directory / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
@@ -59,9 +74,13 @@ def held(directory: Path, command: str) -> Iterator[None]:
             raise Busy(directory, holder, verb) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{command} (pid {os.getpid()})\n".encode(), 0)
+        with _GUARD:
+            _HELD[key] = threading.get_ident()
         try:
             yield
         finally:
+            with _GUARD:
+                del _HELD[key]
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # closing the only descriptor releases the lock

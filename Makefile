@@ -141,7 +141,8 @@ init: render
 	$(TFGEN) init --out $(OUT) $(ENV) -- $(ARGS)
 
 # The reviewed flow: plan saves build/ENV/plan/ and prints its review; apply applies that
-# plan only (ALLOW='--allow-data-loss ADDRESS --allow-traffic-risk FUNCTION --allow-outage FUNCTION' for what it refuses).
+# plan only (ALLOW='--allow-data-loss ADDRESS --allow-detection-loss ADDRESS --allow-traffic-risk FUNCTION
+# --allow-outage FUNCTION' for what it refuses).
 plan: init
 	$(TFGEN) plan --out $(OUT) $(ENV) -- $(ARGS)
 

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ROOT, Run
 from tests.deploy.review.test_drift import plan, policy, update
 from tests.deploy.test_plans import LOCK_PROBE, OTHER, calls, rendered, terraform_log, use_account
+from tests.deploy.test_review import change
 from tfgen.deploy import drift
 from tfgen.deploy.review.drift import judge
 
@@ -75,6 +76,27 @@ def test_json_and_markdown(run: Run, tmp_path: Path, terraform_log: Path) -> Non
     assert "#### :warning: Access gained" in markdown
 
 
+def test_every_format_shows_detection_reduced_as_a_security_class(run: Run, tmp_path: Path,
+                                                                   terraform_log: Path) -> None:
+    rendered(run)
+    shows(tmp_path, plan(change("aws_flow_log.this", ["delete"], {"id": "fl-1", "traffic_type": "ALL"}, None)))
+    text = run("drift", "dev")
+    assert text.exit_code == 5
+    assert text.stdout.splitlines()[:3] == [
+        "dev: drift found: 1 object(s) differ from the reviewed state (1 detection reduced)", "detection reduced:",
+        "  deleted aws_flow_log.this"]
+    assert "    the VPC's traffic is no longer logged" in text.stdout.splitlines()
+    document = json.loads(run("drift", "dev", "--format", "json").stdout)
+    jsonschema.Draft202012Validator(json.loads((ROOT / "docs" / "json" / "drift.schema.json").read_text())) \
+        .validate(document)
+    [entry] = document["classes"]["detection reduced"]
+    assert (entry["address"], entry["findings"], document["serious"]) == (
+        "aws_flow_log.this", ["the VPC's traffic is no longer logged"], True)
+    markdown = run("drift", "dev", "--format", "markdown").stdout
+    assert "#### :warning: Detection reduced" in markdown
+    assert "| `aws_flow_log.this` | the VPC's traffic is no longer logged |" in markdown
+
+
 def test_drift_leaves_a_reviewed_plan_alone_and_holds_the_lock(
         run: Run, project: Path, tmp_path: Path, terraform_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered(run)
@@ -97,7 +119,8 @@ def test_a_failed_refresh_exits_1_with_terraforms_last_lines(
     assert "Error: no credentials" in result.stderr
 
 
-@pytest.mark.parametrize("document", ["not json", {"resource_drift": []}])
+@pytest.mark.parametrize("document", ["not json", {"resource_drift": []}, {
+    "format_version": "1.0", "terraform_version": "1.11.4", "values": {"root_module": {}}}])
 def test_a_plan_that_cannot_be_read_is_a_failure_not_a_pass(
         run: Run, tmp_path: Path, terraform_log: Path, document: Any) -> None:
     rendered(run)

@@ -21,6 +21,9 @@ from tfgen import __version__
 from tfgen.deploy import plans, preflight
 from tfgen.deploy.review import binding
 from tfgen.errors import UsageError
+from tfgen.project import Project
+from tfgen.render import adoption
+from tfgen.render.adoption import Adoption
 
 PLANS = Path(__file__).parent.parent / "fixtures" / "plans"
 
@@ -851,3 +854,67 @@ def test_plan_many_keeps_no_review_it_has_handed_over(tmp_path: Path, monkeypatc
         gc.collect()
         assert [env for env, ref in made if env in handed and ref() is not None] == []
     assert handed == ["a", "b", "c", "d"]
+
+
+# --- an adoption (tfgen adopt) is planned and applied whole ---------------------------------------
+
+ADOPTED = {"aws_sns_topic.system_errors": "arn:aws:sns:us-east-1:123456789012:system-errors-dev",
+           "aws_dynamodb_table.this": "transactions-dev"}
+
+
+def _importing(*addresses: str, complete: bool = True, prior: tuple[str, ...] = ()) -> dict[str, object]:
+    """A plan importing ``addresses`` (no-op otherwise), with ``prior`` already in the state."""
+    return {"format_version": "1.2", "complete": complete,
+            "resource_changes": [{"address": a, "mode": "managed", "type": a.split(".")[0], "name": a.split(".")[1],
+                                  "change": {"actions": ["no-op"], "before": {"name": "x"}, "after": {"name": "x"},
+                                             "after_unknown": {}, "importing": {"id": ADOPTED[a]}}}
+                                 for a in addresses],
+            "prior_state": {"values": {"root_module": {"resources": [
+                {"address": a, "mode": "managed", "type": a.split(".")[0], "values": {}} for a in prior]}}}}
+
+
+def _adopted(project: Path, run: Run) -> None:
+    adoption.write(project / "environments", "dev", Adoption(ADOPTED))
+    rendered(run)
+    assert (project / "build" / "dev" / adoption.IMPORTS_FILE).is_file()
+
+
+def test_an_adoption_is_never_planned_in_part(run: Run, project: Path, terraform_log: Path) -> None:
+    _adopted(project, run)
+    result = run("plan", "dev", "--", "-target=aws_dynamodb_table.this")
+    assert result.exit_code == 2
+    assert result.stderr == ("tfgen: plan dev: -target=aws_dynamodb_table.this: build/dev/imports.tf carries the "
+                             "adoption of environments/adopt/dev.json, which is planned and applied whole: plan "
+                             "without -target\n")
+    assert calls(terraform_log) == []
+
+
+@pytest.mark.parametrize(("plan", "remaining"), [
+    (_importing(*ADOPTED), []),
+    (_importing("aws_sns_topic.system_errors", prior=("aws_dynamodb_table.this",)), []),  # imported before
+    (_importing("aws_dynamodb_table.this"), ["aws_sns_topic.system_errors"]),
+    (_importing(*ADOPTED, complete=False), sorted(ADOPTED)),  # a -target plan marks nothing
+    ({"resource_changes": []}, sorted(ADOPTED)),  # a plan that does not say it is complete
+])
+def test_the_record_is_marked_applied_only_after_a_whole_plan_imported_every_address(
+        project: Path, plan: dict[str, object], remaining: list[str]) -> None:
+    p = Project(project / "environments", project / "templates", project / "build", project / "lambdas")
+    adoption.write(p.env_dir, "dev", Adoption(ADOPTED))
+    assert plans._imported(p, "dev", plan) == remaining
+    assert adoption.read(p.env_dir, "dev") == Adoption(ADOPTED, applied=not remaining)
+
+
+def test_an_apply_that_left_imports_out_keeps_the_record_and_says_which(
+        run: Run, project: Path, terraform_log: Path, tmp_path: Path) -> None:
+    _adopted(project, run)
+    fixture = tmp_path / "partial_import.json"
+    fixture.write_text(json.dumps(_importing("aws_dynamodb_table.this")))
+    os.environ["FAKE_TF_PLAN"] = str(fixture)
+    assert run("plan", "dev").exit_code == 0
+    result = run("apply", "dev")
+    assert result.exit_code == 0, result.output
+    assert ("tfgen apply dev: the adoption is not complete: 1 import(s) did not run (aws_sns_topic.system_errors): "
+            "environments/adopt/dev.json stays unapplied, so imports.tf stays in the tree; run `tfgen plan dev` "
+            "without -target, review it and apply\n") in result.stderr
+    assert adoption.read(project / "environments", "dev") == Adoption(ADOPTED)
+    assert run("render", "dev").exit_code == 0 and (project / "build" / "dev" / adoption.IMPORTS_FILE).is_file()

@@ -13,8 +13,8 @@ def test_json_has_the_documented_schema() -> None:
     document = json.loads(review_format.render_json([of("data_loss")]))
     assert document["schema_version"] == 2
     [plan] = document["plans"]
-    assert {"env", "plan_file", "rendered_digest", "counts", "data_loss", "traffic", "access", "credentials",
-            "other", "refusals", "changes", "partial", "shared_traffic"} <= set(plan)
+    assert {"env", "plan_file", "rendered_digest", "counts", "data_loss", "detection_loss", "traffic", "access",
+            "credentials", "other", "refusals", "changes", "partial", "shared_traffic"} <= set(plan)
     assert plan["data_loss"][1] == {"address": "aws_dynamodb_table.archive", "type": "aws_dynamodb_table",
                                     "action": "delete", "reasons": ["removed from the configuration"],
                                     "protection": False}
@@ -113,3 +113,25 @@ def test_json_written_one_review_at_a_time_is_the_whole_document_json_dumps_writ
     for results in ([], [of("data_loss")], [of("data_loss"), of("shift"), of("release")]):
         whole = {"schema_version": review.SCHEMA_VERSION, "plans": [result.as_json() for result in results]}
         assert review_format.render_json(results) == json.dumps(whole, indent=2, sort_keys=True) + "\n"
+
+
+def test_detection_reduced_reads_in_text_markdown_and_json() -> None:
+    result = of("detection")
+    text = review_format.render_text(result).splitlines()
+    section = text.index("detection reduced:")
+    assert text[section + 1:section + 4] == [
+        '  update aws_cloudwatch_metric_alarm.api_p99_latency: alarm action removed: '
+        'alarm_actions["arn:aws:sns:us-east-1:123456789012:system-errors-dev"]',
+        "  delete aws_flow_log.this: the VPC's traffic is no longer logged",
+        '  update aws_rds_cluster.this: exported database log removed: enabled_cloudwatch_logs_exports["postgresql"]']
+    assert "\x1b[31mdetection reduced:\x1b[0m" in review_format.render_text(result, color=True)
+    markdown = review_format.render_markdown(result)
+    assert "#### :warning: Detection reduced\n\n| action | address | why |\n|---|---|---|\n" in markdown
+    assert "| delete | `aws_flow_log.this` | the VPC's traffic is no longer logged |" in markdown
+    document = result.as_json()
+    assert document["detection_loss"][1] == {"address": "aws_flow_log.this", "type": "aws_flow_log",
+                                             "action": "delete", "reasons": ["the VPC's traffic is no longer logged"]}
+    assert len(document["refusals"]) == 3
+    assert "detection reduced" not in review_format.render_text(of("release"))
+    assert "Detection reduced" not in review_format.render_markdown(of("release"))
+    assert of("release").as_json()["detection_loss"] == []

@@ -8,9 +8,9 @@ the emulator's provider settings in an override file. Items are written to its t
 table, objects to its audit bucket and a value to its database secret. Then, in file order:
 
     (a) a different database name (``--set database.database_name=ledger``): the adoption is
-        refused, the replacement reported with the setting that avoids it;
+        refused, the replacement reported with the setting that avoids it, and no file changed;
     (b) the adoption with the settings that match the foreign stack (``storage.force_destroy``:
-        importing a bucket reads force_destroy as false); the first plan imports, deletes and
+        importing a bucket leaves force_destroy null, and false keeps it); the first plan imports, deletes and
         replaces nothing that holds data and moves no traffic; the apply keeps the items, the
         objects and the secret's value; the re-plan is clean.
 
@@ -45,8 +45,9 @@ ENV = "dev"
 TABLE = f"transactions-{ENV}"
 BUCKET = f"payment-audit-logs-{ENV}"
 SECRET = f"payment-db-credentials-{ENV}"
-# What the foreign stack runs that tfgen's dev does not say: importing a bucket reads force_destroy
-# as false (it is not an AWS setting), and dev's default is true.
+# What the foreign stack runs that tfgen's dev does not say: importing a bucket leaves force_destroy
+# null (provider 5.100 does not read it; it is not an AWS setting), false keeps the bucket as it is,
+# and dev's default is true.
 MATCHING = ("storage.force_destroy=false",)
 ITEMS = [{"transaction_id": {"S": f"txn-adopt-{n}"}, "timestamp": {"N": str(1700000000 + n)},
           "amount": {"N": str(10 * n)}} for n in range(3)]
@@ -135,15 +136,20 @@ def _data(stack: Stack) -> tuple[list[dict[str, Any]], dict[str, bytes], str]:
 
 
 def test_a_a_different_database_name_is_reported_with_its_setting_and_refused(stack: Stack) -> None:
+    env_file = stack.root / "environments" / f"{ENV}.yaml"
+    before = env_file.read_bytes()
     report = _adopt(stack, "database.database_name=ledger", expect=1)
     assert not report["adopted"]
     [cluster] = [r for r in report["replaces"] if r["address"] == "aws_rds_cluster.this"]
     assert cluster["settings"] == ["database_name 'payments' -> 'ledger': set database.database_name: "
                                    "'payments' to keep it"]
     assert any(line.startswith("aws_rds_cluster.this") for line in report["refusals"]), report["refusals"]
-    # The aliases are pinned to what the foreign stack serves (each function's first version).
+    # The aliases would be pinned to what the foreign stack serves (each function's first version);
+    # refused, the adoption leaves the environment file and the record as they were.
     assert sorted(report["pinned"]) == sorted(f"lambda.functions.{key}.traffic.{colour}_version: latest -> 1"
                                               for key in FUNCTION_KEYS for colour in ("blue", "green"))
+    assert env_file.read_bytes() == before
+    assert not (stack.root / "environments" / "adopt" / f"{ENV}.json").exists()
     assert _data(stack) == (ITEMS, OBJECTS, SECRET_VALUE)
 
 
@@ -153,6 +159,12 @@ def test_b_the_adoption_keeps_the_data_the_secret_and_the_traffic(stack: Stack) 
     assert report["adopted"] and report["refusals"] == [] and report["replaces"] == []
     assert len(report["imports"]) > 80
     assert report["credentials"] == "kept"
+    # The old side: every adopted object and every old attachment tfgen registers again leaves the
+    # old state; no removed block keeps an instance key.
+    old_state = report["old_state"]
+    assert len(old_state["state_rm"]) == len(report["imports"]) + len(old_state["superseded"])
+    assert len(old_state["superseded"]) == len(report["recreated"])
+    assert old_state["removed_blocks"] and not [b for b in old_state["removed_blocks"] if "[" in b]
     # Every update on import says what differs (a value known only at apply is said so).
     for update in report["updates_in_place"]:
         stack.say(f"updated in place: {update['address']}: {'; '.join(update['attributes'])}")
@@ -162,7 +174,8 @@ def test_b_the_adoption_keeps_the_data_the_secret_and_the_traffic(stack: Stack) 
     # The first plan, as the person runs it after the adoption: imports, and nothing that holds data goes.
     stack.render()
     review = stack.plan()
-    assert (review["refusals"], review["data_loss"], review["credentials"]) == ([], [], [])
+    assert (review["refusals"], review["data_loss"], review["credentials"], review["credential_changes"]) == (
+        [], [], [], [])
     assert len(review["imports"]) == len(report["imports"])
     shown = json.loads((stack.out / ENV / plans.SHOW_FILE).read_text())
     deleted = [rc["address"] for rc in shown["resource_changes"] if "delete" in rc["change"]["actions"]]

@@ -61,3 +61,43 @@ def test_a_malformed_record_is_refused(project: Path, text: str) -> None:
     (project / "environments" / "adopt" / "dev.json").write_text(text)
     with pytest.raises(ConfigError, match=r"adopt/dev\.json"):
         adoption.read(project / "environments", "dev")
+
+
+INJECTED = ('aws_s3_bucket.this\n  id = "payment-audit-logs-dev"\n}\n\nresource "aws_iam_user" "x" {\n'
+            '  name = "backdoor"\n}\nimport {\n  to = aws_s3_bucket.access_logs')
+
+
+@pytest.mark.parametrize("key", [INJECTED, "aws_s3_bucket.this # x", 'aws_kms_key.this["s3"] ', "aws_s3_bucket",
+                                 'aws_kms_key.this["a${b}"]', 'aws_kms_key.this["a"]["b"]', "module.x",
+                                 "data.aws_iam_policy_document.x", 'aws_kms_key.this["a\\"b"]', "aws_kms_key.this[s3]"])
+def test_a_record_key_that_is_not_a_resource_address_is_a_configuration_error(project: Path, key: str) -> None:
+    where = project / "environments" / "adopt" / "dev.json"
+    where.parent.mkdir()
+    where.write_text(json.dumps({"imports": {key: "x", "aws_sns_topic.x": "arn"}, "credentials": "kept",
+                                 "applied": False}, indent=2))
+    with pytest.raises(ConfigError) as raised:
+        adoption.read(project / "environments", "dev")
+    assert raised.value.problems == [f"{where}: imports: {json.dumps(key)}: expected a resource address such as "
+                                     'aws_kms_key.this["s3"] or module.net.aws_subnet.private[0]']
+
+
+def test_addresses_of_resources_in_modules_and_instances_are_accepted(project: Path) -> None:
+    imports = {"aws_s3_bucket.this": "b", 'aws_kms_key.this["s3"]': "k", "aws_eip.nat[0]": "e",
+               'module.net["main"].aws_subnet.private["0"]': "s", "module.a.module.b.aws_vpc.this": "v",
+               'aws_lambda_alias.this["payment_validation-blue"]': "a"}
+    adoption.write(project / "environments", "dev", Adoption(imports))
+    assert adoption.read(project / "environments", "dev") == Adoption(imports)
+
+
+def test_an_injected_record_renders_nothing_and_exits_2(run: Run, project: Path) -> None:
+    where = project / "environments" / "adopt" / "dev.json"
+    where.parent.mkdir()
+    where.write_text(json.dumps({"imports": {INJECTED: "payment-access-logs-dev"}, "credentials": "kept",
+                                 "applied": False}))
+    result = run("render", "dev")
+    assert result.exit_code == 2
+    assert result.stderr == (f"environments/adopt/dev.json: imports: {json.dumps(INJECTED)}: expected a resource "
+                             'address such as aws_kms_key.this["s3"] or module.net.aws_subnet.private[0]\n')
+    assert not (project / "build" / "dev").exists()
+    with pytest.raises(ConfigError):  # and no caller can write it either
+        adoption.imports_tf(Adoption({INJECTED: "payment-access-logs-dev"}))

@@ -22,11 +22,11 @@ def drift(env: str, fmt: str, out: Path, overrides: tuple[str, ...]) -> None:
     """Report what differs in AWS from ENV's reviewed state, by class.
 
     Runs `terraform plan -refresh-only` into OUT/ENV/drift/ (changing nothing)
-    and judges it: access gained, traffic moved, data protection reduced, other
-    differences, each with the live and the reviewed value; provider-default
-    noise is filtered and listed. Exit 0 without drift, 4 with other
-    differences only, 5 with drift in a security class or drift that cannot be
-    judged; 1-3 on a failure.
+    and judges it: access gained, traffic moved, data protection reduced,
+    detection reduced, other differences, each with the live and the reviewed
+    value; provider-default noise is filtered and listed. Exit 0 without drift,
+    4 with other differences only, 5 with drift in a security class or drift
+    that cannot be judged; 1-3 on a failure.
     """
     from tfgen.cli.main import project_from_context
     from tfgen.deploy import drift_format

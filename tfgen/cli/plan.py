@@ -52,8 +52,8 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
 
     Refuses output that is not current. Runs `terraform plan -out`, keeps the
     plan file, its `terraform show -json` and the digest of the rendered tree,
-    then reviews the plan: counts, data loss, live traffic, access gained,
-    credentials, the rest. Terraform arguments (after `--`) start with '-':
+    then reviews the plan: counts, data loss, detection reduced, live traffic,
+    access gained, credentials, the rest. Terraform arguments (after `--`) start with '-':
     write `-var=name=value`, `-target=ADDRESS`. With several environments, one
     that fails is reported (on stderr, under its name) and the others go on;
     the exit code is the highest of any.
@@ -108,6 +108,9 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
 @click.argument("terraform_args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--allow-data-loss", "allow_data_loss", multiple=True, metavar="ADDRESS",
               help="Apply this one delete or replace of a data-bearing resource (repeatable).")
+@click.option("--allow-detection-loss", "allow_detection_loss", multiple=True, metavar="ADDRESS",
+              help="Apply this one change that stops or weakens logging or alerting: a flow log or alarm "
+                   "deleted, an alarm's actions removed (repeatable).")
 @click.option("--allow-traffic-risk", "allow_traffic_risk", multiple=True, type=click.Choice(FUNCTION_KEYS),
               metavar="FUNCTION", help="Let a version of this function that has served no traffic skip the "
                                        "canary (blue, or green beyond lambda.traffic_max_step), and accept its "
@@ -118,13 +121,14 @@ def plan(words: tuple[str, ...], all_envs: bool, jobs: int, fmt: str, detailed_e
 @_out
 @_set
 def apply(env: str, terraform_args: tuple[str, ...], allow_data_loss: tuple[str, ...],
-          allow_traffic_risk: tuple[str, ...], allow_outage: tuple[str, ...], out: Path,
-          overrides: tuple[str, ...]) -> None:
+          allow_detection_loss: tuple[str, ...], allow_traffic_risk: tuple[str, ...], allow_outage: tuple[str, ...],
+          out: Path, overrides: tuple[str, ...]) -> None:
     """Apply the plan `tfgen plan ENV` saved, and nothing else.
 
     Refuses, changing nothing: without a saved plan; when OUT/ENV changed since
     the plan was made; when the plan deletes or replaces data not allowed by
-    --allow-data-loss, sends a version that has not served to live traffic
+    --allow-data-loss, stops or weakens logging or alerting not allowed by
+    --allow-detection-loss, sends a version that has not served to live traffic
     other than through a green step (--allow-traffic-risk), stops a function
     serving (--allow-outage), or would leave the database password and its
     secret different. Terraform checks the plan file against the state last.
@@ -137,6 +141,7 @@ def apply(env: str, terraform_args: tuple[str, ...], allow_data_loss: tuple[str,
 
     code = plans.apply_environment(project_from_context(out), env, overrides, allow_data_loss,
                                    allow_traffic_risk, terraform_args, allow_outage,
-                                   say=lambda line: click.echo(line, err=True))
+                                   say=lambda line: click.echo(line, err=True),
+                                   allow_detection_loss=allow_detection_loss)
     if code:
         sys.exit(code)

@@ -34,7 +34,7 @@ LOG_FILE = f"{DRIFT_DIR}/plan.log"
 
 # The exit codes of `tfgen drift` (1-3 keep their meaning: a failure).
 EXIT_DRIFT = 4  # only other differences
-EXIT_SERIOUS = 5  # access gained, traffic moved, data protection reduced, or drift that cannot be judged
+EXIT_SERIOUS = 5  # access/traffic/data protection/detection: a security class, or drift that cannot be judged
 
 
 def exit_code(report: drift.DriftReport) -> int:

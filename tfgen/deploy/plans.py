@@ -26,10 +26,15 @@ refuses, changing nothing, when there is no saved plan or no private record of i
 readable copy differs from the record, when anything the plan is bound to
 differs (another plan file, an edited review, another environment, account or ``--set``,
 another rendered tree or tfgen), when the plan was made from configuration tfgen did not
-render, or when the plan holds data loss, a traffic risk, an outage or a credentials problem
-that the caller did not allow. Each command holds the environment's
+render, or when the plan holds data loss, detection reduced, a traffic risk, an outage or a
+credentials problem that the caller did not allow. Each command holds the environment's
 lock (tfgen.render.lock) from its start to its end. Terraform's own check that the plan file still
 matches the state stays the last line.
+
+An adoption (``tfgen adopt``: the import blocks of ``environments/adopt/ENV.json`` in
+``imports.tf``) is planned and applied whole: ``-target`` is refused while ``imports.tf`` is in the
+tree, and the record is marked applied (the next render leaves ``imports.tf`` out) only after an
+apply of a complete plan that imported every address of it, or found it in the state already.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from tfgen.deploy.fanout import Outcome
 from tfgen.deploy.review import binding
 from tfgen.errors import Finding, TerraformError, UsageError
 from tfgen.project import Project
-from tfgen.render import lock, output
+from tfgen.render import adoption, lock, output
 
 PLAN_DIR = "plan"
 PLAN_FILE = f"{PLAN_DIR}/tfplan"
@@ -111,6 +116,7 @@ def plan_environment(project: Project, env: str, overrides: Sequence[str] = (),
     """Plan ``env`` into ``OUT/ENV/plan/``, record what the plan is bound to, and review it;
     terraform's output goes to its log."""
     with _locked(project, env, overrides, "plan") as directory:
+        _whole_adoption(directory, env, terraform_args)
         account = caller_account(project, env, overrides)
         files = rendered_files(directory)
         digest = rendered_digest(directory, files)
@@ -289,7 +295,8 @@ def _read_plan_file(directory: Path, env: str) -> bytes:
 def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
                       allow_data_loss: Sequence[str] = (), allow_traffic_risk: Sequence[str] = (),
                       terraform_args: Sequence[str] = (), allow_outage: Sequence[str] = (),
-                      say: Callable[[str], None] = lambda line: None) -> int:
+                      say: Callable[[str], None] = lambda line: None,
+                      allow_detection_loss: Sequence[str] = ()) -> int:
     """Apply the saved plan of ``env`` after the checks; returns terraform's exit code. ``say`` is
     told, before terraform runs, which plan file (sha256) and how many changes are applied."""
     check_apply_arguments(terraform_args)
@@ -310,35 +317,78 @@ def apply_environment(project: Project, env: str, overrides: Sequence[str] = (),
             result = review.review(copy.plan, env=env, plan_file=str(directory / PLAN_FILE),
                                    rendered_digest=recorded.rendered_digest,
                                    max_step=max_step(project, env, overrides))
-            _judge(env, result, allow_data_loss, allow_traffic_risk, allow_outage)
+            _judge(env, result, allow_data_loss, allow_traffic_risk, allow_outage, allow_detection_loss)
             counts = ", ".join(f"{result.counts[action]} to {action}" for action in review.ACTIONS)
             say(f"tfgen apply {env}: applying plan sha256 {copy.sha256}: {counts}")
             code = terraform.stream(["apply", "-input=false", *terraform_args, str(copy.path)], directory)
         if code == 0:
             discard(directory)
-            _imported(project, env, directory)
+            remaining = _imported(project, env, copy.plan)
+            if remaining:
+                shown = ", ".join(remaining[:_LISTED]) + (", …" if len(remaining) > _LISTED else "")
+                say(f"tfgen apply {env}: the adoption is not complete: {len(remaining)} import(s) did not run "
+                    f"({shown}): {adoption.path(project.env_dir, env)} stays unapplied, so imports.tf stays in "
+                    f"the tree; run `tfgen plan {env}` without -target, review it and apply")
         return code
 
 
-def _imported(project: Project, env: str, directory: Path) -> None:
-    """After an apply that carried an adoption's import blocks, record it applied: the next render
-    leaves them out (tfgen.render.adoption)."""
-    from tfgen.render import adoption
+# --- an adoption (tfgen adopt, tfgen.render.adoption) is planned and applied whole ----------------
 
+_TARGET = re.compile(r"--?target(?:=.*)?", re.DOTALL)
+_LISTED = 5
+
+
+def _whole_adoption(directory: Path, env: str, terraform_args: Sequence[str]) -> None:
+    """UsageError for a ``-target`` plan of a tree carrying an adoption's import blocks: a partial
+    apply would import some objects and leave the rest to be created anew."""
+    targets = [argument for argument in terraform_args if _TARGET.fullmatch(argument)]
+    if targets and (directory / adoption.IMPORTS_FILE).is_file():
+        raise UsageError(f"plan {env}: {targets[0]}: {directory / adoption.IMPORTS_FILE} carries the adoption of "
+                         f"environments/{adoption.DIRECTORY}/{env}.json, which is planned and applied whole: "
+                         "plan without -target")
+
+
+def _imported(project: Project, env: str, plan: Mapping[str, Any]) -> list[str]:
+    """After a successful apply of ``plan`` (its ``terraform show -json``), mark the environment's
+    adoption record applied, so that the next render leaves its import blocks out, when the plan
+    was whole (``"complete": true``) and every address of the record was imported by it or was in
+    the state before it. Returns the record's addresses that were not (none when it was marked, or
+    there is no record to mark)."""
     record = adoption.read(project.env_dir, env)
-    if record is not None and not record.applied and (directory / adoption.IMPORTS_FILE).is_file():
+    if record is None or record.applied:
+        return []
+    if plan.get("complete") is not True:
+        return sorted(record.imports)
+    done = {rc.get("address") for rc in plan.get("resource_changes") or () if (rc.get("change") or {}).get("importing")}
+    done |= _addresses((plan.get("prior_state") or {}).get("values", {}).get("root_module") or {})
+    remaining = sorted(address for address in record.imports if address not in done)
+    if not remaining:
         adoption.write(project.env_dir, env, dataclasses.replace(record, applied=True))
+    return remaining
+
+
+def _addresses(module: Mapping[str, Any]) -> set[str]:
+    """The addresses of a state module's resources and its child modules'."""
+    found = {str(r.get("address")) for r in module.get("resources") or ()}
+    for child in module.get("child_modules") or ():
+        found |= _addresses(child)
+    return found
 
 
 def _judge(env: str, result: review.Review, allow_data_loss: Sequence[str],
-           allow_traffic_risk: Sequence[str], allow_outage: Sequence[str]) -> None:
-    """Refuse what the review refuses without the overrides given."""
-    known = {loss.address for loss in result.data_loss}
-    unknown = [address for address in allow_data_loss if address not in known]
+           allow_traffic_risk: Sequence[str], allow_outage: Sequence[str],
+           allow_detection_loss: Sequence[str] = ()) -> None:
+    """Refuse what the review refuses without the overrides given; an address allowed where the
+    plan has nothing to allow is a usage error."""
+    lost = {loss.address for loss in result.data_loss}
+    reduced = {d.address for d in result.detection_loss}
+    unknown = [f"--allow-data-loss {address}: the plan neither loses data nor weakens its protection there"
+               for address in allow_data_loss if address not in lost]
+    unknown += [f"--allow-detection-loss {address}: the plan neither stops nor weakens logging or alerting there"
+                for address in allow_detection_loss if address not in reduced]
     if unknown:
-        raise UsageError("\n".join(f"--allow-data-loss {address}: the plan neither loses data nor weakens "
-                                   "its protection there" for address in unknown))
-    refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage)
+        raise UsageError("\n".join(unknown))
+    refusals = result.refusals(allow_data_loss, allow_traffic_risk, allow_outage, allow_detection_loss)
     if refusals:
         raise Refused("\n".join([f"tfgen apply {env}: refused, nothing changed:",
                                  *(f"  {line}" for line in refusals)]))

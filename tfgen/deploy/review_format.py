@@ -98,6 +98,9 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
     if result.data_loss:
         sections.append(("data loss", "red", [f"{_loss_action(d)} {d.address}: {'; '.join(d.reasons)}"
                                               for d in result.data_loss]))
+    if result.detection_loss:
+        sections.append(("detection reduced", "red", [f"{d.action} {d.address}: {'; '.join(d.reasons)}"
+                                                      for d in result.detection_loss]))
     traffic = _traffic_lines(result)
     if traffic:
         sections.append(("live traffic", "yellow", traffic))
@@ -107,6 +110,8 @@ def _sections(result: Review) -> list[tuple[str, str, list[str]]]:
                                               for g in result.access]))
     if result.credentials:
         sections.append(("credentials", "red", list(result.credentials)))
+    if result.credential_changes:
+        sections.append(("credentials set by this apply", "yellow", list(result.credential_changes)))
     if result.imports:
         sections.append(("imports", "bold", list(result.imports)))
     if result.other:
@@ -154,6 +159,9 @@ def render_markdown(result: Review) -> str:
     if result.data_loss:
         out += ["", "#### :warning: Data loss", "", "| action | address | why |", "|---|---|---|"]
         out += [f"| {_loss_action(d)} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.data_loss]
+    if result.detection_loss:
+        out += ["", "#### :warning: Detection reduced", "", "| action | address | why |", "|---|---|---|"]
+        out += [f"| {d.action} | `{d.address}` | {_cell('; '.join(d.reasons))} |" for d in result.detection_loss]
     moving = [s for s in result.traffic if s.changed]
     if moving or result.shared_traffic:
         out += ["", "#### Live traffic"]
@@ -172,8 +180,9 @@ def render_markdown(result: Review) -> str:
         for g in result.access:
             out.append(f"- `{g.address}` ({g.kind}, {g.action}):")
             out += [f"  - `{_cell(_statement_text(i))}`" for i in g.added]
-    if result.credentials:
-        out += ["", "#### Credentials", ""] + [f"- {_cell(line)}" for line in result.credentials]
+    if result.credentials or result.credential_changes:
+        out += ["", "#### Credentials", ""] + [f"- {_cell(line)}" for line in
+                                               [*result.credentials, *result.credential_changes]]
     if result.other:
         out += ["", "<details><summary>Other changes</summary>", "", "| type | changes |", "|---|---|"]
         out += [f"| `{kind}`{_cell(_type_text(kind)[len(kind):])} | "

@@ -8,8 +8,8 @@ plan is always of what the inputs render, then plans through ``tfgen plan``,
 which refuses output that is not current, saves the plan and prints its review
 (markdown, into Atlantis's comment). The saved plan is copied to ``$PLANFILE``
 so Atlantis knows there is one; the apply step is ``tfgen apply``, which applies
-that saved plan only and refuses data loss, traffic risk and credential drift
-(an override is a reviewed ``tfgen apply --allow-…`` run outside Atlantis).
+that saved plan only and refuses data loss, detection reduced, traffic risk and
+credential drift (an override is a reviewed ``tfgen apply --allow-…`` run outside Atlantis).
 """
 
 from __future__ import annotations

@@ -139,6 +139,42 @@ def test_an_api_route_without_authorization_is_access_gained() -> None:
         "aws_apigatewayv2_route.x": ("opened", ({"route authorization": "known after apply"},))}
 
 
+ALL_USERS = {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers", "id": "",
+             "permissions": ["READ"]}
+OWNER = {"type": "CanonicalUser", "id": "abc123", "uri": "", "permissions": ["FULL_CONTROL"]}
+
+
+def test_a_grantee_added_to_a_bucket_acl_is_access_gained_and_one_removed_is_not() -> None:
+    assert gains(change("aws_s3_bucket.audit", ["update"], {"grant": [OWNER]}, {"grant": [ALL_USERS, OWNER]})) == {
+        "aws_s3_bucket.audit": ("bucket ACL grant", (ALL_USERS,))}
+    wider = {**ALL_USERS, "permissions": ["WRITE", "READ"]}
+    assert gains(change("aws_s3_bucket.audit", ["update"], {"grant": [ALL_USERS]}, {"grant": [wider]})) == {
+        "aws_s3_bucket.audit": ("bucket ACL grant", (wider,))}
+    same = {**ALL_USERS, "permissions": ["READ"]}
+    assert gains(change("aws_s3_bucket.audit", ["update"], {"grant": [OWNER, ALL_USERS]}, {"grant": [same, OWNER]})) \
+        == {}
+    assert gains(change("aws_s3_bucket.audit", ["update"], {"grant": [ALL_USERS, OWNER]}, {"grant": [OWNER]})) == {}
+    assert gains(change("aws_s3_bucket.audit", ["update"], {"grant": [OWNER]}, {}, {"grant": True})) == {
+        "aws_s3_bucket.audit": ("bucket ACL grant", (LATER,))}
+
+
+def test_a_route_accepting_another_scope_or_none_at_all_is_access_gained() -> None:
+    route = 'aws_apigatewayv2_route.this["create_payment"]'
+    jwt = {"route_key": "POST /payments", "authorization_type": "JWT", "authorizer_id": "a1"}
+
+    def scopes(before: Any, after: Any) -> dict[str, tuple[str, tuple[Any, ...]]]:
+        return gains(change(route, ["update"], {**jwt, "authorization_scopes": before},
+                            {**jwt, "authorization_scopes": after}))
+
+    assert scopes(["payments:write"], None) == {route: ("accepted token scope", (
+        'removed: authorization_scopes is empty, so any token the authorizer accepts is (was ["payments:write"])',))}
+    assert scopes(["payments:write"], []) == scopes(["payments:write"], None)
+    assert scopes(["payments:write"], ["payments:write", "payments:read"]) == {
+        route: ("accepted token scope", ("payments:read",))}
+    assert scopes(["payments:write", "payments:read"], ["payments:write"]) == {}
+    assert scopes(None, ["payments:write"]) == {}  # a scope required where none was narrows
+
+
 def test_a_function_url_without_authorization_is_access_gained() -> None:
     assert gains(change("aws_lambda_function_url.this", ["create"], None, {"authorization_type": "NONE"})) == {
         "aws_lambda_function_url.this": ("opened", ({"function URL authorization": "NONE"},))}

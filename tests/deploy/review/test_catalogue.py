@@ -16,7 +16,7 @@ BLOCK = re.compile(r'^(?:resource|data|ephemeral) "([a-z0-9_]+)"', re.MULTILINE)
 ENVIRONMENTS = sorted(path.stem for path in ENV_DIR.glob("*.yaml") if path.stem != "defaults")
 RENDERINGS = [(env, "") for env in ENVIRONMENTS] + [("dev", extra) for extra in VARIANTS.values()]
 
-# The common AWS types that hold data, protect it or grant access, rendered or not.
+# The common AWS types that hold data, protect it, grant access, carry traffic or log and alert, rendered or not.
 COMMON = {
     catalogue.DATA: (
         "aws_s3_bucket", "aws_s3_object", "aws_dynamodb_table", "aws_dynamodb_table_item", "aws_db_instance",
@@ -25,7 +25,8 @@ COMMON = {
         "aws_efs_file_system", "aws_ebs_volume", "aws_ecr_repository"),
     catalogue.PROTECTION: (
         "aws_s3_bucket_versioning", "aws_s3_bucket_lifecycle_configuration", "aws_backup_plan",
-        "aws_backup_selection", "aws_s3_bucket_object_lock_configuration"),
+        "aws_backup_selection", "aws_s3_bucket_object_lock_configuration",
+        "aws_s3_bucket_server_side_encryption_configuration", "aws_secretsmanager_secret_rotation"),
     catalogue.ACCESS: (
         "aws_iam_role", "aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy",
         "aws_iam_role_policy_attachment", "aws_iam_user_policy_attachment", "aws_iam_group_policy_attachment",
@@ -33,6 +34,9 @@ COMMON = {
         "aws_sqs_queue_policy", "aws_sns_topic_policy", "aws_secretsmanager_secret_policy", "aws_vpc_endpoint_policy",
         "aws_ecr_repository_policy", "aws_lambda_permission", "aws_lambda_function_url", "aws_apigatewayv2_route",
         "aws_security_group", "aws_vpc_security_group_ingress_rule", "aws_security_group_rule"),
+    catalogue.DETECTION: (
+        "aws_flow_log", "aws_s3_bucket_logging", "aws_cloudwatch_metric_alarm", "aws_sns_topic_subscription",
+        "aws_apigatewayv2_stage", "aws_lb"),
     catalogue.TRAFFIC: (
         "aws_lambda_function", "aws_lambda_alias", "aws_lb", "aws_lb_listener", "aws_lb_listener_rule",
         "aws_lb_target_group", "aws_lb_target_group_attachment", "aws_apigatewayv2_route"),

@@ -116,6 +116,42 @@ def test_a_stronger_or_equal_protection_is_no_loss(address: str, before: dict[st
     assert losses(update(address, before, after)) == []
 
 
+@pytest.mark.parametrize(("address", "before", "after", "reason"), [
+    ("aws_s3_bucket_server_side_encryption_configuration.this",
+     {"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms:dsse"}]}]},
+     {"rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": "aws:kms"}]}]},
+     'default encryption weakened (rule[0].apply_server_side_encryption_by_default[0].sse_algorithm: '
+     '"aws:kms:dsse" -> "aws:kms")'),
+    ("aws_kms_key.this", {"enable_key_rotation": True}, {"enable_key_rotation": False},
+     "automatic key rotation turned off (enable_key_rotation: true -> false)"),
+    ("aws_secretsmanager_secret_rotation.db", {"rotation_rules": [{"automatically_after_days": 30}]},
+     {"rotation_rules": [{"automatically_after_days": 90}]},
+     "secret rotation period lengthened (rotation_rules[0].automatically_after_days: 30 -> 90)"),
+    ("aws_secretsmanager_secret_rotation.db", {"rotation_lambda_arn": "arn:fn:rotation"},
+     {"rotation_lambda_arn": "arn:fn:other"},
+     'the function rotating the secret changed (rotation_lambda_arn: "arn:fn:rotation" -> "arn:fn:other")'),
+    ("aws_secretsmanager_secret.db", {"kms_key_id": "arn:key:secrets"}, {"kms_key_id": None},
+     'the key encrypting the secret removed (kms_key_id: "arn:key:secrets" -> null)'),
+    ("aws_sqs_queue.dlq", {"kms_master_key_id": "arn:key:sqs"}, {"kms_master_key_id": "arn:key:other"},
+     'the key encrypting the messages changed (kms_master_key_id: "arn:key:sqs" -> "arn:key:other")'),
+])
+def test_encryption_and_rotation_weakened_in_a_plan_are_refused_as_drift_reports_them(
+        address: str, before: dict[str, Any], after: dict[str, Any], reason: str) -> None:
+    [loss] = review.review({"resource_changes": [update(address, before, after)]}).data_loss
+    assert (loss.address, loss.protection, loss.reasons) == (address, True, (reason,))
+
+
+def test_a_key_known_only_after_apply_is_refused_and_a_key_set_where_none_was_is_not() -> None:
+    assert losses(update('aws_lambda_function.this["pv"]', {"kms_key_arn": "arn:key:lambda"}, {},
+                         {"kms_key_arn": True})) == [
+        ('aws_lambda_function.this["pv"]', "update",
+         ("the key encrypting its environment variables: kms_key_arn known only after apply",))]
+    assert losses(update('aws_lambda_function.this["pv"]', {"kms_key_arn": None}, {}, {"kms_key_arn": True})) == []
+    assert losses(change("aws_s3_bucket_server_side_encryption_configuration.this", ["delete"], {"bucket": "b"},
+                         None)) == [("aws_s3_bucket_server_side_encryption_configuration.this", "delete", (
+                             "default encryption removed: new objects are encrypted with S3's own key (SSE-S3)",))]
+
+
 def test_a_protection_known_only_after_apply_is_refused_not_passed() -> None:
     assert losses(
         update("aws_dynamodb_table.this", {"point_in_time_recovery": [{"enabled": True}]},

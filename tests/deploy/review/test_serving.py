@@ -356,6 +356,17 @@ def test_reserved_concurrency_zero_is_an_outage() -> None:
         "concurrency 0 throttles every request; allow it with --allow-outage payment_validation"]
 
 
+def test_reserved_concurrency_lowered_is_a_change_to_read_not_an_outage() -> None:
+    state = stack()
+    result = judged(plan(state, {FN: moved(state, FN, reserved_concurrent_executions=2)}))
+    [serving] = result.traffic
+    assert f"update {FN}: reserved concurrency lowered from 10 to 2: requests beyond 2 at a time are throttled" \
+        in serving.changes
+    assert serving.outages == () and result.refusals() == []
+    result = judged(plan(state, {FN: moved(state, FN, reserved_concurrent_executions=-1)}))
+    assert not any("reserved concurrency" in line for line in result.traffic[0].changes)
+
+
 def test_weights_of_zero_for_every_colour_are_an_outage() -> None:
     state = stack()
     result = judged(plan(state, {RULE: (["update"], rule(0, 0))}))

@@ -1,7 +1,7 @@
 """The review of a Terraform plan, in pure parts: reading the plan's changes (changes), the
-resource types it judges (catalogue), data loss (data), live traffic (serving), access gained
-(access) and the database credentials (credentials); verdict puts them together in one
-``Review``. tfgen.deploy.review_format renders a review."""
+resource types it judges (catalogue), data loss (data), detection reduced (detection), live
+traffic (serving), access gained (access) and the database credentials (credentials); verdict puts
+them together in one ``Review``. tfgen.deploy.review_format renders a review."""
 
 from tfgen.deploy.review.access import AccessGain, added_statements, document_statement
 from tfgen.deploy.review.catalogue import DATA_TYPES

@@ -28,6 +28,7 @@ from typing import Any
 
 from tfgen.deploy.review import catalogue
 from tfgen.deploy.review.catalogue import POLICY_DOCUMENT, SECURITY_GROUP_TYPES, SG_RULE_TYPES
+from tfgen.deploy.review.changes import path_string
 
 LATER = "known after apply"
 
@@ -469,6 +470,10 @@ def gains_of(rc: Mapping[str, Any], action: str, documents: Documents) -> Iterat
     yield from _openings(rc, kind, action, before, after, unknown)
     if action == "delete":
         return
+    for members in catalogue.members(kind):
+        added = _members_added(members, before, after, unknown)
+        if added:
+            yield AccessGain(rc["address"], kind, members.label, action, tuple(added))
     if kind in SG_RULE_TYPES:
         direction = "ingress" if kind.endswith("ingress_rule") else "egress"
         fields = catalogue.grants(kind)
@@ -536,6 +541,34 @@ def _openings(rc: Mapping[str, Any], kind: str, action: str, before: Mapping[str
             opened[opening.label] = new
     if opened:
         yield AccessGain(rc["address"], kind, "opened", action, (opened,))
+
+
+def _members_added(members: catalogue.Members, before: Mapping[str, Any], after: Mapping[str, Any],
+                   unknown: Mapping[str, Any]) -> list[Any]:
+    """The elements of a ``Members`` list after the change that none before is (compared on content,
+    lists as sets), and its emptying when that opens access."""
+    if _has_unknown(_at(unknown, members.path)):
+        return [LATER]
+    old, new = _listed(_at(before, members.path)), _listed(_at(after, members.path))
+    if members.empty_opens and not old:
+        return []  # nothing was required: whatever is now, is narrower
+    kept = {_element(item) for item in old}
+    added = [item for item in new if _element(item) not in kept]
+    if members.empty_opens and old and not new:
+        added.append(f"removed: {path_string(members.path)} is empty, so any token the authorizer accepts is "
+                     f"(was {_canonical(old)})")
+    return added
+
+
+def _element(value: Any) -> str:
+    """A canonical form of a list element: map keys and the items of its lists sorted."""
+    def sort(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {key: sort(v) for key, v in item.items()}
+        if isinstance(item, list):
+            return sorted((sort(v) for v in item), key=_canonical)
+        return item
+    return _canonical(sort(value))
 
 
 def _at(value: Any, path: Sequence[str | int]) -> Any:

@@ -3,16 +3,20 @@ judges.
 
 Every type is classified on purpose: it **holds data** (deleting or replacing it loses data, or
 the means to read it: a key, a secret), it **protects data** held by another resource (versioning,
-a lifecycle, a backup plan: destroying it, or weakening it, exposes the data), it **carries live
-traffic** (a request to a payment function passes through it), it **grants access** (a policy
-document, a grant, a rule or a setting that opens something), or it is **none** of these and says
-what it is instead. A type can be several: a KMS key holds the means to read data, is protected
-by its deletion window and grants access through its key policy.
+a lifecycle, a backup plan, default encryption, a secret's rotation: destroying it, or weakening
+it, exposes the data), it **carries live traffic** (a request to a payment function passes through
+it), it **grants access** (a policy document, a grant, a rule or a setting that opens something),
+it **detects** (it logs or alerts on what happens: flow logs, access logs, an alarm, the
+subscription alerts reach), or it is **none** of these and says what it is instead. A type can be
+several: a KMS key holds the means to read data, is protected by its deletion window and its
+rotation, and grants access through its key policy.
 
 The attributes that matter are listed with the type: its protections (``Protection``: what must
-stay on, which retention must not shrink, which elements must stay), its policy documents, the
-fields whose change grants access, and the values that open it (``Opening``). tests/deploy/review/
-test_catalogue.py fails on a type the templates render that is missing here.
+stay on, which retention must not shrink, which elements must stay, which key must stay, which
+rotation must not lengthen), what keeps it watched (``detection``, judged by the same rules), its
+policy documents, the fields whose change grants access, the values that open it (``Opening``)
+and the lists each element of which grants it (``Members``). tests/deploy/review/test_catalogue.py
+fails on a type the templates render that is missing here.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ DATA = "data"
 PROTECTION = "protection"
 TRAFFIC = "traffic"
 ACCESS = "access"
+DETECTION = "detection"
 
 # Where the templates keep the pieces the traffic and credential checks read.
 FUNCTION = "aws_lambda_function.this"
@@ -41,20 +46,25 @@ EXPIRATION = "expiration"  # S3 lifecycle rules: no expiration added, shortened,
 TTL = "ttl"  # DynamoDB time to live: not turned on, nor moved to another attribute
 PERIOD = "period"  # an object lock's default retention, in days or years: must not shrink
 FIXED = "fixed"  # any change may narrow what it protects (a backup selection's exclusions, tags, role)
+NAMED = "named"  # a key, a destination, a function: once set, it must stay set and the same
+LEAST = "least"  # must not fall below its place in ``order`` (weakest first); an unlisted value is weakest
+INTERVAL = "interval"  # days between rotations: must not lengthen; ``forever`` values mean never
 
 
 @dataclass(frozen=True)
 class Protection:
-    """An attribute that protects data. ``path`` runs into the resource's values; ``"*"`` stands
-    for each element of a list, matched before and after by its ``key`` attribute."""
+    """An attribute that protects data (or, in ``Entry.detection``, keeps it watched). ``path``
+    runs into the resource's values; ``"*"`` stands for each element of a list, matched before and
+    after by its ``key`` attribute."""
 
     path: tuple[str | int, ...]
     label: str
     rule: str
     safe: Any = True  # STAYS: the protecting value
     default: Any = None  # the value an unset (null) attribute has
-    forever: tuple[Any, ...] = (None,)  # RETENTION: the values that mean "kept for ever"
+    forever: tuple[Any, ...] = (None,)  # RETENTION: "kept for ever"; INTERVAL: "never rotated"
     key: str = ""  # "" with "*": the element itself (a list of strings)
+    order: tuple[Any, ...] = ()  # LEAST: the values, weakest first
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,18 @@ class Opening:
 
 
 @dataclass(frozen=True)
+class Members:
+    """A list each element of which grants access: a grantee of a bucket ACL, a scope a route
+    accepts in a token. An element added (or changed) opens access; an element removed does not,
+    except that with ``empty_opens`` a list emptied requires nothing any more (a JWT route without
+    scopes accepts any token its authorizer accepts)."""
+
+    path: tuple[str | int, ...]
+    label: str
+    empty_opens: bool = False
+
+
+@dataclass(frozen=True)
 class Entry:
     kinds: frozenset[str]
     note: str = ""  # what a type of none of the kinds is (shown in the review's other changes)
@@ -79,7 +101,10 @@ class Entry:
     documents: tuple[tuple[str, str], ...] = ()  # (attribute holding a policy JSON, its kind)
     grants: tuple[str, ...] = ()  # fields whose new value grants access
     openings: tuple[Opening, ...] = ()
+    members: tuple[Members, ...] = ()
     holder: str = ""  # the attribute naming what its policy or grant is attached to (a role, a bucket)
+    detection: tuple[Protection, ...] = ()  # what keeps it logging or alerting (DETECTION)
+    unwatched: str = ""  # a detecting type: what destroying it stops ("" if nothing)
 
 
 def _entry(*kinds: str, **fields: Any) -> Entry:
@@ -102,6 +127,17 @@ _BACKUP_RETENTION = Protection(("backup_retention_period",), "backup retention",
 _KMS_KEY = (Protection(("is_enabled",), "the key", STAYS, default=True),
             Protection(("deletion_window_in_days",), "the key's deletion window", RETENTION, forever=(),
                        default=30))
+_KEY_ROTATION = (Protection(("enable_key_rotation",), "automatic key rotation", STAYS, default=False),
+                 Protection(("rotation_period_in_days",), "key rotation period", INTERVAL, forever=(None, 0)))
+
+
+def _key(path: tuple[str | int, ...], what: str) -> Protection:
+    """The customer managed key encrypting what a resource holds: removed or swapped, the data is
+    encrypted with a key the review did not see, or with AWS's own."""
+    return Protection(path, f"the key encrypting {what}", NAMED)
+
+
+_SSE_DEFAULT = ("rule", 0, "apply_server_side_encryption_by_default", 0)
 _SNAPSHOTS = (Protection(("snapshot_retention_limit",), "snapshot retention", RETENTION, forever=(), default=0),)
 _PUBLIC_ACCESS_BLOCK = tuple(Opening((flag,), (True,), f"public access block {flag}", on_delete=True)
                              for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
@@ -111,9 +147,10 @@ _SG_RULE_FIELDS = ("ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv
 
 CATALOGUE: dict[str, Entry] = {
     # --- data, and what protects it ----------------------------------------------------------
-    "aws_rds_cluster": _entry(DATA, protection=(
+    "aws_rds_cluster": _entry(DATA, DETECTION, protection=(
         _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS,
-        Protection(("backtrack_window",), "backtrack window", RETENTION, forever=(), default=0))),
+        Protection(("backtrack_window",), "backtrack window", RETENTION, forever=(), default=0)), detection=(
+        Protection(("enabled_cloudwatch_logs_exports", "*"), "exported database log", KEPT),)),
     "aws_db_instance": _entry(DATA, ACCESS, protection=(
         _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS),
         openings=(Opening(("publicly_accessible",), (False, None), "publicly accessible"),)),
@@ -121,6 +158,8 @@ CATALOGUE: dict[str, Entry] = {
     "aws_db_snapshot": _entry(DATA),
     "aws_db_cluster_snapshot": _entry(DATA),
     "aws_dynamodb_table": _entry(DATA, protection=(
+        Protection(("server_side_encryption", 0, "enabled"), "encryption with a KMS key", STAYS, default=False),
+        _key(("server_side_encryption", 0, "kms_key_arn"), "the table"),
         Protection(("point_in_time_recovery", 0, "enabled"), "point-in-time recovery", STAYS, default=False),
         Protection(("point_in_time_recovery", 0, "recovery_period_in_days"), "point-in-time recovery period",
                    RETENTION, forever=(), default=35),
@@ -135,7 +174,7 @@ CATALOGUE: dict[str, Entry] = {
     "aws_dynamodb_resource_policy": _policy("table policy", holder="resource_arn"),
     "aws_s3_bucket": _policy("bucket policy", DATA, protection=(
         Protection(("force_destroy",), "keeping objects when the bucket is destroyed", STAYS, safe=False,
-                   default=False),)),
+                   default=False),), members=(Members(("grant",), "bucket ACL grant"),)),
     "aws_s3_object": _entry(DATA),
     "aws_s3_bucket_object": _entry(DATA),
     "aws_s3_bucket_versioning": _entry(PROTECTION, target="bucket", protection=(
@@ -147,16 +186,27 @@ CATALOGUE: dict[str, Entry] = {
         Protection(("rule", 0, "default_retention", 0, "mode"), "object lock mode", STAYS, safe="COMPLIANCE"),
         Protection(("rule", 0, "default_retention", 0), "object lock retention", PERIOD)),
         on_delete="object lock default retention removed"),
+    "aws_s3_bucket_server_side_encryption_configuration": _entry(PROTECTION, target="bucket", protection=(
+        Protection((*_SSE_DEFAULT, "sse_algorithm"), "default encryption", LEAST,
+                   order=("AES256", "aws:kms", "aws:kms:dsse")),
+        _key((*_SSE_DEFAULT, "kms_master_key_id"), "new objects")),
+        on_delete="default encryption removed: new objects are encrypted with S3's own key (SSE-S3)"),
     "aws_s3_bucket_replication_configuration": _entry(PROTECTION, target="bucket", protection=(
         Protection(("rule", "*"), "replication rule", KEPT, key="id"),),
         on_delete="replication to the replica bucket stopped"),
-    "aws_kms_key": _policy("key policy", DATA, protection=_KMS_KEY),
+    "aws_kms_key": _policy("key policy", DATA, protection=_KMS_KEY + _KEY_ROTATION),
     "aws_kms_replica_key": _policy("key policy", DATA, protection=_KMS_KEY),
     "aws_kms_external_key": _policy("key policy", DATA, protection=_KMS_KEY),
     "aws_kms_replica_external_key": _policy("key policy", DATA, protection=_KMS_KEY),
     "aws_secretsmanager_secret": _policy("secret policy", DATA, protection=(
         Protection(("recovery_window_in_days",), "the secret's recovery window", RETENTION, forever=(),
-                   default=30),)),
+                   default=30), _key(("kms_key_id",), "the secret"))),
+    "aws_secretsmanager_secret_rotation": _entry(PROTECTION, target="secret_id", protection=(
+        Protection(("rotation_rules", 0, "automatically_after_days"), "secret rotation period", INTERVAL,
+                   forever=(None, 0)),
+        Protection(("rotation_rules", 0, "schedule_expression"), "the secret's rotation schedule", FIXED),
+        Protection(("rotation_lambda_arn",), "the function rotating the secret", NAMED)),
+        on_delete="the secret is no longer rotated"),
     "aws_backup_vault": _entry(DATA, protection=(
         Protection(("force_destroy",), "keeping recovery points when the vault is destroyed", STAYS, safe=False,
                    default=False),)),
@@ -177,10 +227,12 @@ CATALOGUE: dict[str, Entry] = {
         on_delete="vault lock removed"),
     "aws_backup_vault_policy": _policy("backup vault policy", holder="backup_vault_name"),
     "aws_cloudwatch_log_group": _entry(DATA, protection=(
+        _key(("kms_key_id",), "the log group"),
         Protection(("retention_in_days",), "log retention", RETENTION, forever=(None, 0)),
         Protection(("skip_destroy",), "keeping the log group when it is destroyed", STAYS, default=False))),
     "aws_sqs_queue": _policy("queue policy", DATA, protection=(
-        Protection(("message_retention_seconds",), "message retention", RETENTION, forever=(), default=345600),)),
+        Protection(("message_retention_seconds",), "message retention", RETENTION, forever=(), default=345600),
+        _key(("kms_master_key_id",), "the messages"))),
     "aws_sqs_queue_policy": _policy("queue policy", holder="queue_url"),
     "aws_efs_file_system": _entry(DATA),
     "aws_efs_backup_policy": _entry(PROTECTION, target="file_system_id", protection=(
@@ -212,15 +264,31 @@ CATALOGUE: dict[str, Entry] = {
     "aws_kinesis_stream": _entry(DATA, protection=(
         Protection(("retention_period",), "stream retention", RETENTION, forever=(), default=24),)),
     "aws_glacier_vault": _policy("vault access policy", DATA, attribute="access_policy"),
+    # --- what logs and alerts ------------------------------------------------------------------
+    "aws_flow_log": _entry(DETECTION, unwatched="the VPC's traffic is no longer logged", detection=(
+        Protection(("traffic_type",), "flow log traffic type", STAYS, safe="ALL"),
+        Protection(("log_destination",), "the flow logs' destination", NAMED),
+        Protection(("iam_role_arn",), "the role delivering the flow logs", NAMED))),
+    "aws_s3_bucket_logging": _entry(DETECTION, unwatched="the bucket's access logging stops", detection=(
+        Protection(("target_bucket",), "the access log bucket", NAMED),
+        Protection(("target_prefix",), "the access log prefix", NAMED))),
+    "aws_cloudwatch_metric_alarm": _entry(DETECTION, unwatched="the alarm no longer watches its metric", detection=(
+        Protection(("actions_enabled",), "alarm actions", STAYS, default=True),
+        Protection(("alarm_actions", "*"), "alarm action", KEPT),
+        Protection(("ok_actions", "*"), "OK action", KEPT))),
     # --- live traffic ------------------------------------------------------------------------
-    "aws_lambda_function": _entry(TRAFFIC),
+    "aws_lambda_function": _entry(TRAFFIC, protection=(_key(("kms_key_arn",), "its environment variables"),)),
     "aws_lambda_alias": _entry(TRAFFIC),
     "aws_lambda_provisioned_concurrency_config": _entry(TRAFFIC),
     "aws_lambda_permission": _entry(TRAFFIC, ACCESS, holder="function_name", grants=(
         "action", "principal", "source_arn", "source_account", "qualifier", "function_url_auth_type")),
     "aws_lambda_function_url": _entry(TRAFFIC, ACCESS, grants=("cors",), openings=(
         Opening(("authorization_type",), ("AWS_IAM",), "function URL authorization"),)),
-    "aws_lb": _entry(TRAFFIC, ACCESS, openings=(Opening(("internal",), (True,), "internal load balancer"),)),
+    "aws_lb": _entry(TRAFFIC, ACCESS, DETECTION, openings=(Opening(("internal",), (True,), "internal load balancer"),),
+                     detection=(Protection(("access_logs", 0, "enabled"), "load balancer access logs", STAYS,
+                                           default=False),
+                                Protection(("access_logs", 0, "bucket"), "the load balancer's access log bucket",
+                                           NAMED))),
     "aws_lb_listener": _entry(TRAFFIC),
     "aws_lb_listener_rule": _entry(TRAFFIC),
     "aws_lb_target_group": _entry(TRAFFIC),
@@ -228,8 +296,11 @@ CATALOGUE: dict[str, Entry] = {
     "aws_apigatewayv2_api": _entry(TRAFFIC),
     "aws_apigatewayv2_integration": _entry(TRAFFIC),
     "aws_apigatewayv2_route": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
-        Opening(("authorization_type",), ("AWS_IAM", "JWT", "CUSTOM"), "route authorization"),)),
-    "aws_apigatewayv2_stage": _entry(TRAFFIC),
+        Opening(("authorization_type",), ("AWS_IAM", "JWT", "CUSTOM"), "route authorization"),), members=(
+        Members(("authorization_scopes",), "accepted token scope", empty_opens=True),)),
+    "aws_apigatewayv2_stage": _entry(TRAFFIC, DETECTION, detection=(
+        Protection(("access_log_settings", 0, "destination_arn"), "the API access log destination", NAMED),
+        Protection(("access_log_settings", 0, "format"), "the API access log format", FIXED))),
     "aws_apigatewayv2_vpc_link": _entry(TRAFFIC),
     "aws_api_gateway_method": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
         Opening(("authorization",), ("AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM"), "method authorization"),)),
@@ -261,9 +332,10 @@ CATALOGUE: dict[str, Entry] = {
                 on_delete=True),)),
     "aws_s3_bucket_acl": _entry(ACCESS, grants=("acl", "access_control_policy")),
     "aws_s3_access_point": _policy("access point policy", holder="bucket"),
-    "aws_sns_topic": _policy("topic policy"),
+    "aws_sns_topic": _policy("topic policy", protection=(_key(("kms_master_key_id",), "the messages"),)),
     "aws_sns_topic_policy": _policy("topic policy", holder="arn"),
-    "aws_sns_topic_subscription": _entry(ACCESS, grants=("protocol", "endpoint")),
+    "aws_sns_topic_subscription": _entry(ACCESS, DETECTION, grants=("protocol", "endpoint"),
+                                         unwatched="alerts published to the topic no longer reach its endpoint"),
     "aws_secretsmanager_secret_policy": _policy("secret policy", holder="secret_arn"),
     "aws_vpc_endpoint": _policy("endpoint policy"),
     "aws_vpc_endpoint_policy": _policy("endpoint policy", holder="vpc_endpoint_id"),
@@ -283,17 +355,12 @@ CATALOGUE: dict[str, Entry] = {
     "aws_iam_policy_document": _entry(ACCESS, note="a policy document, judged with the policy it becomes"),
     # --- none of these, on purpose --------------------------------------------------------------
     "aws_secretsmanager_secret_version": _none("the database credentials: the credentials check judges it"),
-    "aws_secretsmanager_secret_rotation": _none("rotation schedule of a secret"),
     "aws_secretsmanager_random_password": _none("an ephemeral password, never stored"),
     "aws_ssm_parameter": _none("a plain String parameter rendered from the environment file"),
     "aws_db_subnet_group": _none("database network placement"),
     "aws_rds_cluster_parameter_group": _none("database engine parameters"),
     "aws_kms_alias": _none("a name for a key"),
-    "aws_s3_bucket_logging": _none("access logging of a bucket"),
-    "aws_s3_bucket_server_side_encryption_configuration": _none("default encryption of new objects"),
-    "aws_cloudwatch_metric_alarm": _none("monitoring"),
     "aws_cloudwatch_dashboard": _none("monitoring"),
-    "aws_flow_log": _none("network monitoring"),
     "aws_vpc": _none("network"),
     "aws_subnet": _none("network"),
     "aws_route": _none("network"),
@@ -316,7 +383,7 @@ DATA_TYPES = frozenset(kind for kind, entry in CATALOGUE.items() if DATA in entr
 
 
 def kind_of(kind: str) -> frozenset[str] | None:
-    """The kinds of a resource type (``DATA``, ``PROTECTION``, ``TRAFFIC``, ``ACCESS``): empty for a
+    """The kinds of a resource type (``DATA``, ``PROTECTION``, ``TRAFFIC``, ``ACCESS``, ``DETECTION``): empty for a
     type that is none of them, None for a type the catalogue does not know."""
     entry = CATALOGUE.get(kind)
     return None if entry is None else entry.kinds
@@ -346,6 +413,14 @@ def protection(kind: str) -> tuple[Protection, ...]:
     return _entry_of(kind).protection
 
 
+def detection(kind: str) -> tuple[Protection, ...]:
+    return _entry_of(kind).detection
+
+
+def unwatched(kind: str) -> str:
+    return _entry_of(kind).unwatched
+
+
 def documents(kind: str) -> tuple[tuple[str, str], ...]:
     return _entry_of(kind).documents
 
@@ -356,6 +431,10 @@ def grants(kind: str) -> tuple[str, ...]:
 
 def openings(kind: str) -> tuple[Opening, ...]:
     return _entry_of(kind).openings
+
+
+def members(kind: str) -> tuple[Members, ...]:
+    return _entry_of(kind).members
 
 
 def holder(kind: str) -> str:

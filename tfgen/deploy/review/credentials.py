@@ -1,5 +1,6 @@
 """Credentials: changes that would leave the Aurora cluster's master password and the secret holding
-it different."""
+it different (``problems``, refused), and what an apply that imports them does to the live
+credentials (``changes``, said: ``tfgen adopt --rotate-credentials``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ SECRET_VALUE_VERSION = "secret_string_wo_version"
 # which rewrites the secret from the same run's password.
 SECRET_FIELDS = ("port", "database_name", "master_username", "endpoint", "cluster_identifier")
 BUMP = "bump database.master_password_version in the environment file, render and plan again"
+ROTATION = "aws_secretsmanager_secret_rotation.db_credentials"
+# The provider (5.100) calls RotateSecret on an update only when one of these changes; only then is
+# rotate_immediately sent.
+ROTATION_TRIGGERS = ("rotation_lambda_arn", "rotation_rules", "external_secret_rotation_metadata",
+                     "external_secret_rotation_role_arn")
 
 
 def problems(by_address: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -47,3 +53,43 @@ def problems(by_address: Mapping[str, Mapping[str, Any]]) -> list[str]:
             problems.append(f"{CLUSTER}: {', '.join(moved)} changes, but the secret keeps the old value "
                             f"(its value is written only with a new password): {BUMP}")
     return problems
+
+
+def changes(by_address: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What the apply does to the live credentials when it imports the cluster, its secret version
+    or the rotation and sets them anew: one line each, for the review to say (nothing to refuse)."""
+    cluster, secret, rotation = (by_address.get(a) for a in (CLUSTER, SECRET_VERSION, ROTATION))
+    if not any(rc is not None and rc["change"].get("importing") for rc in (cluster, secret, rotation)):
+        return []
+    lines = []
+    if cluster is not None and cluster["change"].get("importing") and action_of(cluster["change"]["actions"]):
+        before, after = cluster["change"].get("before") or {}, cluster["change"].get("after") or {}
+        if before.get(PASSWORD_VERSION) != after.get(PASSWORD_VERSION):
+            lines.append(f"{CLUSTER}: imported; the apply sets a new master password on it ({PASSWORD_VERSION} "
+                         f"{_json(before.get(PASSWORD_VERSION))} -> {_json(after.get(PASSWORD_VERSION))})")
+    if secret is not None and secret["change"].get("importing") and \
+            action_of(secret["change"]["actions"]) in ("replace", "update"):
+        before, after = secret["change"].get("before") or {}, secret["change"].get("after") or {}
+        if before.get(SECRET_VALUE_VERSION) != after.get(SECRET_VALUE_VERSION):
+            lines.append(f"{SECRET_VERSION}: imported and replaced: a new secret version holds the new password")
+    if rotation is not None and rotation["change"].get("importing") and action_of(rotation["change"]["actions"]):
+        lines.append(_rotation(rotation["change"]))
+    return lines
+
+
+def _rotation(change: Mapping[str, Any]) -> str:
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    moved = [name for name in ROTATION_TRIGGERS if before.get(name) != after.get(name) or unknown.get(name) is True]
+    if not moved:
+        return (f"{ROTATION}: imported; no rotation is started (the provider sends rotate_immediately only with a "
+                "change of the rotation function or rules): rotation follows the schedule as configured")
+    if after.get("rotate_immediately") is False:
+        return (f"{ROTATION}: imported; {', '.join(moved)} changes: the apply calls RotateSecret with "
+                "rotate_immediately false: the next rotation follows the new schedule")
+    return (f"{ROTATION}: imported; {', '.join(moved)} changes: the apply calls RotateSecret, which starts a "
+            "rotation at once")
+
+
+def _json(value: Any) -> str:
+    return "null" if value is None else str(value)

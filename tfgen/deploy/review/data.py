@@ -1,6 +1,8 @@
 """Data loss: a delete or replace of a resource that holds data, and a change that destroys or
 weakens what protects data (point-in-time recovery off, a retention shortened, a backup rule
-removed, an expiration added, versioning suspended, a key disabled, deletion protection off...).
+removed, an expiration added, versioning suspended, a key disabled, deletion protection off,
+default encryption weakened, the key encrypting data removed or swapped, a key's or a secret's
+rotation off or lengthened...).
 
 Each is one ``DataLoss`` per address, refused by ``tfgen apply`` unless that address is named with
 ``--allow-data-loss``. A protecting value known only after apply is a loss too: the judge does not
@@ -14,12 +16,24 @@ and an update of it that changes an attribute whose name looks like a protection
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tfgen.deploy.review import catalogue
-from tfgen.deploy.review.catalogue import EXPIRATION, FIXED, KEPT, PERIOD, RETENTION, STAYS, TTL, Protection
+from tfgen.deploy.review.catalogue import (
+    EXPIRATION,
+    FIXED,
+    INTERVAL,
+    KEPT,
+    LEAST,
+    NAMED,
+    PERIOD,
+    RETENTION,
+    STAYS,
+    TTL,
+    Protection,
+)
 from tfgen.deploy.review.changes import path_string, reasons_of
 
 UNKNOWN = "known only after apply"
@@ -74,8 +88,10 @@ def _protection_like(change: Mapping[str, Any]) -> list[str]:
                   and (before.get(name) != after.get(name) or _unknown_in(unknown.get(name))))
 
 
-def weakenings(rc: Mapping[str, Any], action: str) -> Iterator[str]:
-    """What the change does to each protecting attribute of ``rc`` that exposes its data.
+def weakenings(rc: Mapping[str, Any], action: str, rules: Sequence[Protection] | None = None) -> Iterator[str]:
+    """What the change does to each protecting attribute of ``rc`` that exposes its data (``rules``:
+    the catalogue's protections of its type, unless given: tfgen.deploy.review.detection gives the
+    attributes that keep it watched).
 
     A resource the plan creates has nothing to weaken, except a protecting resource (a lifecycle
     configuration, say) created for a bucket that already exists: it is judged against nothing."""
@@ -88,7 +104,7 @@ def weakenings(rc: Mapping[str, Any], action: str) -> Iterator[str]:
             return
         before = {}
     said = set()
-    for rule in catalogue.protection(rc["type"]):
+    for rule in catalogue.protection(rc["type"]) if rules is None else rules:
         for reason in _judge(rule, _leaves(before, None, rule.path, rule.key),
                              _leaves(after, unknown, rule.path, rule.key)):
             if reason not in said:  # a list known only after apply, once for all its rules
@@ -169,7 +185,16 @@ def _judge(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) ->
             continue  # an element removed: its KEPT rule says so
         new, unknown = after[name]
         where = _where(rule, name)
-        if rule.rule == STAYS:
+        if rule.rule == NAMED:
+            if _unset(old):
+                continue  # nothing was named: naming one now weakens nothing
+            if _unknown_in(unknown):
+                yield f"{rule.label}: {where} {UNKNOWN}"
+            elif _unset(new):
+                yield f"{rule.label} removed ({where}: {_shown(old)} -> {_shown(new)})"
+            elif new != old:
+                yield f"{rule.label} changed ({where}: {_shown(old)} -> {_shown(new)})"
+        elif rule.rule == STAYS:
             old, new = (rule.default if old is None else old), (rule.default if new is None else new)
             if old == rule.safe and unknown is True:
                 yield f"{rule.label}: {where} {UNKNOWN}"
@@ -181,6 +206,10 @@ def _judge(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) ->
             yield f"{rule.label} shortened ({where}: {_lock_period(old)} -> {_lock_period(new)})"
         elif rule.rule == RETENTION and _shorter(rule, old, new):
             yield f"{rule.label} shortened ({where}: {_retention(rule, old)} -> {_retention(rule, new)})"
+        elif rule.rule == LEAST and _rank(rule, new) < _rank(rule, old):
+            yield f"{rule.label} weakened ({where}: {_shown(old)} -> {_shown(new)})"
+        elif rule.rule == INTERVAL and _longer(rule, old, new):
+            yield f"{rule.label} lengthened ({where}: {_interval(rule, old)} -> {_interval(rule, new)})"
         elif rule.rule == TTL and _ttl(new) and _ttl(new) != _ttl(old):
             yield f"{rule.label}: items now expire by their {_shown(_ttl(new))} attribute ({where}: " \
                   f"{_shown(_ttl(old))} -> {_shown(_ttl(new))})"
@@ -221,6 +250,34 @@ def _shorter(rule: Protection, old: Any, new: Any) -> bool:
         return bool(new < old)
     except TypeError:
         return True
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _rank(rule: Protection, value: Any) -> int:
+    """Where ``value`` stands in ``rule.order`` (weakest first); -1 for a value it does not list."""
+    value = rule.default if value is None else value
+    return rule.order.index(value) if value in rule.order else -1
+
+
+def _longer(rule: Protection, old: Any, new: Any) -> bool:
+    """An interval (days between rotations) that grows, or stops: ``forever`` values mean never."""
+    old, new = (rule.default if old is None else old), (rule.default if new is None else new)
+    if old in rule.forever or old == new:
+        return False
+    if new in rule.forever:
+        return True
+    try:
+        return bool(new > old)
+    except TypeError:
+        return True
+
+
+def _interval(rule: Protection, value: Any) -> str:
+    value = rule.default if value is None else value
+    return "never" if value in rule.forever else _shown(value)
 
 
 def _retention(rule: Protection, value: Any) -> str:

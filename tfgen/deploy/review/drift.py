@@ -7,26 +7,37 @@ put in the classes its differences raise:
 - **access gained**: its policy documents, grants, rules or settings open what the state does not
   (tfgen.deploy.review.access, the change read as state -> live);
 - **traffic moved**: a payment function's serving table differs (a weight, the version an alias
-  runs, its code), or what its requests pass through is gone or changed
+  runs, its code, its reserved concurrency lowered), the serving judge says of the live table
+  what it does not say of the reviewed one (a target group of no alias, an attachment sent
+  elsewhere, a version that never served), or what its requests pass through is gone or changed
   (tfgen.deploy.review.serving);
-- **data protection reduced**: what protects data is off, shorter or gone, or an object holding
-  data no longer exists (tfgen.deploy.review.data);
+- **data protection reduced**: what protects data is off, shorter or gone (a backup, a retention,
+  encryption or its key, a key's or a secret's rotation), or an object holding data no longer
+  exists (tfgen.deploy.review.data);
+- **detection reduced**: what logs or alerts is off or gone (flow logs, access logs, an alarm or
+  its actions, the subscription alerts reach: tfgen.deploy.review.detection);
 - **other differences**: the rest.
 
 Every entry carries its differences, attribute by attribute, with the live value and the reviewed
 one. Provider-default noise is filtered first (``noise``): a difference between null and an empty
-value, two policy JSON texts the provider itself holds equivalent, and ``tags_all`` keys that
-only repeat a difference of ``tags``. What is filtered is listed in the report, never dropped
-silently, and a filtered attribute never reaches a judge.
+value where both sides have the attribute (a map key that appears or disappears is kept, whatever
+its value), two policy JSON texts the provider itself holds equivalent, ``tags_all`` keys that
+only repeat a difference of ``tags``, and attributes another managed resource sets when its live
+value accounts for them (tfgen.deploy.review.mirrors). What is filtered is listed in the report,
+never dropped silently, and a filtered attribute never reaches a judge.
 
-The judge is pure and pessimistic: a document that is not a plan's JSON is ``Unreadable``; a
-partial plan, or a value known only after apply, is listed as not judged and counts as drift.
+The judge is pure and pessimistic: a document that is not a refresh-only plan's JSON (a state, a
+plan that plans changes, one without ``complete`` and ``errored``, or with drift but no
+``prior_state``), or an entry it cannot read (an address listed twice, a mode neither managed nor
+data, an update without an object on both sides), is ``Unreadable``; a partial or errored plan, or
+a value known only after apply, is listed as not judged and counts as drift.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,16 +46,19 @@ from tfgen.deploy.review.access import Documents, gains_of
 from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP
 from tfgen.deploy.review.changes import Resources, path_string
 from tfgen.deploy.review.data import loss_of
-from tfgen.deploy.review.serving import ATTACHMENT, Serving, serving, shared_changes
+from tfgen.deploy.review.detection import reduction_of
+from tfgen.deploy.review.mirrors import State, mirrors
+from tfgen.deploy.review.serving import ATTACHMENT, FRONT_TYPES, Serving, serving, shared_changes
 
 SCHEMA_VERSION = 1
 
 ACCESS_GAINED = "access gained"
 TRAFFIC_MOVED = "traffic moved"
 PROTECTION_REDUCED = "data protection reduced"
+DETECTION_REDUCED = "detection reduced"
 OTHER = "other differences"
-CLASSES = (ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED, OTHER)
-SERIOUS = frozenset({ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED})
+CLASSES = (ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED, DETECTION_REDUCED, OTHER)
+SERIOUS = frozenset({ACCESS_GAINED, TRAFFIC_MOVED, PROTECTION_REDUCED, DETECTION_REDUCED})
 
 GONE = "deleted outside terraform"
 LATER = "known only after apply"
@@ -53,40 +67,6 @@ LATER = "known only after apply"
 EMPTY = "null and empty are the same value to AWS"
 EQUIVALENT_POLICY = "equivalent policy JSON (the provider compares policies by meaning)"
 TAGS_ALL = "tags_all repeats the difference of tags"
-MIRROR = "mirrors {owner}, which is judged itself"
-
-# Attributes an object reads back from AWS but that another managed resource sets (the S3 bucket's
-# ``policy`` and the ``aws_s3_bucket_policy``): a difference there is judged on that resource, not
-# twice, and not at all when the state's copy is merely older than it. Type -> attribute -> (the
-# owning type, its attribute naming the object by id, ARN or name). Without an owner in the state
-# the difference stays: it is something nobody manages.
-WHOLE_MIRRORS: dict[str, dict[str, tuple[str, str]]] = {
-    "aws_s3_bucket": {
-        "policy": ("aws_s3_bucket_policy", "bucket"),
-        "versioning": ("aws_s3_bucket_versioning", "bucket"),
-        "server_side_encryption_configuration": ("aws_s3_bucket_server_side_encryption_configuration", "bucket"),
-        "lifecycle_rule": ("aws_s3_bucket_lifecycle_configuration", "bucket"),
-        "logging": ("aws_s3_bucket_logging", "bucket"),
-        "object_lock_configuration": ("aws_s3_bucket_object_lock_configuration", "bucket"),
-        "replication_configuration": ("aws_s3_bucket_replication_configuration", "bucket"),
-        "acl": ("aws_s3_bucket_acl", "bucket"),
-        "grant": ("aws_s3_bucket_acl", "bucket"),
-        "cors_rule": ("aws_s3_bucket_cors_configuration", "bucket"),
-        "website": ("aws_s3_bucket_website_configuration", "bucket"),
-    },
-    # An Elastic IP is associated by the NAT gateway created with it.
-    "aws_eip": dict.fromkeys(("association_id", "instance", "network_interface", "private_dns", "private_ip"),
-                             ("aws_nat_gateway", "allocation_id")),
-    "aws_sqs_queue": {"policy": ("aws_sqs_queue_policy", "queue_url")},
-    "aws_sns_topic": {"policy": ("aws_sns_topic_policy", "arn")},
-    "aws_kms_key": {"policy": ("aws_kms_key_policy", "key_id")},
-    "aws_secretsmanager_secret": {"policy": ("aws_secretsmanager_secret_policy", "secret_arn")},
-}
-# Lists of which each element may be set by a resource of its own: security group rules (by
-# protocol, ports and source), a role's inline policies (by name) and attached policies (by ARN).
-_RULE_TYPES = {"aws_vpc_security_group_ingress_rule": "ingress", "aws_vpc_security_group_egress_rule": "egress"}
-_SOURCES = (("cidr_blocks", "cidr_ipv4"), ("ipv6_cidr_blocks", "cidr_ipv6"), ("prefix_list_ids", "prefix_list_id"),
-            ("security_groups", "referenced_security_group_id"))
 
 _FUNCTION_PREFIXES = (FUNCTION, ALIAS, LISTENER_RULE, TARGET_GROUP, ATTACHMENT, "aws_lambda_permission.alb")
 
@@ -160,29 +140,89 @@ class DriftReport:
 
 # --- reading the plan ---------------------------------------------------------------------------
 
+_DRIFT_ACTIONS = (["update"], ["delete"])
+_QUIET_ACTIONS = (["no-op"],)  # "read" is a data source's, and those are left out before
+
+
 def drifted_changes(plan: Any) -> list[dict[str, Any]]:
-    """The managed objects a refresh-only plan finds changed: its ``resource_drift``, and any update
-    or delete its ``resource_changes`` add; raises Unreadable for what is not a plan's JSON."""
-    if not isinstance(plan, Mapping) or "format_version" not in plan:
-        raise Unreadable("not the JSON of `terraform show -json PLANFILE` (no format_version)")
+    """The managed objects a refresh-only plan finds changed outside terraform (its ``resource_drift``);
+    raises Unreadable for what is not a refresh-only plan's JSON, or a part of it that cannot be read.
+
+    A refresh-only plan plans nothing: its ``resource_changes``, if any, are all no-ops. A data
+    source's entry is not an object terraform manages and is left out; a deposed object (left by a
+    replacement that failed) is judged under ``ADDRESS (deposed object KEY)``."""
+    _require_plan(plan)
     found: dict[str, dict[str, Any]] = {}
     for key in ("resource_drift", "resource_changes"):
-        entries = plan.get(key) or []
+        entries = plan.get(key, [])
         if not isinstance(entries, list):
             raise Unreadable(f"{key} is not a list")
+        seen: set[str] = set()
         for rc in entries:
-            if not (isinstance(rc, Mapping) and isinstance(rc.get("address"), str) and isinstance(rc.get("type"), str)
-                    and isinstance(rc.get("change"), Mapping) and isinstance(rc["change"].get("actions"), list)):
-                raise Unreadable(f"{key}: an entry without address, type or change actions: {str(rc)[:120]}")
-            if rc.get("mode", "managed") != "managed" or rc.get("deposed") or rc["address"] in found:
+            address = _entry_address(key, rc)
+            if address in seen:
+                raise Unreadable(f"{key}: {address} is listed twice: which one is AWS cannot be told")
+            seen.add(address)
+            if rc["mode"] == "data":
                 continue
             actions = rc["change"]["actions"]
-            if actions == ["update"] or actions == ["delete"]:
-                found[rc["address"]] = dict(rc)
-            elif actions not in (["no-op"], ["read"]):
-                raise Unreadable(f"{rc['address']}: {'/'.join(map(str, actions))} is not drift: "
-                                 "the plan is not refresh-only")
+            if key == "resource_changes" or actions not in _DRIFT_ACTIONS:
+                if actions not in _QUIET_ACTIONS:
+                    raise Unreadable(f"{address}: {'/'.join(map(str, actions))} in {key} is not drift: "
+                                     "the plan is not refresh-only")
+                continue
+            _require_sides(address, rc["change"])
+            found[address] = {**rc, "address": address}
     return [found[address] for address in sorted(found)]
+
+
+def _require_plan(plan: Any) -> None:
+    """``plan`` has the shape of ``terraform show -json`` of a plan file written by terraform 1.11 or
+    later (the version the rendered root modules require)."""
+    if not isinstance(plan, Mapping) or not isinstance(plan.get("format_version"), str):
+        raise Unreadable("not the JSON of `terraform show -json PLANFILE` (no format_version)")
+    if not plan["format_version"].startswith("1."):
+        raise Unreadable(f"format_version {plan['format_version']} is not the plan format this judge reads (1.x)")
+    if not isinstance(plan.get("planned_values"), Mapping):
+        raise Unreadable("not a plan (no planned_values): `terraform show -json` of a state is not a "
+                         "refresh-only plan")
+    for flag in ("complete", "errored"):
+        if not isinstance(plan.get(flag), bool):
+            raise Unreadable(f"{flag} is {json.dumps(plan.get(flag))}, not true or false: a plan written by "
+                             "terraform 1.11 or later says whether it is complete and whether it errored")
+    if plan.get("resource_drift"):
+        prior = plan.get("prior_state")
+        values = prior.get("values") if isinstance(prior, Mapping) else None
+        if not isinstance(values, Mapping) or not isinstance(values.get("root_module", {}), Mapping):
+            raise Unreadable("the plan finds drift but has no readable prior_state: what the drifted objects "
+                             "are next to cannot be told")
+
+
+def _entry_address(key: str, rc: Any) -> str:
+    """The address an entry is judged under; raises Unreadable for an entry of another shape."""
+    if not (isinstance(rc, Mapping) and isinstance(rc.get("address"), str) and isinstance(rc.get("type"), str)
+            and isinstance(rc.get("change"), Mapping) and isinstance(rc["change"].get("actions"), list)):
+        raise Unreadable(f"{key}: an entry without address, type or change actions: {str(rc)[:120]}")
+    if rc.get("mode") not in ("managed", "data"):
+        raise Unreadable(f"{key}: {rc['address']}: mode {json.dumps(rc.get('mode'))} is neither managed nor data")
+    deposed = rc.get("deposed")
+    if deposed is None or deposed == "":
+        return str(rc["address"])
+    if not isinstance(deposed, str):
+        raise Unreadable(f"{key}: {rc['address']}: deposed key {json.dumps(deposed)} is not a string")
+    return f"{rc['address']} (deposed object {deposed})"
+
+
+def _require_sides(address: str, change: Mapping[str, Any]) -> None:
+    """An update has an object on both sides, a delete one before and none after; ``after_unknown``
+    is a map of the attributes known only after apply."""
+    before, after = change.get("before"), change.get("after")
+    if change["actions"] == ["update"] and not (isinstance(before, dict) and isinstance(after, dict)):
+        raise Unreadable(f"{address}: an update without an object before and after: what changed cannot be read")
+    if change["actions"] == ["delete"] and not (isinstance(before, dict) and after is None):
+        raise Unreadable(f"{address}: a delete without the object before, or with one after")
+    if not isinstance(change.get("after_unknown", {}), dict):
+        raise Unreadable(f"{address}: after_unknown is not a map of attributes")
 
 
 # --- provider-default noise -----------------------------------------------------------------------
@@ -214,23 +254,32 @@ def _canonical(value: Any) -> Any:
 
 def same(reviewed: Any, live: Any) -> bool:
     """Whether two values differ only by provider-default noise: null against an empty string, list
-    or map (at any depth), or two policy JSON texts of the same meaning."""
+    or map (at any depth, where both sides have the key), or two policy JSON texts of the same
+    meaning. A map key (a tag, an environment variable) that one side has and the other has not is
+    a difference whatever its value, unless that value is null."""
     if reviewed == live or (_empty(reviewed) and _empty(live)):
         return True
     if isinstance(reviewed, dict) and isinstance(live, dict):
-        return all(same(reviewed.get(key), live.get(key)) for key in set(reviewed) | set(live))
+        return not _one_sided(reviewed, live) and \
+            all(same(reviewed[key], live[key]) for key in set(reviewed) & set(live))
     if isinstance(reviewed, list) and isinstance(live, list):
         return len(reviewed) == len(live) and all(same(a, b) for a, b in zip(reviewed, live, strict=True))
     old, new = _policy(reviewed), _policy(live)
     return old is not None and old == new
 
 
+def _one_sided(reviewed: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """The keys with a value (anything but null) on one side only."""
+    return sorted(key for key in set(reviewed) ^ set(live) if (reviewed.get(key), live.get(key)) != (None, None))
+
+
 def noise(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
     """The top-level attributes whose difference is provider-default noise, with the reason."""
     found: dict[str, str] = {}
+    one_sided = set(_one_sided(before, after))
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
-        if old == new:
+        if old == new or name in one_sided:
             continue
         if name == "tags_all" and _tags_all_repeats(before, after):
             found[name] = TAGS_ALL
@@ -250,179 +299,6 @@ def _tags_all_repeats(before: Mapping[str, Any], after: Mapping[str, Any]) -> bo
     return all(old_tags.get(k) == old_all.get(k) and new_tags.get(k) == new_all.get(k) for k in keys)
 
 
-# --- attributes other resources set ----------------------------------------------------------------
-
-class State:
-    """The managed objects of the plan's state (``prior_state``), to find what sets a mirrored attribute."""
-
-    def __init__(self, plan: Mapping[str, Any]) -> None:
-        prior = plan.get("prior_state")
-        resources = Resources({"prior_state": prior}).prior if isinstance(prior, Mapping) else {}
-        self.by_type: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
-        for address, resource in resources.items():
-            values = resource.get("values")
-            if isinstance(values, Mapping):
-                self.by_type.setdefault(str(resource.get("type")), []).append((address, values))
-
-    def owners(self, kind: str, link: str, names: set[Any]) -> list[tuple[str, Mapping[str, Any]]]:
-        return [(a, v) for a, v in self.by_type.get(kind, []) if v.get(link) in names]
-
-
-def _names(values: Mapping[str, Any]) -> set[Any]:
-    return {values.get(key) for key in ("id", "arn", "bucket", "name")} - {None, ""}
-
-
-def mirrors(kind: str, before: Mapping[str, Any], after: Mapping[str, Any], state: State) \
-        -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """``before`` and ``after`` without what other managed resources set, and the attributes left out
-    whole with the reason."""
-    old, new, found = dict(before), dict(after), {}
-    names = _names(before) | _names(after)
-    for name, (owner, link) in WHOLE_MIRRORS.get(kind, {}).items():
-        owned = state.owners(owner, link, names)
-        if owned and old.get(name) != new.get(name):
-            old.pop(name, None)
-            new.pop(name, None)
-            found[name] = MIRROR.format(owner=owned[0][0])
-    for name, setters, element_key in _partial_mirrors(kind, names, state):
-        if old.get(name) == new.get(name) or not setters:
-            continue
-        keys = {key for _, ks in setters for key in ks}
-        explode = _group_atoms if element_key is _atom_key else _listed
-        reduced = [_sorted([item for item in explode(values.get(name)) if element_key(item) not in keys])
-                   for values in (old, new)]
-        if same(reduced[0], reduced[1]):
-            old.pop(name, None)
-            new.pop(name, None)
-            found[name] = MIRROR.format(owner=", ".join(a for a, _ in setters))
-        else:
-            old[name], new[name] = reduced
-    return old, new, found
-
-
-Owned = list[tuple[str, list[Any]]]  # (address of the resource that sets them, the keys of the elements it sets)
-
-
-def _partial_mirrors(kind: str, names: set[Any], state: State) -> Iterator[tuple[str, Owned, Callable[[Any], Any]]]:
-    """Each list attribute of ``kind`` whose elements other resources may set: the attribute, which
-    resource sets which elements (by key), and the key of an element."""
-    if kind in ("aws_security_group", "aws_default_security_group"):
-        for direction in ("ingress", "egress"):
-            rules = [(a, _rule_atoms(v, names)) for a, v in state.owners(
-                f"aws_vpc_security_group_{direction}_rule", "security_group_id", names)]
-            rules += [(a, _rule_atoms(v, names)) for a, v in state.owners(
-                "aws_security_group_rule", "security_group_id", names) if v.get("type") == direction]
-            yield direction, rules, _atom_key
-    elif kind == "aws_iam_role":
-        yield "inline_policy", [(a, [v.get("name")]) for a, v in state.owners("aws_iam_role_policy", "role", names)], \
-            _name
-        yield "managed_policy_arns", [(a, [v.get("policy_arn")]) for a, v in state.owners(
-            "aws_iam_role_policy_attachment", "role", names)], _itself
-    elif kind == "aws_rds_cluster":
-        yield "cluster_members", [(a, [v.get("identifier")]) for a, v in state.owners(
-            "aws_rds_cluster_instance", "cluster_identifier", names)], _itself
-    elif kind == "aws_route_table":
-        yield "route", [(a, [_destination(v, "destination_")]) for a, v in state.owners(
-            "aws_route", "route_table_id", names)], _destination
-    elif kind in ("aws_lb_target_group", "aws_alb_target_group"):
-        yield "load_balancer_arns", _forwarding(names, state), _itself
-
-
-def _name(item: Any) -> Any:
-    return item.get("name") if isinstance(item, Mapping) else None
-
-
-def _itself(item: Any) -> Any:
-    return item
-
-
-def _destination(route: Any, prefix: str = "") -> Any:
-    """The destination of a route table's route (``cidr_block``…) or of an ``aws_route``
-    (``destination_cidr_block``…)."""
-    if not isinstance(route, Mapping):
-        return None
-    for field_name in ("cidr_block", "ipv6_cidr_block", "prefix_list_id"):
-        value = route.get(prefix + field_name) or route.get(field_name if prefix else "destination_" + field_name)
-        if value:
-            return value
-    return None
-
-
-def _forwarding(names: set[Any], state: State) -> Owned:
-    """The load balancers whose managed listeners or listener rules forward to the target group."""
-    def mentions(values: Mapping[str, Any]) -> bool:
-        text = json.dumps(values.get("default_action", values.get("action")))
-        return any(isinstance(n, str) and json.dumps(n) in text for n in names)
-
-    listeners = {v.get("arn"): (a, v) for kind in ("aws_lb_listener", "aws_alb_listener")
-                 for a, v in state.by_type.get(kind, [])}
-    owned: Owned = [(a, [v.get("load_balancer_arn")]) for a, v in listeners.values() if mentions(v)]
-    for kind in ("aws_lb_listener_rule", "aws_alb_listener_rule"):
-        for address, rule in state.by_type.get(kind, []):
-            listener = listeners.get(rule.get("listener_arn"))
-            if listener is not None and mentions(rule):
-                owned.append((address, [listener[1].get("load_balancer_arn")]))
-    return owned
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _sorted(items: list[Any]) -> list[Any]:
-    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-
-
-def _ports(protocol: Any, low: Any, high: Any) -> tuple[str, int, int]:
-    protocol = str(protocol).lower()
-    if protocol in ("-1", "all"):
-        return "-1", 0, 0
-    return protocol, int(low if low is not None else -1), int(high if high is not None else -1)
-
-
-def _group_atoms(rules: Any) -> list[dict[str, Any]]:
-    """A security group's ``ingress`` or ``egress`` as one element per source (AWS groups the
-    sources of one protocol and port range in one element)."""
-    atoms = []
-    for rule in _listed(rules):
-        if not isinstance(rule, Mapping):
-            atoms.append({"unreadable": rule})
-            continue
-        protocol, low, high = _ports(rule.get("protocol"), rule.get("from_port"), rule.get("to_port"))
-        base = {"protocol": protocol, "from_port": low, "to_port": high}
-        for source, _ in _SOURCES:
-            atoms += [{**base, source: [value]} for value in _listed(rule.get(source))]
-        if rule.get("self"):
-            atoms.append({**base, "self": True})
-    return atoms
-
-
-def _atom_key(atom: Mapping[str, Any]) -> str:
-    return json.dumps(atom, sort_keys=True)
-
-
-def _rule_atoms(rule: Mapping[str, Any], group: set[Any]) -> list[str]:
-    """The keys of the sources one rule resource sets, in the form of ``_group_atoms``."""
-    protocol, low, high = _ports(rule.get("ip_protocol", rule.get("protocol")), rule.get("from_port"),
-                                 rule.get("to_port"))
-    base = {"protocol": protocol, "from_port": low, "to_port": high}
-    keys = []
-    for source, field_name in _SOURCES:
-        value = rule.get(field_name)
-        values = value if isinstance(value, list) else [value] if value else []
-        if field_name == "referenced_security_group_id" and value in group:
-            keys.append(_atom_key({**base, "self": True}))
-            continue
-        keys += [_atom_key({**base, source: [v]}) for v in values]
-    for source in ("cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"):  # aws_security_group_rule
-        keys += [_atom_key({**base, source: [v]}) for v in _listed(rule.get(source))]
-    if rule.get("source_security_group_id"):
-        keys.append(_atom_key({**base, "security_groups": [rule["source_security_group_id"]]}))
-    if rule.get("self"):
-        keys.append(_atom_key({**base, "self": True}))
-    return keys
-
-
 # --- differences --------------------------------------------------------------------------------
 
 def differences(before: Any, after: Any, unknown: Any, path: tuple[str | int, ...] = ()) -> Iterator[Difference]:
@@ -433,8 +309,12 @@ def differences(before: Any, after: Any, unknown: Any, path: tuple[str | int, ..
         return
     if isinstance(before, dict) and isinstance(after, dict):
         keys = unknown if isinstance(unknown, dict) else {}
+        one_sided = set(_one_sided(before, after))
         for key in sorted(set(before) | set(after) | set(keys)):
-            yield from differences(before.get(key), after.get(key), keys.get(key), (*path, key))
+            if key in one_sided and keys.get(key) is not True:  # a map key appears or disappears
+                yield Difference(path_string((*path, key)), before.get(key), after.get(key))
+            else:
+                yield from differences(before.get(key), after.get(key), keys.get(key), (*path, key))
         return
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after) and path:
         marks = unknown if isinstance(unknown, list) else []
@@ -458,7 +338,7 @@ def judge(plan: Any, env: str = "") -> DriftReport:
         unjudged.append("terraform reported errors while refreshing: the plan may be missing objects")
     judged: list[dict[str, Any]] = []
     found: dict[str, tuple[Difference, ...]] = {}
-    state = State(plan)
+    state = State(plan, changes)
     for rc in changes:
         change = rc["change"]
         action = change["actions"][0]
@@ -496,9 +376,12 @@ def judge(plan: Any, env: str = "") -> DriftReport:
             reasons = loss.reasons if loss.protection else (f"{GONE}: the data it held may be lost",) + \
                 (() if catalogue.classified(kind) else (f"{kind} is not in the review's catalogue: it may hold data",))
             drifted.append(Drifted(address, kind, PROTECTION_REDUCED, action, tuple(reasons), diffs))
-        if gains or loss is not None:
+        reduced = reduction_of(rc, action)
+        if reduced is not None:
+            drifted.append(Drifted(address, kind, DETECTION_REDUCED, action, reduced.reasons, diffs))
+        if gains or loss is not None or reduced is not None:
             explained.add(address)
-    moved = _traffic(plan, judged, found)
+    moved = _traffic(plan, judged, found, env)
     drifted += moved
     explained |= {d.address for d in moved}
     drifted += [Drifted(rc["address"], rc["type"], OTHER, rc["change"]["actions"][0], _other(rc), found[rc["address"]])
@@ -516,36 +399,73 @@ def _other(rc: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _traffic(plan: Mapping[str, Any], judged: Sequence[Mapping[str, Any]],
-             found: Mapping[str, tuple[Difference, ...]]) -> list[Drifted]:
-    """The drifted objects that change what serves a payment function, or the load balancer in front."""
-    resources = Resources({"resource_changes": list(judged), "prior_state": plan.get("prior_state")})
+             found: Mapping[str, tuple[Difference, ...]], env: str) -> list[Drifted]:
+    """The drifted objects that change what serves a payment function, or the load balancer in front.
+
+    Each function's serving table is judged as the plan review judges it (tfgen.deploy.review.serving),
+    with the reviewed state as "before" and AWS as "after". What the same judgement says of the
+    reviewed state itself, with the same objects touched but nothing moved, is not drift (a rule
+    that named a target group twice when it was reviewed): only what the live values add is."""
+    resources = _resources(plan, judged)
+    unmoved = {table.function: table for table in serving(_resources(plan, [_unmoved(rc) for rc in judged]), env)}
     by_address = {rc["address"]: rc for rc in judged}
-    out: list[Drifted] = []
-    for table in serving(resources):
-        lines = _serving_lines(table)
-        if not lines:
-            continue
-        mine = [a for a in by_address if a.startswith(tuple(f'{p}["{table.function}' for p in _FUNCTION_PREFIXES))]
-        out += [Drifted(a, by_address[a]["type"], TRAFFIC_MOVED, by_address[a]["change"]["actions"][0],
-                        tuple(lines), found[a]) for a in mine]
+    said: dict[str, list[str]] = {}  # address -> what moved, in order
     fronts = shared_changes(resources)
     for address, rc in by_address.items():
-        if rc["type"] in ("aws_lb", "aws_alb", "aws_lb_listener", "aws_alb_listener"):
-            lines = [line for line in fronts if line.startswith(f"update {address}:")]
+        if rc["type"] in FRONT_TYPES:
             if rc["change"]["actions"] == ["delete"]:
-                lines = [f"{address}: {GONE}: every request to the load balancer fails"]
-            if lines:
-                out.append(Drifted(address, rc["type"], TRAFFIC_MOVED, rc["change"]["actions"][0], tuple(lines),
-                                   found[address]))
-        elif rc["change"]["actions"] == ["delete"] and catalogue.classified(rc["type"]) \
-                and catalogue.carries_traffic(rc["type"]) and address not in {d.address for d in out}:
-            out.append(Drifted(address, rc["type"], TRAFFIC_MOVED, "delete",
-                               (f"{address}: {GONE}: the requests it carried fail",), found[address]))
-    return out
+                said[address] = [f"{address}: {GONE}: every request to the load balancer fails"]
+            else:
+                said[address] = [line for line in fronts if line.startswith(f"update {address}:")]
+    for table in serving(resources, env):
+        lines = _serving_lines(table, unmoved.get(table.function))
+        # A function's own objects, and any drifted object its lines name (a listener forwarding to it).
+        for address in by_address:
+            if lines and (_serves(address, table.function) or any(_names(line, address) for line in lines)):
+                known = said.setdefault(address, [])
+                known += [line for line in lines if line not in known]
+    for address, rc in by_address.items():
+        if rc["change"]["actions"] == ["delete"] and not said.get(address) and catalogue.classified(rc["type"]) \
+                and catalogue.carries_traffic(rc["type"]):
+            said[address] = [f"{address}: {GONE}: the requests it carried fail"]
+    return [Drifted(address, by_address[address]["type"], TRAFFIC_MOVED, by_address[address]["change"]["actions"][0],
+                    tuple(lines), found[address]) for address, lines in said.items() if lines]
 
 
-def _serving_lines(table: Serving) -> list[str]:
-    """What differs in one function's serving table, live against reviewed."""
+def _names(line: str, address: str) -> bool:
+    """Whether ``line`` names ``address`` (not an address it is a prefix of)."""
+    return re.search(re.escape(address) + r"(?![\w\[\]\"-])", line) is not None
+
+
+def _resources(plan: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> Resources:
+    """The drifted objects as resource changes (state -> AWS), next to the rest of the refreshed state."""
+    return Resources({"resource_changes": list(changes), "prior_state": plan.get("prior_state"),
+                      "complete": plan.get("complete")})
+
+
+def _unmoved(rc: Mapping[str, Any]) -> dict[str, Any]:
+    """``rc`` touched but left as it was reviewed."""
+    before = rc["change"]["before"]
+    return {**rc, "change": {**rc["change"], "actions": ["update"], "after": before, "after_unknown": {}}}
+
+
+def _serves(address: str, function: str) -> bool:
+    """Whether ``address`` is one of ``function``'s serving objects: keyed by the function, or by the
+    function and a colour (``["payment_validation-blue"]``), never by a function it is a prefix of."""
+    for prefix in _FUNCTION_PREFIXES:
+        if address.startswith(prefix + '["') and address.endswith('"]'):
+            key = address[len(prefix) + 2:-2]
+            if function in (key, key.rpartition("-")[0]):
+                return True
+    return False
+
+
+_PLAN_ADVICE = re.compile(r",? (?:or )?allow it with --allow-traffic-risk \S+$")
+
+
+def _serving_lines(table: Serving, unmoved: Serving | None) -> list[str]:
+    """What differs in one function's serving table, live against reviewed, and what its judgement
+    says of the live table that it does not say of the reviewed one (``unmoved``)."""
     lines = []
     for alias in table.aliases:
         if not alias.exists_after:
@@ -560,7 +480,10 @@ def _serving_lines(table: Serving) -> list[str]:
     if any(alias.code_changes for alias in table.aliases):
         lines.append(f"{table.function}: the function's code differs from the reviewed")
     lines += [line.replace("update ", "", 1) for line in table.changes]
-    lines += [line for line in table.outages if not line.startswith(("delete ", "replace "))]
+    known_risks, known_outages = (unmoved.risks, unmoved.outages) if unmoved is not None else ((), ())
+    lines += [_PLAN_ADVICE.sub("", risk) for risk in table.risks if risk not in known_risks]
+    lines += [line for line in table.outages
+              if not line.startswith(("delete ", "replace ")) and line not in known_outages]
     return lines
 
 

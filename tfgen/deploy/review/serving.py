@@ -31,7 +31,8 @@ The rules, for a function that served before this apply (a first deploy is accep
 The first five are traffic risks (``--allow-traffic-risk FUNCTION``), the last outages
 (``--allow-outage FUNCTION``). A listener rule whose condition, priority or listener changes may
 take another function's requests, which is not judged: a traffic risk. Other changes to an alias,
-listener rule or listener (default action, routing configuration) are listed to be read.
+listener rule or listener (default action, routing configuration), and the function's reserved
+concurrency lowered (not to 0: fewer requests at a time, the rest throttled), are listed to be read.
 """
 
 from __future__ import annotations
@@ -305,12 +306,28 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
     rule_line = _changed(rule_address, rule, _rule_attribute)
     if rule_line:
         changes.append(rule_line)
+    changes += _throttled(fn)
     reach = _reach_changes(rule)
     if reach and not first_deploy:
         risks.append(f"{function}: {rule_address}: its {', '.join(reach)} change{'s' if len(reach) == 1 else ''}: "
                      "which requests the rule takes, its own function's or another function's, is not judged: "
                      f"keep the rule's condition and priority, {allow}")
     return Serving(function, tuple(aliases), first_deploy, tuple(risks), tuple(outages), tuple(changes))
+
+
+def _throttled(fn: Mapping[str, Any] | None) -> list[str]:
+    """An update lowering the function's reserved concurrency (unreserved is -1), but not to 0 (an
+    outage): fewer requests at a time are served, the rest throttled."""
+    if fn is None or action_of(fn["change"]["actions"]) != "update":
+        return []
+    before, after = (fn["change"].get(side) or {} for side in ("before", "after"))
+    old, new = (-1 if v is None else v for v in (before.get("reserved_concurrent_executions"),
+                                                  after.get("reserved_concurrent_executions")))
+    if not (isinstance(old, int) and isinstance(new, int)) or new <= 0 or (old != -1 and new >= old):
+        return []
+    was = "unreserved" if old == -1 else str(old)
+    return [f"update {fn['address']}: reserved concurrency lowered from {was} to {new}: requests beyond {new} "
+            f"at a time are throttled"]
 
 
 def _with_served(alias: Alias, served: set[str]) -> Alias:

@@ -10,6 +10,9 @@ prints. ``review`` classifies every resource change once:
   terraform gives (removed from the configuration, a ``for_each`` key gone, ``-replace``...);
   and a change that removes or weakens what protects data (``protection``: point-in-time
   recovery off, a retention shortened, an expiration added...: tfgen.deploy.review.data);
+- **detection reduced**: a change that stops or weakens what logs and alerts (a flow log deleted,
+  an alarm's actions removed, a database log export dropped...: tfgen.deploy.review.detection,
+  the same judge ``tfgen drift`` uses);
 - **traffic**: per payment function, the serving table before and after the apply (serving):
   each colour's version, weight and whether that version served before, with what breaks the
   canary rules or stays unknown (traffic risks) and what stops serving (outages). A partial
@@ -39,8 +42,10 @@ from typing import Any
 from tfgen.deploy.review.access import AccessGain, Documents, gains_of
 from tfgen.deploy.review.catalogue import CLUSTER, SECRET_VERSION, traffic_address
 from tfgen.deploy.review.changes import ACTIONS, Resources, action_of
-from tfgen.deploy.review.credentials import problems
+from tfgen.deploy.review.credentials import ROTATION, problems
+from tfgen.deploy.review.credentials import changes as set_anew
 from tfgen.deploy.review.data import DataLoss, loss_of
+from tfgen.deploy.review.detection import DetectionLoss, reduction_of
 from tfgen.deploy.review.serving import DEFAULT_MAX_STEP, Serving, serving, shared_changes
 
 SCHEMA_VERSION = 2
@@ -61,6 +66,8 @@ class Review:
     partial: bool = False  # a -target plan ("complete": false)
     imports: list[str] = dataclasses.field(default_factory=list)  # brought into the state (import blocks)
     plan_sha256: str = ""  # of the plan file reviewed
+    detection_loss: list[DetectionLoss] = dataclasses.field(default_factory=list)
+    credential_changes: list[str] = dataclasses.field(default_factory=list)  # an import setting new ones: said
 
     @property
     def changes(self) -> bool:
@@ -70,12 +77,16 @@ class Review:
         return sorted(s.function for s in self.traffic if s.risks)
 
     def refusals(self, allow_data_loss: Iterable[str] = (), allow_traffic_risk: Iterable[str] = (),
-                 allow_outage: Iterable[str] = ()) -> list[str]:
+                 allow_outage: Iterable[str] = (), allow_detection_loss: Iterable[str] = ()) -> list[str]:
         """What ``tfgen apply`` refuses, one line each, with the override or the fix."""
         allowed_loss, allowed_risk, allowed_outage = set(allow_data_loss), set(allow_traffic_risk), set(allow_outage)
         lines = [f"{loss.address}: {loss.action} {'weakens data protection' if loss.protection else 'loses data'} "
                  f"({'; '.join(loss.reasons)}); allow it with --allow-data-loss {loss.address}"
                  for loss in self.data_loss if loss.address not in allowed_loss]
+        allowed_detection = set(allow_detection_loss)
+        lines += [f"{d.address}: {d.action} reduces detection ({'; '.join(d.reasons)}); allow it with "
+                  f"--allow-detection-loss {d.address}" for d in self.detection_loss
+                  if d.address not in allowed_detection]
         lines += [risk for s in self.traffic if s.function not in allowed_risk for risk in s.risks]
         lines += [f"{s.function}: stops serving: {'; '.join(s.outages)}; allow it with --allow-outage {s.function}"
                   for s in self.traffic if s.outages and s.function not in allowed_outage]
@@ -93,6 +104,8 @@ class Review:
             "imports": list(self.imports),
             "data_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons),
                            "protection": d.protection} for d in self.data_loss],
+            "detection_loss": [{"address": d.address, "type": d.type, "action": d.action, "reasons": list(d.reasons)}
+                               for d in self.detection_loss],
             "partial": self.partial,
             "traffic": [{"function": s.function, "first_deploy": s.first_deploy, "aliases": [
                 {"colour": a.colour, "address": a.address, "version_before": a.version_before,
@@ -105,6 +118,7 @@ class Review:
             "access": [{"address": g.address, "type": g.type, "kind": g.kind, "action": g.action,
                         "added": list(g.added)} for g in self.access],
             "credentials": list(self.credentials),
+            "credential_changes": list(self.credential_changes),
             "other": {kind: dict(actions) for kind, actions in self.other.items()},
             "refusals": self.refusals(),
         }
@@ -117,6 +131,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
     changes = [rc for rc in plan.get("resource_changes") or () if rc.get("mode", "managed") == "managed"]
     counts = dict.fromkeys(ACTIONS, 0)
     data_loss: list[DataLoss] = []
+    detection_loss: list[DetectionLoss] = []
     access: list[AccessGain] = []
     other: dict[str, Counter[str]] = {}
     documents = Documents(plan)
@@ -130,9 +145,12 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         loss = loss_of(rc, action)
         if loss is not None:
             data_loss.append(loss)
+        reduced = reduction_of(rc, action)
+        if reduced is not None:
+            detection_loss.append(reduced)
         gains = list(gains_of(rc, action, documents))
         access += gains
-        if loss is None and not gains and not traffic_address(rc["address"]):
+        if loss is None and reduced is None and not gains and not traffic_address(rc["address"]):
             other.setdefault(kind, Counter())[action] += 1
     resources = Resources(plan)
     return Review(
@@ -141,7 +159,8 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         traffic=serving(resources, env, max_step), access=sorted(access, key=lambda g: g.address),
         credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
         shared_traffic=shared_changes(resources), partial=resources.partial, imports=imports,
-        plan_sha256=plan_sha256,
+        plan_sha256=plan_sha256, detection_loss=sorted(detection_loss, key=lambda d: d.address),
+        credential_changes=set_anew({a: rc for a in (CLUSTER, SECRET_VERSION, ROTATION) if (rc := resources.get(a))}),
     )
 
 

@@ -1,0 +1,136 @@
+"""Detection reduced, judged on hand-made changes: what stops or weakens the logs and alerts of the
+platform (flow logs, access logs, alarms and their actions, alert subscriptions), from the
+catalogue's detection attributes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.test_review import change, of
+from tfgen.deploy import review
+from tfgen.deploy.review import catalogue
+from tfgen.deploy.review.detection import reduction_of
+
+ALARM = {"alarm_name": "a", "actions_enabled": True, "alarm_actions": ["arn:sns:errors"], "ok_actions": []}
+
+
+def reasons(actions: list[str], address: str, before: Any, after: Any,
+            unknown: dict[str, Any] | None = None) -> tuple[str, ...] | None:
+    rc = change(address, actions, before, after, unknown)
+    reduced = reduction_of(rc, "replace" if actions == ["create", "delete"] else actions[0])
+    return None if reduced is None else reduced.reasons
+
+
+def test_a_detecting_resource_deleted_or_replaced_stops_watching() -> None:
+    assert reasons(["delete"], "aws_flow_log.this", {"id": "fl"}, None) == ("the VPC's traffic is no longer logged",)
+    assert reasons(["create", "delete"], "aws_cloudwatch_metric_alarm.x", ALARM, ALARM) == (
+        "the alarm no longer watches its metric",)
+
+
+def test_an_alarm_action_removed_turned_off_or_known_only_after_apply_is_reduced() -> None:
+    assert reasons(["update"], "aws_cloudwatch_metric_alarm.x", ALARM, {**ALARM, "alarm_actions": []}) == (
+        'alarm action removed: alarm_actions["arn:sns:errors"]',)
+    assert reasons(["update"], "aws_cloudwatch_metric_alarm.x", ALARM, {**ALARM, "actions_enabled": None}) is None
+    assert reasons(["update"], "aws_cloudwatch_metric_alarm.x", ALARM, {**ALARM, "alarm_actions": None},
+                   {"alarm_actions": True}) == ("alarm_actions known only after apply",)
+
+
+def test_a_new_detecting_resource_or_a_stronger_one_reduces_nothing() -> None:
+    assert reasons(["create"], "aws_flow_log.this", None, {"traffic_type": "REJECT"}) is None
+    assert reasons(["update"], "aws_flow_log.this", {"traffic_type": "REJECT"}, {"traffic_type": "ALL"}) is None
+    assert reasons(["update"], "aws_cloudwatch_metric_alarm.x", ALARM,
+                   {**ALARM, "alarm_actions": ["arn:sns:errors", "arn:sns:pager"]}) is None
+
+
+def test_a_type_without_detection_attributes_is_none_of_its_business() -> None:
+    assert reasons(["delete"], "aws_dynamodb_table.this", {"name": "t"}, None) is None
+    assert reasons(["update"], "aws_imaginary.thing", {"a": 1}, {"a": 2}) is None
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, e in catalogue.CATALOGUE.items() if catalogue.DETECTION in e.kinds))
+def test_every_detecting_type_says_what_it_watches(kind: str) -> None:
+    entry = catalogue.CATALOGUE[kind]
+    assert entry.detection or entry.unwatched, kind
+
+
+# --- in the plan review: shown under "detection reduced", refused until each address is allowed ------
+
+def test_a_plan_that_stops_or_weakens_detection_is_refused_until_each_address_is_allowed() -> None:
+    result = of("detection")
+    assert [(d.address, d.action, d.reasons) for d in result.detection_loss] == [
+        ("aws_cloudwatch_metric_alarm.api_p99_latency", "update",
+         ('alarm action removed: alarm_actions["arn:aws:sns:us-east-1:123456789012:system-errors-dev"]',)),
+        ("aws_flow_log.this", "delete", ("the VPC's traffic is no longer logged",)),
+        ("aws_rds_cluster.this", "update", ('exported database log removed: enabled_cloudwatch_logs_exports'
+                                            '["postgresql"]',)),
+    ]
+    assert result.data_loss == []
+    assert result.refusals() == [
+        "aws_cloudwatch_metric_alarm.api_p99_latency: update reduces detection (alarm action removed: "
+        'alarm_actions["arn:aws:sns:us-east-1:123456789012:system-errors-dev"]); allow it with '
+        "--allow-detection-loss aws_cloudwatch_metric_alarm.api_p99_latency",
+        "aws_flow_log.this: delete reduces detection (the VPC's traffic is no longer logged); allow it with "
+        "--allow-detection-loss aws_flow_log.this",
+        "aws_rds_cluster.this: update reduces detection (exported database log removed: "
+        'enabled_cloudwatch_logs_exports["postgresql"]); allow it with --allow-detection-loss aws_rds_cluster.this',
+    ]
+    allowed = [d.address for d in result.detection_loss]
+    assert result.refusals(allow_detection_loss=allowed) == []
+    assert [line.split(":")[0] for line in result.refusals(allow_detection_loss=allowed[1:])] == [allowed[0]]
+
+
+def test_allowing_data_loss_does_not_allow_detection_loss_nor_the_other_way_round() -> None:
+    cluster = {"cluster_identifier": "c", "enabled_cloudwatch_logs_exports": ["postgresql"]}
+    result = review.review({"resource_changes": [
+        change("aws_rds_cluster.this", ["delete", "create"], cluster,
+               {**cluster, "enabled_cloudwatch_logs_exports": []})]})
+    assert [d.address for d in result.data_loss] == [d.address for d in result.detection_loss] == \
+        ["aws_rds_cluster.this"]
+    def overrides(**allowed: list[str]) -> list[str]:
+        return [line.rsplit("; allow it with ", 1)[1] for line in result.refusals(**allowed)
+                if line.startswith("aws_rds_cluster.this: replace")]
+
+    both = ["aws_rds_cluster.this"]
+    assert overrides() == ["--allow-data-loss aws_rds_cluster.this", "--allow-detection-loss aws_rds_cluster.this"]
+    assert overrides(allow_data_loss=both) == ["--allow-detection-loss aws_rds_cluster.this"]
+    assert overrides(allow_detection_loss=both) == ["--allow-data-loss aws_rds_cluster.this"]
+    assert overrides(allow_data_loss=both, allow_detection_loss=both) == []
+
+
+def test_an_alarm_updated_with_its_actions_intact_or_created_reduces_nothing() -> None:
+    result = of("detection")
+    reduced = {d.address for d in result.detection_loss}
+    assert "aws_cloudwatch_metric_alarm.aurora_cpu" not in reduced
+    assert 'aws_cloudwatch_metric_alarm.function["payment_validation-errors"]' not in reduced
+    assert result.other == {"aws_cloudwatch_metric_alarm": {"create": 1, "update": 1}}
+
+
+def test_an_alarm_whose_actions_are_known_only_after_apply_is_refused() -> None:
+    result = review.review({"resource_changes": [change(
+        "aws_cloudwatch_metric_alarm.x", ["update"], ALARM, {**ALARM, "alarm_actions": None},
+        {"alarm_actions": True})]})
+    assert result.refusals() == [
+        "aws_cloudwatch_metric_alarm.x: update reduces detection (alarm_actions known only after apply); allow it "
+        "with --allow-detection-loss aws_cloudwatch_metric_alarm.x"]
+
+
+@pytest.mark.parametrize("name", ["shift", "release", "no_changes", "access", "protection", "data_loss"])
+def test_the_plans_of_a_release_a_traffic_step_and_the_others_reduce_no_detection(name: str) -> None:
+    result = of(name)
+    assert result.detection_loss == []
+    assert not [line for line in result.refusals() if "--allow-detection-loss" in line]
+
+
+def test_a_prod_day_two_plan_made_by_terraform_reduces_no_detection() -> None:
+    """tests/bench/prod-plan.json.gz: prod rendered and applied, then a release, a canary step, a
+    policy gaining an action and an Aurora replacement planned by terraform (its alarms, flow log,
+    access logs and database log exports all in the state)."""
+    with gzip.open(Path(__file__).parents[2] / "bench" / "prod-plan.json.gz") as handle:
+        result = review.review(json.load(handle), env="prod")
+    assert result.detection_loss == []
+    assert [d.address for d in result.data_loss] == ["aws_rds_cluster.this"]

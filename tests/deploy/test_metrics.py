@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tfgen.deploy.metrics import CloudWatch, Targets
 from tfgen.deploy.review.canary import Colour, Limits, Observation, judge
 
@@ -152,3 +154,89 @@ def test_no_alarm_in_the_state_answers_none_which_the_judgement_never_passes() -
                     max_latency_p99_ms=1000.0)
     assert judge([Observation("payment_validation", healthy, healthy, 90, 10)], alarms, limits).outcome \
         == "inconclusive"
+
+
+# --- GetMetricData pages ------------------------------------------------------------------------
+
+PV_GREEN_5XX, PV_GREEN_REQUESTS = "target_5xx_green_payment_validation", "requests_green_payment_validation"
+
+
+def result(query_id: str, values: list[float], status: str = "Complete") -> dict[str, Any]:
+    """One MetricDataResult: ``values`` at the first seconds of the window."""
+    return {"Id": query_id, "StatusCode": status, "Values": values,
+            "Timestamps": [START + timedelta(seconds=i) for i in range(len(values))]}
+
+
+class PagedCloudWatch(FakeCloudWatch):
+    """GetMetricData answering ``pages`` one call at a time (each but the last with a NextToken);
+    every Id no page names is answered Complete with no datapoints on the first page."""
+
+    def __init__(self, *pages: list[dict[str, Any]], tokens: list[str] | None = None) -> None:
+        super().__init__({})
+        self.pages = pages
+        self.tokens = tokens or [f"page-{n + 2}" for n in range(len(pages) - 1)]
+
+    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+        self.asked.append(kwargs)
+        number = len(self.asked) - 1
+        answer: dict[str, Any] = {"MetricDataResults": list(self.pages[number])}
+        if number == 0:
+            named = {r["Id"] for page in self.pages for r in page}
+            answer["MetricDataResults"] += [result(q["Id"], []) for q in kwargs["MetricDataQueries"]
+                                            if q["Id"] not in named]
+        if number < len(self.tokens):
+            answer["NextToken"] = self.tokens[number]
+        return answer
+
+
+def observed(fake: FakeCloudWatch) -> Colour:
+    [seen] = source(fake).observe({"payment_validation": (90, 10)}, START, START + timedelta(seconds=60))
+    return seen.green
+
+
+def test_the_datapoints_of_one_query_over_several_pages_add_up() -> None:
+    fake = PagedCloudWatch([result(PV_GREEN_REQUESTS, [300.0], "PartialData"), result(PV_GREEN_5XX, [60.0],
+                                                                                      "PartialData")],
+                           [result(PV_GREEN_REQUESTS, [200.0]), result(PV_GREEN_5XX, [0.0], "PartialData")],
+                           [result(PV_GREEN_5XX, [4.0])])
+    green = observed(fake)
+    assert (green.requests, green.target_5xx) == (500.0, 64.0)
+    assert [call.get("NextToken") for call in fake.asked] == [None, "page-2", "page-3"]
+
+
+def test_a_query_still_partial_on_the_last_page_is_no_answer() -> None:
+    fake = PagedCloudWatch([result(PV_GREEN_5XX, [60.0], "PartialData")], [result(PV_GREEN_5XX, [0.0],
+                                                                                  "PartialData")])
+    assert observed(fake).target_5xx is None
+    alone = PagedCloudWatch([result(PV_GREEN_5XX, [60.0], "PartialData")])
+    assert observed(alone).target_5xx is None
+
+
+@pytest.mark.parametrize("status", ["InternalError", "Forbidden", "Unheard-of", None])
+def test_a_page_that_failed_a_query_leaves_it_without_an_answer_whatever_comes_after(status: str | None) -> None:
+    failed = {**result(PV_GREEN_5XX, [60.0]), "StatusCode": status}
+    fake = PagedCloudWatch([failed], [result(PV_GREEN_5XX, [0.0])])
+    assert observed(fake).target_5xx is None
+    assert observed(PagedCloudWatch([result(PV_GREEN_5XX, [1.0], "PartialData")], [failed])).target_5xx is None
+
+
+def test_a_query_no_page_answers_is_no_answer() -> None:
+    fake = PagedCloudWatch([result(PV_GREEN_REQUESTS, [500.0])])
+    fake.get_metric_data = lambda **kwargs: {"MetricDataResults": [  # type: ignore[method-assign]
+        result(q["Id"], [1.0]) for q in kwargs["MetricDataQueries"] if q["Id"] != PV_GREEN_5XX]}
+    green = observed(fake)
+    assert (green.requests, green.target_5xx) == (1.0, None)
+
+
+def test_a_query_answered_twice_on_one_page_is_no_answer() -> None:
+    fake = PagedCloudWatch([result(PV_GREEN_5XX, [60.0]), result(PV_GREEN_5XX, [0.0])])
+    assert observed(fake).target_5xx is None
+
+
+def test_a_next_token_that_comes_back_again_ends_in_no_answer_not_in_a_loop() -> None:
+    fake = PagedCloudWatch([result(PV_GREEN_5XX, [1.0], "PartialData")], [result(PV_GREEN_5XX, [1.0],
+                                                                                 "PartialData")],
+                           [result(PV_GREEN_5XX, [1.0])], tokens=["again", "again"])
+    green = observed(fake)
+    assert (green.requests, green.target_5xx) == (None, None)
+    assert len(fake.asked) == 2

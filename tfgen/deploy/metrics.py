@@ -4,8 +4,11 @@
 child module) what to ask about: the load balancer's and each target group's ARN suffix (the
 dimensions of ``AWS/ApplicationELB``), each function's name (``AWS/Lambda``, per alias through
 ``Resource=NAME:ALIAS``) and the names of the environment's alarms. ``CloudWatch`` asks
-``GetMetricData`` for one window per step and ``DescribeAlarms`` for the alarms' states. A count
-with no datapoints in a complete answer is 0 (the load balancer publishes no 5XX,
+``GetMetricData`` for one window per step and ``DescribeAlarms`` for the alarms' states. A query's
+datapoints may come over several pages (``NextToken``; ``PartialData`` on each page but the last
+that gives more of them): they are added up over every page, and the answer is complete only when
+the last page that gives the query says ``Complete`` and no page failed it (``InternalError``,
+``Forbidden``) or gave it twice. A count with no datapoints in a complete answer is 0 (the load balancer publishes no 5XX,
 ``LambdaUserError`` or ``LambdaInternalError`` count while there is none); an answer that is not
 complete, a latency without datapoints, a Lambda ``Errors`` without datapoints while requests
 came, a metric whose dimensions the state does not give (or gives twice, differently), and an
@@ -18,8 +21,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from tfgen.deploy.review.canary import Colour, Observation
@@ -140,26 +144,25 @@ class CloudWatch:
 
     def _answers(self, queries: Sequence[dict[str, Any]], start: datetime, end: datetime) \
             -> dict[str, list[float] | None]:
-        answers: dict[str, list[float] | None] = {q["Id"]: None for q in queries}
+        """Query id -> its datapoints over every page of the answer; None (no answer) unless the
+        last page that gave it says ``Complete`` and no page failed it or gave it twice."""
+        series: dict[str, _Series] = {q["Id"]: _Series() for q in queries}
         try:
             client = self.clients("cloudwatch")
             for first in range(0, len(queries), 500):
-                token: str | None = None
-                while True:
-                    extra = {"NextToken": token} if token else {}
-                    answer = client.get_metric_data(MetricDataQueries=list(queries[first:first + 500]),
-                                                    StartTime=start, EndTime=end, **extra)
-                    for result in answer.get("MetricDataResults") or ():
-                        values = result.get("Values")
-                        complete = result.get("StatusCode") == "Complete" and isinstance(values, list)
-                        if complete and all(isinstance(v, (int, float)) for v in values):
-                            answers[result["Id"]] = [float(v) for v in values]
-                    token = answer.get("NextToken")
-                    if not token:
-                        break
+                batch = list(queries[first:first + 500])
+                for page in _pages(partial(client.get_metric_data, MetricDataQueries=batch, StartTime=start,
+                                           EndTime=end)):
+                    on_page: set[str] = set()
+                    for result in page.get("MetricDataResults") or ():
+                        query_id = result.get("Id") if isinstance(result, Mapping) else None
+                        if query_id not in series:
+                            continue
+                        series[query_id].add(result, again=query_id in on_page)
+                        on_page.add(query_id)
         except Exception:  # any failure to read is no answer
-            return dict.fromkeys(answers)
-        return answers
+            return dict.fromkeys(series)
+        return {query_id: one.answer() for query_id, one in series.items()}
 
     def _colour(self, key: str, colour: str, answers: Mapping[str, list[float] | None]) -> Colour:
         def total(field: str) -> float | None:
@@ -175,6 +178,48 @@ class CloudWatch:
         return Colour(requests=requests, target_5xx=total("target_5xx"), errors=errors,
                       throttles=total("throttles"), p99_ms=p99, lambda_user_errors=total("lambda_user_errors"),
                       lambda_internal_errors=total("lambda_internal_errors"))
+
+
+MOST_PAGES = 1000  # of one GetMetricData call; a source that pages on beyond it answers nothing
+
+
+def _pages(call: Callable[..., Any]) -> Iterator[Mapping[str, Any]]:
+    """Each page of a paginated call, following its ``NextToken``; raises when a token comes back
+    again or the pages do not end (a source that would page forever)."""
+    seen: set[str] = set()
+    token: str | None = None
+    for _ in range(MOST_PAGES):
+        page = call(**({"NextToken": token} if token else {}))
+        yield page
+        token = page.get("NextToken")
+        if not token:
+            return
+        if token in seen:
+            raise ValueError(f"NextToken {token!r} came back again")
+        seen.add(token)
+    raise ValueError(f"more than {MOST_PAGES} pages")
+
+
+@dataclass
+class _Series:
+    """One query's datapoints over the pages of an answer: CloudWatch splits them over pages,
+    ``PartialData`` on each page but the last that gives more of them, ``Complete`` on that one."""
+
+    values: list[float] = field(default_factory=list)
+    status: str | None = None  # of the last page that gave the query
+    broken: bool = False  # a page failed it, gave it twice or gave what makes no sense
+
+    def add(self, result: Mapping[str, Any], again: bool) -> None:
+        values, status = result.get("Values"), result.get("StatusCode")
+        if again or status not in ("Complete", "PartialData") or not isinstance(values, list) \
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            self.broken = True
+            return
+        self.values += [float(v) for v in values]
+        self.status = status
+
+    def answer(self) -> list[float] | None:
+        return None if self.broken or self.status != "Complete" else self.values
 
 
 def _id(key: str, colour: str, field: str) -> str:

@@ -277,3 +277,50 @@ def test_steps_beyond_the_max_step_are_refused_before_anything_moves(deployed: P
         run(deployed, Source(), options=release.Options(functions=(PV,), steps=(10, 50, 100)))
     assert release_step_problems([10, 35, 60, 100], 25) == []
     assert applies(tmp_path) == 0
+
+
+def killed_at_apply(monkeypatch: pytest.MonkeyPatch, number: int) -> Callable[[], None]:
+    """``plans.apply_environment`` killed (Ctrl-C) at its ``number``-th call; the call that puts it back."""
+    real_apply = plans.apply_environment
+    calls = []
+
+    def apply_once_killed(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == number:
+            raise KeyboardInterrupt
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(plans, "apply_environment", apply_once_killed)
+    return lambda: monkeypatch.setattr(plans, "apply_environment", real_apply)
+
+
+def test_a_finalize_written_but_not_applied_is_applied_and_ends_released(
+        deployed: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_code(deployed)
+    restore = killed_at_apply(monkeypatch, 6)  # publish, steps 10, 25, 50, promote; killed at the finalize
+    with pytest.raises(KeyboardInterrupt):
+        run(deployed, Source())
+    restore()
+    assert serving(tmp_path) == ("1", "2", [0, 100])  # the file says blue 2 at 100, the state green 2 at 100
+    source = Source()
+    report = run(deployed, source)
+    assert (report.result, report.exit_code) == ("released", 0), report.message
+    assert report.message.startswith(f"released {PV} version 2: blue runs it at 100 %"), report.message
+    assert report.versions == {PV: "2"}
+    assert [r.action for r in report.records] == ["finalize"]
+    assert source.windows == []  # judged at 100 % before it was killed: nothing baked again
+    assert serving(tmp_path) == ("2", "2", [100, 0])
+
+
+def test_a_rollback_written_but_not_applied_is_applied_and_ends_rolled_back(
+        deployed: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_code(deployed)
+    restore = killed_at_apply(monkeypatch, 3)  # publish, step 10; killed at the rollback of step 10
+    with pytest.raises(KeyboardInterrupt):
+        run(deployed, Source(lambda weight: SICK))
+    restore()
+    assert serving(tmp_path) == ("1", "2", [90, 10])
+    report = run(deployed, Source())
+    assert (report.result, report.exit_code) == ("rolled_back", 1), report.message
+    assert [r.action for r in report.records] == ["rollback"]
+    assert serving(tmp_path) == ("1", "2", [100, 0])

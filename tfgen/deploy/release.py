@@ -156,10 +156,14 @@ class _Release:
         self._pin_latest(deployed)
         pending = {k: s for k, s in self._configured().items() if k in self.functions and s != deployed[k]}
         if pending:
-            rolled_back = all(s.green_weight == 0 and deployed[k].green_weight > 0 for k, s in pending.items())
-            deployed = self._finish_pending(deployed, pending)
-            if rolled_back:
+            kind = _pending_kind(deployed, pending)
+            deployed = self._finish_pending(kind, deployed, pending)
+            if kind == "rollback":
                 return self._end("rolled_back", "a rollback written but not applied was applied; the release ends")
+            if kind == "finalize":
+                self.report.versions = {k: s.blue_version for k, s in pending.items()}
+                return self._end("released", f"released {_shown(self.report.versions)}: blue runs it at 100 % "
+                                             "(a finalize written but not applied was applied)")
         versions = self._versions(deployed)
         self.report.versions = versions
         if not versions:
@@ -184,8 +188,7 @@ class _Release:
                                  f"green keeps {weight} %: resume with `tfgen release {self.env}` or roll back with "
                                  f"`tfgen traffic {self.env} rollback`, then plan and apply")
         self._move("finalize", None, dict.fromkeys(versions, traffic.finalized))
-        shown = ", ".join(f"{k} version {v}" for k, v in sorted(versions.items()))
-        return self._end("released", f"released {shown}: blue runs it at 100 %")
+        return self._end("released", f"released {_shown(versions)}: blue runs it at 100 %")
 
     def _end(self, result: Result, message: str) -> Report:
         self.report.result, self.report.message = result, message
@@ -219,12 +222,13 @@ class _Release:
                                                           "green": deployed[k].green_version}) for k in latest}
             self._write("pin", None, moves)
 
-    def _finish_pending(self, deployed: dict[str, Split], pending: Mapping[str, Split]) -> dict[str, Split]:
+    def _finish_pending(self, kind: str, deployed: dict[str, Split], pending: Mapping[str, Split]) \
+            -> dict[str, Split]:
         """A move written to the environment file but not applied (an interrupted release or a manual
-        move): planned, checked to be exactly that move, and applied."""
+        move): planned, checked to be exactly that move, and applied; recorded as ``kind``."""
         self.say(f"{self.env}: the environment file and the deployed state differ: applying that move first")
         self._render()  # OUT/ENV may hold a render of other settings (a stopped release's, a manual one's)
-        self._plan_apply("resume", None, {k: step.Expected(_side(deployed[k]), _side(s)) for k, s in pending.items()},
+        self._plan_apply(kind, None, {k: step.Expected(_side(deployed[k]), _side(s)) for k, s in pending.items()},
                          {k: s for k, s in pending.items()})
         return {**deployed, **pending}
 
@@ -364,6 +368,22 @@ class _Release:
 
     def _stamp(self) -> str:
         return self.clock.now().isoformat()
+
+
+def _pending_kind(deployed: Mapping[str, Split], pending: Mapping[str, Split]) -> str:
+    """What a move written but not applied is: ``finalize`` when blue takes the version green
+    serves at 100 %, ``rollback`` when green's traffic goes back to blue, which keeps its version;
+    ``resume`` (a step, or several kinds at once) otherwise."""
+    if all(deployed[k].green_weight == 100 and s == traffic.finalized(deployed[k]) for k, s in pending.items()):
+        return "finalize"
+    if all(s.green_weight == 0 and deployed[k].green_weight > 0 and s.blue_version == deployed[k].blue_version
+           for k, s in pending.items()):
+        return "rollback"
+    return "resume"
+
+
+def _shown(versions: Mapping[str, str]) -> str:
+    return ", ".join(f"{k} version {v}" for k, v in sorted(versions.items()))
 
 
 def _side(split: Split) -> step.Side:

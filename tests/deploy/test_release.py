@@ -277,3 +277,115 @@ def test_steps_beyond_the_max_step_are_refused_before_anything_moves(deployed: P
         run(deployed, Source(), options=release.Options(functions=(PV,), steps=(10, 50, 100)))
     assert release_step_problems([10, 35, 60, 100], 25) == []
     assert applies(tmp_path) == 0
+
+
+def killed_at_apply(monkeypatch: pytest.MonkeyPatch, number: int) -> Callable[[], None]:
+    """``plans.apply_environment`` killed (Ctrl-C) at its ``number``-th call; the call that puts it back."""
+    real_apply = plans.apply_environment
+    calls = []
+
+    def apply_once_killed(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == number:
+            raise KeyboardInterrupt
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(plans, "apply_environment", apply_once_killed)
+    return lambda: monkeypatch.setattr(plans, "apply_environment", real_apply)
+
+
+def test_a_finalize_written_but_not_applied_is_applied_and_ends_released(
+        deployed: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_code(deployed)
+    restore = killed_at_apply(monkeypatch, 6)  # publish, steps 10, 25, 50, promote; killed at the finalize
+    with pytest.raises(KeyboardInterrupt):
+        run(deployed, Source())
+    restore()
+    assert serving(tmp_path) == ("1", "2", [0, 100])  # the file says blue 2 at 100, the state green 2 at 100
+    source = Source()
+    report = run(deployed, source)
+    assert (report.result, report.exit_code) == ("released", 0), report.message
+    assert report.message.startswith(f"released {PV} version 2: blue runs it at 100 %"), report.message
+    assert report.versions == {PV: "2"}
+    assert [r.action for r in report.records] == ["finalize"]
+    assert source.windows == []  # judged at 100 % before it was killed: nothing baked again
+    assert serving(tmp_path) == ("2", "2", [100, 0])
+
+
+def test_a_rollback_written_but_not_applied_is_applied_and_ends_rolled_back(
+        deployed: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_code(deployed)
+    restore = killed_at_apply(monkeypatch, 3)  # publish, step 10; killed at the rollback of step 10
+    with pytest.raises(KeyboardInterrupt):
+        run(deployed, Source(lambda weight: SICK))
+    restore()
+    assert serving(tmp_path) == ("1", "2", [90, 10])
+    report = run(deployed, Source())
+    assert (report.result, report.exit_code) == ("rolled_back", 1), report.message
+    assert [r.action for r in report.records] == ["rollback"]
+    assert serving(tmp_path) == ("1", "2", [100, 0])
+
+
+def edit_traffic(project: Project, **values: str | int) -> None:
+    """payment_validation's traffic in the environment file set to ``values``, by hand."""
+    from tfgen.config.yaml_edit import set_values
+
+    env_file = project.env_dir / "dev.yaml"
+    env_file.write_text(set_values(env_file.read_text(), {("lambda", "functions", PV, "traffic", name): value
+                                                          for name, value in values.items()}, str(env_file)))
+
+
+DECIDED = {"step": "blue version 1 75 % / green version 2 25 %",
+           "promote": "blue version 1 0 % / green version 2 100 %",
+           "finalize": "blue version 2 100 % / green version 2 0 %"}
+
+
+@pytest.mark.parametrize(("at", "edit", "action", "given"), [
+    (10, {"blue_version": "5"}, "step", "blue version 5 75 % / green version 2 25 %"),
+    (50, {"green_version": "3"}, "promote", "blue version 1 0 % / green version 3 100 %"),
+    (100, {"green_version": "3"}, "finalize", "blue version 3 100 % / green version 3 0 %"),
+    # blue would keep version 1, which the review lets pass: only the release knows it released 2
+    (100, {"green_version": "1"}, "finalize", "blue version 1 100 % / green version 1 0 %")])
+def test_a_move_that_is_not_what_the_release_decided_stops_it_before_anything_is_written(
+        deployed: Project, tmp_path: Path, at: int, edit: dict[str, str], action: str, given: str) -> None:
+    new_code(deployed)
+    edited: list[str] = []
+
+    def by_hand(weight: int) -> None:
+        if weight == at:
+            edit_traffic(deployed, **edit)
+            edited.append((deployed.env_dir / "dev.yaml").read_text())
+
+    with pytest.raises(release.Stopped) as stopped:
+        run(deployed, Source(during=by_hand))
+    assert str(stopped.value) == (
+        f"tfgen release dev: {action}: stopped before the apply, nothing written or applied: {PV}: the environment "
+        f"file gives {given}, the release decided {DECIDED[action]}: someone changed the environment file while "
+        "the release ran: put it back, then resume with `tfgen release dev`, or roll back with `tfgen traffic dev "
+        "rollback`")
+    assert (deployed.env_dir / "dev.yaml").read_text() == edited[0]
+    assert applies(tmp_path) == 2 + [10, 25, 50, 100].index(at)  # publish and the steps before it
+    assert serving(tmp_path)[2] == [100 - at, at]
+
+
+def test_a_move_changed_by_hand_after_it_was_written_is_planned_against_what_the_release_decided(
+        deployed: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tfgen.deploy import traffic
+
+    new_code(deployed)
+    real_apply, calls = traffic.apply, []
+
+    def then_by_hand(*args: Any, **kwargs: Any) -> Any:
+        applied = real_apply(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 5:  # steps 10, 25, 50, the promotion, then the finalize: blue back to version 1
+            edit_traffic(deployed, blue_version="1", green_version="1")
+        return applied
+
+    monkeypatch.setattr(traffic, "apply", then_by_hand)
+    with pytest.raises(release.Stopped) as stopped:
+        run(deployed, Source())
+    assert "finalize: stopped before the apply, nothing applied: the plan is not exactly the expected move" \
+        in str(stopped.value)
+    assert f"{PV} blue: the plan gives version 1 at 100 %, the step version 2 at 100 %" in str(stopped.value)
+    assert serving(tmp_path) == ("1", "2", [0, 100])

@@ -5,17 +5,21 @@ from __future__ import annotations
 import difflib
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from tests.conftest import Run, snapshot
+from tests.conftest import ROOT, Run, snapshot
+from tests.deploy.test_plans import HOLD_LOCK
 from tfgen.cli import main as tfgen_cli
 from tfgen.cli.traffic import traffic
 from tfgen.deploy import terraform
 from tfgen.deploy.traffic import set_values
 from tfgen.errors import UsageError
+from tfgen.render import lock
 from tfgen.render.templates import MANIFEST
 
 AT = "environments/dev.yaml: lambda.functions."
@@ -79,6 +83,13 @@ def env_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text(DEV, encoding="utf-8")
     monkeypatch.setitem(tfgen_cli.cli.commands, "traffic", traffic)
     return path
+
+
+def written(project: Path) -> dict[str, tuple[bytes, int]]:
+    """Every output file with its bytes and mtime; the environments' lock files (tfgen.render.lock),
+    which a move takes and no command removes, are none of it."""
+    return {name: found for name, found in snapshot(project / "build").items()
+            if Path(name).name != lock.LOCK_FILE}
 
 
 def changes(before: str, after: str) -> list[str]:
@@ -295,7 +306,7 @@ def test_a_step_above_max_step_is_refused_and_changes_nothing(
     run: Run, project: Path, env_file: Path
 ) -> None:
     moved(run, "shift", "--green", "25", "--green-version", "3")
-    before = env_file.read_text(), snapshot(project / "build")
+    before = env_file.read_text(), written(project)
     result = run("traffic", "dev", "shift", "--green", "60", "--function", "payment_validation")
     assert result.exit_code == 2
     assert result.stderr == (
@@ -303,7 +314,7 @@ def test_a_step_above_max_step_is_refused_and_changes_nothing(
         "points, more than --max-step 25: shift in smaller steps "
         "(or --force)\n"
     )
-    assert (env_file.read_text(), snapshot(project / "build")) == before
+    assert (env_file.read_text(), written(project)) == before
 
 
 def test_max_step_and_force_allow_larger_steps(run: Run, project: Path, env_file: Path) -> None:
@@ -395,7 +406,7 @@ def test_hand_edited_output_is_refused_but_stale_output_is_rewritten(
     assert run("check", "dev").exit_code == 0
     network = project / "build/dev/network.tf"
     network.write_text(network.read_text() + "# tweak\n")
-    before = env_file.read_text(), snapshot(project / "build")
+    before = env_file.read_text(), written(project)
     result = run("traffic", "dev", "shift", "--green", "10", "--green-version", "3")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
@@ -403,7 +414,7 @@ def test_hand_edited_output_is_refused_but_stale_output_is_rewritten(
         "tfgen: build/dev: refusing to overwrite hand edits: revert them, or discard them with "
         "`tfgen render dev`",
     ]
-    assert (env_file.read_text(), snapshot(project / "build")) == before
+    assert (env_file.read_text(), written(project)) == before
 
 
 # ---------------------------------------------------------------------------
@@ -535,7 +546,7 @@ def test_an_invalid_result_leaves_yaml_and_output_unchanged(
     run: Run, project: Path, env_file: Path
 ) -> None:
     assert run("render", "dev").exit_code == 0
-    before = env_file.read_text(), snapshot(project / "build")
+    before = env_file.read_text(), written(project)
     result = run(
         "traffic",
         "dev",
@@ -554,7 +565,7 @@ def test_an_invalid_result_leaves_yaml_and_output_unchanged(
         "environments/dev.yaml: left unchanged: the traffic change would make the configuration "
         "invalid",
     ]
-    assert (env_file.read_text(), snapshot(project / "build")) == before
+    assert (env_file.read_text(), written(project)) == before
 
 
 def test_a_failing_render_leaves_yaml_and_output_unchanged(
@@ -565,13 +576,13 @@ def test_a_failing_render_leaves_yaml_and_output_unchanged(
         "{{ no_such_value }}{% endif %}\n"
     )
     assert run("render", "dev").exit_code == 0
-    before = env_file.read_text(), snapshot(project / "build")
+    before = env_file.read_text(), written(project)
     result = run("traffic", "dev", "shift", "--green", "30", "--green-version", "3")
     assert result.exit_code == 3
     assert result.stderr == (
         "tfgen: templates/zz_fails.tf.j2: UndefinedError: 'no_such_value' is undefined\n"
     )
-    assert (env_file.read_text(), snapshot(project / "build")) == before
+    assert (env_file.read_text(), written(project)) == before
 
 
 # ---------------------------------------------------------------------------
@@ -687,3 +698,35 @@ def test_pin_before_the_first_apply_is_refused_and_changes_nothing(
                              "transaction_processing: apply the environment first (`tfgen plan dev`, "
                              "`tfgen apply dev`)\n")
     assert env_file.read_text() == before
+
+
+# ---------------------------------------------------------------------------
+# The environment's lock
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("move", [["rollback"], ["shift", "--green", "20", "--green-version", "3"], ["promote"]])
+def test_a_move_while_a_release_holds_the_environment_is_refused_and_writes_nothing(
+    run: Run, project: Path, env_file: Path, move: list[str]
+) -> None:
+    env_file.write_text(COMMENTED, encoding="utf-8")
+    assert run("render", "dev").exit_code == 0
+    target = project / "build" / "dev"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.replace("tfgen plan dev", "tfgen release dev"),
+                               str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = (env_file.read_text(), written(project))
+        result = run("traffic", "dev", *move, "--function", "payment_validation")
+        assert result.exit_code == 1, result.output
+        assert result.stderr == (f"{Path('build/dev')}: busy: tfgen release dev (pid {holder.pid}) is running on "
+                                 "this environment; traffic refused, nothing changed: try again when it ends\n")
+        assert (env_file.read_text(), written(project)) == before
+    finally:
+        holder.communicate("")
+    assert run("traffic", "dev", *move, "--function", "payment_validation").exit_code == 0
+
+
+def test_a_move_into_an_environment_never_rendered_needs_no_lock(run: Run, project: Path, env_file: Path) -> None:
+    moved(run, "rollback")
+    assert not (project / "build" / "dev" / ".tfgen-plan.lock").exists()

@@ -9,7 +9,11 @@ One release of the payment functions (all, or those named) to a new version:
 2. **steps**: for each of ``lambda.release.steps``, green moves to the version at the step's weight
    (``tfgen traffic shift``, the last step ``promote``), the environment is rendered and planned,
    and the release goes on only when the plan is exactly that move (tfgen.deploy.review.step); the
-   plan is applied by ``tfgen apply``'s own code. Then the step bakes: after ``bake_s`` the metric
+   plan is applied by ``tfgen apply``'s own code. That move is what the release decided: blue
+   keeps the version it runs, green runs the released one at the step's weight (and the finalize
+   puts the judged version on blue); the plan is checked against that decision, never against the
+   file read back, and a move of the environment file that gives anything else (the file changed
+   by hand meanwhile) stops the release before anything is written. Then the step bakes: after ``bake_s`` the metric
    source is asked for the window since the apply, and tfgen.deploy.review.canary judges it. An
    inconclusive step bakes on, ``bake_s`` at a time, up to ``max_bake_extension_s`` longer; then
    the release **stops** where it is, promoting nothing.
@@ -156,10 +160,14 @@ class _Release:
         self._pin_latest(deployed)
         pending = {k: s for k, s in self._configured().items() if k in self.functions and s != deployed[k]}
         if pending:
-            rolled_back = all(s.green_weight == 0 and deployed[k].green_weight > 0 for k, s in pending.items())
-            deployed = self._finish_pending(deployed, pending)
-            if rolled_back:
+            kind = _pending_kind(deployed, pending)
+            deployed = self._finish_pending(kind, deployed, pending)
+            if kind == "rollback":
                 return self._end("rolled_back", "a rollback written but not applied was applied; the release ends")
+            if kind == "finalize":
+                self.report.versions = {k: s.blue_version for k, s in pending.items()}
+                return self._end("released", f"released {_shown(self.report.versions)}: blue runs it at 100 % "
+                                             "(a finalize written but not applied was applied)")
         versions = self._versions(deployed)
         self.report.versions = versions
         if not versions:
@@ -172,7 +180,8 @@ class _Release:
         weights = ([current] if current else []) + [w for w in self.steps if w > current]
         for weight in weights:
             if weight != current:
-                self._move("promote" if weight == 100 else "step", weight, self._step_moves(weight, versions))
+                self._move("promote" if weight == 100 else "step", weight, self._step_moves(weight, versions),
+                           _stepped(versions, weight))
             judgement = self._bake(weight, versions)
             if judgement.outcome == "fail":
                 self._move("rollback", 0, dict.fromkeys(versions, traffic.rolled_back))
@@ -183,9 +192,8 @@ class _Release:
                 return self._end("stopped", f"step {weight} % stayed inconclusive after the longest bake: {why}; "
                                  f"green keeps {weight} %: resume with `tfgen release {self.env}` or roll back with "
                                  f"`tfgen traffic {self.env} rollback`, then plan and apply")
-        self._move("finalize", None, dict.fromkeys(versions, traffic.finalized))
-        shown = ", ".join(f"{k} version {v}" for k, v in sorted(versions.items()))
-        return self._end("released", f"released {shown}: blue runs it at 100 %")
+        self._move("finalize", None, dict.fromkeys(versions, traffic.finalized), _finalized(versions))
+        return self._end("released", f"released {_shown(versions)}: blue runs it at 100 %")
 
     def _end(self, result: Result, message: str) -> Report:
         self.report.result, self.report.message = result, message
@@ -219,12 +227,13 @@ class _Release:
                                                           "green": deployed[k].green_version}) for k in latest}
             self._write("pin", None, moves)
 
-    def _finish_pending(self, deployed: dict[str, Split], pending: Mapping[str, Split]) -> dict[str, Split]:
+    def _finish_pending(self, kind: str, deployed: dict[str, Split], pending: Mapping[str, Split]) \
+            -> dict[str, Split]:
         """A move written to the environment file but not applied (an interrupted release or a manual
-        move): planned, checked to be exactly that move, and applied."""
+        move): planned, checked to be exactly that move, and applied; recorded as ``kind``."""
         self.say(f"{self.env}: the environment file and the deployed state differ: applying that move first")
         self._render()  # OUT/ENV may hold a render of other settings (a stopped release's, a manual one's)
-        self._plan_apply("resume", None, {k: step.Expected(_side(deployed[k]), _side(s)) for k, s in pending.items()},
+        self._plan_apply(kind, None, {k: step.Expected(_side(deployed[k]), _side(s)) for k, s in pending.items()},
                          {k: s for k, s in pending.items()})
         return {**deployed, **pending}
 
@@ -290,11 +299,32 @@ class _Release:
 
     # -- moving, planning, applying ---------------------------------------------------------------
 
-    def _move(self, action: str, weight: int | None, moves: Mapping[str, traffic.Move]) -> None:
+    def _move(self, action: str, weight: int | None, moves: Mapping[str, traffic.Move],
+              decide: Decide | None = None) -> None:
+        """Write ``moves``, then plan, check and apply them. ``decide``: what the release decided each
+        function's split after the move is (function, deployed split -> split); a move of the
+        environment file that gives anything else stops the release before anything is written."""
         before = {k: s for k, s in self._deployed(self._state()).items() if k in moves}
+        decided = {k: decide(k, before[k]) for k in moves} if decide is not None else None
+        if decided is not None:
+            moves = {k: self._as_decided(action, k, move, decided[k]) for k, move in moves.items()}
         after = self._write(action, weight, moves)
+        if decided is not None:
+            after = decided  # the plan is checked against the decision, never against the file read back
         self._plan_apply(action, weight, {k: step.Expected(_side(before[k]), _side(after[k])) for k in moves},
                          after)
+
+    def _as_decided(self, action: str, key: str, move: traffic.Move, decided: Split) -> traffic.Move:
+        def checked(split: Split) -> Split:
+            moved = move(split)
+            if moved != decided:
+                raise Stopped(f"tfgen release {self.env}: {action}: stopped before the apply, nothing written or "
+                              f"applied: {key}: the environment file gives {_split(moved)}, the release decided "
+                              f"{_split(decided)}: someone changed the environment file while the release ran: put "
+                              f"it back, then resume with `tfgen release {self.env}`, or roll back with `tfgen "
+                              f"traffic {self.env} rollback`")
+            return moved
+        return checked
 
     def _write(self, action: str, weight: int | None, moves: Mapping[str, traffic.Move]) -> dict[str, Split]:
         applied = traffic.apply(self.project, self.env, moves)
@@ -364,6 +394,40 @@ class _Release:
 
     def _stamp(self) -> str:
         return self.clock.now().isoformat()
+
+
+Decide = Callable[[str, Split], Split]
+
+
+def _stepped(versions: Mapping[str, str], weight: int) -> Decide:
+    """A step (or the promotion) to ``weight``: green runs the released version, blue keeps its own."""
+    return lambda key, before: Split(before.blue_version, versions[key], 100 - weight, weight)
+
+
+def _finalized(versions: Mapping[str, str]) -> Decide:
+    """The finalize: blue runs the version judged at every step, at 100 %."""
+    return lambda key, before: Split(versions[key], versions[key], 100, 0)
+
+
+def _split(split: Split) -> str:
+    return (f"blue version {split.blue_version} {split.blue_weight} % / green version {split.green_version} "
+            f"{split.green_weight} %")
+
+
+def _pending_kind(deployed: Mapping[str, Split], pending: Mapping[str, Split]) -> str:
+    """What a move written but not applied is: ``finalize`` when blue takes the version green
+    serves at 100 %, ``rollback`` when green's traffic goes back to blue, which keeps its version;
+    ``resume`` (a step, or several kinds at once) otherwise."""
+    if all(deployed[k].green_weight == 100 and s == traffic.finalized(deployed[k]) for k, s in pending.items()):
+        return "finalize"
+    if all(s.green_weight == 0 and deployed[k].green_weight > 0 and s.blue_version == deployed[k].blue_version
+           for k, s in pending.items()):
+        return "rollback"
+    return "resume"
+
+
+def _shown(versions: Mapping[str, str]) -> str:
+    return ", ".join(f"{k} version {v}" for k, v in sorted(versions.items()))
 
 
 def _side(split: Split) -> step.Side:

@@ -13,11 +13,15 @@ A move changes the environment's own YAML file in place (comments, key order,
 quoting and layout kept; values inherited from the defaults are added to the
 environment file), but only after the edited configuration has been validated
 and rendered in memory. Then the file is replaced atomically and the output
-directory rewritten; if anything fails first, nothing on disk changes.
+directory rewritten; if anything fails first, nothing on disk changes. A move
+holds the environment's lock (tfgen.render.lock) from reading the file to
+writing the output: while another command (a plan, an apply, a release) runs on
+the environment, it is refused and writes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import os
@@ -34,8 +38,9 @@ from tfgen.config import names as naming
 from tfgen.config.yaml_edit import set_values
 from tfgen.errors import ConfigError, OutputError, UsageError
 from tfgen.project import Project
-from tfgen.render import output
+from tfgen.render import lock, output
 from tfgen.render import templates as render
+from tfgen.render.templates import MANIFEST
 
 FUNCTIONS = naming.FUNCTION_KEYS
 LATEST = "latest"
@@ -239,7 +244,16 @@ class Applied:
 
 def apply(project: Project, env: str, moves: Mapping[str, Move]) -> Applied:
     """Move the traffic of each function of ``moves`` in ``env`` by its move; validate and render
-    before writing anything."""
+    before writing anything. Holds the environment's lock throughout (tfgen.render.lock): refused
+    (lock.Busy), nothing written, while another command runs on the environment; a release, which
+    holds it already, moves through here."""
+    target = project.target(env)
+    rendered_before = (target / MANIFEST).is_file()  # else nothing can run there yet, and no lock file is left
+    with lock.held(target, f"tfgen traffic {env}") if rendered_before else contextlib.nullcontext():
+        return _apply(project, env, moves)
+
+
+def _apply(project: Project, env: str, moves: Mapping[str, Move]) -> Applied:
     [loaded] = project.load([env])
     before = splits(loaded.model)
     after = {**before, **_moved(env, before, moves)}

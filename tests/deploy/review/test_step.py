@@ -198,3 +198,43 @@ def test_the_function_may_not_change_in_a_traffic_step() -> None:
     after = {**state()[FN], "reserved_concurrent_executions": 1}
     found = problems_of(step_plan(changes={RULE: (["update"], rule(75, 25)), FN: (["update"], after)}))
     assert f"update {FN}: not part of this step" in found
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+def output(actions: Any, before: Any = "internal-a.elb", after: Any = "internal-a.elb") -> dict[str, Any]:
+    return {"actions": actions, "before": before, "after": after, "after_unknown": False, "before_sensitive": False,
+            "after_sensitive": False}
+
+
+def test_outputs_that_do_not_change_are_no_problem() -> None:
+    document = step_plan()
+    document["output_changes"] = {"alb_dns_name": output(["no-op"])}
+    assert problems_of(document) == []
+
+
+@pytest.mark.parametrize(("actions", "word"), [(["update"], "update"), (["create"], "create"),
+                                               (["delete"], "delete"), (["delete", "create"], "replace")])
+def test_an_output_that_changes_is_not_part_of_a_step(actions: list[str], word: str) -> None:
+    document = step_plan()
+    document["output_changes"] = {"alb_dns_name": output(["no-op"]),
+                                  "db_master_password": output(actions, None, "hunter2")}
+    found = problems_of(document)
+    assert found == [f"{word} output db_master_password: not part of this step"], found
+    assert "hunter2" not in "".join(found)  # the value is never shown: it may be a secret
+
+
+@pytest.mark.parametrize("odd", [{"actions": None}, {"actions": "update"}, {"actions": ["Update"]}, {}, "update", None])
+def test_an_output_change_that_cannot_be_read_is_a_problem(odd: Any) -> None:
+    document = step_plan()
+    document["output_changes"] = {"alb_dns_name": odd}
+    found = problems_of(document)
+    assert len(found) == 1 and found[0].startswith("output alb_dns_name: actions "), found
+    assert found[0].endswith("which terraform does not write: not part of this step")
+
+
+def test_output_changes_that_are_no_mapping_are_a_problem() -> None:
+    document = step_plan()
+    document["output_changes"] = ["alb_dns_name"]
+    assert problems_of(document) == ["the plan's output changes cannot be read: not part of this step"]

@@ -6,10 +6,10 @@ function (or, in the publish step, the function itself), and each only updated: 
 function version, the rule's forward weights, the function's code (``source_code_hash``, and the
 version, ARNs and dates that follow from it); each released function's serving table goes from
 the split it expects before to the split it expects after; the functions it does not release do
-not change; the review refuses nothing and the plan is complete. Anything else is a problem,
-never a pass: a partial plan, an unknown value, a change nobody asked for, an import, a moved
-resource, a deposed object, a data source with an action other than a read, an action list or
-mode terraform does not write.
+not change; no output changes; the review refuses nothing and the plan is complete. Anything else
+is a problem, never a pass: a partial plan, an unknown value, a change nobody asked for, an output
+created, updated or deleted, an import, a moved resource, a deposed object, a data source with an
+action other than a read, an action list or mode terraform does not write.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ COLOURS = ("blue", "green")
 MANAGED_ACTIONS = (("no-op",), ("create",), ("read",), ("update",), ("delete",), ("create", "delete"),
                    ("delete", "create"), ("forget",), ("create", "forget"))
 DATA_READS = (("read",), ("no-op",))  # a data source read changes nothing
+OUTPUT_ACTIONS = (("no-op",), ("create",), ("update",), ("delete",), ("create", "delete"), ("delete", "create"))
 # What a publish changes of the function: its code, and what terraform knows only after apply
 # because a version is published (the version, its ARNs, the code's date, digest and size).
 PUBLISH_CODE = ("source_code_hash",)
@@ -74,6 +75,7 @@ def problems(plan: Mapping[str, Any], result: Review, expected: Mapping[str, Exp
     allowed = set().union(*(allowed_addresses(key, step.publishes) for key, step in expected.items()))
     for rc in plan.get("resource_changes") or ():
         found += _entry(rc if isinstance(rc, Mapping) else {}, allowed)
+    found += _outputs(plan.get("output_changes"))
     found += [f"every function: {line}: {NOT_PART}" for line in result.shared_traffic]
     tables = {s.function: s for s in result.traffic}
     for key, step in sorted(expected.items()):
@@ -138,6 +140,24 @@ def _entry(rc: Mapping[str, Any], allowed: set[str]) -> list[str]:
             f"({', '.join(PUBLISH_CODE)}) and what follows from it: {NOT_PART}"
             for name in changed if name not in PUBLISH_CODE
             and not (name in PUBLISH_FOLLOWS and unknown.get(name) is True)]
+
+
+def _outputs(changes: Any) -> list[str]:
+    """Every output the plan changes (created, updated, deleted): a step changes no output. Its
+    values are never shown (an output may hold a secret)."""
+    if changes is None:
+        return []
+    if not isinstance(changes, Mapping):
+        return [f"the plan's output changes cannot be read: {NOT_PART}"]
+    found = []
+    for name, change in sorted(changes.items(), key=lambda item: str(item[0])):
+        raw = change.get("actions") if isinstance(change, Mapping) else None
+        actions = tuple(raw) if isinstance(raw, list) and all(isinstance(a, str) for a in raw) else None
+        if actions not in OUTPUT_ACTIONS:
+            found.append(f"output {name}: actions {raw!r}, which terraform does not write: {NOT_PART}")
+        elif actions != ("no-op",):
+            found.append(f"{action_of(actions) if actions else 'change'} output {name}: {NOT_PART}")
+    return found
 
 
 def _without_weights(actions: Any) -> Any:

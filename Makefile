@@ -98,11 +98,11 @@ $(E2E_NODE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
 	@touch $@
 
 # tests/test_compliance.py runs checkov from $(CHECKOV_VENV), built here so it never skips.
-# Four pytest workers, one test module each at a time, in collection order: the four end-to-end
-# modules (tests/e2e/test_apply.py, test_day2.py, test_adopt.py, test_release.py; each mostly
-# waits on its own emulator) start at once, and the rest follows on the first worker free.
-# TEST_JOBS=0 runs everything in one process.
-TEST_JOBS ?= 4
+# Five pytest workers, one test module each at a time, in collection order (tests/conftest.py):
+# the four end-to-end modules that deploy a stack (tests/e2e/test_day2.py, test_release.py,
+# test_adopt.py, test_apply.py; each mostly waits on its own emulator) start at once on four of
+# them while the fifth takes the rest. TEST_JOBS=0 runs everything in one process.
+TEST_JOBS ?= 5
 test: $(VENV)/.dev-installed $(CHECKOV_STAMP) $(E2E_NODE_STAMP)
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder) \
 	  --cov=lambdas --cov-report=term:skip-covered --cov-fail-under=95 $(PYTEST_ARGS)

@@ -30,10 +30,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="Rewrite tests/golden/ from a fresh render instead of comparing.")
 
 
+# The end-to-end modules that deploy a stack on an emulator of their own, longest first.
+DEPLOYING = ("tests/e2e/test_day2.py", "tests/e2e/test_release.py", "tests/e2e/test_adopt.py",
+             "tests/e2e/test_apply.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end modules first, so that under pytest-xdist (--dist loadfile, in collection
-    order) they start at once on two workers while the rest share the third."""
-    items.sort(key=lambda item: item.nodeid.split("::")[0].startswith("tests/e2e/") is False)
+    """The modules that deploy a stack first, longest first, then the other end-to-end modules,
+    then the rest: under pytest-xdist (--dist loadfile, one module per worker in collection
+    order) each deploying module starts at once on a worker of its own."""
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return DEPLOYING.index(path) if path in DEPLOYING else len(DEPLOYING) + (not path.startswith("tests/e2e/"))
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)

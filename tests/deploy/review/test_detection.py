@@ -134,3 +134,76 @@ def test_a_prod_day_two_plan_made_by_terraform_reduces_no_detection() -> None:
         result = review.review(json.load(handle), env="prod")
     assert result.detection_loss == []
     assert [d.address for d in result.data_loss] == ["aws_rds_cluster.this"]
+
+
+# --- the cluster parameter group: the database's own logging, and TLS ------------------------------
+
+GROUP = "aws_rds_cluster_parameter_group.this"
+RENDERED = {"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1", "log_statement": "ddl",
+            "log_min_duration_statement": "1000"}  # environments/defaults.yaml: database.cluster_parameters
+
+
+def parameters(apply_method: str = "immediate", **values: str) -> dict[str, Any]:
+    """The group's values as the provider gives them: a set of {name, value, apply_method}."""
+    values = {name.replace("__", "."): value for name, value in values.items()}
+    return {"name": "aurora-cluster-dev-aurora-postgresql16", "family": "aurora-postgresql16", "parameter": [
+        {"apply_method": apply_method, "name": name, "value": value}
+        for name, value in sorted({**RENDERED, **values}.items())]}
+
+
+def without(name: str) -> dict[str, Any]:
+    group = parameters()
+    return {**group, "parameter": [p for p in group["parameter"] if p["name"] != name]}
+
+
+@pytest.mark.parametrize(("after", "reason"), [
+    (parameters(log_connections="0"), 'connection logging turned off (parameter["log_connections"].value: "1" -> "0")'),
+    (parameters(log_disconnections="off"),
+     'disconnection logging turned off (parameter["log_disconnections"].value: "1" -> "off")'),
+    (parameters(log_statement="none"),
+     'statement logging weakened (parameter["log_statement"].value: "ddl" -> "none")'),
+    (parameters(log_min_duration_statement="-1"),
+     'slow statement logging threshold lengthened (parameter["log_min_duration_statement"].value: "1000" -> never)'),
+    (parameters(log_min_duration_statement="10000"),  # compared as numbers, not as text
+     'slow statement logging threshold lengthened (parameter["log_min_duration_statement"].value: "1000" -> "10000")'),
+    (without("log_connections"), 'database logging parameter removed: parameter["log_connections"]'),
+])
+def test_a_database_logging_parameter_turned_off_or_removed_is_detection_reduced(after: dict[str, Any],
+                                                                                reason: str) -> None:
+    assert reasons(["update"], GROUP, parameters(), after) == (reason,)
+
+
+@pytest.mark.parametrize("after", [
+    parameters(), parameters(apply_method="pending-reboot"), parameters(log_statement="all"),
+    parameters(log_min_duration_statement="500"), parameters(log_connections="on"),
+    parameters(work_mem="65536"), {**parameters(), "parameter": parameters()["parameter"][::-1]},
+])
+def test_a_parameter_group_logging_as_much_or_more_reduces_nothing(after: dict[str, Any]) -> None:
+    assert reasons(["update"], GROUP, parameters(), after) is None
+
+
+def test_tls_turned_off_in_the_parameter_group_weakens_data_protection() -> None:
+    """``rds.force_ssl`` 1 -> 0 lets a client connect without TLS: the data the cluster holds travels
+    in the clear, so it is judged as data protection reduced (``--allow-data-loss``), not as detection."""
+    result = review.review({"resource_changes": [
+        change(GROUP, ["update"], parameters(), parameters(rds__force_ssl="0", log_statement="none"))]})
+    assert [(d.address, d.protection, d.reasons) for d in result.data_loss] == [
+        (GROUP, True, ('TLS required for every connection turned off (parameter["rds.force_ssl"].value: "1" -> "0")',))]
+    assert [(d.address, d.reasons) for d in result.detection_loss] == [
+        (GROUP, ('statement logging weakened (parameter["log_statement"].value: "ddl" -> "none")',))]
+    assert [line.rsplit("; allow it with ", 1)[1] for line in result.refusals()] == [
+        f"--allow-data-loss {GROUP}", f"--allow-detection-loss {GROUP}"]
+    removed = review.review({"resource_changes": [change(GROUP, ["update"], parameters(), without("rds.force_ssl"))]})
+    assert [d.reasons for d in removed.data_loss] == [
+        ('TLS enforcement parameter removed: parameter["rds.force_ssl"]',)]
+
+
+def test_the_cluster_moved_to_another_parameter_group_is_reduced() -> None:
+    cluster = {"cluster_identifier": "c", "db_cluster_parameter_group_name": "aurora-cluster-dev-aurora-postgresql16",
+               "enabled_cloudwatch_logs_exports": ["postgresql"]}
+    moved = {**cluster, "db_cluster_parameter_group_name": "default.aurora-postgresql16"}
+    result = review.review({"resource_changes": [change("aws_rds_cluster.this", ["update"], cluster, moved)]})
+    said = ('the cluster\'s parameter group changed (db_cluster_parameter_group_name: '
+            '"aurora-cluster-dev-aurora-postgresql16" -> "default.aurora-postgresql16")')
+    assert [d.reasons for d in result.detection_loss] == [(said,)]
+    assert [d.reasons for d in result.data_loss] == [(said,)]

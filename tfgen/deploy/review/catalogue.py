@@ -39,8 +39,8 @@ CLUSTER = "aws_rds_cluster.this"
 SECRET_VERSION = "aws_secretsmanager_secret_version.db_credentials"
 
 # Protection rules (tfgen.deploy.review.data judges them).
-STAYS = "stays"  # the value must stay ``safe`` once it is
-RETENTION = "retention"  # a number of days (or a date) that must not shrink; ``forever`` values keep for ever
+STAYS = "stays"  # the value must stay ``safe`` (or one of them, given as a tuple) once it is
+RETENTION = "retention"  # a number (of days...) or a date that must not shrink; ``forever`` values keep for ever
 KEPT = "kept"  # each element of a list (matched by ``key``) must stay
 EXPIRATION = "expiration"  # S3 lifecycle rules: no expiration added, shortened, or widened
 TTL = "ttl"  # DynamoDB time to live: not turned on, nor moved to another attribute
@@ -48,23 +48,26 @@ PERIOD = "period"  # an object lock's default retention, in days or years: must 
 FIXED = "fixed"  # any change may narrow what it protects (a backup selection's exclusions, tags, role)
 NAMED = "named"  # a key, a destination, a function: once set, it must stay set and the same
 LEAST = "least"  # must not fall below its place in ``order`` (weakest first); an unlisted value is weakest
-INTERVAL = "interval"  # days between rotations: must not lengthen; ``forever`` values mean never
+INTERVAL = "interval"  # days between rotations (a number): must not lengthen; ``forever`` values mean never
 
 
 @dataclass(frozen=True)
 class Protection:
     """An attribute that protects data (or, in ``Entry.detection``, keeps it watched). ``path``
     runs into the resource's values; ``"*"`` stands for each element of a list, matched before and
-    after by its ``key`` attribute."""
+    after by its ``key`` attribute (with ``only``: just the elements whose key is one of those, the
+    parameters of a parameter group by name). A number given as text (a database parameter's
+    value) is compared as a number."""
 
     path: tuple[str | int, ...]
     label: str
     rule: str
-    safe: Any = True  # STAYS: the protecting value
+    safe: Any = True  # STAYS: the protecting value (a tuple: any of those values)
     default: Any = None  # the value an unset (null) attribute has
     forever: tuple[Any, ...] = (None,)  # RETENTION: "kept for ever"; INTERVAL: "never rotated"
     key: str = ""  # "" with "*": the element itself (a list of strings)
     order: tuple[Any, ...] = ()  # LEAST: the values, weakest first
+    only: tuple[str, ...] = ()  # with "*" and ``key``: the elements judged, by key ("": all)
 
 
 @dataclass(frozen=True)
@@ -145,12 +148,52 @@ _PUBLIC_ACCESS_BLOCK = tuple(Opening((flag,), (True,), f"public access block {fl
 _SG_RULE_FIELDS = ("ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv6", "prefix_list_id",
                    "referenced_security_group_id")
 
+
+# A database parameter group's ``parameter`` is a set of {name, value, apply_method}: each rule
+# judges one parameter, found by name (how it is applied does not matter). A parameter removed
+# from the group is reset to the engine's default, which may be off: a reduction too.
+_ON = ("1", "on", "true")  # how PostgreSQL and MySQL spell a boolean parameter turned on
+
+
+def _parameter(name: str, label: str, rule: str, **fields: Any) -> Protection:
+    return Protection(("parameter", "*", "value"), label, rule, key="name", only=(name,), **fields)
+
+
+def _parameters_kept(label: str, *names: str) -> Protection:
+    return Protection(("parameter", "*"), label, KEPT, key="name", only=names)
+
+
+_TLS = "rds.force_ssl"
+_AUDIT = ("pgaudit.log", "pgaudit.log_catalog", "pgaudit.log_level", "pgaudit.log_parameter", "pgaudit.log_relation",
+          "pgaudit.log_statement_once", "pgaudit.role", "shared_preload_libraries", "server_audit_events",
+          "server_audit_excl_users", "server_audit_incl_users")
+_LOGGING = ("log_connections", "log_disconnections", "log_statement", "log_min_duration_statement",
+            "server_audit_logging", *_AUDIT)
+# What the cluster logs (PCI DSS 10.2.1, 10.2.2): environments/defaults.yaml sets the first four for
+# PostgreSQL; pgaudit and Aurora MySQL's server audit are judged too where an environment sets them.
+# Another parameter group (the engine's default one, say) has other logging and TLS settings.
+_CLUSTER_PARAMETERS = Protection(("db_cluster_parameter_group_name",), "the cluster's parameter group", NAMED)
+_DATABASE_LOGGING = (
+    _parameters_kept("database logging parameter", *_LOGGING),
+    _parameter("log_connections", "connection logging", STAYS, safe=_ON),
+    _parameter("log_disconnections", "disconnection logging", STAYS, safe=_ON),
+    _parameter("log_statement", "statement logging", LEAST, order=("none", "ddl", "mod", "all")),
+    _parameter("log_min_duration_statement", "slow statement logging threshold", INTERVAL, forever=("-1", -1)),
+    _parameter("server_audit_logging", "database audit logging", STAYS, safe=_ON),
+    *(_parameter(name, f"database audit setting {name}", FIXED) for name in _AUDIT),
+)
+
 CATALOGUE: dict[str, Entry] = {
     # --- data, and what protects it ----------------------------------------------------------
     "aws_rds_cluster": _entry(DATA, DETECTION, protection=(
         _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS,
-        Protection(("backtrack_window",), "backtrack window", RETENTION, forever=(), default=0)), detection=(
-        Protection(("enabled_cloudwatch_logs_exports", "*"), "exported database log", KEPT),)),
+        Protection(("backtrack_window",), "backtrack window", RETENTION, forever=(), default=0),
+        _CLUSTER_PARAMETERS), detection=(
+        Protection(("enabled_cloudwatch_logs_exports", "*"), "exported database log", KEPT), _CLUSTER_PARAMETERS)),
+    # TLS turned off lets the data travel in the clear: data protection, refused with --allow-data-loss.
+    "aws_rds_cluster_parameter_group": _entry(PROTECTION, DETECTION, protection=(
+        _parameters_kept("TLS enforcement parameter", _TLS),
+        _parameter(_TLS, "TLS required for every connection", STAYS, safe=_ON)), detection=_DATABASE_LOGGING),
     "aws_db_instance": _entry(DATA, ACCESS, protection=(
         _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS),
         openings=(Opening(("publicly_accessible",), (False, None), "publicly accessible"),)),
@@ -358,7 +401,6 @@ CATALOGUE: dict[str, Entry] = {
     "aws_secretsmanager_random_password": _none("an ephemeral password, never stored"),
     "aws_ssm_parameter": _none("a plain String parameter rendered from the environment file"),
     "aws_db_subnet_group": _none("database network placement"),
-    "aws_rds_cluster_parameter_group": _none("database engine parameters"),
     "aws_kms_alias": _none("a name for a key"),
     "aws_cloudwatch_dashboard": _none("monitoring"),
     "aws_vpc": _none("network"),

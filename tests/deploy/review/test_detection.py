@@ -207,3 +207,40 @@ def test_the_cluster_moved_to_another_parameter_group_is_reduced() -> None:
             '"aurora-cluster-dev-aurora-postgresql16" -> "default.aurora-postgresql16")')
     assert [d.reasons for d in result.detection_loss] == [(said,)]
     assert [d.reasons for d in result.data_loss] == [(said,)]
+
+
+# --- an alert subscription's filter policy ------------------------------------------------------------
+
+SUBSCRIPTION = 'aws_sns_topic_subscription.this["oncall"]'
+SUB = {"topic_arn": "arn:aws:sns:us-east-1:1:system-errors", "protocol": "email", "endpoint": "oncall@example.com",
+       "filter_policy": "", "filter_policy_scope": "", "raw_message_delivery": False}
+NEVER = '{"never": ["matches"]}'
+
+
+@pytest.mark.parametrize(("before", "after", "unknown", "reason"), [
+    (SUB, {**SUB, "filter_policy": NEVER, "filter_policy_scope": "MessageAttributes"}, None,
+     'the subscription\'s filter policy added (filter_policy: "" -> "{\\"never\\": [\\"matches\\"]}")'),
+    ({**SUB, "filter_policy": '{"severity": ["high", "low"]}'}, {**SUB, "filter_policy": '{"severity": ["high"]}'},
+     None, 'the subscription\'s filter policy changed (filter_policy: "{\\"severity\\": [\\"high\\", \\"low\\"]}" -> '
+     '"{\\"severity\\": [\\"high\\"]}")'),
+    ({**SUB, "filter_policy": NEVER}, {**SUB, "filter_policy": NEVER, "filter_policy_scope": "MessageBody"}, None,
+     'the subscription\'s filter policy scope changed (filter_policy_scope: "MessageAttributes" -> "MessageBody")'),
+    (SUB, {**SUB, "filter_policy": None}, {"filter_policy": True},
+     "the subscription's filter policy: filter_policy known only after apply"),
+])
+def test_a_filter_policy_added_or_changed_on_an_alert_subscription_is_detection_reduced(
+        before: dict[str, Any], after: dict[str, Any], unknown: dict[str, Any] | None, reason: str) -> None:
+    assert reasons(["update"], SUBSCRIPTION, before, after, unknown) == (reason,)
+    result = review.review({"resource_changes": [change(SUBSCRIPTION, ["update"], before, after, unknown)]})
+    assert [line.rsplit("; allow it with ", 1)[1] for line in result.refusals()] == [
+        f"--allow-detection-loss {SUBSCRIPTION}"]
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ({**SUB, "filter_policy": NEVER}, SUB),  # removed: every alert reaches the endpoint again
+    ({**SUB, "filter_policy": NEVER}, {**SUB, "filter_policy": '{\n  "never": [ "matches" ]\n}'}),  # reformatted
+    (SUB, {**SUB, "filter_policy_scope": "MessageBody"}),  # a scope without a filter filters nothing
+    (SUB, {**SUB, "raw_message_delivery": True}),
+])
+def test_a_filter_policy_removed_or_the_same_reduces_nothing(before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert reasons(["update"], SUBSCRIPTION, before, after) is None

@@ -844,3 +844,13 @@ def test_database_logging_and_tls_turned_off_in_the_parameter_group_are_reduced(
         'connection logging turned off (parameter["log_connections"].value: "1" -> "0")',
         'disconnection logging turned off (parameter["log_disconnections"].value: "1" -> "0")')
     assert report.serious
+
+
+def test_a_filter_policy_added_to_an_alert_subscription_is_detection_reduced() -> None:
+    subscription = {"topic_arn": "arn:sns:errors", "protocol": "email", "endpoint": "oncall@example.com",
+                    "filter_policy": "", "filter_policy_scope": ""}
+    muted = {**subscription, "filter_policy": '{"never":["matches"]}', "filter_policy_scope": "MessageAttributes"}
+    report = drift.judge(plan(update('aws_sns_topic_subscription.this["oncall"]', subscription, muted)))
+    assert found(report) == [(DETECTION_REDUCED, 'aws_sns_topic_subscription.this["oncall"]')]
+    assert report.drifted[0].findings == (
+        'the subscription\'s filter policy added (filter_policy: "" -> "{\\"never\\":[\\"matches\\"]}")',)

@@ -49,6 +49,8 @@ FIXED = "fixed"  # any change may narrow what it protects (a backup selection's 
 NAMED = "named"  # a key, a destination, a function: once set, it must stay set and the same
 LEAST = "least"  # must not fall below its place in ``order`` (weakest first); an unlisted value is weakest
 INTERVAL = "interval"  # days between rotations (a number): must not lengthen; ``forever`` values mean never
+# Detection rules (tfgen.deploy.review.detection judges them).
+FILTER = "filter"  # a filter on what a subscription delivers (its scope at ``key``): none added, none changed
 
 
 @dataclass(frozen=True)
@@ -378,7 +380,10 @@ CATALOGUE: dict[str, Entry] = {
     "aws_sns_topic": _policy("topic policy", protection=(_key(("kms_master_key_id",), "the messages"),)),
     "aws_sns_topic_policy": _policy("topic policy", holder="arn"),
     "aws_sns_topic_subscription": _entry(ACCESS, DETECTION, grants=("protocol", "endpoint"),
-                                         unwatched="alerts published to the topic no longer reach its endpoint"),
+                                         unwatched="alerts published to the topic no longer reach its endpoint",
+                                         detection=(Protection(("filter_policy",), "the subscription's filter policy",
+                                                               FILTER, key="filter_policy_scope",
+                                                               default="MessageAttributes"),)),
     "aws_secretsmanager_secret_policy": _policy("secret policy", holder="secret_arn"),
     "aws_vpc_endpoint": _policy("endpoint policy"),
     "aws_vpc_endpoint_policy": _policy("endpoint policy", holder="vpc_endpoint_id"),

@@ -1,11 +1,14 @@
 """Detection reduced: a change that stops or weakens what logs and alerts on the platform (PCI DSS
 10.x): the VPC's flow logs, the access logs of the audit bucket, the API and the load balancer,
-the database's exported logs, an alarm or its actions, the subscription alerts reach.
+the database's exported logs and logging parameters, an alarm, what it watches or its actions,
+the subscription alerts reach and its filter policy.
 
 The attributes are the catalogue's (``Entry.detection``, ``Entry.unwatched``:
 tfgen.deploy.review.catalogue), judged with the rules of the data-protection judge
 (tfgen.deploy.review.data): a value that must stay on, elements that must stay, a destination
-that must stay the same. A value known only after apply is a reduction too.
+that must stay the same; and with two of its own: a subscription's filter policy (``FILTER``:
+one added or changed may drop alerts; one removed delivers more). A value known only after apply
+is a reduction too.
 
 The plan review (tfgen.deploy.review.verdict) and the drift judge (tfgen.deploy.review.drift) judge
 the same changes with it: ``tfgen apply`` refuses a plan that reduces detection unless its address
@@ -15,12 +18,16 @@ is named with ``--allow-detection-loss``; ``tfgen drift`` reports the live stack
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tfgen.deploy.review import catalogue
-from tfgen.deploy.review.data import weakenings
+from tfgen.deploy.review.catalogue import FILTER, Protection
+from tfgen.deploy.review.data import UNKNOWN, weakenings
+
+_OWN_RULES = (FILTER,)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,56 @@ def reduction_of(rc: Mapping[str, Any], action: str) -> DetectionLoss | None:
     kind = rc["type"]
     if action in ("delete", "replace") and catalogue.unwatched(kind):
         return DetectionLoss(rc["address"], kind, action, (catalogue.unwatched(kind),))
-    if action not in ("update", "replace") or not catalogue.detection(kind):
+    rules = catalogue.detection(kind)
+    if action not in ("update", "replace") or not rules:
         return None
-    reasons = tuple(weakenings(rc, action, catalogue.detection(kind)))
-    return DetectionLoss(rc["address"], kind, action, reasons) if reasons else None
+    reasons = list(weakenings(rc, action, tuple(r for r in rules if r.rule not in _OWN_RULES)))
+    change = rc["change"]
+    before, after, unknown = change.get("before") or {}, change.get("after") or {}, change.get("after_unknown") or {}
+    for rule in rules:
+        if rule.rule == FILTER:
+            reasons += _filter_narrowed(rule, before, after, unknown)
+    return DetectionLoss(rc["address"], kind, action, tuple(reasons)) if reasons else None
+
+
+def _filter_narrowed(rule: Protection, before: Mapping[str, Any], after: Mapping[str, Any],
+                     unknown: Mapping[str, Any]) -> Iterator[str]:
+    """A filter policy added or changed, or its scope changed while it filters: alerts it does not
+    match no longer reach the endpoint. Whether another filter matches all the first one did cannot
+    be told, so any change but its removal is a reduction."""
+    [name] = rule.path
+    scope = rule.key
+    if unknown.get(name) is True:
+        yield f"{rule.label}: {name} {UNKNOWN}"
+        return
+    old, new = before.get(name), after.get(name)
+    if _unset(new):
+        return  # no filter: every alert is delivered
+    if _unset(old):
+        yield f"{rule.label} added ({name}: {_shown(old)} -> {_shown(new)})"
+    elif _parsed(old) != _parsed(new):
+        yield f"{rule.label} changed ({name}: {_shown(old)} -> {_shown(new)})"
+    if unknown.get(scope) is True:
+        yield f"{rule.label}: {scope} {UNKNOWN}"
+        return
+    old_scope, new_scope = before.get(scope) or rule.default, after.get(scope) or rule.default
+    if not _unset(old) and old_scope != new_scope:
+        yield f"{rule.label} scope changed ({scope}: {_shown(old_scope)} -> {_shown(new_scope)})"
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _parsed(value: Any) -> Any:
+    """A JSON text as what it means (a reformatted policy is the same policy); other values as they are."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else json.dumps(value)

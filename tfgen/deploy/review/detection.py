@@ -61,8 +61,7 @@ def _filter_narrowed(rule: Protection, before: Mapping[str, Any], after: Mapping
     """A filter policy added or changed, or its scope changed while it filters: alerts it does not
     match no longer reach the endpoint. Whether another filter matches all the first one did cannot
     be told, so any change but its removal is a reduction."""
-    [name] = rule.path
-    scope = rule.key
+    name, scope = str(rule.path[0]), rule.key
     if unknown.get(name) is True:
         yield f"{rule.label}: {name} {UNKNOWN}"
         return

@@ -65,6 +65,8 @@ def test_a_plan_that_stops_or_weakens_detection_is_refused_until_each_address_is
     assert [(d.address, d.action, d.reasons) for d in result.detection_loss] == [
         ("aws_cloudwatch_metric_alarm.api_p99_latency", "update",
          ('alarm action removed: alarm_actions["arn:aws:sns:us-east-1:123456789012:system-errors-dev"]',)),
+        ("aws_cloudwatch_metric_alarm.aurora_cpu", "update",
+         ("the alarm's threshold raised (threshold: 80.0 -> 90.0)",)),
         ("aws_flow_log.this", "delete", ("the VPC's traffic is no longer logged",)),
         ("aws_rds_cluster.this", "update", ('exported database log removed: enabled_cloudwatch_logs_exports'
                                             '["postgresql"]',)),
@@ -74,6 +76,8 @@ def test_a_plan_that_stops_or_weakens_detection_is_refused_until_each_address_is
         "aws_cloudwatch_metric_alarm.api_p99_latency: update reduces detection (alarm action removed: "
         'alarm_actions["arn:aws:sns:us-east-1:123456789012:system-errors-dev"]); allow it with '
         "--allow-detection-loss aws_cloudwatch_metric_alarm.api_p99_latency",
+        "aws_cloudwatch_metric_alarm.aurora_cpu: update reduces detection (the alarm's threshold raised "
+        "(threshold: 80.0 -> 90.0)); allow it with --allow-detection-loss aws_cloudwatch_metric_alarm.aurora_cpu",
         "aws_flow_log.this: delete reduces detection (the VPC's traffic is no longer logged); allow it with "
         "--allow-detection-loss aws_flow_log.this",
         "aws_rds_cluster.this: update reduces detection (exported database log removed: "
@@ -102,12 +106,11 @@ def test_allowing_data_loss_does_not_allow_detection_loss_nor_the_other_way_roun
     assert overrides(allow_data_loss=both, allow_detection_loss=both) == []
 
 
-def test_an_alarm_updated_with_its_actions_intact_or_created_reduces_nothing() -> None:
+def test_an_alarm_created_reduces_nothing() -> None:
     result = of("detection")
     reduced = {d.address for d in result.detection_loss}
-    assert "aws_cloudwatch_metric_alarm.aurora_cpu" not in reduced
     assert 'aws_cloudwatch_metric_alarm.function["payment_validation-errors"]' not in reduced
-    assert result.other == {"aws_cloudwatch_metric_alarm": {"create": 1, "update": 1}}
+    assert result.other == {"aws_cloudwatch_metric_alarm": {"create": 1}}
 
 
 def test_an_alarm_whose_actions_are_known_only_after_apply_is_refused() -> None:
@@ -244,3 +247,112 @@ def test_a_filter_policy_added_or_changed_on_an_alert_subscription_is_detection_
 ])
 def test_a_filter_policy_removed_or_the_same_reduces_nothing(before: dict[str, Any], after: dict[str, Any]) -> None:
     assert reasons(["update"], SUBSCRIPTION, before, after) is None
+
+
+# --- an alarm silenced without touching its actions ---------------------------------------------------
+
+WATCHING = {**ALARM, "namespace": "AWS/ApiGateway", "metric_name": "Latency", "extended_statistic": "p99",
+            "statistic": "", "threshold": 1000, "comparison_operator": "GreaterThanThreshold", "period": 300,
+            "evaluation_periods": 2, "datapoints_to_alarm": 0, "treat_missing_data": "breaching", "unit": "",
+            "dimensions": {"ApiId": "abc", "Stage": "$default"}, "alarm_description": "p99", "metric_query": []}
+MATH = {**ALARM, "threshold": 10, "comparison_operator": "GreaterThanThreshold", "evaluation_periods": 2,
+        "treat_missing_data": "notBreaching", "metric_query": [
+            {"id": "throttled", "expression": "SUM([FILL(m_getitem, 0)])", "return_data": True, "period": None,
+             "metric": [], "label": "ThrottledRequests"},
+            {"id": "m_getitem", "expression": "", "return_data": False, "period": None, "label": "", "metric": [
+                {"namespace": "AWS/DynamoDB", "metric_name": "ThrottledRequests", "stat": "Sum", "period": 300,
+                 "unit": "", "dimensions": {"TableName": "transactions-dev", "Operation": "GetItem"}}]}]}
+
+
+def query(index: int, **values: Any) -> dict[str, Any]:
+    queries = [dict(q) for q in MATH["metric_query"]]
+    queries[index].update(values)
+    return {**MATH, "metric_query": queries}
+
+
+@pytest.mark.parametrize(("before", "after", "reason"), [
+    (WATCHING, {**WATCHING, "threshold": 1e15},
+     "the alarm's threshold raised (threshold: 1000 -> 1000000000000000.0)"),
+    ({**WATCHING, "comparison_operator": "LessThanOrEqualToThreshold"},
+     {**WATCHING, "comparison_operator": "LessThanOrEqualToThreshold", "threshold": 10},
+     "the alarm's threshold lowered (threshold: 1000 -> 10)"),
+    ({**WATCHING, "comparison_operator": "LessThanLowerOrGreaterThanUpperThreshold", "threshold": None,
+      "threshold_metric_id": "band"},
+     {**WATCHING, "comparison_operator": "LessThanLowerOrGreaterThanUpperThreshold", "threshold": None,
+      "threshold_metric_id": "other"},
+     'the alarm\'s threshold changed (threshold_metric_id: "band" -> "other")'),
+    ({**ALARM, "threshold": 1}, {**ALARM, "threshold": 0.5},  # no comparison: which way alerts more is unknown
+     "the alarm's threshold changed (threshold: 1 -> 0.5)"),
+    (WATCHING, {**WATCHING, "threshold": 10, "comparison_operator": "LessThanThreshold"},
+     "the alarm's threshold changed (threshold: 1000 -> 10)"),
+    (WATCHING, {**WATCHING, "threshold": None}, "the alarm's threshold: threshold known only after apply"),
+    (WATCHING, {**WATCHING, "comparison_operator": "LessThanThreshold"},
+     'the alarm\'s comparison changed (comparison_operator: "GreaterThanThreshold" -> "LessThanThreshold")'),
+    (WATCHING, {**WATCHING, "metric_name": "NoSuchMetric"},
+     'the alarm\'s metric changed (metric_name: "Latency" -> "NoSuchMetric")'),
+    (WATCHING, {**WATCHING, "namespace": "AWS/Lambda"},
+     'the alarm\'s metric namespace changed (namespace: "AWS/ApiGateway" -> "AWS/Lambda")'),
+    (WATCHING, {**WATCHING, "dimensions": {"ApiId": "abc", "Stage": "gone"}},
+     'the alarm\'s metric dimensions changed (dimensions: {"ApiId": "abc", "Stage": "$default"} -> '
+     '{"ApiId": "abc", "Stage": "gone"})'),
+    (WATCHING, {**WATCHING, "extended_statistic": "p10"},
+     'the alarm\'s statistic changed (extended_statistic: "p99" -> "p10")'),
+    (WATCHING, {**WATCHING, "unit": "Bytes"}, 'the alarm\'s metric unit changed (unit: "" -> "Bytes")'),
+    (WATCHING, {**WATCHING, "treat_missing_data": "notBreaching"},
+     'the alarm\'s treatment of missing data weakened (treat_missing_data: "breaching" -> "notBreaching")'),
+    ({**WATCHING, "treat_missing_data": "missing"}, {**WATCHING, "treat_missing_data": "ignore"},
+     'the alarm\'s treatment of missing data weakened (treat_missing_data: "missing" -> "ignore")'),
+    (WATCHING, {**WATCHING, "evaluation_periods": 100000},
+     "the alarm's evaluation periods changed (evaluation_periods: 2 -> 100000)"),
+    (WATCHING, {**WATCHING, "datapoints_to_alarm": 2},
+     "the datapoints that raise the alarm changed (datapoints_to_alarm: 0 -> 2)"),
+    (WATCHING, {**WATCHING, "period": 86400}, "the alarm's period changed (period: 300 -> 86400)"),
+    (WATCHING, {**WATCHING, "dimensions": None}, "the alarm's metric dimensions: dimensions known only after apply"),
+    (MATH, query(0, expression="SUM([m_getitem]) * 0"),
+     'the alarm\'s metric query changed (metric_query["throttled"].expression: "SUM([FILL(m_getitem, 0)])" -> '
+     '"SUM([m_getitem]) * 0")'),
+    (MATH, query(1, metric=[{**MATH["metric_query"][1]["metric"][0], "metric_name": "Nothing"}]),
+     'the alarm\'s queried metric changed (metric_query["m_getitem"].metric: '
+     + json.dumps(MATH["metric_query"][1]["metric"]) + " -> "
+     + json.dumps([{**MATH["metric_query"][1]["metric"][0], "metric_name": "Nothing"}]) + ")"),
+    (MATH, query(0, return_data=False),
+     'the alarm\'s metric query result changed (metric_query["throttled"].return_data: true -> false)'),
+    (MATH, {**MATH, "metric_query": MATH["metric_query"][:1]},
+     'the alarm\'s metric query removed: metric_query["m_getitem"]'),
+])
+def test_an_alarm_silenced_without_touching_its_actions_is_detection_reduced(
+        before: dict[str, Any], after: dict[str, Any], reason: str) -> None:
+    unknown = {name: True for name in ("dimensions", "threshold") if name in after and after[name] is None
+               and before.get(name) is not None} or None
+    found = reasons(["update"], "aws_cloudwatch_metric_alarm.x", before, after, unknown)
+    assert found is not None and reason in found, found
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    (WATCHING, {**WATCHING, "alarm_description": "p99 latency above 1 s", "alarm_name": "renamed"}),
+    (WATCHING, {**WATCHING, "threshold": 10}),  # a lower threshold over it fires sooner
+    ({**WATCHING, "comparison_operator": "LessThanThreshold"},
+     {**WATCHING, "comparison_operator": "LessThanThreshold", "threshold": 2000}),
+    (WATCHING, {**WATCHING, "threshold": 1000.0}),
+    ({**WATCHING, "treat_missing_data": "notBreaching"}, {**WATCHING, "treat_missing_data": "breaching"}),
+    ({**WATCHING, "treat_missing_data": "ignore"}, {**WATCHING, "treat_missing_data": "missing"}),
+    (WATCHING, {**WATCHING, "ok_actions": ["arn:sns:errors"]}),
+    (MATH, query(0, period=0)),  # 0 and null: no period of its own (moto reads it back as 0)
+    (MATH, query(0, label="renamed")),
+    (MATH, {**MATH, "metric_query": MATH["metric_query"][::-1]}),
+])
+def test_an_alarm_that_watches_the_same_as_much_reduces_nothing(before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert reasons(["update"], "aws_cloudwatch_metric_alarm.x", before, after) is None
+
+
+def test_a_reviewed_threshold_change_is_shown_and_refused_until_allowed() -> None:
+    result = review.review({"resource_changes": [change(
+        "aws_cloudwatch_metric_alarm.aurora_cpu", ["update"], {**WATCHING, "threshold": 80.0},
+        {**WATCHING, "threshold": 90.0})]})
+    assert [(d.address, d.reasons) for d in result.detection_loss] == [
+        ("aws_cloudwatch_metric_alarm.aurora_cpu", ("the alarm's threshold raised (threshold: 80.0 -> 90.0)",))]
+    assert result.refusals() == [
+        "aws_cloudwatch_metric_alarm.aurora_cpu: update reduces detection (the alarm's threshold raised "
+        "(threshold: 80.0 -> 90.0)); allow it with --allow-detection-loss aws_cloudwatch_metric_alarm.aurora_cpu"]
+    assert result.refusals(allow_detection_loss=["aws_cloudwatch_metric_alarm.aurora_cpu"]) == []
+    assert result.other == {}

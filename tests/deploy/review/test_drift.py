@@ -314,6 +314,14 @@ def gone(address: str, before: dict[str, Any]) -> dict[str, Any]:
      'alarm action removed: alarm_actions["arn:sns:errors"]'),
     (update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "actions_enabled": False}),
      "alarm actions turned off (actions_enabled: true -> false)"),
+    (update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "threshold": 5}),
+     "the alarm's threshold changed (threshold: 1 -> 5)"),
+    (update("aws_cloudwatch_metric_alarm.api_5xx", {**ALARM, "treat_missing_data": "breaching"},
+            {**ALARM, "treat_missing_data": "notBreaching"}),
+     'the alarm\'s treatment of missing data weakened (treat_missing_data: "breaching" -> "notBreaching")'),
+    (update("aws_cloudwatch_metric_alarm.api_5xx", {**ALARM, "dimensions": {"Stage": "$default"}},
+            {**ALARM, "dimensions": {"Stage": "gone"}}),
+     'the alarm\'s metric dimensions changed (dimensions: {"Stage": "$default"} -> {"Stage": "gone"})'),
     (gone('aws_sns_topic_subscription.this["oncall"]', {"protocol": "email", "endpoint": "oncall@example.com"}),
      "alerts published to the topic no longer reach its endpoint"),
     (update("aws_rds_cluster.this", {"id": "c", "enabled_cloudwatch_logs_exports": ["postgresql"]},
@@ -371,7 +379,6 @@ def test_encryption_or_rotation_weakened_is_data_protection_reduced(entry: dict[
 
 
 @pytest.mark.parametrize("entry", [
-    update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "threshold": 5}),  # read, not judged
     update("aws_cloudwatch_metric_alarm.api_5xx", ALARM, {**ALARM, "alarm_actions": ["arn:sns:errors", "arn:x"]}),
     update("aws_s3_bucket_server_side_encryption_configuration.this", SSE_S3, SSE_KMS),
     update("aws_secretsmanager_secret_rotation.db_credentials", ROTATION,
@@ -854,3 +861,13 @@ def test_a_filter_policy_added_to_an_alert_subscription_is_detection_reduced() -
     assert found(report) == [(DETECTION_REDUCED, 'aws_sns_topic_subscription.this["oncall"]')]
     assert report.drifted[0].findings == (
         'the subscription\'s filter policy added (filter_policy: "" -> "{\\"never\\":[\\"matches\\"]}")',)
+
+
+def test_a_metric_querys_period_read_back_as_0_is_no_detection_reduced() -> None:
+    """moto reads a metric-math query created without a period back with period 0
+    (tests/e2e/allowlist.py): 0 and null both mean the query has no period of its own."""
+    reviewed = {**ALARM, "metric_query": [{"id": "errors", "expression": "SUM([m])", "period": None,
+                                           "return_data": True}]}
+    live = {**ALARM, "metric_query": [{"id": "errors", "expression": "SUM([m])", "period": 0, "return_data": True}]}
+    report = drift.judge(plan(update("aws_cloudwatch_metric_alarm.target_group", reviewed, live)))
+    assert found(report) == [(OTHER, "aws_cloudwatch_metric_alarm.target_group")] and not report.serious

@@ -51,6 +51,7 @@ LEAST = "least"  # must not fall below its place in ``order`` (weakest first); a
 INTERVAL = "interval"  # days between rotations (a number): must not lengthen; ``forever`` values mean never
 # Detection rules (tfgen.deploy.review.detection judges them).
 FILTER = "filter"  # a filter on what a subscription delivers (its scope at ``key``): none added, none changed
+THRESHOLD = "threshold"  # an alarm's threshold: only moved towards alerting more, by its comparison (at ``key``)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,32 @@ _DATABASE_LOGGING = (
     _parameter("log_min_duration_statement", "slow statement logging threshold", INTERVAL, forever=("-1", -1)),
     _parameter("server_audit_logging", "database audit logging", STAYS, safe=_ON),
     *(_parameter(name, f"database audit setting {name}", FIXED) for name in _AUDIT),
+)
+
+# What an alarm watches and when it fires. Whether another metric, dimension, comparison, statistic
+# or period fires as often as the reviewed one cannot be told from the plan, so any change is a
+# reduction; a threshold only when it moves away from alerting (raised for "greater than", lowered
+# for "less than", any change otherwise: shown, and allowed with --allow-detection-loss); missing
+# data treated as less alarming is one too (breaching > missing > ignore > notBreaching).
+_ALARM_WATCHES = (
+    Protection(("threshold",), "the alarm's threshold", THRESHOLD, key="comparison_operator"),
+    *(Protection((name,), label, FIXED) for name, label in (
+        ("namespace", "the alarm's metric namespace"), ("metric_name", "the alarm's metric"),
+        ("dimensions", "the alarm's metric dimensions"), ("statistic", "the alarm's statistic"),
+        ("extended_statistic", "the alarm's statistic"), ("unit", "the alarm's metric unit"),
+        ("threshold_metric_id", "the alarm's threshold"),
+        ("comparison_operator", "the alarm's comparison"), ("period", "the alarm's period"),
+        ("evaluation_periods", "the alarm's evaluation periods"),
+        ("datapoints_to_alarm", "the datapoints that raise the alarm"),
+        ("evaluate_low_sample_count_percentiles", "the alarm's evaluation of few samples"))),
+    Protection(("treat_missing_data",), "the alarm's treatment of missing data", LEAST, default="missing",
+               order=("notBreaching", "ignore", "missing", "breaching")),
+    # Metric math, query by query (by id): a query removed, or what it computes, returns or reads.
+    Protection(("metric_query", "*"), "the alarm's metric query", KEPT, key="id"),
+    *(Protection(("metric_query", "*", name), label, FIXED, key="id") for name, label in (
+        ("expression", "the alarm's metric query"), ("metric", "the alarm's queried metric"),
+        ("return_data", "the alarm's metric query result"), ("period", "the alarm's metric query period"),
+        ("account_id", "the account of the alarm's metric query"))),
 )
 
 CATALOGUE: dict[str, Entry] = {
@@ -320,7 +347,7 @@ CATALOGUE: dict[str, Entry] = {
     "aws_cloudwatch_metric_alarm": _entry(DETECTION, unwatched="the alarm no longer watches its metric", detection=(
         Protection(("actions_enabled",), "alarm actions", STAYS, default=True),
         Protection(("alarm_actions", "*"), "alarm action", KEPT),
-        Protection(("ok_actions", "*"), "OK action", KEPT))),
+        Protection(("ok_actions", "*"), "OK action", KEPT), *_ALARM_WATCHES)),
     # --- live traffic ------------------------------------------------------------------------
     "aws_lambda_function": _entry(TRAFFIC, protection=(_key(("kms_key_arn",), "its environment variables"),)),
     "aws_lambda_alias": _entry(TRAFFIC),

@@ -7,8 +7,9 @@ The attributes are the catalogue's (``Entry.detection``, ``Entry.unwatched``:
 tfgen.deploy.review.catalogue), judged with the rules of the data-protection judge
 (tfgen.deploy.review.data): a value that must stay on, elements that must stay, a destination
 that must stay the same; and with two of its own: a subscription's filter policy (``FILTER``:
-one added or changed may drop alerts; one removed delivers more). A value known only after apply
-is a reduction too.
+one added or changed may drop alerts; one removed delivers more), and an alarm's threshold
+(``THRESHOLD``: moved towards alerting less, or either way when its comparison does not say which
+way alerts more). A value known only after apply is a reduction too.
 
 The plan review (tfgen.deploy.review.verdict) and the drift judge (tfgen.deploy.review.drift) judge
 the same changes with it: ``tfgen apply`` refuses a plan that reduces detection unless its address
@@ -24,10 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfgen.deploy.review import catalogue
-from tfgen.deploy.review.catalogue import FILTER, Protection
+from tfgen.deploy.review.catalogue import FILTER, THRESHOLD, Protection
 from tfgen.deploy.review.data import UNKNOWN, weakenings
 
-_OWN_RULES = (FILTER,)
+_OWN_RULES = (FILTER, THRESHOLD)
+# An alarm's comparisons: which way its threshold moves to alert more.
+_LOWER_ALERTS_MORE = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold")
+_HIGHER_ALERTS_MORE = ("LessThanThreshold", "LessThanOrEqualToThreshold")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ def reduction_of(rc: Mapping[str, Any], action: str) -> DetectionLoss | None:
     for rule in rules:
         if rule.rule == FILTER:
             reasons += _filter_narrowed(rule, before, after, unknown)
+        elif rule.rule == THRESHOLD:
+            reasons += _threshold_moved(rule, before, after, unknown)
     return DetectionLoss(rc["address"], kind, action, tuple(reasons)) if reasons else None
 
 
@@ -78,6 +84,35 @@ def _filter_narrowed(rule: Protection, before: Mapping[str, Any], after: Mapping
     old_scope, new_scope = before.get(scope) or rule.default, after.get(scope) or rule.default
     if not _unset(old) and old_scope != new_scope:
         yield f"{rule.label} scope changed ({scope}: {_shown(old_scope)} -> {_shown(new_scope)})"
+
+
+def _threshold_moved(rule: Protection, before: Mapping[str, Any], after: Mapping[str, Any],
+                     unknown: Mapping[str, Any]) -> Iterator[str]:
+    """A threshold moved so that the alarm fires less: raised when it fires above it, lowered when
+    below; any move when the comparison changes, is not one of those, or is not given."""
+    name, comparison = str(rule.path[0]), rule.key
+    if unknown.get(name) is True:
+        yield f"{rule.label}: {name} {UNKNOWN}"
+        return
+    old, new = before.get(name) or 0, after.get(name) or 0  # unset is 0 to the provider
+    if old == new:
+        return
+    operator = before.get(comparison)
+    same = operator == after.get(comparison) and unknown.get(comparison) is not True
+    try:
+        if same and operator in _LOWER_ALERTS_MORE:
+            if new < old:
+                return
+            yield f"{rule.label} raised ({name}: {_shown(before.get(name))} -> {_shown(after.get(name))})"
+            return
+        if same and operator in _HIGHER_ALERTS_MORE:
+            if new > old:
+                return
+            yield f"{rule.label} lowered ({name}: {_shown(before.get(name))} -> {_shown(after.get(name))})"
+            return
+    except TypeError:
+        pass  # not numbers: which way it moved cannot be told
+    yield f"{rule.label} changed ({name}: {_shown(before.get(name))} -> {_shown(after.get(name))})"
 
 
 def _unset(value: Any) -> bool:

@@ -356,3 +356,113 @@ def test_a_reviewed_threshold_change_is_shown_and_refused_until_allowed() -> Non
         "(threshold: 80.0 -> 90.0)); allow it with --allow-detection-loss aws_cloudwatch_metric_alarm.aurora_cpu"]
     assert result.refusals(allow_detection_loss=["aws_cloudwatch_metric_alarm.aurora_cpu"]) == []
     assert result.other == {}
+
+
+# --- what lets a detector deliver: the flow logs' role, the access log bucket's and the sns key's policy -------
+
+def doc(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+FLOW_LOGS = {"Sid": "OwnLogGroup", "Effect": "Allow",
+             "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+             "Resource": ["arn:aws:logs:us-east-1:1:log-group:flow", "arn:aws:logs:us-east-1:1:log-group:flow:*"]}
+FIND = {"Sid": "FindLogGroup", "Effect": "Allow", "Action": "logs:DescribeLogGroups",
+        "Resource": "arn:aws:logs:us-east-1:1:log-group:*"}
+DENY_LOGS = {"Effect": "Deny", "Action": "logs:*", "Resource": "*"}
+ROLE_POLICY = {"id": "flow-logs:flow-logs", "name": "flow-logs", "role": "flow-logs", "policy": doc(FLOW_LOGS, FIND)}
+TRUST = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}}
+ROLE = {"name": "flow-logs", "arn": "arn:aws:iam::1:role/flow-logs", "assume_role_policy": doc(TRUST)}
+ADMIN = {"Sid": "AccountAdministration", "Effect": "Allow", "Action": ["kms:DescribeKey", "kms:PutKeyPolicy"],
+         "Resource": "*", "Principal": {"AWS": "arn:aws:iam::1:root"}}
+ALARMS = {"Sid": "CloudWatchAlarms", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+          "Resource": "*", "Principal": {"Service": "cloudwatch.amazonaws.com"}}
+SNS_KEY = {"key_id": "k", "arn": "arn:key:sns", "is_enabled": True, "policy": doc(ADMIN, ALARMS)}
+ALB_LOGS = {"Sid": "AlbAccessLogs", "Effect": "Allow", "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::access-logs/alb/AWSLogs/1/*",
+            "Principal": {"AWS": "arn:aws:iam::127311923021:root"}}
+BUCKET_POLICY = {"bucket": "access-logs", "policy": doc(ALB_LOGS)}
+
+
+@pytest.mark.parametrize(("actions", "address", "before", "after", "reason"), [
+    (["delete"], "aws_iam_role_policy.flow_logs", ROLE_POLICY, None,
+     "the flow logs can no longer be delivered: their role's permissions are gone"),
+    (["create", "delete"], "aws_iam_role_policy.flow_logs", ROLE_POLICY, ROLE_POLICY,
+     "the flow logs can no longer be delivered: their role's permissions are gone"),
+    (["delete"], "aws_iam_role.flow_logs", ROLE, None,
+     "the flow logs can no longer be delivered: the role they are delivered as is gone"),
+    (["delete"], "aws_s3_bucket_policy.access_logs", BUCKET_POLICY, None,
+     "the access logs of the audit bucket and the load balancer can no longer be delivered to their bucket"),
+])
+def test_what_lets_a_detector_deliver_destroyed_is_detection_reduced(
+        actions: list[str], address: str, before: dict[str, Any], after: dict[str, Any] | None, reason: str) -> None:
+    assert reasons(actions, address, before, after) == (reason,)
+
+
+@pytest.mark.parametrize(("address", "before", "after", "reason"), [
+    ("aws_iam_role_policy.flow_logs", ROLE_POLICY, {**ROLE_POLICY, "policy": doc(DENY_LOGS)},
+     'the flow logs\' delivery permissions: no longer allows {"Action": ["logs:CreateLogStream", '
+     '"logs:DescribeLogStreams", "logs:PutLogEvents"], "Effect": "Allow", "Resource": '
+     '["arn:aws:logs:us-east-1:1:log-group:flow", "arn:aws:logs:us-east-1:1:log-group:flow:*"], "Sid": "OwnLogGroup"}'),
+    ("aws_iam_role_policy.flow_logs", ROLE_POLICY, {**ROLE_POLICY, "policy": doc(FLOW_LOGS, FIND, DENY_LOGS)},
+     'the flow logs\' delivery permissions: denies {"Action": "logs:*", "Effect": "Deny", "Resource": "*"}'),
+    ("aws_iam_role_policy.flow_logs", ROLE_POLICY,
+     {**ROLE_POLICY, "policy": doc({**FLOW_LOGS, "Action": ["logs:CreateLogStream"]}, FIND)},
+     'the flow logs\' delivery permissions: no longer allows {"Action": ["logs:DescribeLogStreams", '
+     '"logs:PutLogEvents"], "Effect": "Allow", "Sid": "OwnLogGroup"}'),
+    ("aws_iam_role.flow_logs", ROLE, {**ROLE, "assume_role_policy": doc({**TRUST, "Principal": {"AWS": "x"}})},
+     'the flow logs\' delivery role trust: no longer allows {"Action": "sts:AssumeRole", "Effect": "Allow", '
+     '"Principal": {"Service": "vpc-flow-logs.amazonaws.com"}}'),
+    ('aws_kms_key.this["sns"]', SNS_KEY, {**SNS_KEY, "policy": doc(ADMIN)},
+     'the key policy letting CloudWatch alarms publish to the encrypted alert topics: no longer allows '
+     '{"Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Effect": "Allow", "Principal": {"Service": '
+     '"cloudwatch.amazonaws.com"}, "Resource": "*", "Sid": "CloudWatchAlarms"}'),
+    ("aws_s3_bucket_policy.access_logs", BUCKET_POLICY, {**BUCKET_POLICY, "policy": doc()},
+     'the access log bucket\'s delivery permissions: no longer allows {"Action": "s3:PutObject", "Effect": '
+     '"Allow", "Principal": {"AWS": "arn:aws:iam::127311923021:root"}, "Resource": '
+     '"arn:aws:s3:::access-logs/alb/AWSLogs/1/*", "Sid": "AlbAccessLogs"}'),
+    ("aws_iam_role_policy.flow_logs", ROLE_POLICY, {**ROLE_POLICY, "policy": None},
+     "the flow logs' delivery permissions: policy known only after apply"),
+    ("aws_iam_role_policy.flow_logs", ROLE_POLICY, {**ROLE_POLICY, "policy": "not json"},
+     "the flow logs' delivery permissions: policy cannot be read as a policy document"),
+])
+def test_an_allow_removed_or_narrowed_or_a_deny_added_where_a_detector_delivers_is_detection_reduced(
+        address: str, before: dict[str, Any], after: dict[str, Any], reason: str) -> None:
+    unknown = {"policy": True} if after.get("policy", "") is None else None
+    found = reasons(["update"], address, before, after, unknown)
+    assert found is not None and reason in found, found
+    result = review.review({"resource_changes": [change(address, ["update"], before, after, unknown)]})
+    assert [d.address for d in result.detection_loss] == [address]
+
+
+@pytest.mark.parametrize(("address", "before", "after"), [
+    ("aws_iam_role_policy.flow_logs", ROLE_POLICY, {**ROLE_POLICY, "policy": doc(FIND, {
+        **FLOW_LOGS, "Action": [*FLOW_LOGS["Action"], "logs:CreateLogGroup"]})}),  # reordered, an action added
+    ('aws_kms_key.this["sns"]', SNS_KEY, {**SNS_KEY, "policy": doc({**ADMIN, "Action": "kms:DescribeKey"}, ALARMS)}),
+    ('aws_kms_key.this["rds"]', SNS_KEY, {**SNS_KEY, "policy": doc(ADMIN)}),  # the alarms do not use that key
+    ('aws_iam_role_policy.lambda["payment_validation"]', ROLE_POLICY, {**ROLE_POLICY, "policy": doc(DENY_LOGS)}),
+    ("aws_iam_role_policy.flow_logs", ROLE_POLICY, {**ROLE_POLICY, "name": "renamed"}),
+])
+def test_what_keeps_or_widens_delivery_or_delivers_nothing_reduces_nothing(
+        address: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert reasons(["update"], address, before, after) is None
+    assert reasons(["delete"], 'aws_iam_role_policy.lambda["payment_validation"]', ROLE_POLICY, None) is None
+
+
+def test_a_delivery_policy_read_at_apply_is_judged_on_its_document() -> None:
+    """The flow logs' policy is read at apply when its log group changes (a retention, say): the
+    document it is built from is judged; one the plan cannot tell is a reduction."""
+    from tests.deploy.review.test_access import DOC, block, config, document
+    plan = {"configuration": config(("aws_iam_role_policy.flow_logs", "policy",
+                                     [f"{DOC}.flow_logs.json", f"{DOC}.flow_logs"]))}
+    deferred = change("aws_iam_role_policy.flow_logs", ["update"], ROLE_POLICY, {**ROLE_POLICY, "policy": None},
+                      {"policy": True})
+    same = document(f"{DOC}.flow_logs", [block("OwnLogGroup", FLOW_LOGS["Action"], FLOW_LOGS["Resource"]),
+                                         block("FindLogGroup", [FIND["Action"]], [FIND["Resource"]])])
+    assert review.review({"resource_changes": [deferred, same], **plan}).detection_loss == []
+    narrowed = document(f"{DOC}.flow_logs", [block("FindLogGroup", [FIND["Action"]], [FIND["Resource"]])])
+    [loss] = review.review({"resource_changes": [deferred, narrowed], **plan}).detection_loss
+    assert loss.reasons[0].startswith("the flow logs' delivery permissions: no longer allows ")
+    [loss] = review.review({"resource_changes": [deferred], **plan}).detection_loss
+    assert loss.reasons == ("the flow logs' delivery permissions: policy known only after apply (data.aws_iam_policy_"
+                            "document.flow_logs is not read by this plan)",)

@@ -871,3 +871,17 @@ def test_a_metric_querys_period_read_back_as_0_is_no_detection_reduced() -> None
     live = {**ALARM, "metric_query": [{"id": "errors", "expression": "SUM([m])", "period": 0, "return_data": True}]}
     report = drift.judge(plan(update("aws_cloudwatch_metric_alarm.target_group", reviewed, live)))
     assert found(report) == [(OTHER, "aws_cloudwatch_metric_alarm.target_group")] and not report.serious
+
+
+def test_the_flow_logs_delivery_permission_removed_is_detection_reduced() -> None:
+    allow = json.dumps({"Statement": [{"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "*"}]})
+    deny = json.dumps({"Statement": [{"Effect": "Deny", "Action": "logs:*", "Resource": "*"}]})
+    role_policy = {"name": "flow-logs", "role": "flow-logs", "policy": allow}
+    deleted = drift.judge(plan(gone("aws_iam_role_policy.flow_logs", role_policy)))
+    assert found(deleted) == [(DETECTION_REDUCED, "aws_iam_role_policy.flow_logs")]
+    denied = drift.judge(plan(update("aws_iam_role_policy.flow_logs", role_policy, {**role_policy, "policy": deny})))
+    assert found(denied) == [(DETECTION_REDUCED, "aws_iam_role_policy.flow_logs")]
+    assert denied.drifted[0].findings == (
+        'the flow logs\' delivery permissions: no longer allows {"Action": ["logs:PutLogEvents"], "Effect": "Allow", '
+        '"Resource": "*"}',
+        'the flow logs\' delivery permissions: denies {"Action": "logs:*", "Effect": "Deny", "Resource": "*"}')

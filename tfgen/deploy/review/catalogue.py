@@ -52,6 +52,8 @@ INTERVAL = "interval"  # days between rotations (a number): must not lengthen; `
 # Detection rules (tfgen.deploy.review.detection judges them).
 FILTER = "filter"  # a filter on what a subscription delivers (its scope at ``key``): none added, none changed
 THRESHOLD = "threshold"  # an alarm's threshold: only moved towards alerting more, by its comparison (at ``key``)
+ALLOWS = "allows"  # a policy letting a detector deliver: no Allow (of the principal ``key`` matches) removed or
+#                   narrowed, no Deny added
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,18 @@ class Entry:
     holder: str = ""  # the attribute naming what its policy or grant is attached to (a role, a bucket)
     detection: tuple[Protection, ...] = ()  # what keeps it logging or alerting (DETECTION)
     unwatched: str = ""  # a detecting type: what destroying it stops ("" if nothing)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A resource of the rendered module that lets a detector deliver what it logs or alerts on: the
+    role the flow logs are delivered as and its policy, the access log bucket's policy, the key
+    policies letting CloudWatch use the keys of the log groups and alert topics. Destroying it stops
+    the delivery (``unwatched``); its ``detection`` rules (``ALLOWS``) judge an update. Judged on top
+    of its type's entry."""
+
+    unwatched: str
+    detection: tuple[Protection, ...]
 
 
 def _entry(*kinds: str, **fields: Any) -> Entry:
@@ -448,6 +462,28 @@ CATALOGUE: dict[str, Entry] = {
     "aws_elb_service_account": _none("the ELB log delivery account"),
 }
 
+# What lets the detectors of the rendered module deliver, by address (templates/network.tf.j2,
+# storage.tf.j2, kms.tf.j2): a role or policy of any other address grants no detector anything.
+DELIVERY: dict[str, Delivery] = {
+    "aws_iam_role.flow_logs": Delivery(
+        "the flow logs can no longer be delivered: the role they are delivered as is gone",
+        (Protection(("assume_role_policy",), "the flow logs' delivery role trust", ALLOWS),)),
+    "aws_iam_role_policy.flow_logs": Delivery(
+        "the flow logs can no longer be delivered: their role's permissions are gone",
+        (Protection(("policy",), "the flow logs' delivery permissions", ALLOWS),)),
+    "aws_s3_bucket_policy.access_logs": Delivery(
+        "the access logs of the audit bucket and the load balancer can no longer be delivered to their bucket",
+        (Protection(("policy",), "the access log bucket's delivery permissions", ALLOWS),)),
+    'aws_kms_key.this["logs"]': Delivery(
+        "the log groups' key is gone: CloudWatch Logs can no longer write the flow logs and access logs",
+        (Protection(("policy",), "the key policy letting CloudWatch Logs write the encrypted log groups", ALLOWS,
+                    key="Service:logs.*"),)),
+    'aws_kms_key.this["sns"]': Delivery(
+        "the alert topics' key is gone: CloudWatch alarms can no longer publish to them",
+        (Protection(("policy",), "the key policy letting CloudWatch alarms publish to the encrypted alert topics",
+                    ALLOWS, key="Service:cloudwatch.amazonaws.com"),)),
+}
+
 SG_RULE_TYPES = ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
 SECURITY_GROUP_TYPES = ("aws_security_group", "aws_default_security_group")
 POLICY_DOCUMENT = "aws_iam_policy_document"
@@ -487,12 +523,16 @@ def protection(kind: str) -> tuple[Protection, ...]:
     return _entry_of(kind).protection
 
 
-def detection(kind: str) -> tuple[Protection, ...]:
-    return _entry_of(kind).detection
+def unwatched(kind: str, address: str = "") -> str:
+    """What destroying a resource of ``kind`` (at ``address``: what lets a detector deliver) stops."""
+    delivery = DELIVERY.get(address)
+    return _entry_of(kind).unwatched or (delivery.unwatched if delivery else "")
 
 
-def unwatched(kind: str) -> str:
-    return _entry_of(kind).unwatched
+def watching(kind: str, address: str = "") -> tuple[Protection, ...]:
+    """What keeps a resource of ``kind`` (at ``address``) logging, alerting or delivering."""
+    delivery = DELIVERY.get(address)
+    return _entry_of(kind).detection + (delivery.detection if delivery else ())
 
 
 def documents(kind: str) -> tuple[tuple[str, str], ...]:

@@ -9,7 +9,13 @@ tfgen.deploy.review.catalogue), judged with the rules of the data-protection jud
 that must stay the same; and with two of its own: a subscription's filter policy (``FILTER``:
 one added or changed may drop alerts; one removed delivers more), and an alarm's threshold
 (``THRESHOLD``: moved towards alerting less, or either way when its comparison does not say which
-way alerts more). A value known only after apply is a reduction too.
+way alerts more). What lets a detector deliver (``catalogue.DELIVERY``: the flow logs' role and its
+policy, the access log bucket's policy, the key policies letting CloudWatch use the keys of the
+log groups and alert topics) is judged too: destroyed, it stops the delivery; its policy
+(``ALLOWS``) must keep every Allow statement (of the service named, for a key policy) and gain no
+Deny. A value known only after apply is a reduction too, except a policy read at apply whose
+document the plan shows (the rendered configuration builds it from that document): it is judged
+on that document's statements.
 
 The plan review (tfgen.deploy.review.verdict) and the drift judge (tfgen.deploy.review.drift) judge
 the same changes with it: ``tfgen apply`` refuses a plan that reduces detection unless its address
@@ -19,16 +25,18 @@ is named with ``--allow-detection-loss``; ``tfgen drift`` reports the live stack
 
 from __future__ import annotations
 
+import fnmatch
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tfgen.deploy.review import catalogue
-from tfgen.deploy.review.catalogue import FILTER, THRESHOLD, Protection
+from tfgen.deploy.review.access import Documents, Statement, Unjudgeable, statements_of, withdrawn
+from tfgen.deploy.review.catalogue import ALLOWS, FILTER, THRESHOLD, Protection
 from tfgen.deploy.review.data import UNKNOWN, weakenings
 
-_OWN_RULES = (FILTER, THRESHOLD)
+_OWN_RULES = (FILTER, THRESHOLD, ALLOWS)
 # An alarm's comparisons: which way its threshold moves to alert more.
 _LOWER_ALERTS_MORE = ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold")
 _HIGHER_ALERTS_MORE = ("LessThanThreshold", "LessThanOrEqualToThreshold")
@@ -42,13 +50,15 @@ class DetectionLoss:
     reasons: tuple[str, ...]
 
 
-def reduction_of(rc: Mapping[str, Any], action: str) -> DetectionLoss | None:
+def reduction_of(rc: Mapping[str, Any], action: str, documents: Documents | None = None) -> DetectionLoss | None:
     """What ``rc`` stops logging or alerting on, or how it weakens that; None when it does neither.
-    A resource created has nothing to weaken."""
-    kind = rc["type"]
-    if action in ("delete", "replace") and catalogue.unwatched(kind):
-        return DetectionLoss(rc["address"], kind, action, (catalogue.unwatched(kind),))
-    rules = catalogue.detection(kind)
+    A resource created has nothing to weaken. ``documents``: the plan's policy documents, to judge
+    a policy read at apply."""
+    kind, address = rc["type"], rc["address"]
+    stops = catalogue.unwatched(kind, address)
+    if action in ("delete", "replace") and stops:
+        return DetectionLoss(address, kind, action, (stops,))
+    rules = catalogue.watching(kind, address)
     if action not in ("update", "replace") or not rules:
         return None
     reasons = list(weakenings(rc, action, tuple(r for r in rules if r.rule not in _OWN_RULES)))
@@ -59,7 +69,42 @@ def reduction_of(rc: Mapping[str, Any], action: str) -> DetectionLoss | None:
             reasons += _filter_narrowed(rule, before, after, unknown)
         elif rule.rule == THRESHOLD:
             reasons += _threshold_moved(rule, before, after, unknown)
-    return DetectionLoss(rc["address"], kind, action, tuple(reasons)) if reasons else None
+        elif rule.rule == ALLOWS:
+            reasons += _delivery_denied(rule, rc, documents)
+    return DetectionLoss(address, kind, action, tuple(reasons)) if reasons else None
+
+
+def _delivery_denied(rule: Protection, rc: Mapping[str, Any], documents: Documents | None) -> Iterator[str]:
+    """What a policy letting a detector deliver no longer allows (its Allow statements, of the
+    principals ``rule.key`` matches, that no Allow after covers: shown reduced to what is lost),
+    and the Deny statements it gains."""
+    name = str(rule.path[0])
+    change = rc["change"]
+    old = statements_of((change.get("before") or {}).get(name))
+    new: list[Statement] | None
+    if (change.get("after_unknown") or {}).get(name) is True:
+        if documents is None:
+            yield f"{rule.label}: {name} {UNKNOWN}"
+            return
+        try:
+            new = documents.statements(rc, name)
+        except Unjudgeable as why:
+            yield f"{rule.label}: {name} {UNKNOWN} ({why})"
+            return
+    else:
+        new = statements_of((change.get("after") or {}).get(name))
+    if old is None or new is None:
+        yield f"{rule.label}: {name} cannot be read as a policy document"
+        return
+    lost, denied = withdrawn([s for s in old if s.effect != "Allow" or _names(s, rule.key)], new)
+    yield from (f"{rule.label}: no longer allows {json.dumps(s, sort_keys=True)}" for s in lost)
+    yield from (f"{rule.label}: denies {json.dumps(s, sort_keys=True)}" for s in denied)
+
+
+def _names(statement: Statement, pattern: str) -> bool:
+    """Whether ``statement`` names a principal ``pattern`` matches (``Service:logs.*``); any, without one."""
+    principals: Sequence[str] = sorted(statement.elements.get("Principal", ()))
+    return not pattern or any(fnmatch.fnmatchcase(p, pattern) for p in principals)
 
 
 def _filter_narrowed(rule: Protection, before: Mapping[str, Any], after: Mapping[str, Any],

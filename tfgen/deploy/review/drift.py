@@ -376,7 +376,7 @@ def judge(plan: Any, env: str = "") -> DriftReport:
             reasons = loss.reasons if loss.protection else (f"{GONE}: the data it held may be lost",) + \
                 (() if catalogue.classified(kind) else (f"{kind} is not in the review's catalogue: it may hold data",))
             drifted.append(Drifted(address, kind, PROTECTION_REDUCED, action, tuple(reasons), diffs))
-        reduced = reduction_of(rc, action)
+        reduced = reduction_of(rc, action, documents)
         if reduced is not None:
             drifted.append(Drifted(address, kind, DETECTION_REDUCED, action, reduced.reasons, diffs))
         if gains or loss is not None or reduced is not None:

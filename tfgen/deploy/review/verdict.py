@@ -145,7 +145,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         loss = loss_of(rc, action)
         if loss is not None:
             data_loss.append(loss)
-        reduced = reduction_of(rc, action)
+        reduced = reduction_of(rc, action, documents)
         if reduced is not None:
             detection_loss.append(reduced)
         gains = list(gains_of(rc, action, documents))

@@ -466,3 +466,38 @@ def test_a_delivery_policy_read_at_apply_is_judged_on_its_document() -> None:
     [loss] = review.review({"resource_changes": [deferred], **plan}).detection_loss
     assert loss.reasons == ("the flow logs' delivery permissions: policy known only after apply (data.aws_iam_policy_"
                             "document.flow_logs is not read by this plan)",)
+
+
+# --- the alert topics, and the fronts whose access logs stop with them ----------------------------------
+
+TOPIC = {"arn": "arn:aws:sns:us-east-1:1:system-errors", "name": "system-errors", "kms_master_key_id": "arn:key:sns",
+         "policy": doc({"Sid": "Owner", "Effect": "Allow", "Action": "SNS:Publish", "Resource": "*",
+                        "Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"AWS:SourceOwner": "1"}}})}
+STAGE = {"name": "$default", "api_id": "api",
+         "access_log_settings": [{"destination_arn": "arn:logs:api", "format": "$context.requestId"}]}
+BALANCER = {"arn": "arn:lb", "name": "alb", "internal": True,
+            "access_logs": [{"enabled": True, "bucket": "access-logs", "prefix": "alb"}]}
+
+
+@pytest.mark.parametrize(("address", "before", "reason"), [
+    ("aws_sns_topic.system_errors", TOPIC,
+     "alerts published to the topic reach no one: its subscriptions go with it"),
+    ("aws_apigatewayv2_stage.this", STAGE, "the API's access logs stop"),
+    ("aws_lb.this", BALANCER, "the load balancer's access logs stop"),
+])
+@pytest.mark.parametrize("actions", [["delete"], ["create", "delete"], ["delete", "create"]])
+def test_an_alert_topic_or_a_front_with_access_logs_destroyed_is_detection_reduced(
+        actions: list[str], address: str, before: dict[str, Any], reason: str) -> None:
+    assert reasons(actions, address, before, None if actions == ["delete"] else before) == (reason,)
+    result = review.review({"resource_changes": [change(address, actions, before, None)]})
+    assert f"--allow-detection-loss {address}" in "\n".join(result.refusals())
+
+
+def test_a_deny_added_to_an_alert_topics_policy_is_detection_reduced() -> None:
+    deny = {"Effect": "Deny", "Action": "SNS:Publish", "Resource": "*",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"}}
+    policy = json.loads(TOPIC["policy"])
+    denied = {**TOPIC, "policy": json.dumps({**policy, "Statement": [*policy["Statement"], deny]})}
+    assert reasons(["update"], "aws_sns_topic.system_errors", TOPIC, denied) == (
+        "the topic policy: denies " + json.dumps(deny, sort_keys=True),)
+    assert reasons(["update"], "aws_sns_topic.system_errors", TOPIC, {**TOPIC, "name": TOPIC["name"]}) is None

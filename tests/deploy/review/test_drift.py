@@ -885,3 +885,10 @@ def test_the_flow_logs_delivery_permission_removed_is_detection_reduced() -> Non
         'the flow logs\' delivery permissions: no longer allows {"Action": ["logs:PutLogEvents"], "Effect": "Allow", '
         '"Resource": "*"}',
         'the flow logs\' delivery permissions: denies {"Action": "logs:*", "Effect": "Deny", "Resource": "*"}')
+
+
+def test_the_alert_topic_deleted_outside_terraform_is_detection_reduced() -> None:
+    topic = {"arn": "arn:aws:sns:us-east-1:1:system-errors", "name": "system-errors", "policy": ""}
+    report = drift.judge(plan(gone("aws_sns_topic.system_errors", topic)))
+    assert found(report) == [(DETECTION_REDUCED, "aws_sns_topic.system_errors")]
+    assert report.drifted[0].findings == ("alerts published to the topic reach no one: its subscriptions go with it",)

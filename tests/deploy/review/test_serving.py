@@ -557,7 +557,12 @@ def test_replacing_or_deleting_any_piece_a_request_passes_through_is_an_outage(a
     [serving] = result.traffic
     assert any(line.startswith(f"{'delete' if actions == ['delete'] else 'replace'} {address}: ")
                for line in serving.outages), serving.outages
-    assert result.refusals(allow_outage=[PV], allow_data_loss=[address]) == []
+    left = result.refusals(allow_outage=[PV], allow_data_loss=[address])
+    # The stage and the load balancer log every request: destroyed, their access logs stop too.
+    logs = address in ("aws_apigatewayv2_stage.this", "aws_lb.this")
+    assert [line.rsplit("; allow it with ", 1)[1] for line in left] == \
+        ([f"--allow-detection-loss {address}"] if logs else [])
+    assert result.refusals(allow_outage=[PV], allow_data_loss=[address], allow_detection_loss=[address]) == []
 
 
 def test_a_piece_of_another_function_is_no_outage_of_this_one() -> None:

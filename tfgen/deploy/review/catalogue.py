@@ -371,10 +371,9 @@ CATALOGUE: dict[str, Entry] = {
     "aws_lambda_function_url": _entry(TRAFFIC, ACCESS, grants=("cors",), openings=(
         Opening(("authorization_type",), ("AWS_IAM",), "function URL authorization"),)),
     "aws_lb": _entry(TRAFFIC, ACCESS, DETECTION, openings=(Opening(("internal",), (True,), "internal load balancer"),),
-                     detection=(Protection(("access_logs", 0, "enabled"), "load balancer access logs", STAYS,
-                                           default=False),
-                                Protection(("access_logs", 0, "bucket"), "the load balancer's access log bucket",
-                                           NAMED))),
+                     unwatched="the load balancer's access logs stop", detection=(
+                         Protection(("access_logs", 0, "enabled"), "load balancer access logs", STAYS, default=False),
+                         Protection(("access_logs", 0, "bucket"), "the load balancer's access log bucket", NAMED))),
     "aws_lb_listener": _entry(TRAFFIC),
     "aws_lb_listener_rule": _entry(TRAFFIC),
     "aws_lb_target_group": _entry(TRAFFIC),
@@ -384,7 +383,7 @@ CATALOGUE: dict[str, Entry] = {
     "aws_apigatewayv2_route": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
         Opening(("authorization_type",), ("AWS_IAM", "JWT", "CUSTOM"), "route authorization"),), members=(
         Members(("authorization_scopes",), "accepted token scope", empty_opens=True),)),
-    "aws_apigatewayv2_stage": _entry(TRAFFIC, DETECTION, detection=(
+    "aws_apigatewayv2_stage": _entry(TRAFFIC, DETECTION, unwatched="the API's access logs stop", detection=(
         Protection(("access_log_settings", 0, "destination_arn"), "the API access log destination", NAMED),
         Protection(("access_log_settings", 0, "format"), "the API access log format", FIXED))),
     "aws_apigatewayv2_vpc_link": _entry(TRAFFIC),
@@ -418,7 +417,10 @@ CATALOGUE: dict[str, Entry] = {
                 on_delete=True),)),
     "aws_s3_bucket_acl": _entry(ACCESS, grants=("acl", "access_control_policy")),
     "aws_s3_access_point": _policy("access point policy", holder="bucket"),
-    "aws_sns_topic": _policy("topic policy", protection=(_key(("kms_master_key_id",), "the messages"),)),
+    # The topics alarms and functions publish alerts to (templates/monitoring.tf.j2).
+    "aws_sns_topic": _policy("topic policy", DETECTION, protection=(_key(("kms_master_key_id",), "the messages"),),
+                             unwatched="alerts published to the topic reach no one: its subscriptions go with it",
+                             detection=(Protection(("policy",), "the topic policy", ALLOWS),)),
     "aws_sns_topic_policy": _policy("topic policy", holder="arn"),
     "aws_sns_topic_subscription": _entry(ACCESS, DETECTION, grants=("protocol", "endpoint"),
                                          unwatched="alerts published to the topic no longer reach its endpoint",

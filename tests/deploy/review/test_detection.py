@@ -501,3 +501,60 @@ def test_a_deny_added_to_an_alert_topics_policy_is_detection_reduced() -> None:
     assert reasons(["update"], "aws_sns_topic.system_errors", TOPIC, denied) == (
         "the topic policy: denies " + json.dumps(deny, sort_keys=True),)
     assert reasons(["update"], "aws_sns_topic.system_errors", TOPIC, {**TOPIC, "name": TOPIC["name"]}) is None
+
+
+# --- what detects outside the rendered stack: CloudTrail, GuardDuty, AWS Config, Security Hub ---------------
+
+TRAIL = {"name": "t", "enable_logging": True, "is_multi_region_trail": True, "include_global_service_events": True,
+         "enable_log_file_validation": True, "s3_bucket_name": "audit", "event_selector": []}
+
+
+@pytest.mark.parametrize(("address", "before", "after", "reason"), [
+    ("aws_cloudtrail.this", TRAIL, {**TRAIL, "enable_logging": False},
+     "the trail's logging turned off (enable_logging: true -> false)"),
+    ("aws_cloudtrail.this", TRAIL, {**TRAIL, "is_multi_region_trail": False},
+     "logging every region turned off (is_multi_region_trail: true -> false)"),
+    ("aws_cloudtrail.this", TRAIL, {**TRAIL, "s3_bucket_name": "elsewhere"},
+     'the trail\'s bucket changed (s3_bucket_name: "audit" -> "elsewhere")'),
+    ("aws_guardduty_detector.this", {"enable": True}, {"enable": False},
+     "GuardDuty turned off (enable: true -> false)"),
+    ("aws_guardduty_detector_feature.s3", {"name": "S3_DATA_EVENTS", "status": "ENABLED"},
+     {"name": "S3_DATA_EVENTS", "status": "DISABLED"},
+     'the GuardDuty protection turned off (status: "ENABLED" -> "DISABLED")'),
+    ("aws_config_configuration_recorder_status.this", {"name": "r", "is_enabled": True},
+     {"name": "r", "is_enabled": False}, "AWS Config recording turned off (is_enabled: true -> false)"),
+    ("aws_securityhub_standards_control.pci", {"control_status": "ENABLED"}, {"control_status": "DISABLED"},
+     'the Security Hub control turned off (control_status: "ENABLED" -> "DISABLED")'),
+])
+def test_a_common_detector_turned_off_is_detection_reduced(address: str, before: dict[str, Any],
+                                                           after: dict[str, Any], reason: str) -> None:
+    found = reasons(["update"], address, before, after)
+    assert found is not None and reason in found, found
+    assert f"--allow-detection-loss {address}" in "\n".join(
+        review.review({"resource_changes": [change(address, ["update"], before, after)]}).refusals())
+
+
+@pytest.mark.parametrize("address", ["aws_cloudtrail.this", "aws_guardduty_detector.this",
+                                     "aws_config_configuration_recorder.this", "aws_securityhub_account.this",
+                                     "aws_securityhub_standards_subscription.pci"])
+def test_a_common_detector_destroyed_is_detection_reduced(address: str) -> None:
+    assert reasons(["delete"], address, {"id": "x"}, None) is not None
+
+
+@pytest.mark.parametrize(("actions", "address", "before", "after", "reason"), [
+    (["update"], "aws_macie3_session.this", {"status": "ENABLED", "name": "m"}, {"status": "PAUSED", "name": "m"},
+     "aws_macie3_session is not in the review's catalogue, and status changes: it may log or alert"),
+    (["update"], "aws_imaginary_sink.this", {"logging_enabled": True}, {"logging_enabled": None},
+     "aws_imaginary_sink is not in the review's catalogue, and logging_enabled changes: it may log or alert"),
+    (["delete"], "aws_imaginary_audit_trail.this", {"id": "x"}, None,
+     "aws_imaginary_audit_trail is not in the review's catalogue, and its name says it may log or alert"),
+])
+def test_an_unknown_type_that_looks_like_a_detector_is_judged_by_its_words(
+        actions: list[str], address: str, before: dict[str, Any], after: dict[str, Any] | None, reason: str) -> None:
+    unknown = {"logging_enabled": True} if after and after.get("logging_enabled", 0) is None else None
+    assert reasons(actions, address, before, after, unknown) == (reason,)
+
+
+def test_an_unknown_type_without_such_words_is_left_to_the_other_judges() -> None:
+    assert reasons(["update"], "aws_imaginary.thing", {"size": 1}, {"size": 2}) is None
+    assert reasons(["delete"], "aws_imaginary_store.thing", {"size": 1}, None) is None

@@ -226,6 +226,10 @@ _ALARM_WATCHES = (
         ("account_id", "the account of the alarm's metric query"))),
 )
 
+_DATABASE_PARAMETERS = Entry(frozenset({PROTECTION, DETECTION}), protection=(
+    _parameters_kept("TLS enforcement parameter", _TLS),
+    _parameter(_TLS, "TLS required for every connection", STAYS, safe=_ON)), detection=_DATABASE_LOGGING)
+
 CATALOGUE: dict[str, Entry] = {
     # --- data, and what protects it ----------------------------------------------------------
     "aws_rds_cluster": _entry(DATA, DETECTION, protection=(
@@ -234,9 +238,8 @@ CATALOGUE: dict[str, Entry] = {
         _CLUSTER_PARAMETERS), detection=(
         Protection(("enabled_cloudwatch_logs_exports", "*"), "exported database log", KEPT), _CLUSTER_PARAMETERS)),
     # TLS turned off lets the data travel in the clear: data protection, refused with --allow-data-loss.
-    "aws_rds_cluster_parameter_group": _entry(PROTECTION, DETECTION, protection=(
-        _parameters_kept("TLS enforcement parameter", _TLS),
-        _parameter(_TLS, "TLS required for every connection", STAYS, safe=_ON)), detection=_DATABASE_LOGGING),
+    "aws_rds_cluster_parameter_group": _DATABASE_PARAMETERS,
+    "aws_db_parameter_group": _DATABASE_PARAMETERS,
     "aws_db_instance": _entry(DATA, ACCESS, protection=(
         _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS),
         openings=(Opening(("publicly_accessible",), (False, None), "publicly accessible"),)),
@@ -362,6 +365,68 @@ CATALOGUE: dict[str, Entry] = {
         Protection(("actions_enabled",), "alarm actions", STAYS, default=True),
         Protection(("alarm_actions", "*"), "alarm action", KEPT),
         Protection(("ok_actions", "*"), "OK action", KEPT), *_ALARM_WATCHES)),
+    "aws_cloudwatch_composite_alarm": _entry(DETECTION, unwatched="the composite alarm no longer watches its alarms",
+                                             detection=(
+        Protection(("actions_enabled",), "alarm actions", STAYS, default=True),
+        Protection(("alarm_actions", "*"), "alarm action", KEPT),
+        Protection(("ok_actions", "*"), "OK action", KEPT),
+        Protection(("alarm_rule",), "the alarms the composite alarm watches", FIXED))),
+    "aws_cloudwatch_log_metric_filter": _entry(DETECTION, unwatched="the metric it feeds (an alarm's) is no longer "
+                                               "published", detection=(
+        Protection(("pattern",), "the log events counted", FIXED),
+        Protection(("metric_transformation",), "the metric published", FIXED),
+        Protection(("log_group_name",), "the log group filtered", NAMED))),
+    "aws_cloudwatch_log_subscription_filter": _entry(DETECTION, unwatched="the log group's events are no longer "
+                                                     "forwarded", detection=(
+        Protection(("filter_pattern",), "the log events forwarded", FIXED),
+        Protection(("destination_arn",), "where the log events are forwarded", NAMED))),
+    # Not rendered by the templates (the account's own, README: outside this stack), judged where a
+    # module adds them: what records API activity, detects threats, records configuration, checks it.
+    "aws_cloudtrail": _entry(DETECTION, unwatched="the trail no longer logs API activity", detection=(
+        Protection(("enable_logging",), "the trail's logging", STAYS, default=True),
+        Protection(("is_multi_region_trail",), "logging every region", STAYS, default=False),
+        Protection(("include_global_service_events",), "logging global services (IAM, STS)", STAYS, default=True),
+        Protection(("is_organization_trail",), "logging every account of the organization", STAYS, default=False),
+        Protection(("enable_log_file_validation",), "log file validation", STAYS, default=False),
+        Protection(("s3_bucket_name",), "the trail's bucket", NAMED),
+        Protection(("s3_key_prefix",), "the trail's key prefix", FIXED),
+        Protection(("cloud_watch_logs_group_arn",), "the trail's log group", NAMED),
+        Protection(("cloud_watch_logs_role_arn",), "the role delivering the trail to its log group", NAMED),
+        Protection(("sns_topic_name",), "the trail's notification topic", NAMED),
+        Protection(("event_selector",), "the events the trail logs", FIXED),
+        Protection(("advanced_event_selector",), "the events the trail logs", FIXED),
+        Protection(("insight_selector",), "the trail's insights", FIXED))),
+    "aws_guardduty_detector": _entry(DETECTION, unwatched="GuardDuty no longer detects threats in the account",
+                                     detection=(
+        Protection(("enable",), "GuardDuty", STAYS, default=True),
+        Protection(("finding_publishing_frequency",), "how often GuardDuty publishes findings", LEAST,
+                   order=("SIX_HOURS", "ONE_HOUR", "FIFTEEN_MINUTES"), default="SIX_HOURS"),
+        Protection(("datasources",), "the data sources GuardDuty reads", FIXED))),
+    "aws_guardduty_detector_feature": _entry(DETECTION, unwatched="a GuardDuty protection is turned off", detection=(
+        Protection(("status",), "the GuardDuty protection", STAYS, safe="ENABLED"),
+        Protection(("additional_configuration",), "the GuardDuty protection's configuration", FIXED))),
+    "aws_config_configuration_recorder": _entry(DETECTION, unwatched="AWS Config no longer records configuration "
+                                                "changes", detection=(
+        Protection(("recording_group",), "the resources AWS Config records", FIXED),
+        Protection(("recording_mode",), "how often AWS Config records", FIXED),
+        Protection(("role_arn",), "the role AWS Config records as", NAMED))),
+    "aws_config_configuration_recorder_status": _entry(DETECTION, unwatched="AWS Config stops recording", detection=(
+        Protection(("is_enabled",), "AWS Config recording", STAYS),)),
+    "aws_config_delivery_channel": _entry(DETECTION, unwatched="AWS Config no longer delivers what it records",
+                                          detection=(
+        Protection(("s3_bucket_name",), "AWS Config's bucket", NAMED),
+        Protection(("s3_key_prefix",), "AWS Config's key prefix", FIXED),
+        Protection(("sns_topic_arn",), "AWS Config's notification topic", NAMED),
+        Protection(("snapshot_delivery_properties",), "how often AWS Config delivers", FIXED))),
+    "aws_config_config_rule": _entry(DETECTION, unwatched="the Config rule no longer checks its resources", detection=(
+        Protection(("source",), "what the Config rule checks", FIXED),
+        Protection(("scope",), "the resources the Config rule checks", FIXED))),
+    "aws_securityhub_account": _entry(DETECTION, unwatched="Security Hub is turned off in the account", detection=(
+        Protection(("auto_enable_controls",), "new Security Hub controls turned on", STAYS, default=True),)),
+    "aws_securityhub_standards_subscription": _entry(DETECTION, unwatched="a Security Hub standard is no longer "
+                                                     "checked"),
+    "aws_securityhub_standards_control": _entry(DETECTION, detection=(
+        Protection(("control_status",), "the Security Hub control", STAYS, safe="ENABLED"),)),
     # --- live traffic ------------------------------------------------------------------------
     "aws_lambda_function": _entry(TRAFFIC, protection=(_key(("kms_key_arn",), "its environment variables"),)),
     "aws_lambda_alias": _entry(TRAFFIC),

@@ -17,6 +17,11 @@ Deny. A value known only after apply is a reduction too, except a policy read at
 document the plan shows (the rendered configuration builds it from that document): it is judged
 on that document's statements.
 
+A type the catalogue does not know is judged by its words, as the data-protection judge judges
+one (``DETECTION_WORDS``): an update that changes an attribute named like a detector's setting
+(``logging_enabled``, ``status``, ``enable``...), and a delete or replace of a type named like a
+detector (``aws_macie2_account``, ``..._audit_...``), may stop or weaken what it logs or alerts on.
+
 The plan review (tfgen.deploy.review.verdict) and the drift judge (tfgen.deploy.review.drift) judge
 the same changes with it: ``tfgen apply`` refuses a plan that reduces detection unless its address
 is named with ``--allow-detection-loss``; ``tfgen drift`` reports the live stack's under
@@ -50,11 +55,25 @@ class DetectionLoss:
     reasons: tuple[str, ...]
 
 
+# Words of an attribute, or of a type's name, that say it may log or alert (a type the catalogue
+# does not know): matched against the words between underscores.
+DETECTION_WORDS = frozenset({
+    "log", "logs", "logging", "audit", "auditing", "alarm", "alarms", "alert", "alerts", "trail", "cloudtrail",
+    "monitor", "monitoring", "detector", "detection", "detective", "guardduty", "securityhub", "inspector",
+    "inspector2", "macie", "macie2", "config", "recorder", "recording", "finding", "findings", "insight",
+    "insights", "notification", "notifications", "flow", "enable", "enabled", "status", "tracing"})
+# A word that only says what a setting is about, not that a type named with it detects.
+_SETTING_WORDS = frozenset({"enable", "enabled", "status", "tracing", "notification", "notifications"})
+
+
 def reduction_of(rc: Mapping[str, Any], action: str, documents: Documents | None = None) -> DetectionLoss | None:
     """What ``rc`` stops logging or alerting on, or how it weakens that; None when it does neither.
     A resource created has nothing to weaken. ``documents``: the plan's policy documents, to judge
     a policy read at apply."""
     kind, address = rc["type"], rc["address"]
+    if not catalogue.classified(kind):
+        reason = _looks_like_a_detector(rc, action)
+        return DetectionLoss(address, kind, action, (reason,)) if reason else None
     stops = catalogue.unwatched(kind, address)
     if action in ("delete", "replace") and stops:
         return DetectionLoss(address, kind, action, (stops,))
@@ -72,6 +91,35 @@ def reduction_of(rc: Mapping[str, Any], action: str, documents: Documents | None
         elif rule.rule == ALLOWS:
             reasons += _delivery_denied(rule, rc, documents)
     return DetectionLoss(address, kind, action, tuple(reasons)) if reasons else None
+
+
+def _looks_like_a_detector(rc: Mapping[str, Any], action: str) -> str:
+    """Why a change of a type the catalogue does not know may reduce detection, by its words; empty
+    when it does not look like it."""
+    kind = rc["type"]
+    if action in ("delete", "replace"):
+        named = set(kind.removeprefix("aws_").split("_")) & (DETECTION_WORDS - _SETTING_WORDS)
+        return f"{kind} is not in the review's catalogue, and its name says it may log or alert" if named else ""
+    if action != "update":
+        return ""
+    change = rc["change"]
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    changed = sorted(name for name in set(before) | set(after) | set(unknown)
+                     if set(name.split("_")) & DETECTION_WORDS
+                     and (before.get(name) != after.get(name) or _has_unknown(unknown.get(name))))
+    if not changed:
+        return ""
+    return (f"{kind} is not in the review's catalogue, and {', '.join(changed)} "
+            f"change{'s' if len(changed) == 1 else ''}: it may log or alert")
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return value is True
 
 
 def _delivery_denied(rule: Protection, rc: Mapping[str, Any], documents: Documents | None) -> Iterator[str]:

@@ -892,3 +892,18 @@ def test_the_alert_topic_deleted_outside_terraform_is_detection_reduced() -> Non
     report = drift.judge(plan(gone("aws_sns_topic.system_errors", topic)))
     assert found(report) == [(DETECTION_REDUCED, "aws_sns_topic.system_errors")]
     assert report.drifted[0].findings == ("alerts published to the topic reach no one: its subscriptions go with it",)
+
+
+@pytest.mark.parametrize("action", [1.5, [True], [{"type": "forward", "forward": ["x"]}],
+                                    [{"type": "forward", "forward": 7}],
+                                    [{"type": "forward", "forward": [{"target_group": 5}]}]])
+def test_a_listener_rule_action_that_cannot_be_read_is_traffic_moved_not_a_crash(action: Any) -> None:
+    state = _served("pv")
+    reviewed = _values(state, 'aws_lb_listener_rule.this["pv"]')
+    live = {**reviewed, "action": action}
+    report = drift.judge(plan(update('aws_lb_listener_rule.this["pv"]', reviewed, live),
+                              prior=_served("pv", **{'aws_lb_listener_rule.this["pv"]': live})))
+    [entry] = report.of(TRAFFIC_MOVED)
+    assert 'pv: aws_lb_listener_rule.this["pv"]: its action cannot be read, so what it routes is not judged: ' \
+        "fix the plan" in entry.findings, entry.findings
+    assert report.serious

@@ -573,10 +573,10 @@ def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[s
     seen: set[str] = set()
     twice: list[str] = []
     whole = True
-    actions = value.get("action") if isinstance(value, Mapping) else 0
+    actions: Any = value.get("action") if isinstance(value, Mapping) else 0
     if not _shaped(actions, ("forward", ("target_group", ()))):
         return _Weights({}, False, {}, unreadable=True)
-    for i, action in enumerate(actions or ()):
+    for i, action in enumerate(_listed(actions)):
         action_unknown = _at(unknown, "action", i)
         if action_unknown is True:
             whole = False

@@ -548,9 +548,20 @@ def test_an_entry_of_no_known_mode_is_refused(mode: Any) -> None:
         drift.judge(plan(entry if mode is None else {**entry, "mode": mode}))
 
 
-def test_a_data_source_entry_is_not_drift_of_anything_managed() -> None:
-    read = {**update("aws_iam_policy_document.x", {"json": "{}"}, {"json": '{"a": 1}'}), "mode": "data"}
+@pytest.mark.parametrize("address", ["data.aws_iam_policy_document.x", "module.net.data.aws_iam_policy_document.x",
+                                     'module.net["a"].module.b[0].data.aws_iam_policy_document.x["k"]'])
+def test_a_data_source_entry_is_not_drift_of_anything_managed(address: str) -> None:
+    read = {**update(address, {"json": "{}"}, {"json": '{"a": 1}'}), "mode": "data", "type": "aws_iam_policy_document"}
     assert drift.judge(plan(read)).drift is False
+
+
+@pytest.mark.parametrize("address", ["aws_flow_log.this", "module.net.aws_flow_log.this", "database.aws_flow_log.x",
+                                     'module.data.aws_flow_log.this'])
+def test_a_data_mode_entry_at_a_managed_address_is_refused(address: str) -> None:
+    """It would hide a managed object's drift (a flow log deleted) as a data source's."""
+    entry = {**gone(address, FLOW_LOG), "mode": "data", "type": "aws_flow_log"}
+    with pytest.raises(drift.Unreadable, match="mode \"data\" at an address that is not a data source's"):
+        drift.judge(plan(entry))
 
 
 def test_a_deposed_object_that_drifted_is_reported_under_its_deposed_key() -> None:

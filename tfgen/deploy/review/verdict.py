@@ -24,7 +24,9 @@ prints. ``review`` classifies every resource change once:
   (tfgen.deploy.review.access);
 - **credentials**: changes that would leave the master password of the Aurora cluster and
   the secret holding it different;
-- the rest, as counts per resource type.
+- the rest, as counts per resource type;
+- **unreadable**: entries of no shape terraform writes (a mode neither managed nor data, or data
+  at an address that is not a data source's, which would hide a managed change): refused.
 
 ``Review.refusals`` says what ``tfgen apply`` refuses without an explicit override. The JSON
 form (``Review.as_json``) is a stable schema documented in the README (``SCHEMA_VERSION``);

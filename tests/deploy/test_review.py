@@ -226,3 +226,25 @@ def test_imports_are_counted_from_the_plans_importing_field_and_shown() -> None:
     assert "0 to forget, 2 to import" in text and "imports:\n  aws_dynamodb_table.this\n" in text
     plain = {**imported, "change": {**imported["change"], "importing": None}}
     assert review.review({"resource_changes": [plain]}).imports == []
+
+
+# --- entries the review cannot read ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("entry", "why"), [
+    ({**change("aws_flow_log.this", ["delete"], {"id": "fl"}, None), "mode": "data"},
+     'aws_flow_log.this: mode "data" at an address that is not a data source\'s'),
+    ({**change("aws_flow_log.this", ["delete"], {"id": "fl"}, None), "mode": "imaginary"},
+     'aws_flow_log.this: mode "imaginary" is neither managed nor data'),
+])
+def test_an_entry_of_a_mode_its_address_does_not_have_is_refused(entry: dict[str, Any], why: str) -> None:
+    result = review.review({"resource_changes": [entry]})
+    [refusal] = result.refusals()
+    assert refusal.startswith(why) and refusal.endswith("the plan is not one terraform writes: plan again"), refusal
+    assert result.as_json()["unreadable"] == [refusal]
+
+
+def test_a_data_source_read_is_not_a_change_nor_a_refusal() -> None:
+    read = {"address": "module.net.data.aws_iam_policy_document.x", "mode": "data", "type": "aws_iam_policy_document",
+            "name": "x", "change": {"actions": ["read"], "before": None, "after": {}, "after_unknown": {"json": True}}}
+    result = review.review({"resource_changes": [read]})
+    assert (result.refusals(), result.changes) == ([], False)

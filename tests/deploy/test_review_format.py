@@ -119,9 +119,10 @@ def test_detection_reduced_reads_in_text_markdown_and_json() -> None:
     result = of("detection")
     text = review_format.render_text(result).splitlines()
     section = text.index("detection reduced:")
-    assert text[section + 1:section + 4] == [
+    assert text[section + 1:section + 5] == [
         '  update aws_cloudwatch_metric_alarm.api_p99_latency: alarm action removed: '
         'alarm_actions["arn:aws:sns:us-east-1:123456789012:system-errors-dev"]',
+        "  update aws_cloudwatch_metric_alarm.aurora_cpu: the alarm's threshold raised (threshold: 80.0 -> 90.0)",
         "  delete aws_flow_log.this: the VPC's traffic is no longer logged",
         '  update aws_rds_cluster.this: exported database log removed: enabled_cloudwatch_logs_exports["postgresql"]']
     assert "\x1b[31mdetection reduced:\x1b[0m" in review_format.render_text(result, color=True)
@@ -129,9 +130,9 @@ def test_detection_reduced_reads_in_text_markdown_and_json() -> None:
     assert "#### :warning: Detection reduced\n\n| action | address | why |\n|---|---|---|\n" in markdown
     assert "| delete | `aws_flow_log.this` | the VPC's traffic is no longer logged |" in markdown
     document = result.as_json()
-    assert document["detection_loss"][1] == {"address": "aws_flow_log.this", "type": "aws_flow_log",
+    assert document["detection_loss"][2] == {"address": "aws_flow_log.this", "type": "aws_flow_log",
                                              "action": "delete", "reasons": ["the VPC's traffic is no longer logged"]}
-    assert len(document["refusals"]) == 3
+    assert len(document["refusals"]) == 4
     assert "detection reduced" not in review_format.render_text(of("release"))
     assert "Detection reduced" not in review_format.render_markdown(of("release"))
     assert of("release").as_json()["detection_loss"] == []

@@ -36,7 +36,9 @@ COMMON = {
         "aws_security_group", "aws_vpc_security_group_ingress_rule", "aws_security_group_rule"),
     catalogue.DETECTION: (
         "aws_flow_log", "aws_s3_bucket_logging", "aws_cloudwatch_metric_alarm", "aws_sns_topic_subscription",
-        "aws_apigatewayv2_stage", "aws_lb"),
+        "aws_apigatewayv2_stage", "aws_lb", "aws_sns_topic", "aws_rds_cluster_parameter_group", "aws_cloudtrail",
+        "aws_guardduty_detector", "aws_config_configuration_recorder", "aws_config_configuration_recorder_status",
+        "aws_securityhub_account", "aws_securityhub_standards_subscription"),
     catalogue.TRAFFIC: (
         "aws_lambda_function", "aws_lambda_alias", "aws_lb", "aws_lb_listener", "aws_lb_listener_rule",
         "aws_lb_target_group", "aws_lb_target_group_attachment", "aws_apigatewayv2_route"),

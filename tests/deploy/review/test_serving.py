@@ -557,7 +557,12 @@ def test_replacing_or_deleting_any_piece_a_request_passes_through_is_an_outage(a
     [serving] = result.traffic
     assert any(line.startswith(f"{'delete' if actions == ['delete'] else 'replace'} {address}: ")
                for line in serving.outages), serving.outages
-    assert result.refusals(allow_outage=[PV], allow_data_loss=[address]) == []
+    left = result.refusals(allow_outage=[PV], allow_data_loss=[address])
+    # The stage and the load balancer log every request: destroyed, their access logs stop too.
+    logs = address in ("aws_apigatewayv2_stage.this", "aws_lb.this")
+    assert [line.rsplit("; allow it with ", 1)[1] for line in left] == \
+        ([f"--allow-detection-loss {address}"] if logs else [])
+    assert result.refusals(allow_outage=[PV], allow_data_loss=[address], allow_detection_loss=[address]) == []
 
 
 def test_a_piece_of_another_function_is_no_outage_of_this_one() -> None:
@@ -766,3 +771,20 @@ def test_an_attachment_moved_to_the_bare_function_is_a_traffic_risk() -> None:
     [serving] = result.traffic
     assert any(risk.startswith(f"{PV}: {attachment} now sends the green target group's requests to {bare}")
                for risk in serving.risks)
+
+
+# --- a listener rule whose actions are of no shape terraform writes ----------------------------------------
+
+MALFORMED_ACTIONS = [1.5, [True], [{"type": "forward", "forward": ["x"]}], [{"type": "forward", "forward": 7}],
+                     [{"type": "forward", "forward": [{"target_group": 5}]}],
+                     [{"type": "forward", "forward": [{"target_group": ["tg"]}]}]]
+
+
+@pytest.mark.parametrize("action", MALFORMED_ACTIONS)
+def test_a_listener_rule_action_that_cannot_be_read_is_a_traffic_risk_not_a_crash(action: Any) -> None:
+    state = stack()
+    result = judged(plan(state, {RULE: (["update"], {**state[RULE], "action": action})}))
+    [serving] = result.traffic
+    assert f"{PV}: {RULE}: its action cannot be read, so what it routes is not judged: fix the plan, " \
+        f"or allow it with --allow-traffic-risk {PV}" in serving.risks, serving.risks
+    assert any(line.endswith(f"--allow-traffic-risk {PV}") for line in result.refusals())

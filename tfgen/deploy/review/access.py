@@ -214,6 +214,24 @@ def compare(before: Sequence[Statement], after: Sequence[Statement]) -> list[dic
     return gains
 
 
+def withdrawn(before: Sequence[Statement], after: Sequence[Statement]) -> tuple[list[Any], list[Any]]:
+    """What ``after`` takes back of what ``before`` grants: the Allow statements before that no Allow
+    after covers (whole, or reduced to what is lost when an Allow after has the same Sid), and the
+    statements after that may deny (a Deny, or an effect known only after apply) no Deny before
+    covers. The reverse of ``compare``, for what must keep being allowed."""
+    allows_after = [s for s in after if s.effect == "Allow"]
+    lost = []
+    for statement in before:
+        if statement.effect != "Allow" or _covered_by_any(statement, allows_after):
+            continue
+        sid = statement.shown.get("Sid")
+        namesakes = [s for s in allows_after if sid and s.shown.get("Sid") == sid]
+        lost.append(_reduced(statement, namesakes) if namesakes else _shown(statement))
+    denies_before = [s for s in before if s.effect == "Deny"]
+    denied = [_shown(s) for s in after if s.effect != "Allow" and not any(covers(d, s) for d in denies_before)]
+    return lost, denied
+
+
 def added_statements(before: Any, after: Any) -> list[dict[str, Any]]:
     """What the policy JSON ``after`` grants that ``before`` does not (``compare``); a document
     that cannot be read is shown whole."""

@@ -39,8 +39,8 @@ CLUSTER = "aws_rds_cluster.this"
 SECRET_VERSION = "aws_secretsmanager_secret_version.db_credentials"
 
 # Protection rules (tfgen.deploy.review.data judges them).
-STAYS = "stays"  # the value must stay ``safe`` once it is
-RETENTION = "retention"  # a number of days (or a date) that must not shrink; ``forever`` values keep for ever
+STAYS = "stays"  # the value must stay ``safe`` (or one of them, given as a tuple) once it is
+RETENTION = "retention"  # a number (of days...) or a date that must not shrink; ``forever`` values keep for ever
 KEPT = "kept"  # each element of a list (matched by ``key``) must stay
 EXPIRATION = "expiration"  # S3 lifecycle rules: no expiration added, shortened, or widened
 TTL = "ttl"  # DynamoDB time to live: not turned on, nor moved to another attribute
@@ -48,23 +48,31 @@ PERIOD = "period"  # an object lock's default retention, in days or years: must 
 FIXED = "fixed"  # any change may narrow what it protects (a backup selection's exclusions, tags, role)
 NAMED = "named"  # a key, a destination, a function: once set, it must stay set and the same
 LEAST = "least"  # must not fall below its place in ``order`` (weakest first); an unlisted value is weakest
-INTERVAL = "interval"  # days between rotations: must not lengthen; ``forever`` values mean never
+INTERVAL = "interval"  # days between rotations (a number): must not lengthen; ``forever`` values mean never
+# Detection rules (tfgen.deploy.review.detection judges them).
+FILTER = "filter"  # a filter on what a subscription delivers (its scope at ``key``): none added, none changed
+THRESHOLD = "threshold"  # an alarm's threshold: only moved towards alerting more, by its comparison (at ``key``)
+ALLOWS = "allows"  # a policy letting a detector deliver: no Allow (of the principal ``key`` matches) removed or
+#                   narrowed, no Deny added
 
 
 @dataclass(frozen=True)
 class Protection:
     """An attribute that protects data (or, in ``Entry.detection``, keeps it watched). ``path``
     runs into the resource's values; ``"*"`` stands for each element of a list, matched before and
-    after by its ``key`` attribute."""
+    after by its ``key`` attribute (with ``only``: just the elements whose key is one of those, the
+    parameters of a parameter group by name). A number given as text (a database parameter's
+    value) is compared as a number."""
 
     path: tuple[str | int, ...]
     label: str
     rule: str
-    safe: Any = True  # STAYS: the protecting value
+    safe: Any = True  # STAYS: the protecting value (a tuple: any of those values)
     default: Any = None  # the value an unset (null) attribute has
     forever: tuple[Any, ...] = (None,)  # RETENTION: "kept for ever"; INTERVAL: "never rotated"
     key: str = ""  # "" with "*": the element itself (a list of strings)
     order: tuple[Any, ...] = ()  # LEAST: the values, weakest first
+    only: tuple[str, ...] = ()  # with "*" and ``key``: the elements judged, by key ("": all)
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,18 @@ class Entry:
     unwatched: str = ""  # a detecting type: what destroying it stops ("" if nothing)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A resource of the rendered module that lets a detector deliver what it logs or alerts on: the
+    role the flow logs are delivered as and its policy, the access log bucket's policy, the key
+    policies letting CloudWatch use the keys of the log groups and alert topics. Destroying it stops
+    the delivery (``unwatched``); its ``detection`` rules (``ALLOWS``) judge an update. Judged on top
+    of its type's entry."""
+
+    unwatched: str
+    detection: tuple[Protection, ...]
+
+
 def _entry(*kinds: str, **fields: Any) -> Entry:
     return Entry(frozenset(kinds), **fields)
 
@@ -145,12 +165,81 @@ _PUBLIC_ACCESS_BLOCK = tuple(Opening((flag,), (True,), f"public access block {fl
 _SG_RULE_FIELDS = ("ip_protocol", "from_port", "to_port", "cidr_ipv4", "cidr_ipv6", "prefix_list_id",
                    "referenced_security_group_id")
 
+
+# A database parameter group's ``parameter`` is a set of {name, value, apply_method}: each rule
+# judges one parameter, found by name (how it is applied does not matter). A parameter removed
+# from the group is reset to the engine's default, which may be off: a reduction too.
+_ON = ("1", "on", "true")  # how PostgreSQL and MySQL spell a boolean parameter turned on
+
+
+def _parameter(name: str, label: str, rule: str, **fields: Any) -> Protection:
+    return Protection(("parameter", "*", "value"), label, rule, key="name", only=(name,), **fields)
+
+
+def _parameters_kept(label: str, *names: str) -> Protection:
+    return Protection(("parameter", "*"), label, KEPT, key="name", only=names)
+
+
+_TLS = "rds.force_ssl"
+_AUDIT = ("pgaudit.log", "pgaudit.log_catalog", "pgaudit.log_level", "pgaudit.log_parameter", "pgaudit.log_relation",
+          "pgaudit.log_statement_once", "pgaudit.role", "shared_preload_libraries", "server_audit_events",
+          "server_audit_excl_users", "server_audit_incl_users")
+_LOGGING = ("log_connections", "log_disconnections", "log_statement", "log_min_duration_statement",
+            "server_audit_logging", *_AUDIT)
+# What the cluster logs (PCI DSS 10.2.1, 10.2.2): environments/defaults.yaml sets the first four for
+# PostgreSQL; pgaudit and Aurora MySQL's server audit are judged too where an environment sets them.
+# Another parameter group (the engine's default one, say) has other logging and TLS settings.
+_CLUSTER_PARAMETERS = Protection(("db_cluster_parameter_group_name",), "the cluster's parameter group", NAMED)
+_DATABASE_LOGGING = (
+    _parameters_kept("database logging parameter", *_LOGGING),
+    _parameter("log_connections", "connection logging", STAYS, safe=_ON),
+    _parameter("log_disconnections", "disconnection logging", STAYS, safe=_ON),
+    _parameter("log_statement", "statement logging", LEAST, order=("none", "ddl", "mod", "all")),
+    _parameter("log_min_duration_statement", "slow statement logging threshold", INTERVAL, forever=("-1", -1)),
+    _parameter("server_audit_logging", "database audit logging", STAYS, safe=_ON),
+    *(_parameter(name, f"database audit setting {name}", FIXED) for name in _AUDIT),
+)
+
+# What an alarm watches and when it fires. Whether another metric, dimension, comparison, statistic
+# or period fires as often as the reviewed one cannot be told from the plan, so any change is a
+# reduction; a threshold only when it moves away from alerting (raised for "greater than", lowered
+# for "less than", any change otherwise: shown, and allowed with --allow-detection-loss); missing
+# data treated as less alarming is one too (breaching > missing > ignore > notBreaching).
+_ALARM_WATCHES = (
+    Protection(("threshold",), "the alarm's threshold", THRESHOLD, key="comparison_operator"),
+    *(Protection((name,), label, FIXED) for name, label in (
+        ("namespace", "the alarm's metric namespace"), ("metric_name", "the alarm's metric"),
+        ("dimensions", "the alarm's metric dimensions"), ("statistic", "the alarm's statistic"),
+        ("extended_statistic", "the alarm's statistic"), ("unit", "the alarm's metric unit"),
+        ("threshold_metric_id", "the alarm's threshold"),
+        ("comparison_operator", "the alarm's comparison"), ("period", "the alarm's period"),
+        ("evaluation_periods", "the alarm's evaluation periods"),
+        ("datapoints_to_alarm", "the datapoints that raise the alarm"),
+        ("evaluate_low_sample_count_percentiles", "the alarm's evaluation of few samples"))),
+    Protection(("treat_missing_data",), "the alarm's treatment of missing data", LEAST, default="missing",
+               order=("notBreaching", "ignore", "missing", "breaching")),
+    # Metric math, query by query (by id): a query removed, or what it computes, returns or reads.
+    Protection(("metric_query", "*"), "the alarm's metric query", KEPT, key="id"),
+    *(Protection(("metric_query", "*", name), label, FIXED, key="id") for name, label in (
+        ("expression", "the alarm's metric query"), ("metric", "the alarm's queried metric"),
+        ("return_data", "the alarm's metric query result"), ("period", "the alarm's metric query period"),
+        ("account_id", "the account of the alarm's metric query"))),
+)
+
+_DATABASE_PARAMETERS = Entry(frozenset({PROTECTION, DETECTION}), protection=(
+    _parameters_kept("TLS enforcement parameter", _TLS),
+    _parameter(_TLS, "TLS required for every connection", STAYS, safe=_ON)), detection=_DATABASE_LOGGING)
+
 CATALOGUE: dict[str, Entry] = {
     # --- data, and what protects it ----------------------------------------------------------
     "aws_rds_cluster": _entry(DATA, DETECTION, protection=(
         _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS,
-        Protection(("backtrack_window",), "backtrack window", RETENTION, forever=(), default=0)), detection=(
-        Protection(("enabled_cloudwatch_logs_exports", "*"), "exported database log", KEPT),)),
+        Protection(("backtrack_window",), "backtrack window", RETENTION, forever=(), default=0),
+        _CLUSTER_PARAMETERS), detection=(
+        Protection(("enabled_cloudwatch_logs_exports", "*"), "exported database log", KEPT), _CLUSTER_PARAMETERS)),
+    # TLS turned off lets the data travel in the clear: data protection, refused with --allow-data-loss.
+    "aws_rds_cluster_parameter_group": _DATABASE_PARAMETERS,
+    "aws_db_parameter_group": _DATABASE_PARAMETERS,
     "aws_db_instance": _entry(DATA, ACCESS, protection=(
         _BACKUP_RETENTION, _DELETION_PROTECTION, _FINAL_SNAPSHOT, _AUTOMATED_BACKUPS),
         openings=(Opening(("publicly_accessible",), (False, None), "publicly accessible"),)),
@@ -275,7 +364,69 @@ CATALOGUE: dict[str, Entry] = {
     "aws_cloudwatch_metric_alarm": _entry(DETECTION, unwatched="the alarm no longer watches its metric", detection=(
         Protection(("actions_enabled",), "alarm actions", STAYS, default=True),
         Protection(("alarm_actions", "*"), "alarm action", KEPT),
-        Protection(("ok_actions", "*"), "OK action", KEPT))),
+        Protection(("ok_actions", "*"), "OK action", KEPT), *_ALARM_WATCHES)),
+    "aws_cloudwatch_composite_alarm": _entry(DETECTION, unwatched="the composite alarm no longer watches its alarms",
+                                             detection=(
+        Protection(("actions_enabled",), "alarm actions", STAYS, default=True),
+        Protection(("alarm_actions", "*"), "alarm action", KEPT),
+        Protection(("ok_actions", "*"), "OK action", KEPT),
+        Protection(("alarm_rule",), "the alarms the composite alarm watches", FIXED))),
+    "aws_cloudwatch_log_metric_filter": _entry(DETECTION, unwatched="the metric it feeds (an alarm's) is no longer "
+                                               "published", detection=(
+        Protection(("pattern",), "the log events counted", FIXED),
+        Protection(("metric_transformation",), "the metric published", FIXED),
+        Protection(("log_group_name",), "the log group filtered", NAMED))),
+    "aws_cloudwatch_log_subscription_filter": _entry(DETECTION, unwatched="the log group's events are no longer "
+                                                     "forwarded", detection=(
+        Protection(("filter_pattern",), "the log events forwarded", FIXED),
+        Protection(("destination_arn",), "where the log events are forwarded", NAMED))),
+    # Not rendered by the templates (the account's own, README: outside this stack), judged where a
+    # module adds them: what records API activity, detects threats, records configuration, checks it.
+    "aws_cloudtrail": _entry(DETECTION, unwatched="the trail no longer logs API activity", detection=(
+        Protection(("enable_logging",), "the trail's logging", STAYS, default=True),
+        Protection(("is_multi_region_trail",), "logging every region", STAYS, default=False),
+        Protection(("include_global_service_events",), "logging global services (IAM, STS)", STAYS, default=True),
+        Protection(("is_organization_trail",), "logging every account of the organization", STAYS, default=False),
+        Protection(("enable_log_file_validation",), "log file validation", STAYS, default=False),
+        Protection(("s3_bucket_name",), "the trail's bucket", NAMED),
+        Protection(("s3_key_prefix",), "the trail's key prefix", FIXED),
+        Protection(("cloud_watch_logs_group_arn",), "the trail's log group", NAMED),
+        Protection(("cloud_watch_logs_role_arn",), "the role delivering the trail to its log group", NAMED),
+        Protection(("sns_topic_name",), "the trail's notification topic", NAMED),
+        Protection(("event_selector",), "the events the trail logs", FIXED),
+        Protection(("advanced_event_selector",), "the events the trail logs", FIXED),
+        Protection(("insight_selector",), "the trail's insights", FIXED))),
+    "aws_guardduty_detector": _entry(DETECTION, unwatched="GuardDuty no longer detects threats in the account",
+                                     detection=(
+        Protection(("enable",), "GuardDuty", STAYS, default=True),
+        Protection(("finding_publishing_frequency",), "how often GuardDuty publishes findings", LEAST,
+                   order=("SIX_HOURS", "ONE_HOUR", "FIFTEEN_MINUTES"), default="SIX_HOURS"),
+        Protection(("datasources",), "the data sources GuardDuty reads", FIXED))),
+    "aws_guardduty_detector_feature": _entry(DETECTION, unwatched="a GuardDuty protection is turned off", detection=(
+        Protection(("status",), "the GuardDuty protection", STAYS, safe="ENABLED"),
+        Protection(("additional_configuration",), "the GuardDuty protection's configuration", FIXED))),
+    "aws_config_configuration_recorder": _entry(DETECTION, unwatched="AWS Config no longer records configuration "
+                                                "changes", detection=(
+        Protection(("recording_group",), "the resources AWS Config records", FIXED),
+        Protection(("recording_mode",), "how often AWS Config records", FIXED),
+        Protection(("role_arn",), "the role AWS Config records as", NAMED))),
+    "aws_config_configuration_recorder_status": _entry(DETECTION, unwatched="AWS Config stops recording", detection=(
+        Protection(("is_enabled",), "AWS Config recording", STAYS),)),
+    "aws_config_delivery_channel": _entry(DETECTION, unwatched="AWS Config no longer delivers what it records",
+                                          detection=(
+        Protection(("s3_bucket_name",), "AWS Config's bucket", NAMED),
+        Protection(("s3_key_prefix",), "AWS Config's key prefix", FIXED),
+        Protection(("sns_topic_arn",), "AWS Config's notification topic", NAMED),
+        Protection(("snapshot_delivery_properties",), "how often AWS Config delivers", FIXED))),
+    "aws_config_config_rule": _entry(DETECTION, unwatched="the Config rule no longer checks its resources", detection=(
+        Protection(("source",), "what the Config rule checks", FIXED),
+        Protection(("scope",), "the resources the Config rule checks", FIXED))),
+    "aws_securityhub_account": _entry(DETECTION, unwatched="Security Hub is turned off in the account", detection=(
+        Protection(("auto_enable_controls",), "new Security Hub controls turned on", STAYS, default=True),)),
+    "aws_securityhub_standards_subscription": _entry(DETECTION, unwatched="a Security Hub standard is no longer "
+                                                     "checked"),
+    "aws_securityhub_standards_control": _entry(DETECTION, detection=(
+        Protection(("control_status",), "the Security Hub control", STAYS, safe="ENABLED"),)),
     # --- live traffic ------------------------------------------------------------------------
     "aws_lambda_function": _entry(TRAFFIC, protection=(_key(("kms_key_arn",), "its environment variables"),)),
     "aws_lambda_alias": _entry(TRAFFIC),
@@ -285,10 +436,9 @@ CATALOGUE: dict[str, Entry] = {
     "aws_lambda_function_url": _entry(TRAFFIC, ACCESS, grants=("cors",), openings=(
         Opening(("authorization_type",), ("AWS_IAM",), "function URL authorization"),)),
     "aws_lb": _entry(TRAFFIC, ACCESS, DETECTION, openings=(Opening(("internal",), (True,), "internal load balancer"),),
-                     detection=(Protection(("access_logs", 0, "enabled"), "load balancer access logs", STAYS,
-                                           default=False),
-                                Protection(("access_logs", 0, "bucket"), "the load balancer's access log bucket",
-                                           NAMED))),
+                     unwatched="the load balancer's access logs stop", detection=(
+                         Protection(("access_logs", 0, "enabled"), "load balancer access logs", STAYS, default=False),
+                         Protection(("access_logs", 0, "bucket"), "the load balancer's access log bucket", NAMED))),
     "aws_lb_listener": _entry(TRAFFIC),
     "aws_lb_listener_rule": _entry(TRAFFIC),
     "aws_lb_target_group": _entry(TRAFFIC),
@@ -298,7 +448,7 @@ CATALOGUE: dict[str, Entry] = {
     "aws_apigatewayv2_route": _entry(TRAFFIC, ACCESS, grants=("authorizer_id",), openings=(
         Opening(("authorization_type",), ("AWS_IAM", "JWT", "CUSTOM"), "route authorization"),), members=(
         Members(("authorization_scopes",), "accepted token scope", empty_opens=True),)),
-    "aws_apigatewayv2_stage": _entry(TRAFFIC, DETECTION, detection=(
+    "aws_apigatewayv2_stage": _entry(TRAFFIC, DETECTION, unwatched="the API's access logs stop", detection=(
         Protection(("access_log_settings", 0, "destination_arn"), "the API access log destination", NAMED),
         Protection(("access_log_settings", 0, "format"), "the API access log format", FIXED))),
     "aws_apigatewayv2_vpc_link": _entry(TRAFFIC),
@@ -332,10 +482,16 @@ CATALOGUE: dict[str, Entry] = {
                 on_delete=True),)),
     "aws_s3_bucket_acl": _entry(ACCESS, grants=("acl", "access_control_policy")),
     "aws_s3_access_point": _policy("access point policy", holder="bucket"),
-    "aws_sns_topic": _policy("topic policy", protection=(_key(("kms_master_key_id",), "the messages"),)),
+    # The topics alarms and functions publish alerts to (templates/monitoring.tf.j2).
+    "aws_sns_topic": _policy("topic policy", DETECTION, protection=(_key(("kms_master_key_id",), "the messages"),),
+                             unwatched="alerts published to the topic reach no one: its subscriptions go with it",
+                             detection=(Protection(("policy",), "the topic policy", ALLOWS),)),
     "aws_sns_topic_policy": _policy("topic policy", holder="arn"),
     "aws_sns_topic_subscription": _entry(ACCESS, DETECTION, grants=("protocol", "endpoint"),
-                                         unwatched="alerts published to the topic no longer reach its endpoint"),
+                                         unwatched="alerts published to the topic no longer reach its endpoint",
+                                         detection=(Protection(("filter_policy",), "the subscription's filter policy",
+                                                               FILTER, key="filter_policy_scope",
+                                                               default="MessageAttributes"),)),
     "aws_secretsmanager_secret_policy": _policy("secret policy", holder="secret_arn"),
     "aws_vpc_endpoint": _policy("endpoint policy"),
     "aws_vpc_endpoint_policy": _policy("endpoint policy", holder="vpc_endpoint_id"),
@@ -358,7 +514,6 @@ CATALOGUE: dict[str, Entry] = {
     "aws_secretsmanager_random_password": _none("an ephemeral password, never stored"),
     "aws_ssm_parameter": _none("a plain String parameter rendered from the environment file"),
     "aws_db_subnet_group": _none("database network placement"),
-    "aws_rds_cluster_parameter_group": _none("database engine parameters"),
     "aws_kms_alias": _none("a name for a key"),
     "aws_cloudwatch_dashboard": _none("monitoring"),
     "aws_vpc": _none("network"),
@@ -372,6 +527,28 @@ CATALOGUE: dict[str, Entry] = {
     "aws_caller_identity": _none("the account terraform runs in"),
     "aws_partition": _none("the AWS partition"),
     "aws_elb_service_account": _none("the ELB log delivery account"),
+}
+
+# What lets the detectors of the rendered module deliver, by address (templates/network.tf.j2,
+# storage.tf.j2, kms.tf.j2): a role or policy of any other address grants no detector anything.
+DELIVERY: dict[str, Delivery] = {
+    "aws_iam_role.flow_logs": Delivery(
+        "the flow logs can no longer be delivered: the role they are delivered as is gone",
+        (Protection(("assume_role_policy",), "the flow logs' delivery role trust", ALLOWS),)),
+    "aws_iam_role_policy.flow_logs": Delivery(
+        "the flow logs can no longer be delivered: their role's permissions are gone",
+        (Protection(("policy",), "the flow logs' delivery permissions", ALLOWS),)),
+    "aws_s3_bucket_policy.access_logs": Delivery(
+        "the access logs of the audit bucket and the load balancer can no longer be delivered to their bucket",
+        (Protection(("policy",), "the access log bucket's delivery permissions", ALLOWS),)),
+    'aws_kms_key.this["logs"]': Delivery(
+        "the log groups' key is gone: CloudWatch Logs can no longer write the flow logs and access logs",
+        (Protection(("policy",), "the key policy letting CloudWatch Logs write the encrypted log groups", ALLOWS,
+                    key="Service:logs.*"),)),
+    'aws_kms_key.this["sns"]': Delivery(
+        "the alert topics' key is gone: CloudWatch alarms can no longer publish to them",
+        (Protection(("policy",), "the key policy letting CloudWatch alarms publish to the encrypted alert topics",
+                    ALLOWS, key="Service:cloudwatch.amazonaws.com"),)),
 }
 
 SG_RULE_TYPES = ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
@@ -413,12 +590,16 @@ def protection(kind: str) -> tuple[Protection, ...]:
     return _entry_of(kind).protection
 
 
-def detection(kind: str) -> tuple[Protection, ...]:
-    return _entry_of(kind).detection
+def unwatched(kind: str, address: str = "") -> str:
+    """What destroying a resource of ``kind`` (at ``address``: what lets a detector deliver) stops."""
+    delivery = DELIVERY.get(address)
+    return _entry_of(kind).unwatched or (delivery.unwatched if delivery else "")
 
 
-def unwatched(kind: str) -> str:
-    return _entry_of(kind).unwatched
+def watching(kind: str, address: str = "") -> tuple[Protection, ...]:
+    """What keeps a resource of ``kind`` (at ``address``) logging, alerting or delivering."""
+    delivery = DELIVERY.get(address)
+    return _entry_of(kind).detection + (delivery.detection if delivery else ())
 
 
 def documents(kind: str) -> tuple[tuple[str, str], ...]:

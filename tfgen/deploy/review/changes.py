@@ -5,6 +5,7 @@ partial (``-target``) plan leaves out, read from its ``prior_state``."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,18 @@ _REASONS = {
     "replace_by_request": "replacement requested (-replace)",
     "replace_by_triggers": "replace_triggered_by: a referenced resource changes",
 }
+
+
+_NAME = r"[A-Za-z_][\w-]*"
+_KEY = r'(?:\[(?:"(?:[^"\\]|\\.)*"|\d+)\])?'
+_DATA_ADDRESS = re.compile(rf"(?:module\.{_NAME}{_KEY}\.)*data\.{_NAME}\.{_NAME}{_KEY}")
+
+
+def data_address(address: str) -> bool:
+    """Whether ``address`` is a data source's: ``data.TYPE.NAME``, in the root module or in a
+    module (``module.net["a"].data.TYPE.NAME[0]``). A change whose mode says "data" at any other
+    address would hide a managed resource: terraform never writes one."""
+    return _DATA_ADDRESS.fullmatch(address) is not None
 
 
 def action_of(actions: Sequence[str]) -> str | None:

@@ -16,6 +16,7 @@ and an update of it that changes an attribute whose name looks like a protection
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,8 +106,8 @@ def weakenings(rc: Mapping[str, Any], action: str, rules: Sequence[Protection] |
         before = {}
     said = set()
     for rule in catalogue.protection(rc["type"]) if rules is None else rules:
-        for reason in _judge(rule, _leaves(before, None, rule.path, rule.key),
-                             _leaves(after, unknown, rule.path, rule.key)):
+        for reason in _judge(rule, _leaves(before, None, rule.path, rule.key, only=rule.only),
+                             _leaves(after, unknown, rule.path, rule.key, only=rule.only)):
             if reason not in said:  # a list known only after apply, once for all its rules
                 said.add(reason)
                 yield reason
@@ -115,9 +116,11 @@ def weakenings(rc: Mapping[str, Any], action: str, rules: Sequence[Protection] |
 Leaf = tuple[Any, Any]  # a value, and its part of after_unknown (True: known only after apply)
 
 
-def _leaves(value: Any, unknown: Any, path: tuple[str | int, ...], key: str, name: str = "") -> dict[str, Leaf]:
+def _leaves(value: Any, unknown: Any, path: tuple[str | int, ...], key: str, name: str = "",
+            only: tuple[str, ...] = ()) -> dict[str, Leaf]:
     """The values at ``path``, by name: ``""`` for a plain path; with ``"*"``, one per list element,
-    named by its ``key`` attribute (``rule "daily"``)."""
+    named by its ``key`` attribute (``rule "daily"``); with ``only``, just the elements whose key is
+    one of those, or cannot be told."""
     if unknown is True or not path:
         return {name: (None if unknown is True else value, unknown)}
     step, rest = path[0], path[1:]
@@ -130,9 +133,11 @@ def _leaves(value: Any, unknown: Any, path: tuple[str | int, ...], key: str, nam
             label = item if not key else item.get(key) if isinstance(item, dict) else None
             if label is None or (isinstance(item_unknown, dict) and item_unknown.get(key) is True):
                 label = f"#{index} ({UNKNOWN})" if item_unknown else f"#{index}"
-            out.update(_leaves(item, item_unknown, rest, key, f"{name}{path_step(label)}"))
+            elif only and label not in only:
+                continue
+            out.update(_leaves(item, item_unknown, rest, key, f"{name}{path_step(label)}", only))
         return out
-    return _leaves(_child(value, step), _child(unknown, step), rest, key, name)
+    return _leaves(_child(value, step), _child(unknown, step), rest, key, name, only)
 
 
 def path_step(label: Any) -> str:
@@ -196,9 +201,9 @@ def _judge(rule: Protection, before: dict[str, Leaf], after: dict[str, Leaf]) ->
                 yield f"{rule.label} changed ({where}: {_shown(old)} -> {_shown(new)})"
         elif rule.rule == STAYS:
             old, new = (rule.default if old is None else old), (rule.default if new is None else new)
-            if old == rule.safe and unknown is True:
+            if _safe(rule, old) and unknown is True:
                 yield f"{rule.label}: {where} {UNKNOWN}"
-            elif old == rule.safe and new != rule.safe:
+            elif _safe(rule, old) and not _safe(rule, new):
                 yield f"{rule.label} turned off ({where}: {_shown(old)} -> {_shown(new)})"
         elif unknown is True or (rule.rule == PERIOD and _unknown_in(unknown)):
             yield f"{rule.label}: {where} {UNKNOWN}"
@@ -230,6 +235,21 @@ def _lock_period(retention: Any) -> str:
     return " ".join(parts)
 
 
+def _safe(rule: Protection, value: Any) -> bool:
+    return value in rule.safe if isinstance(rule.safe, tuple) else bool(value == rule.safe)
+
+
+def _number(value: Any) -> Any:
+    """A number given as text (``"1000"``, a database parameter's value) as a number; else the value."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    return value
+
+
 def _unknown_in(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_unknown_in(v) for v in value.values())
@@ -247,7 +267,7 @@ def _shorter(rule: Protection, old: Any, new: Any) -> bool:
     if old is None or new is None:
         return new is None and None not in rule.forever  # unset, with no default: cannot tell it is as long
     try:
-        return bool(new < old)
+        return bool(_number(new) < _number(old))
     except TypeError:
         return True
 
@@ -270,7 +290,7 @@ def _longer(rule: Protection, old: Any, new: Any) -> bool:
     if new in rule.forever:
         return True
     try:
-        return bool(new > old)
+        return bool(_number(new) > _number(old))
     except TypeError:
         return True
 

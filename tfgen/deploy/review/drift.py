@@ -29,7 +29,8 @@ never dropped silently, and a filtered attribute never reaches a judge.
 The judge is pure and pessimistic: a document that is not a refresh-only plan's JSON (a state, a
 plan that plans changes, one without ``complete`` and ``errored``, or with drift but no
 ``prior_state``), or an entry it cannot read (an address listed twice, a mode neither managed nor
-data, an update without an object on both sides), is ``Unreadable``; a partial or errored plan, or
+data, the mode "data" at an address that is not a data source's, an update without an object on
+both sides), is ``Unreadable``; a partial or errored plan, or
 a value known only after apply, is listed as not judged and counts as drift.
 """
 
@@ -44,7 +45,7 @@ from typing import Any
 from tfgen.deploy.review import catalogue
 from tfgen.deploy.review.access import Documents, gains_of
 from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP
-from tfgen.deploy.review.changes import Resources, path_string
+from tfgen.deploy.review.changes import Resources, data_address, path_string
 from tfgen.deploy.review.data import loss_of
 from tfgen.deploy.review.detection import reduction_of
 from tfgen.deploy.review.mirrors import State, mirrors
@@ -164,6 +165,9 @@ def drifted_changes(plan: Any) -> list[dict[str, Any]]:
                 raise Unreadable(f"{key}: {address} is listed twice: which one is AWS cannot be told")
             seen.add(address)
             if rc["mode"] == "data":
+                if not data_address(rc["address"]):
+                    raise Unreadable(f'{key}: {rc["address"]}: mode "data" at an address that is not a data '
+                                     "source's: a managed object's drift would be hidden")
                 continue
             actions = rc["change"]["actions"]
             if key == "resource_changes" or actions not in _DRIFT_ACTIONS:
@@ -376,7 +380,7 @@ def judge(plan: Any, env: str = "") -> DriftReport:
             reasons = loss.reasons if loss.protection else (f"{GONE}: the data it held may be lost",) + \
                 (() if catalogue.classified(kind) else (f"{kind} is not in the review's catalogue: it may hold data",))
             drifted.append(Drifted(address, kind, PROTECTION_REDUCED, action, tuple(reasons), diffs))
-        reduced = reduction_of(rc, action)
+        reduced = reduction_of(rc, action, documents)
         if reduced is not None:
             drifted.append(Drifted(address, kind, DETECTION_REDUCED, action, reduced.reasons, diffs))
         if gains or loss is not None or reduced is not None:

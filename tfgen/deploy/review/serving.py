@@ -171,10 +171,15 @@ def _targets(actions: Any) -> Iterator[str]:
             continue
         if isinstance(action.get("target_group_arn"), str):
             yield action["target_group_arn"]
-        for forward in action.get("forward") or ():
-            for group in (forward.get("target_group") or ()) if isinstance(forward, Mapping) else ():
+        for forward in _listed(action.get("forward")):
+            for group in _listed(forward.get("target_group")) if isinstance(forward, Mapping) else ():
                 if isinstance(group, Mapping) and isinstance(group.get("arn"), str) and group.get("weight") != 0:
                     yield group["arn"]
+
+
+def _listed(value: Any) -> list[Any]:
+    """A nested block's list; nothing for any other value (the weights judge names that)."""
+    return value if isinstance(value, list) else []
 
 
 def shared_changes(resources: Resources) -> list[str]:
@@ -256,6 +261,9 @@ def _judge(resources: Resources, function: str, colour_of_arn: Mapping[str, str]
                       tuple(f'{prefix}["{function}-' for prefix in (ALIAS, TARGET_GROUP, ATTACHMENT))))
     moves = any(a.moves or not a.exists_after or a.weight_before != a.weight_after for a in aliases)
     risks: list[str] = []
+    if any(side.unreadable for side in weighed):
+        risks.append(f"{function}: {rule_address}: its action cannot be read, so what it routes is not judged: "
+                     f"fix the plan, or allow it with --allow-traffic-risk {function}")
     if unseen and touched:
         risks.append(f"{function}: the plan is partial (-target) and has no prior_state, so what "
                      f"{', '.join(unseen)} hold is unknown: plan without -target, or allow it with "
@@ -544,6 +552,7 @@ class _Weights:
     whole: bool
     others: dict[str, int | None]
     twice: tuple[str, ...] = ()
+    unreadable: bool = False  # an action of a shape terraform does not write: what it routes is unknown
 
 
 def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[str, str]) -> _Weights:
@@ -564,7 +573,10 @@ def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[s
     seen: set[str] = set()
     twice: list[str] = []
     whole = True
-    for i, action in enumerate(value.get("action") or ()):
+    actions: Any = value.get("action") if isinstance(value, Mapping) else 0
+    if not _shaped(actions, ("forward", ("target_group", ()))):
+        return _Weights({}, False, {}, unreadable=True)
+    for i, action in enumerate(_listed(actions)):
         action_unknown = _at(unknown, "action", i)
         if action_unknown is True:
             whole = False
@@ -583,6 +595,9 @@ def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[s
                     whole = False
                     continue
                 weight = None if _at(group_unknown, "weight") is True else group.get("weight")
+                if weight is not None and not (isinstance(weight, (int, float)) and not isinstance(weight, bool)
+                                               and float(weight).is_integer()):
+                    return _Weights({}, False, {}, unreadable=True)
                 groups.append((group.get("arn"), weight, _at(group_unknown, "arn")))
         for arn, weight, arn_unknown in groups:
             if not isinstance(arn, str) or not arn or arn_unknown is True:
@@ -602,6 +617,19 @@ def _weights(rule: Mapping[str, Any] | None, side: str, colour_of_arn: Mapping[s
             else:
                 weights[colour] = None if weight is None else int(weight)
     return _Weights(weights, whole, others, tuple(twice))
+
+
+def _shaped(blocks: Any, nested: tuple[Any, ...]) -> bool:
+    """Whether ``blocks`` is null or a list of maps, each of whose ``nested`` blocks is shaped so in
+    turn (``("forward", ("target_group", ()))``: actions, their forward blocks, their target groups)."""
+    if blocks is None:
+        return True
+    if not isinstance(blocks, list) or not all(isinstance(block, Mapping) for block in blocks):
+        return False
+    if not nested:
+        return True
+    name, inner = nested
+    return all(_shaped(block.get(name), inner) for block in blocks)
 
 
 def _at(value: Any, *path: str | int) -> Any:
@@ -662,7 +690,8 @@ def _rule_attribute(name: str, value: Any) -> Any:
     """A listener rule's attribute with the forward weights and target group ARNs left out."""
     if name != "action" or not isinstance(value, list):
         return value
-    return [{**action, "forward": [{**forward, "target_group": None} for forward in action.get("forward") or ()]}
+    return [{**action, "forward": [{**forward, "target_group": None} if isinstance(forward, Mapping) else forward
+                                   for forward in _listed(action.get("forward"))]}
             if isinstance(action, Mapping) else action for action in value]
 
 

@@ -24,7 +24,9 @@ prints. ``review`` classifies every resource change once:
   (tfgen.deploy.review.access);
 - **credentials**: changes that would leave the master password of the Aurora cluster and
   the secret holding it different;
-- the rest, as counts per resource type.
+- the rest, as counts per resource type;
+- **unreadable**: entries of no shape terraform writes (a mode neither managed nor data, or data
+  at an address that is not a data source's, which would hide a managed change): refused.
 
 ``Review.refusals`` says what ``tfgen apply`` refuses without an explicit override. The JSON
 form (``Review.as_json``) is a stable schema documented in the README (``SCHEMA_VERSION``);
@@ -34,6 +36,7 @@ tfgen.deploy.review_format renders a review as text, markdown or that JSON.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,7 +44,7 @@ from typing import Any
 
 from tfgen.deploy.review.access import AccessGain, Documents, gains_of
 from tfgen.deploy.review.catalogue import CLUSTER, SECRET_VERSION, traffic_address
-from tfgen.deploy.review.changes import ACTIONS, Resources, action_of
+from tfgen.deploy.review.changes import ACTIONS, Resources, action_of, data_address
 from tfgen.deploy.review.credentials import ROTATION, problems
 from tfgen.deploy.review.credentials import changes as set_anew
 from tfgen.deploy.review.data import DataLoss, loss_of
@@ -68,6 +71,7 @@ class Review:
     plan_sha256: str = ""  # of the plan file reviewed
     detection_loss: list[DetectionLoss] = dataclasses.field(default_factory=list)
     credential_changes: list[str] = dataclasses.field(default_factory=list)  # an import setting new ones: said
+    unreadable: list[str] = dataclasses.field(default_factory=list)  # entries of no shape terraform writes: refused
 
     @property
     def changes(self) -> bool:
@@ -90,7 +94,7 @@ class Review:
         lines += [risk for s in self.traffic if s.function not in allowed_risk for risk in s.risks]
         lines += [f"{s.function}: stops serving: {'; '.join(s.outages)}; allow it with --allow-outage {s.function}"
                   for s in self.traffic if s.outages and s.function not in allowed_outage]
-        return lines + list(self.credentials)
+        return lines + list(self.credentials) + list(self.unreadable)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +123,7 @@ class Review:
                         "added": list(g.added)} for g in self.access],
             "credentials": list(self.credentials),
             "credential_changes": list(self.credential_changes),
+            "unreadable": list(self.unreadable),
             "other": {kind: dict(actions) for kind, actions in self.other.items()},
             "refusals": self.refusals(),
         }
@@ -128,7 +133,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
            max_step: int = DEFAULT_MAX_STEP, plan_sha256: str = "") -> Review:
     """Classify every resource change of ``plan`` (the JSON of ``terraform show -json``);
     ``max_step`` is the environment's ``lambda.traffic_max_step``."""
-    changes = [rc for rc in plan.get("resource_changes") or () if rc.get("mode", "managed") == "managed"]
+    changes, unreadable = _managed(plan.get("resource_changes") or ())
     counts = dict.fromkeys(ACTIONS, 0)
     data_loss: list[DataLoss] = []
     detection_loss: list[DetectionLoss] = []
@@ -145,7 +150,7 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         loss = loss_of(rc, action)
         if loss is not None:
             data_loss.append(loss)
-        reduced = reduction_of(rc, action)
+        reduced = reduction_of(rc, action, documents)
         if reduced is not None:
             detection_loss.append(reduced)
         gains = list(gains_of(rc, action, documents))
@@ -160,8 +165,29 @@ def review(plan: Mapping[str, Any], env: str = "", plan_file: str = "", rendered
         credentials=_credentials(resources), other={kind: dict(sorted(c.items())) for kind, c in sorted(other.items())},
         shared_traffic=shared_changes(resources), partial=resources.partial, imports=imports,
         plan_sha256=plan_sha256, detection_loss=sorted(detection_loss, key=lambda d: d.address),
-        credential_changes=set_anew({a: rc for a in (CLUSTER, SECRET_VERSION, ROTATION) if (rc := resources.get(a))}),
+        credential_changes=set_anew({a: found for a in (CLUSTER, SECRET_VERSION, ROTATION)
+                                     if (found := resources.get(a))}),
+        unreadable=unreadable,
     )
+
+
+def _managed(entries: Iterable[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """The changes of managed resources, and what is wrong with each entry that is neither one of
+    those nor a data source's (a mode "data" at a managed address would hide what it changes)."""
+    managed, unreadable = [], []
+    for rc in entries:
+        mode = rc.get("mode", "managed")
+        if mode == "managed":
+            managed.append(rc)
+        elif mode != "data":
+            unreadable.append(f"{rc.get('address')}: mode {json.dumps(mode)} is neither managed nor data: {_UNWRITTEN}")
+        elif not data_address(str(rc.get("address"))):
+            unreadable.append(f'{rc.get("address")}: mode "data" at an address that is not a data source\'s: what it '
+                              f"changes cannot be told: {_UNWRITTEN}")
+    return managed, unreadable
+
+
+_UNWRITTEN = "the plan is not one terraform writes: plan again"
 
 
 def _credentials(resources: Resources) -> list[str]:

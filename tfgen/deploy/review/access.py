@@ -28,7 +28,7 @@ from typing import Any
 
 from tfgen.deploy.review import catalogue
 from tfgen.deploy.review.catalogue import POLICY_DOCUMENT, SECURITY_GROUP_TYPES, SG_RULE_TYPES
-from tfgen.deploy.review.changes import path_string
+from tfgen.deploy.review.changes import has_unknown, path_string
 
 LATER = "known after apply"
 
@@ -275,16 +275,6 @@ _BLOCK_ELEMENTS = (("effect", "Effect"), ("actions", "Action"), ("not_actions", 
                    ("not_principals", "NotPrincipal"), ("condition", "Condition"))
 
 
-def _has_unknown(value: Any) -> bool:
-    if value is True:
-        return True
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_unknown(v) for v in value.values())
-    return False
-
-
 class Unjudgeable(Exception):
     """A document whose statements the plan does not tell."""
 
@@ -394,7 +384,7 @@ class Documents:
             if block_unknown is True:
                 raise Unjudgeable(f"statement {index} of {address} is {LATER}")
             marked = frozenset(element for field, element in _BLOCK_ELEMENTS
-                               if isinstance(block_unknown, dict) and _has_unknown(block_unknown.get(field)))
+                               if isinstance(block_unknown, dict) and has_unknown(block_unknown.get(field)))
             own.append(statement_of(document_statement(block), marked))
         statements = _merged(statements, own, True)
         for name in ("override_policy_documents", "override_json"):
@@ -406,7 +396,7 @@ class Documents:
                   seen: set[str]) -> Iterator[list[Statement]]:
         """The statements of each document included through ``name`` (source or override)."""
         value, marks = after.get(name), unknown.get(name)
-        if not _has_unknown(marks):
+        if not has_unknown(marks):
             for text in ([value] if isinstance(value, str) else value or ()):
                 found = statements_of(text)
                 if found is None:
@@ -565,7 +555,7 @@ def _members_added(members: catalogue.Members, before: Mapping[str, Any], after:
                    unknown: Mapping[str, Any]) -> list[Any]:
     """The elements of a ``Members`` list after the change that none before is (compared on content,
     lists as sets), and its emptying when that opens access."""
-    if _has_unknown(_at(unknown, members.path)):
+    if has_unknown(_at(unknown, members.path)):
         return [LATER]
     old, new = _listed(_at(before, members.path)), _listed(_at(after, members.path))
     if members.empty_opens and not old:

@@ -168,3 +168,10 @@ def _short(value: Any) -> str:
         else str(value)
 
 
+def has_unknown(value: Any) -> bool:
+    """Whether an ``after_unknown`` value marks anything, at any depth, as known only after apply."""
+    if isinstance(value, Mapping):
+        return any(has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_unknown(v) for v in value)
+    return value is True

@@ -39,6 +39,7 @@ from typing import Any
 from tfgen.deploy.review import catalogue
 from tfgen.deploy.review.access import Documents, Statement, Unjudgeable, statements_of, withdrawn
 from tfgen.deploy.review.catalogue import ALLOWS, FILTER, THRESHOLD, Protection
+from tfgen.deploy.review.changes import has_unknown
 from tfgen.deploy.review.data import UNKNOWN, weakenings
 
 _OWN_RULES = (FILTER, THRESHOLD, ALLOWS)
@@ -107,19 +108,11 @@ def _looks_like_a_detector(rc: Mapping[str, Any], action: str) -> str:
     unknown = change.get("after_unknown") or {}
     changed = sorted(name for name in set(before) | set(after) | set(unknown)
                      if set(name.split("_")) & DETECTION_WORDS
-                     and (before.get(name) != after.get(name) or _has_unknown(unknown.get(name))))
+                     and (before.get(name) != after.get(name) or has_unknown(unknown.get(name))))
     if not changed:
         return ""
     return (f"{kind} is not in the review's catalogue, and {', '.join(changed)} "
             f"change{'s' if len(changed) == 1 else ''}: it may log or alert")
-
-
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return value is True
 
 
 def _delivery_denied(rule: Protection, rc: Mapping[str, Any], documents: Documents | None) -> Iterator[str]:

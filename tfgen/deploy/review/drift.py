@@ -48,7 +48,7 @@ from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET
 from tfgen.deploy.review.changes import Resources, data_address, path_string
 from tfgen.deploy.review.data import loss_of
 from tfgen.deploy.review.detection import reduction_of
-from tfgen.deploy.review.mirrors import State, mirrors
+from tfgen.deploy.review.mirrors import State, mirrors, policy
 from tfgen.deploy.review.serving import ATTACHMENT, FRONT_TYPES, Serving, serving, shared_changes
 
 SCHEMA_VERSION = 1
@@ -235,27 +235,6 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def _policy(value: Any) -> Any:
-    """A JSON object parsed from a string, in a canonical form (keys sorted, lists as sorted sets,
-    one-element lists as their element); None when ``value`` is not one."""
-    if not isinstance(value, str) or not value.lstrip().startswith("{"):
-        return None
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return None
-    return _canonical(parsed) if isinstance(parsed, dict) else None
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _canonical(item) for key, item in sorted(value.items())}
-    if isinstance(value, list):
-        items = sorted((_canonical(item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
-        return items[0] if len(items) == 1 else items
-    return value
-
-
 def same(reviewed: Any, live: Any) -> bool:
     """Whether two values differ only by provider-default noise: null against an empty string, list
     or map (at any depth, where both sides have the key), or two policy JSON texts of the same
@@ -268,7 +247,7 @@ def same(reviewed: Any, live: Any) -> bool:
             all(same(reviewed[key], live[key]) for key in set(reviewed) & set(live))
     if isinstance(reviewed, list) and isinstance(live, list):
         return len(reviewed) == len(live) and all(same(a, b) for a, b in zip(reviewed, live, strict=True))
-    old, new = _policy(reviewed), _policy(live)
+    old, new = policy(reviewed), policy(live)
     return old is not None and old == new
 
 
@@ -288,7 +267,7 @@ def noise(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]
         if name == "tags_all" and _tags_all_repeats(before, after):
             found[name] = TAGS_ALL
         elif same(old, new):
-            found[name] = EQUIVALENT_POLICY if _policy(old) is not None or _policy(new) is not None else EMPTY
+            found[name] = EQUIVALENT_POLICY if policy(old) is not None or policy(new) is not None else EMPTY
     return found
 
 

@@ -90,7 +90,7 @@ def normal(value: Any) -> Any:
     and ``{}`` are all null (a key holding one is left out), lists are sets, and a policy JSON text
     is its parsed document in canonical form."""
     if isinstance(value, str):
-        document = _policy(value)
+        document = policy(value)
         return document if document is not None else (value or None)
     if isinstance(value, Mapping):
         items = {key: normal(item) for key, item in value.items()}
@@ -106,9 +106,9 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _policy(value: str) -> Any:
+def policy(value: Any) -> Any:
     """A JSON object parsed from a string, in a canonical form; None when ``value`` is not one."""
-    if not value.lstrip().startswith("{"):
+    if not isinstance(value, str) or not value.lstrip().startswith("{"):
         return None
     try:
         parsed = json.loads(value)

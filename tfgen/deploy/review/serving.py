@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tfgen.deploy.review.catalogue import ALIAS, FUNCTION, LISTENER_RULE, TARGET_GROUP, carries_traffic
-from tfgen.deploy.review.changes import Resources, action_of
+from tfgen.deploy.review.changes import Resources, action_of, has_unknown
 
 BLUE, GREEN = "blue", "green"
 PUBLISHED = "the version this apply publishes"
@@ -396,7 +396,7 @@ def _extra_versions(rc: Mapping[str, Any] | None, side: str) -> dict[str, float 
     if rc is None:
         return {}
     change = rc["change"]
-    if side == "after" and _has_unknown((change.get("after_unknown") or {}).get("routing_config")):
+    if side == "after" and has_unknown((change.get("after_unknown") or {}).get("routing_config")):
         return {"": None}
     routing = (change.get(side) or {}).get("routing_config")
     if routing in (None, []):
@@ -658,7 +658,7 @@ def _changed(address: str, rc: Mapping[str, Any] | None, view: Callable[[str, An
     unknown = change.get("after_unknown") or {}
     names = sorted(name for name in set(before) | set(after) | set(unknown) if name not in _IGNORED
                    and (view(name, before.get(name)) != view(name, after.get(name))
-                        or _has_unknown(view(name, unknown.get(name)))))
+                        or has_unknown(view(name, unknown.get(name)))))
     return f"update {address}: {', '.join(names)} change{'s' if len(names) == 1 else ''}" if names else ""
 
 
@@ -671,15 +671,7 @@ def _reach_changes(rule: Mapping[str, Any] | None) -> list[str]:
     before, after = change.get("before") or {}, change.get("after") or {}
     unknown = change.get("after_unknown") or {}
     return [name for name in ("condition", "listener_arn", "priority")
-            if before.get(name) != after.get(name) or _has_unknown(unknown.get(name))]
-
-
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return value is True
+            if before.get(name) != after.get(name) or has_unknown(unknown.get(name))]
 
 
 def _alias_attribute(name: str, value: Any) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tfgen.deploy.review.changes import action_of
+from tfgen.deploy.review.changes import action_of, has_unknown
 from tfgen.deploy.review.serving import Serving
 from tfgen.deploy.review.verdict import Review
 
@@ -127,7 +127,7 @@ def _entry(rc: Mapping[str, Any], allowed: set[str]) -> list[str]:
     if not isinstance(before, Mapping) or not isinstance(after, Mapping):
         return [f"update {address}: the plan does not show its values before and after: {NOT_PART}"]
     changed = sorted(name for name in {*before, *after, *unknown}
-                     if before.get(name) != after.get(name) or _has_unknown(unknown.get(name)))
+                     if before.get(name) != after.get(name) or has_unknown(unknown.get(name)))
     kind = str(address).split(".", 1)[0]
     if kind == "aws_lambda_alias":
         return [f"update {address}: its {name} changes beyond the function version: {NOT_PART}"
@@ -135,7 +135,7 @@ def _entry(rc: Mapping[str, Any], allowed: set[str]) -> list[str]:
     if kind == "aws_lb_listener_rule":
         return [f"update {address}: its {name} changes beyond the forward weights: {NOT_PART}"
                 for name in changed if name != "action" or _without_weights(before.get(name))
-                != _without_weights(after.get(name)) or _has_unknown(_without_weights(unknown.get(name)))]
+                != _without_weights(after.get(name)) or has_unknown(_without_weights(unknown.get(name)))]
     return [f"update {address}: its {name} changes: a publish changes only the function's code "
             f"({', '.join(PUBLISH_CODE)}) and what follows from it: {NOT_PART}"
             for name in changed if name not in PUBLISH_CODE
@@ -179,14 +179,6 @@ def _forward_without_weights(forward: Any) -> Any:
     groups = [{k: v for k, v in g.items() if k != "weight"} if isinstance(g, Mapping) else g
               for g in forward["target_group"]]
     return {**forward, "target_group": sorted(groups, key=lambda g: json.dumps(g, sort_keys=True, default=str))}
-
-
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return value is True
 
 
 def _function(table: Serving, step: Expected) -> list[str]:

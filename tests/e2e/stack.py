@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from tfgen.config.names import FUNCTION_KEYS, dashed
 from tfgen.deploy import terraform
 from tfgen.render import templates as render
 
-from .harness import Run, terraform_environment
+from .harness import Run, emulated, terraform_environment
+from .provider import overrides
 from .router import Rule, rule_of
 from .verify import client
 
@@ -128,3 +130,19 @@ def listener_arn(stack: Stack) -> str:
     [balancer] = elb.describe_load_balancers(Names=[f"payment-alb-{ENV}"])["LoadBalancers"]
     [listener] = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
     return str(listener["ListenerArn"])
+
+
+@contextmanager
+def initialised(root: Path, say: Callable[[str], None]) -> Iterator[Stack]:
+    """dev rendered from ROOT (a copy of the project) for a fresh emulator, and initialised; the
+    stack's durations are said however the block ends."""
+    start = time.monotonic()
+    with emulated(root, say) as endpoint:
+        stack = Stack(root, endpoint, overrides(endpoint), say)
+        try:
+            stack.render()
+            stack.terraform("init", "-input=false", "-no-color")
+            stack.durations["setup"] = time.monotonic() - start
+            yield stack
+        finally:
+            say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in stack.durations.items()))

@@ -50,10 +50,9 @@ from tfgen.config.yaml_edit import set_values
 from tfgen.deploy import plans
 
 from .allowlist import drift_problems
-from .harness import emulated, progress
-from .provider import overrides
+from .harness import progress
 from .router import rule_of
-from .stack import ENV, Stack, listener_arn
+from .stack import ENV, Stack, initialised, listener_arn
 
 pytestmark = [pytest.mark.e2e, requires_terraform]
 
@@ -77,16 +76,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     """dev rendered from a copy of the project for a fresh emulator, and initialised."""
     root = copy_inputs(tmp_path_factory.mktemp("day2"))
     say = progress(request, "e2e day-2")
-    start = time.monotonic()
-    with emulated(root, say) as endpoint:
-        result = Stack(root, endpoint, overrides(endpoint), say)
-        try:
-            result.render()
-            result.terraform("init", "-input=false", "-no-color")
-            result.durations["setup"] = time.monotonic() - start
-            yield result
-        finally:
-            say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
+    with initialised(root, say) as result:
+        yield result
 
 
 def test_d_a_partial_first_apply_is_refused_until_the_recovery(stack: Stack) -> None:

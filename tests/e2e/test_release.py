@@ -45,10 +45,9 @@ from tfgen.deploy import release as core
 from tfgen.deploy import review
 
 from . import allowlist
-from .harness import emulated, progress
-from .provider import overrides
+from .harness import progress
 from .router import rule_of
-from .stack import ENV, Stack, listener_arn
+from .stack import ENV, Stack, initialised, listener_arn
 
 pytestmark = [pytest.mark.e2e, requires_terraform]
 
@@ -58,17 +57,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     """dev deployed from a copy of the project on a fresh emulator, pinned, with new code published."""
     root = copy_inputs(tmp_path_factory.mktemp("release"))
     say = progress(request, "e2e release")
-    start = time.monotonic()
-    with emulated(root, say) as endpoint:
-        result = Stack(root, endpoint, overrides(endpoint), say)
-        try:
-            result.render()
-            result.terraform("init", "-input=false", "-no-color")
-            _deploy(result)
-            result.durations["setup"] = time.monotonic() - start
-            yield result
-        finally:
-            say("durations: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.durations.items()))
+    with initialised(root, say) as result:
+        start = time.monotonic()
+        _deploy(result)
+        result.durations["deploy"] = time.monotonic() - start
+        yield result
 
 
 def _change_code(stack: Stack, key: str, note: str) -> None:
